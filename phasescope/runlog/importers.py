@@ -1,0 +1,424 @@
+"""Turn any supported training log into one tidy frame: run, seed, step, metric, value (+ source).
+
+Supported: phasescope run and experiment directories; CSV/TSV and JSONL with a step column (the
+usual names are detected, ``step_col`` names any other), including sparse CSVs where each row fills
+some columns (PyTorch Lightning's ``metrics.csv``) and LLaMA-Factory's ``trainer_log.jsonl``
+(``current_steps``); Hugging Face ``trainer_state.json`` (``log_history``, where train and eval
+rows alternate); TensorBoard event directories (needs the optional ``tensorboard`` package); W&B
+CSV exports (run history, or a chart export with ``<run> - <metric>`` columns) and W&B runs via
+the public API (``wandb:entity/project/run_id``; needs ``wandb`` and credentials).
+
+``load_curves`` also cleans what it read and says what it did, as notes: values logged as NaN or
+inf are dropped, duplicated steps keep the last value logged (a resumed run re-logs steps),
+unsorted rows are sorted, and large gaps in the step sequence are pointed out. A metric absent from
+a row is simply absent (never 0). Problems the user must fix raise ``UsageError`` with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from phasescope.errors import PhasescopeError, UsageError
+from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, read_jsonl, run_identity
+
+COLUMNS = ["run", "seed", "step", "metric", "value", "source"]
+
+STEP_COLUMNS = (
+    "step",
+    "global_step",
+    "_step",
+    "Step",
+    "trainer/global_step",
+    "current_steps",
+    "train/global_step",
+    "total_timesteps",
+    "total timesteps",
+    "time/total_timesteps",
+    "timesteps",
+)
+"""Step-column names tried in order (exact, then case-insensitive)."""
+
+# Columns that describe the logging itself, not the model; never offered as metrics.
+_BOOKKEEPING = {"epoch", "stage", "total_steps", "percentage", "elapsed_time", "remaining_time", "_runtime"}
+_BOOKKEEPING_SUFFIX = ("_runtime", "_per_second", "total_flos", "_timestamp")
+
+SUPPORTED = (
+    "a phasescope run or experiment directory, CSV/TSV or JSONL with a step column, "
+    "trainer_state.json, LLaMA-Factory trainer_log.jsonl, Lightning metrics.csv, "
+    "a TensorBoard event directory, a W&B CSV export or wandb:entity/project/run_id"
+)
+
+
+def load_curves(path: str | os.PathLike, step_col: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Read every metric curve at ``path``; returns (tidy frame, notes about what was fixed)."""
+    spec = str(path)
+    if spec.startswith("wandb:") or "wandb.ai/" in spec:
+        long, notes = _read_wandb_api(spec, step_col)
+    else:
+        p = Path(spec).expanduser()
+        if not p.exists():
+            raise UsageError(
+                f"{p} does not exist; give a log file, a run directory or an experiment directory"
+            )
+        long, notes = _read_path(p, step_col)
+    frame, more = clean_frame(long)
+    return frame, notes + more
+
+
+# ----------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def _read_path(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
+    if p.is_dir():
+        if is_phasescope_dir(p):
+            return _read_phasescope(p, step_col)
+        if any(p.rglob("*tfevents*")):
+            return _read_tensorboard(p)
+        if (p / "trainer_state.json").is_file():
+            return _read_trainer_state(p / "trainer_state.json", step_col)
+        if (p / "trainer_log.jsonl").is_file():
+            return _read_jsonl_log(p / "trainer_log.jsonl", step_col, p.name)
+        raise UsageError(f"no supported logs found in directory {p}; supported: {SUPPORTED}")
+    if "tfevents" in p.name:
+        return _read_tensorboard(p.parent)
+    if p.name == "metrics.jsonl" and is_phasescope_dir(p.parent):
+        return _read_phasescope(p.parent, step_col)
+    head = _head(p)
+    suffix = p.suffix.lower()
+    if suffix not in (".json", ".jsonl", ".csv", ".tsv") and re.search(
+        r"^\{'(loss|eval_loss)'", head, flags=re.M
+    ):
+        raise UsageError(
+            f"{p} is raw Hugging Face Trainer stdout (Python dicts without step numbers), which is not "
+            "supported; point phasescope at the run's trainer_state.json instead"
+        )
+    if suffix == ".json" or (suffix not in (".jsonl", ".csv", ".tsv") and head.startswith(("{", "["))):
+        if suffix != ".json" and "\n{" in head.strip():
+            return _read_jsonl_log(p, step_col, _run_name(p))
+        return _read_json(p, step_col)
+    if suffix == ".jsonl":
+        return _read_jsonl_log(p, step_col, _run_name(p))
+    if suffix in (".csv", ".tsv") or (head and "," in head.splitlines()[0]):
+        return _read_csv(p, step_col)
+    raise UsageError(f"{p}: unknown log format; supported: {SUPPORTED}")
+
+
+def _head(p: Path, n: int = 65536) -> str:
+    try:
+        with open(p, encoding="utf-8", errors="replace") as fh:
+            return fh.read(n).lstrip()
+    except OSError as exc:
+        raise UsageError(f"cannot read {p}: {exc.strerror}") from None
+
+
+def _run_name(p: Path) -> str:
+    """A readable run name for a foreign log file: its stem, or its directory for generic names."""
+    generic = {"trainer_state", "trainer_log", "metrics", "log", "history", "progress"}
+    stem = p.name.split(".")[0]
+    return p.parent.name if stem in generic and p.parent.name else stem
+
+
+# ----------------------------------------------------------------------------------------------
+# Readers: each returns a long frame (run, seed, step, metric, value, source) and notes
+
+
+def _read_phasescope(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
+    parts, notes = [], []
+    for run_dir in find_run_dirs(p):
+        rows, n = read_jsonl(run_dir / "metrics.jsonl")
+        notes += n
+        run, seed = run_identity(run_dir)
+        long, n = _records_to_long(rows, step_col or "step", run, seed, str(run_dir / "metrics.jsonl"))
+        parts.append(long)
+        notes += n
+    if not parts:
+        raise UsageError(f"{p} has no <arm>/seed<k>/metrics.jsonl files yet; has the run logged a step?")
+    return pd.concat(parts, ignore_index=True), notes
+
+
+def _read_json(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        data = json.loads(p.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{p} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(data, dict) and isinstance(data.get("log_history"), list):
+        return _read_trainer_state(p, step_col, data)
+    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+        return _records_to_long(data, step_col, _run_name(p), None, str(p))
+    raise UsageError(f"{p}: JSON that is neither a trainer_state.json (log_history) nor a list of rows")
+
+
+def _read_trainer_state(p: Path, step_col: str | None, data: dict | None = None):
+    if data is None:
+        return _read_json(p, step_col)
+    rows = data["log_history"]
+    if not rows:
+        raise UsageError(f"{p}: log_history is empty; the trainer logged nothing")
+    return _records_to_long(rows, step_col or "step", _run_name(p), None, str(p))
+
+
+def _read_jsonl_log(p: Path, step_col: str | None, run: str) -> tuple[pd.DataFrame, list[str]]:
+    rows, notes = read_jsonl(p)
+    long, more = _records_to_long(rows, step_col, run, None, str(p))
+    return long, notes + more
+
+
+def _pick_step_col(columns, step_col: str | None, where: str) -> str:
+    cols = list(columns)
+    if step_col is not None:
+        if step_col in cols:
+            return step_col
+        raise UsageError(f"--step-col {step_col!r} is not a column of {where}; columns: {_listing(cols)}")
+    for name in STEP_COLUMNS:
+        if name in cols:
+            return name
+    lower = {c.lower(): c for c in cols if isinstance(c, str)}
+    for name in STEP_COLUMNS:
+        if name.lower() in lower:
+            return lower[name.lower()]
+    raise UsageError(
+        f"no step column in {where} (looked for {', '.join(STEP_COLUMNS[:6])}, ...); "
+        f"pass --step-col NAME (columns: {_listing(cols)})"
+    )
+
+
+def _listing(names, limit: int = 12) -> str:
+    names = [str(n) for n in names]
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _is_metric(name: str, step_col: str) -> bool:
+    if name == step_col or name in STEP_COLUMNS or name in _BOOKKEEPING:
+        return False
+    return not name.endswith(_BOOKKEEPING_SUFFIX)
+
+
+def _records_to_long(rows: list[dict], step_col: str | None, run: str, seed, source: str):
+    keys = Counter(k for r in rows for k in r)
+    step_col = _pick_step_col(keys, step_col, source)
+    steps, metrics, values = [], [], []
+    nonfinite: Counter = Counter()
+    no_step = 0
+    for r in rows:
+        s = r.get(step_col)
+        if isinstance(s, bool) or not isinstance(s, int | float) or not math.isfinite(s):
+            no_step += 1
+            continue
+        for k, v in r.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or not _is_metric(k, step_col):
+                continue
+            if not math.isfinite(v):
+                nonfinite[k] += 1
+                continue
+            steps.append(s)
+            metrics.append(k)
+            values.append(float(v))
+    notes = []
+    if no_step:
+        notes.append(f"{source}: {no_step} row(s) without a numeric {step_col!r} were skipped")
+    notes += _nonfinite_notes(nonfinite, source)
+    long = pd.DataFrame({"step": np.asarray(steps, dtype=float), "metric": metrics, "value": values})
+    return _stamp(long, run, seed, source), notes
+
+
+def _nonfinite_notes(counts: Counter, source: str) -> list[str]:
+    if not counts:
+        return []
+    what = ", ".join(f"{m} ({n})" for m, n in counts.most_common(6))
+    return [f"{source}: dropped {sum(counts.values())} NaN/inf value(s): {what}"]
+
+
+def _stamp(long: pd.DataFrame, run: str, seed, source: str) -> pd.DataFrame:
+    long.insert(0, "seed", pd.array([seed] * len(long), dtype="Int64"))
+    long.insert(0, "run", run)
+    long["source"] = source
+    return long
+
+
+_WANDB_CHART = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
+
+
+def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
+    sep = "\t" if p.suffix.lower() == ".tsv" else ","
+    try:
+        wide = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{p} is not a readable CSV ({str(exc).splitlines()[0]})") from None
+    wide.columns = [str(c).strip() for c in wide.columns]
+    step = _pick_step_col(wide.columns, step_col, str(p))
+    step_values = pd.to_numeric(wide[step], errors="coerce")
+    notes = []
+    keep = step_values.notna()
+    if (~keep).any():
+        notes.append(f"{p}: {int((~keep).sum())} row(s) without a numeric {step!r} were skipped")
+    chart = [c for c in wide.columns if c != step and _WANDB_CHART.match(c)]
+    is_chart = step == "Step" and chart and len(chart) == len(wide.columns) - 1
+    parts, nonfinite, skipped = [], Counter(), []
+    for col in wide.columns:
+        if col == step or not _is_metric(col, step):
+            continue
+        run, metric = _run_name(p), col
+        if is_chart:
+            m = _WANDB_CHART.match(col)
+            if m.group("agg"):  # W&B's min/max band around a smoothed line; the line itself is kept
+                continue
+            run, metric = m.group("run"), m.group("metric")
+        raw = wide[col][keep]
+        present = raw.str.strip() != ""
+        if not present.any():
+            continue
+        num = pd.to_numeric(raw[present], errors="coerce")
+        bad_text = num.isna() & ~raw[present].str.strip().str.lower().isin(["nan", "inf", "-inf", "+inf"])
+        if bad_text.mean() > 0.5:
+            skipped.append(col)
+            continue
+        finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
+        if (~finite).sum():
+            nonfinite[metric] += int((~finite).sum())
+        part = pd.DataFrame(
+            {
+                "step": step_values[keep][present][finite].to_numpy(float),
+                "metric": metric,
+                "value": num[finite],
+            }
+        )
+        parts.append(_stamp(part.reset_index(drop=True), run, None, str(p)))
+    if skipped:
+        notes.append(f"{p}: ignored non-numeric column(s) {_listing(skipped, 6)}")
+    notes += _nonfinite_notes(nonfinite, str(p))
+    if not parts:
+        raise UsageError(f"{p}: no numeric metric columns besides the step column {step!r}")
+    return pd.concat(parts, ignore_index=True), notes
+
+
+def _read_tensorboard(d: Path) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        from tensorboard.backend.event_processing import event_accumulator
+        from tensorboard.util import tensor_util
+    except ImportError:
+        raise UsageError(
+            "reading TensorBoard logs needs the tensorboard package: pip install 'phasescope[tensorboard]'"
+        ) from None
+    parts = []
+    run_dirs = sorted({f.parent for f in d.rglob("*tfevents*") if f.is_file()})
+    for rd in run_dirs:
+        ea = event_accumulator.EventAccumulator(str(rd), size_guidance={"scalars": 0, "tensors": 0})
+        try:
+            ea.Reload()
+        except Exception as exc:  # corrupt event files raise assorted errors
+            raise UsageError(f"cannot read TensorBoard events in {rd}: {exc}") from None
+        run = d.name if rd == d else str(rd.relative_to(d))
+        steps, metrics, values = [], [], []
+        tags = ea.Tags()
+        for tag in tags.get("scalars", []):
+            for ev in ea.Scalars(tag):
+                steps.append(ev.step)
+                metrics.append(tag)
+                values.append(ev.value)
+        for tag in tags.get("tensors", []):  # TF2-style scalar summaries arrive as 0-d tensors
+            for ev in ea.Tensors(tag):
+                arr = tensor_util.make_ndarray(ev.tensor_proto)
+                if arr.ndim == 0 and np.issubdtype(arr.dtype, np.number):
+                    steps.append(ev.step)
+                    metrics.append(tag)
+                    values.append(float(arr))
+        long = pd.DataFrame({"step": np.asarray(steps, float), "metric": metrics, "value": values})
+        parts.append(_stamp(long, run, None, str(rd)))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    bad = ~np.isfinite(frame["value"].to_numpy(float))
+    notes = _nonfinite_notes(Counter(frame["metric"][bad]), str(d)) if bad.any() else []
+    return frame[~bad], notes
+
+
+def _wandb_has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return "api.wandb.ai" in netrc.read_text()
+    except OSError:
+        return False
+
+
+def _read_wandb_api(spec: str, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
+    path = spec.removeprefix("wandb:").strip("/")
+    if "wandb.ai/" in path:  # https://wandb.ai/<entity>/<project>/runs/<id>
+        path = path.split("wandb.ai/", 1)[1].replace("/runs/", "/").split("?")[0].strip("/")
+    if path.count("/") != 2:
+        raise UsageError(f"W&B run {spec!r} must look like wandb:<entity>/<project>/<run_id>")
+    try:
+        import wandb
+    except ImportError:
+        raise UsageError(
+            "reading W&B runs needs the wandb package: pip install 'phasescope[wandb]'"
+        ) from None
+    if not _wandb_has_credentials():
+        raise UsageError(
+            "no W&B credentials (run `wandb login` or set WANDB_API_KEY), or export the run's history "
+            "as CSV from the W&B UI and pass that file"
+        )
+    try:
+        history = wandb.Api().run(path).history(samples=1_000_000, pandas=True)
+    except Exception as exc:  # network, auth and not-found errors all come through here
+        raise PhasescopeError(f"could not read W&B run {path}: {str(exc).splitlines()[0]}") from None
+    rows = history.to_dict(orient="records")
+    return _records_to_long(rows, step_col or "_step", path.rsplit("/", 1)[-1], None, f"wandb:{path}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Cleaning
+
+
+def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Sort, de-duplicate and check a long frame; returns it with notes on what was changed."""
+    notes: list[str] = []
+    if long.empty:
+        return long.reindex(columns=COLUMNS), notes
+    long = long.reset_index(drop=True)
+    keys = ["run", "seed", "metric"]
+    order = long.groupby(keys, dropna=False, sort=False)["step"].transform(lambda s: s.diff().lt(0).any())
+    unsorted = sorted(long.loc[order.astype(bool), "run"].astype(str).unique())
+    if unsorted:
+        notes.append(f"rows were not in step order in {_listing(unsorted, 4)}; sorted by step")
+    long = long.sort_values([*keys, "step"], kind="stable")
+    dup = long.duplicated([*keys, "step"], keep="last")
+    if dup.any():
+        where = Counter(long.loc[dup, "run"].astype(str))
+        what = ", ".join(f"{r} ({n})" for r, n in where.most_common(4))
+        notes.append(
+            f"{int(dup.sum())} duplicated step(s) in {what}; kept the last value logged at each step "
+            "(a resumed run re-logs steps)"
+        )
+        long = long[~dup]
+    notes += _gap_notes(long, keys)
+    return long.reset_index(drop=True)[COLUMNS], notes
+
+
+def _gap_notes(long: pd.DataFrame, keys: list[str]) -> list[str]:
+    worst: dict[str, tuple[float, float, float]] = {}
+    for (run, _seed, _metric), g in long.groupby(keys, dropna=False, sort=False):
+        s = g["step"].to_numpy()
+        if len(s) < 10:
+            continue
+        d = np.diff(s)
+        med = float(np.median(d))
+        i = int(np.argmax(d))
+        if med > 0 and d[i] > 10 * med and d[i] / med > worst.get(str(run), (0.0,))[0]:
+            worst[str(run)] = (d[i] / med, s[i], s[i + 1])
+    return [
+        f"{run}: a gap in the steps from {_fmt(a)} to {_fmt(b)} ({ratio:.0f}x the usual spacing)"
+        for run, (ratio, a, b) in worst.items()
+    ]
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"

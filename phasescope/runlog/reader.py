@@ -1,0 +1,73 @@
+"""Read phasescope run directories (the contract in DESIGN.md) and JSON-lines logs in general.
+
+A run directory is ``<arm>/seed<k>/`` holding ``metrics.jsonl``; an experiment directory is
+``runs/<experiment>/`` holding ``experiment.json`` and many run directories. Writers append, so a
+crash can leave a truncated final line: it is skipped and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from phasescope.errors import UsageError
+
+_SEED_DIR = re.compile(r"^seed[_-]?(\d+)$")
+
+
+def read_jsonl(path: Path) -> tuple[list[dict], list[str]]:
+    """Rows of a JSON-lines file, and notes about lines that could not be read."""
+    rows: list[dict] = []
+    bad: list[int] = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            bad.append(i)
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            bad.append(i)
+    notes = []
+    if bad and not rows:
+        raise UsageError(f"{path} is not JSON lines (no line parses as a JSON object)")
+    if bad == [last]:
+        notes.append(f"{path}: skipped a truncated final line (line {last + 1}); a writer was interrupted")
+    elif bad:
+        shown = ", ".join(str(i + 1) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        notes.append(f"{path}: skipped {len(bad)} unreadable line(s) (line {shown})")
+    return rows, notes
+
+
+def seed_of(run_dir: Path) -> int | None:
+    """The seed encoded in a ``seed<k>`` directory name, or None."""
+    m = _SEED_DIR.match(run_dir.name)
+    return int(m.group(1)) if m else None
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    """Run directories under a phasescope run or experiment directory (sorted; empty if none)."""
+    path = Path(path)
+    if (path / "metrics.jsonl").is_file():
+        return [path]
+    found = sorted(p.parent for p in path.glob("*/seed*/metrics.jsonl"))
+    found += sorted(p.parent for p in path.glob("*/metrics.jsonl") if p.parent not in found)
+    return found
+
+
+def is_phasescope_dir(path: Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and ((path / "experiment.json").is_file() or bool(find_run_dirs(path)))
+
+
+def run_identity(run_dir: Path) -> tuple[str, int | None]:
+    """(run name, seed) of a run directory: ``<arm>/seed<k>`` gives (arm, k)."""
+    seed = seed_of(run_dir)
+    return (run_dir.parent.name if seed is not None else run_dir.name), seed
