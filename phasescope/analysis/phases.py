@@ -88,7 +88,7 @@ def segment_labels(trends: list[int]) -> list[str]:
 
 
 def label_phases(
-    seg: Segmentation, direction: str = "higher", t_min: float = 3.0, min_change: float = 1.0
+    seg: Segmentation, direction: str = "higher", t_min: float = 3.0, min_change: float = 0.5
 ) -> list[Phase]:
     """Turn a ``Segmentation`` into named phases (see the module docstring for the rules)."""
     if direction not in ("higher", "lower"):

@@ -131,6 +131,7 @@ class CostStepLinear(rpt.base.BaseCost):
 
     def fit(self, signal):
         signal = np.asarray(signal, dtype=float)
+        self.signal = signal
         self._sums = _prefix(signal[:, 0], signal[:, 1], np.ones(len(signal)))
         return self
 
@@ -206,28 +207,38 @@ def _refine(x: np.ndarray, y: np.ndarray, knots: list[int], sweeps: int = 2) -> 
     return knots
 
 
+def _hinge_design(x: np.ndarray, knot_steps) -> tuple[np.ndarray, np.ndarray]:
+    cols = [np.ones_like(x), x - x[0]] + [np.maximum(x - k, 0.0) for k in knot_steps]
+    X = np.column_stack(cols)
+    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    return X / scale, scale
+
+
+def hinge_sse(x: np.ndarray, y: np.ndarray, knot_steps) -> float:
+    """Residual sum of squares of the continuous piecewise-linear least-squares fit."""
+    X, _ = _hinge_design(x, knot_steps)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    r = y - X @ beta
+    return float(r @ r)
+
+
 def hinge_fit(x: np.ndarray, y: np.ndarray, knot_steps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least-squares continuous piecewise-linear fit with knots at ``knot_steps``.
 
     Returns (fitted values, per-segment slopes, per-segment slope standard errors per unit sigma).
     """
-    x0 = x[0]
-    cols = [np.ones_like(x), x - x0] + [np.maximum(x - k, 0.0) for k in knot_steps]
-    X = np.column_stack(cols)
-    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
-    Xs = X / scale
-    beta, *_ = np.linalg.lstsq(Xs, y, rcond=None)
-    fitted = Xs @ beta
-    XtX_inv = np.linalg.pinv(Xs.T @ Xs)
+    X, scale = _hinge_design(x, knot_steps)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    XtX_inv = np.linalg.pinv(X.T @ X)
     slopes, ses = [], []
     for seg in range(len(knot_steps) + 1):
         # The slope of segment `seg` is the sum of the linear and the first `seg` hinge
         # coefficients, each divided by its column scale.
-        cs = np.zeros(len(cols))
-        cs[1 : 2 + seg] = 1.0 / scale[1 : 2 + seg]
-        slopes.append(float(cs @ beta))
-        ses.append(float(math.sqrt(max(cs @ XtX_inv @ cs, 0.0))))
-    return fitted, np.array(slopes), np.array(ses)
+        c = np.zeros(X.shape[1])
+        c[1 : 2 + seg] = 1.0 / scale[1 : 2 + seg]
+        slopes.append(float(c @ beta))
+        ses.append(float(math.sqrt(max(c @ XtX_inv @ c, 0.0))))
+    return X @ beta, np.array(slopes), np.array(ses)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -268,7 +279,7 @@ class PhaseSegmenter:
         penalty: float = 2.0,
         n_bootstrap: int = 100,
         max_exact: int = 200,
-        n_bins: int = 150,
+        n_bins: int = 100,
         random_state: int | None = 0,
     ):
         self.max_changepoints = max_changepoints
@@ -321,8 +332,7 @@ class PhaseSegmenter:
         best_bic, best_knots, bics = math.inf, [], {}
         for knots in self._candidates():
             knots = sorted(set(knots))
-            fitted, _, _ = hinge_fit(xn, yn, xn[knots])
-            sse = float(np.sum((yn - fitted) ** 2))
+            sse = hinge_sse(xn, yn, xn[knots])
             bic = sse / sigma**2 + self.penalty * len(knots) * math.log(n)
             bics[len(knots)] = bic
             if bic < best_bic:

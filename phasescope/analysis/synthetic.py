@@ -73,7 +73,12 @@ def planted_curve(
     t_valley = shift_frac * span
     t_peak = (shift_frac + readapt_frac) * span
     if variant == "full":
-        knots = [(0, initial), (t_valley, initial - depth), (t_peak, initial + gain), (span, initial + gain - drop)]
+        knots = [
+            (0, initial),
+            (t_valley, initial - depth),
+            (t_peak, initial + gain),
+            (span, initial + gain - drop),
+        ]
         cps, phases = [t_valley, t_peak], ["shift", "readapt", "overfit"]
     elif variant == "no_overfit":
         t_end = span * (1 - plateau_frac)

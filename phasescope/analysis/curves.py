@@ -1,0 +1,126 @@
+"""From a tidy frame of logged metrics to the curves the segmenter reads.
+
+Picks a metric (by exact name, else by a unique loose match so ``eval/accuracy`` finds
+``eval_accuracy``), infers whether higher is better from its name, and gathers the seeds of each
+run onto one step grid so they can be averaged and bootstrapped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from phasescope.errors import PhasescopeError, UsageError
+
+# Name fragments that mean lower is better. Substrings where they are unambiguous, whole tokens
+# where a substring would misfire ("err" in "interr...", "cer" in "cancer").
+_LOWER_SUBSTRINGS = ("loss", "perplexity", "nll", "error", "regret")
+_LOWER_TOKENS = {"ppl", "err", "wer", "cer", "mse", "mae", "rmse", "kl", "ter"}
+_HIGHER_TOKENS = {
+    "acc", "accuracy", "reward", "rewards", "rew", "return", "score", "f1", "bleu", "rouge",
+    "pass", "exact", "em", "win", "precision", "recall", "auc", "map", "success", "correct",
+}  # fmt: skip
+
+
+def infer_direction(metric: str) -> str | None:
+    """'higher' or 'lower' when the name says which is better, else None."""
+    name = metric.lower()
+    tokens = set(re.split(r"[^a-z0-9]+", name))
+    if any(s in name for s in _LOWER_SUBSTRINGS) or tokens & _LOWER_TOKENS:
+        return "lower"
+    if tokens & _HIGHER_TOKENS or "accuracy" in name or "reward" in name:
+        return "higher"
+    return None
+
+
+def _loose(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
+
+
+def resolve_metric(frame: pd.DataFrame, metric: str) -> str:
+    """The metric name in ``frame`` that ``metric`` means; UsageError listing the choices if none."""
+    names = list(pd.unique(frame["metric"]))
+    if metric in names:
+        return metric
+    loose = [n for n in names if _loose(n) == _loose(metric)]
+    if len(loose) == 1:
+        return loose[0]
+    tail = [n for n in names if _loose(n).endswith(_loose(metric))]
+    if len(tail) == 1:
+        return tail[0]
+    shown = ", ".join(sorted(names)[:25]) + (" ..." if len(names) > 25 else "")
+    hint = f" (matches: {', '.join(tail)})" if len(tail) > 1 else ""
+    raise UsageError(f"metric {metric!r} not found{hint}; available: {shown}")
+
+
+def metric_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per metric: how many runs log it, and the fewest and most points per curve."""
+    per = frame.groupby(["metric", "run", "seed"], dropna=False).size().rename("points").reset_index()
+    out = per.groupby("metric").agg(
+        curves=("points", "size"), min_points=("points", "min"), max_points=("points", "max")
+    )
+    return out.reset_index()
+
+
+@dataclass
+class Curve:
+    """One run's curve of one metric: seeds share ``steps``; ``values`` is (seeds x steps)."""
+
+    run: str
+    metric: str
+    source: str
+    steps: np.ndarray
+    values: np.ndarray
+    seeds: list = field(default_factory=list)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.values.mean(axis=0)
+
+
+def curves_for(frame: pd.DataFrame, metric: str) -> tuple[list[Curve], list[str]]:
+    """The curves of ``metric`` (already resolved), one per run; notes on seed alignment."""
+    sub = frame[frame["metric"] == metric]
+    curves, notes = [], []
+    for run, g in sub.groupby("run", sort=True):
+        seeds = [None if pd.isna(s) else int(s) for s in pd.unique(g["seed"])]
+        per_seed = []
+        for s in seeds:
+            gs = g[g["seed"].isna()] if s is None else g[g["seed"] == s]
+            per_seed.append((gs["step"].to_numpy(float), gs["value"].to_numpy(float)))
+        steps, values, note = _align(per_seed)
+        if note:
+            notes.append(f"{run}: {note}")
+        source = ", ".join(sorted(pd.unique(g["source"]))) if len(seeds) == 1 else str(g["source"].iloc[0])
+        curves.append(Curve(str(run), metric, source, steps, values, seeds))
+    if not curves:
+        raise PhasescopeError(f"metric {metric!r} has no finite values")
+    return curves, notes
+
+
+def _align(per_seed: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, str]:
+    if len(per_seed) == 1:
+        x, y = per_seed[0]
+        return x, y[None, :], ""
+    common = per_seed[0][0]
+    for x, _ in per_seed[1:]:
+        common = np.intersect1d(common, x)
+    typical = np.median([len(x) for x, _ in per_seed])
+    if len(common) >= 0.8 * typical:
+        values = np.vstack([y[np.isin(x, common)] for x, y in per_seed])
+        dropped = int(sum(len(x) for x, _ in per_seed) - values.size)
+        return (
+            common,
+            values,
+            (f"kept the {len(common)} steps all seeds logged ({dropped} dropped)" if dropped else ""),
+        )
+    # Seeds logged at different steps: interpolate onto the union grid where all seeds overlap.
+    lo = max(x[0] for x, _ in per_seed)
+    hi = min(x[-1] for x, _ in per_seed)
+    grid = np.unique(np.concatenate([x for x, _ in per_seed]))
+    grid = grid[(grid >= lo) & (grid <= hi)]
+    values = np.vstack([np.interp(grid, x, y) for x, y in per_seed])
+    return grid, values, f"seeds were logged at different steps; interpolated onto {len(grid)} shared steps"
