@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+REAL_LOGS = REPO.parent / "shared" / "data" / "real-logs"
+
+
+@pytest.fixture
+def real_logs() -> Path:
+    if not REAL_LOGS.is_dir():
+        pytest.skip("../shared/data/real-logs is not beside this checkout")
+    return REAL_LOGS
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m phasescope.cli ...` as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "phasescope.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=120,
+    )

@@ -1,0 +1,106 @@
+"""`phasescope segment` as a user runs it: output, JSON, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import FIXTURES, run_cli
+
+
+def _one_line_error(proc, code_in=(1, 2)):
+    assert proc.returncode in code_in, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+def test_lists_metrics_without_metric():
+    proc = run_cli("segment", FIXTURES / "hf_trainer_state.json")
+    assert proc.returncode == 0, proc.stderr
+    assert "eval_accuracy" in proc.stdout and "41 points" in proc.stdout
+
+
+def test_json_to_stdout_follows_the_design_format():
+    proc = run_cli("segment", FIXTURES / "hf_trainer_state.json", "--metric", "eval_accuracy", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    (curve,) = json.loads(proc.stdout)
+    assert {"metric", "source", "n_points", "changepoints", "phases"} <= set(curve)
+    assert curve["n_points"] == 41
+    for p in curve["phases"]:
+        assert {"label", "start_step", "end_step", "start_value", "end_value", "slope", "ci"} <= set(p)
+    assert [p["label"] for p in curve["phases"]] == ["shift", "readapt", "overfit"]
+
+
+def test_table_and_json_file(tmp_path):
+    out = tmp_path / "seg.json"
+    proc = run_cli("segment", FIXTURES / "wandb_chart_export.csv", "-m", "eval/accuracy", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "shift" in proc.stdout and "overfit" in proc.stdout
+    assert len(json.loads(out.read_text())) == 2
+
+
+def test_direction_override_relabels():
+    proc = run_cli(
+        "segment",
+        FIXTURES / "hf_trainer_state.json",
+        "-m",
+        "eval_accuracy",
+        "--direction",
+        "lower",
+        "--json",
+        "-",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [p["label"] for p in json.loads(proc.stdout)[0]["phases"]] == ["rise", "overfit", "rise"]
+
+
+def test_missing_file(tmp_path):
+    line = _one_line_error(run_cli("segment", tmp_path / "nope.json", "-m", "x"), (2,))
+    assert "does not exist" in line
+
+
+def test_unknown_format(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("hello\nworld\n")
+    assert "unknown log format" in _one_line_error(run_cli("segment", p), (2,))
+
+
+def test_no_step_column(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("a,b\n1,2\n3,4\n")
+    assert "--step-col" in _one_line_error(run_cli("segment", p), (2,))
+
+
+def test_metric_not_found_lists_available():
+    line = _one_line_error(run_cli("segment", FIXTURES / "hf_trainer_state.json", "-m", "bleu"), (2,))
+    assert "eval_accuracy" in line and "eval_loss" in line
+
+
+def test_curve_too_short_says_how_many_points(tmp_path):
+    p = tmp_path / "short.csv"
+    p.write_text("step,acc\n" + "\n".join(f"{i},{i}" for i in range(4)))
+    line = _one_line_error(run_cli("segment", p, "-m", "acc"), (1,))
+    assert "at least 6" in line
+
+
+def test_all_nan_curve(tmp_path):
+    p = tmp_path / "nan.csv"
+    p.write_text("step,acc,loss\n" + "\n".join(f"{i},nan,{i}" for i in range(20)))
+    line = _one_line_error(run_cli("segment", p, "-m", "acc"), (1, 2))
+    assert "acc" in line
+
+
+def test_bad_direction():
+    line = _one_line_error(
+        run_cli("segment", FIXTURES / "hf_trainer_state.json", "-m", "eval_accuracy", "--direction", "up"),
+        (2,),
+    )
+    assert "higher" in line
+
+
+@pytest.mark.parametrize("name", ["qwen06_syntagrus_lora.stdout_log.txt"])
+def test_unsupported_real_log_is_one_line(real_logs, name):
+    assert "trainer_state.json" in _one_line_error(run_cli("segment", real_logs / name), (2,))

@@ -1,0 +1,67 @@
+"""Phase-labelling rules on trend sequences and on fitted curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from phasescope.analysis.curves import infer_direction
+from phasescope.analysis.phases import label_phases, segment_labels
+from phasescope.analysis.segment import PhaseSegmenter
+
+
+@pytest.mark.parametrize(
+    ("trends", "labels"),
+    [
+        ([-1, 1, -1], ["shift", "readapt", "overfit"]),
+        ([1, -1], ["rise", "overfit"]),
+        ([0], ["plateau"]),
+        ([0, -1, 1], ["plateau", "shift", "readapt"]),
+        ([-1, 0, 1, 0], ["shift", "plateau", "readapt", "plateau"]),
+        ([1, 0, -1], ["rise", "plateau", "overfit"]),
+        ([-1, 1, -1, 1], ["shift", "readapt", "overfit", "rise"]),
+    ],
+)
+def test_label_rules(trends, labels):
+    assert segment_labels(trends) == labels
+
+
+def test_recovery_time_is_the_exact_crossing_of_the_initial_level():
+    steps = np.arange(0, 101) * 10.0
+    y = np.interp(steps, [0, 200, 600, 1000], [0.5, 0.3, 0.7, 0.6])  # crosses 0.5 at step 400
+    phases = label_phases(PhaseSegmenter(n_bootstrap=0).fit(steps, y + 1e-4 * np.sin(steps)).predict())
+    readapt = phases[1]
+    assert readapt.label == "readapt"
+    assert readapt.extra["recover_step"] == pytest.approx(400, abs=5)
+    assert readapt.extra["time_to_recover"] == pytest.approx(200, abs=5)
+    overfit = phases[2]
+    assert overfit.extra["peak_step"] == pytest.approx(600, abs=10)
+    assert overfit.extra["drop"] == pytest.approx(0.1, abs=0.01)
+
+
+def test_readapt_that_never_recovers_says_so():
+    steps = np.arange(0, 60) * 1.0
+    y = np.interp(steps, [0, 10, 59], [0.5, 0.2, 0.4]) + 1e-4 * np.cos(steps)
+    phases = label_phases(PhaseSegmenter(n_bootstrap=0).fit(steps, y).predict())
+    assert [p.label for p in phases] == ["shift", "readapt"]
+    assert phases[1].extra["recover_step"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "direction"),
+    [
+        ("eval/accuracy", "higher"),
+        ("eval_accuracy", "higher"),
+        ("rollout/reward_mean", "higher"),
+        ("ep_rew_mean", "higher"),
+        ("train/loss", "lower"),
+        ("val_perplexity", "lower"),
+        ("expert/nll", "lower"),
+        ("eval_wer", "lower"),
+        ("train/ploss_0", "lower"),
+        ("error_rate", "lower"),
+        ("grad_norm", None),
+    ],
+)
+def test_direction_from_name(name, direction):
+    assert infer_direction(name) == direction
