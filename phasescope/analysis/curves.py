@@ -51,6 +51,11 @@ def resolve_metric(frame: pd.DataFrame, metric: str) -> str:
     tail = [n for n in names if _loose(n).endswith(_loose(metric))]
     if len(tail) == 1:
         return tail[0]
+    for name, n in frame.attrs.get("all_nonfinite", {}).items():
+        if _loose(name) == _loose(metric):
+            raise PhasescopeError(
+                f"metric {name!r} has no finite values: all {n} logged values are NaN or inf"
+            )
     shown = ", ".join(sorted(names)[:25]) + (" ..." if len(names) > 25 else "")
     hint = f" (matches: {', '.join(tail)})" if len(tail) > 1 else ""
     raise UsageError(f"metric {metric!r} not found{hint}; available: {shown}")

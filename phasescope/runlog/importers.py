@@ -206,7 +206,6 @@ def _records_to_long(rows: list[dict], step_col: str | None, run: str, seed, sou
     keys = Counter(k for r in rows for k in r)
     step_col = _pick_step_col(keys, step_col, source)
     steps, metrics, values = [], [], []
-    nonfinite: Counter = Counter()
     no_step = 0
     for r in rows:
         s = r.get(step_col)
@@ -216,25 +215,14 @@ def _records_to_long(rows: list[dict], step_col: str | None, run: str, seed, sou
         for k, v in r.items():
             if isinstance(v, bool) or not isinstance(v, int | float) or not _is_metric(k, step_col):
                 continue
-            if not math.isfinite(v):
-                nonfinite[k] += 1
-                continue
             steps.append(s)
             metrics.append(k)
             values.append(float(v))
     notes = []
     if no_step:
         notes.append(f"{source}: {no_step} row(s) without a numeric {step_col!r} were skipped")
-    notes += _nonfinite_notes(nonfinite, source)
     long = pd.DataFrame({"step": np.asarray(steps, dtype=float), "metric": metrics, "value": values})
     return _stamp(long, run, seed, source), notes
-
-
-def _nonfinite_notes(counts: Counter, source: str) -> list[str]:
-    if not counts:
-        return []
-    what = ", ".join(f"{m} ({n})" for m, n in counts.most_common(6))
-    return [f"{source}: dropped {sum(counts.values())} NaN/inf value(s): {what}"]
 
 
 def _stamp(long: pd.DataFrame, run: str, seed, source: str) -> pd.DataFrame:
@@ -262,7 +250,7 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
         notes.append(f"{p}: {int((~keep).sum())} row(s) without a numeric {step!r} were skipped")
     chart = [c for c in wide.columns if c != step and _WANDB_CHART.match(c)]
     is_chart = step == "Step" and chart and len(chart) == len(wide.columns) - 1
-    parts, nonfinite, skipped = [], Counter(), []
+    parts, skipped = [], []
     for col in wide.columns:
         if col == step or not _is_metric(col, step):
             continue
@@ -281,20 +269,17 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
         if bad_text.mean() > 0.5:
             skipped.append(col)
             continue
-        finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
-        if (~finite).sum():
-            nonfinite[metric] += int((~finite).sum())
+        ok = ~bad_text  # cells reading nan/inf stay, as logged non-finite values
         part = pd.DataFrame(
             {
-                "step": step_values[keep][present][finite].to_numpy(float),
+                "step": step_values[keep][present][ok].to_numpy(float),
                 "metric": metric,
-                "value": num[finite],
+                "value": num[ok].to_numpy(float),
             }
         )
         parts.append(_stamp(part.reset_index(drop=True), run, None, str(p)))
     if skipped:
         notes.append(f"{p}: ignored non-numeric column(s) {_listing(skipped, 6)}")
-    notes += _nonfinite_notes(nonfinite, str(p))
     if not parts:
         raise UsageError(f"{p}: no numeric metric columns besides the step column {step!r}")
     return pd.concat(parts, ignore_index=True), notes
@@ -334,9 +319,7 @@ def _read_tensorboard(d: Path) -> tuple[pd.DataFrame, list[str]]:
         long = pd.DataFrame({"step": np.asarray(steps, float), "metric": metrics, "value": values})
         parts.append(_stamp(long, run, None, str(rd)))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-    bad = ~np.isfinite(frame["value"].to_numpy(float))
-    notes = _nonfinite_notes(Counter(frame["metric"][bad]), str(d)) if bad.any() else []
-    return frame[~bad], notes
+    return frame, []
 
 
 def _wandb_has_credentials() -> bool:
@@ -384,6 +367,15 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if long.empty:
         return long.reindex(columns=COLUMNS), notes
     long = long.reset_index(drop=True)
+    bad = ~np.isfinite(long["value"].to_numpy(float))
+    empty: dict[str, int] = {}
+    if bad.any():
+        counts = Counter(long.loc[bad, "metric"])
+        what = ", ".join(f"{m} ({n})" for m, n in counts.most_common(6))
+        notes.append(f"dropped {int(bad.sum())} NaN/inf value(s): {what}")
+        finite_metrics = set(long.loc[~bad, "metric"])
+        empty = {m: n for m, n in counts.items() if m not in finite_metrics}
+        long = long[~bad]
     keys = ["run", "seed", "metric"]
     order = long.groupby(keys, dropna=False, sort=False)["step"].transform(lambda s: s.diff().lt(0).any())
     unsorted = sorted(long.loc[order.astype(bool), "run"].astype(str).unique())
@@ -400,7 +392,9 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         )
         long = long[~dup]
     notes += _gap_notes(long, keys)
-    return long.reset_index(drop=True)[COLUMNS], notes
+    frame = long.reset_index(drop=True)[COLUMNS]
+    frame.attrs["all_nonfinite"] = empty  # metrics logged only as NaN/inf, for a clear error later
+    return frame, notes
 
 
 def _gap_notes(long: pd.DataFrame, keys: list[str]) -> list[str]:
