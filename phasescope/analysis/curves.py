@@ -7,6 +7,7 @@ run onto one step grid so they can be averaged and bootstrapped.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -99,7 +100,9 @@ def curves_for(frame: pd.DataFrame, metric: str) -> tuple[list[Curve], list[str]
         steps, values, note = _align(per_seed)
         if note:
             notes.append(f"{run}: {note}")
-        source = ", ".join(sorted(pd.unique(g["source"]))) if len(seeds) == 1 else str(g["source"].iloc[0])
+        sources = sorted(pd.unique(g["source"]))
+        # Several seeds: name the directory that holds them all (the arm's directory).
+        source = sources[0] if len(sources) == 1 else os.path.dirname(os.path.commonpath(sources) + os.sep)
         curves.append(Curve(str(run), metric, source, steps, values, seeds))
     if not curves:
         raise PhasescopeError(f"metric {metric!r} has no finite values")

@@ -143,60 +143,70 @@ class CostStepLinear(rpt.base.BaseCost):
 # Refinement and bootstrap: local continuous two-piece profile over every candidate knot
 
 
-def _local_profile(x: np.ndarray, Y: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+class _Sums:
+    """Prefix sums of 1, x, x^2, y and xy over a curve (y may be B replicates), built once so that
+    every window's profile is a handful of vector operations on slices."""
+
+    def __init__(self, x: np.ndarray, Y: np.ndarray):
+        def c0(a: np.ndarray) -> np.ndarray:
+            out = np.zeros(a.shape[:-1] + (a.shape[-1] + 1,))
+            np.cumsum(a, axis=-1, out=out[..., 1:])
+            return out
+
+        self.x = x
+        self.x1, self.x2 = c0(x), c0(x * x)
+        self.y, self.xy = c0(Y), c0(Y * x)
+
+
+def _local_profile(S: _Sums, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     """Continuous two-piece fit on points lo..hi (inclusive) for every knot lo < t < hi.
 
-    ``Y`` is (B, n): one row per replicate. Returns the candidate indices and a (B, T) array of
-    -r'G^-1 r (the SSE up to a per-row constant), so argmin over axis 1 is the best knot.
+    Model: y = a + b x + c (x - x_t)+ on the window. Returns the candidate indices and a (B, T)
+    array of -r'G^-1 r (the SSE up to a per-replicate constant), so argmin over axis 1 is the best
+    knot for each replicate.
     """
-    xs = x[lo : hi + 1] - x[lo : hi + 1].mean()  # centring keeps the Gram matrices well-conditioned
-    ys = Y[:, lo : hi + 1]
-    m = len(xs)
-    t = np.arange(1, m - 1)
-    if len(t) == 0:
-        return np.arange(0) + lo, np.zeros((Y.shape[0], 0))
-
-    def suffix(a: np.ndarray) -> np.ndarray:
-        # sum over i >= t for t = 1..m-2, as total minus a prefix sum (contiguous slices, no copies)
-        cs = np.cumsum(a, axis=-1)
-        return cs[..., -1:] - cs[..., : m - 2]
-
-    n1, x1, x2 = float(m), xs.sum(), (xs * xs).sum()
-    s_n = m - t.astype(float)
-    s_x = suffix(xs)
-    s_xx = suffix(xs * xs)
-    k = xs[1 : m - 1]
+    E = hi + 1
+    if hi - lo < 2:
+        return np.arange(0), np.zeros((S.y.shape[0], 0))
+    t = slice(lo + 1, hi)
+    k = S.x[t]
+    n1 = float(E - lo)
+    x1 = S.x1[E] - S.x1[lo]
+    cm = x1 / n1  # centring x on the window keeps the Gram matrices well-conditioned
+    x2 = S.x2[E] - S.x2[lo] - cm * x1
+    s_n = E - np.arange(lo + 1, hi, dtype=float)
+    s_x = S.x1[E] - S.x1[t]  # sums over i >= t (uncentred; the hinge is shift-invariant)
+    s_xx = S.x2[E] - S.x2[t]
     h1 = s_x - k * s_n
     h2 = s_xx - 2 * k * s_x + k * k * s_n
-    xh = s_xx - k * s_x
-    # Closed-form inverse of each symmetric 3x3 Gram matrix [[a, b, c], [b, d, e], [c, e, f]];
-    # batched np.linalg.inv and a generic einsum were the bottleneck of the whole segmenter.
-    a, b, c, d, e, f = n1, x1, h1, x2, xh, h2
-    f = f + 1e-12 * (1.0 + x2)
-    i00, i01, i02 = d * f - e * e, c * e - b * f, b * e - c * d
-    i11, i12, i22 = a * f - c * c, b * c - a * e, a * d - b * b
-    det = a * i00 + b * i01 + c * i02
+    xh = s_xx - k * s_x - cm * h1
+    # Closed-form inverse of each symmetric 3x3 Gram matrix [[a, b, c], [b, d, e], [c, e, f]]
+    # (with b = sum of centred x = 0); batched np.linalg.inv was the bottleneck of the segmenter.
+    a, d, c, e, f = n1, x2, h1, xh, h2 + 1e-12 * (1.0 + x2)
+    i00, i01, i02 = d * f - e * e, c * e, -c * d
+    i11, i12, i22 = a * f - c * c, -a * e, a * d
+    det = a * i00 + c * i02
     det = np.where(np.abs(det) > 1e-300, det, 1e-300)
-    yx = ys * xs
-    r0 = ys.sum(axis=1)
-    r1 = yx.sum(axis=1)
-    r2 = suffix(yx) - k * suffix(ys)
+    r0 = S.y[:, E] - S.y[:, lo]
+    r1 = S.xy[:, E] - S.xy[:, lo] - cm * r0
+    r2 = (S.xy[:, E : E + 1] - S.xy[:, t]) - k * (S.y[:, E : E + 1] - S.y[:, t])
     # r'G^-1 r with r = (r0, r1, r2): the r0/r1 terms as small matrix products over replicates.
     fixed = np.column_stack([r0 * r0, 2 * r0 * r1, r1 * r1]) @ (np.vstack([i00, i01, i11]) / det)
     cross = np.column_stack([r0, r1]) @ (np.vstack([i02, i12]) * (2 / det))
     quad = fixed + r2 * (cross + r2 * (i22 / det))
-    return t + lo, -quad
+    return np.arange(lo + 1, hi), -quad
 
 
 def _refine(x: np.ndarray, y: np.ndarray, knots: list[int], sweeps: int = 2) -> list[int]:
     knots = list(knots)
     n = len(x)
+    S = _Sums(x, y[None, :])
     for _ in range(sweeps):
         moved = False
         for j in range(len(knots)):
             lo = knots[j - 1] if j > 0 else 0
             hi = knots[j + 1] if j + 1 < len(knots) else n - 1
-            cand, score = _local_profile(x, y[None, :], lo, hi)
+            cand, score = _local_profile(S, lo, hi)
             if len(cand) == 0:
                 continue
             best = int(cand[int(np.argmin(score[0]))])
@@ -374,10 +384,11 @@ class PhaseSegmenter:
             idx = (starts[:, :, None] + np.arange(block)).reshape(B, -1)[:, :n]
             Yb = fitted_n[None, :] + resid[idx]
         out = []
+        S = _Sums(xn, Yb)
         for j, k in enumerate(knots):
             lo = knots[j - 1] if j > 0 else 0
             hi = knots[j + 1] if j + 1 < len(knots) else n - 1
-            cand, score = _local_profile(xn, Yb, lo, hi)
+            cand, score = _local_profile(S, lo, hi)
             if len(cand) == 0:
                 out.append((float(x[k]), float(x[k])))
                 continue

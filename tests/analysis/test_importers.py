@@ -131,6 +131,7 @@ def test_phasescope_experiment_directory(tmp_path):
     assert [p["label"] for p in by_run["sft"]["phases"]] == ["shift", "readapt", "overfit"]
     assert np.allclose(by_run["sft"]["changepoints"], [60, 300], atol=30)
     assert len(by_run["sft"]["seeds"]) == 3
+    assert by_run["sft"]["source"] == str(tmp_path / "sft")
     assert [p["label"] for p in by_run["rl"]["phases"]] == ["rise"]
 
 
@@ -201,3 +202,13 @@ def test_every_real_curve_segments(real_logs):
         for metric, g in frame.groupby("metric"):
             if len(g) >= 6:
                 segment_frame(frame, metric)
+
+
+def test_wandb_api_without_credentials_fails_fast_and_offline(monkeypatch, tmp_path):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    with pytest.raises(UsageError, match="wandb login"):
+        load_curves("wandb:someone/some-project/abc123")
+    with pytest.raises(UsageError, match="entity"):
+        load_curves("wandb:only-one-part")
