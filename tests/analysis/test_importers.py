@@ -212,3 +212,14 @@ def test_wandb_api_without_credentials_fails_fast_and_offline(monkeypatch, tmp_p
         load_curves("wandb:someone/some-project/abc123")
     with pytest.raises(UsageError, match="entity"):
         load_curves("wandb:only-one-part")
+
+
+def test_tensorboard_missing_gives_install_hint(monkeypatch, tmp_path):
+    import sys
+
+    for name in [m for m in sys.modules if m == "tensorboard" or m.startswith("tensorboard.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    (tmp_path / "events.out.tfevents.1.host").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"pip install 'phasescope\[tensorboard\]'"):
+        load_curves(tmp_path)
