@@ -22,7 +22,7 @@ ruptures' Dynp):
    points (fine), so binning never shifts a changepoint. jump is always 1.
 3. Refinement: CPOP fits the continuous model exactly; instead each knot is moved, with its
    neighbours fixed, to the raw point that minimises a local continuous two-piece fit between the
-   neighbouring knots (computed for every candidate at once from prefix sums). Two sweeps. This
+   neighbouring knots (every candidate at once, from prefix sums), until no knot moves. This
    lets the first segment be as short as two points (no ``min_size`` bind on a short shift).
 4. Selection: BIC = SSE/sigma^2 + penalty * k * log(n) on the global continuous hinge fit
    (each knot costs a slope change and a location). 0 knots is always a candidate.
@@ -197,23 +197,25 @@ def _local_profile(S: _Sums, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(lo + 1, hi), -quad
 
 
-def _refine(x: np.ndarray, y: np.ndarray, knots: list[int], sweeps: int = 2) -> list[int]:
+def _refine(x: np.ndarray, y: np.ndarray, knots: list[int], max_rounds: int = 3) -> list[int]:
+    """Coordinate descent over knots: re-profile a knot only when a neighbour has moved since."""
     knots = list(knots)
     n = len(x)
     S = _Sums(x, y[None, :])
-    for _ in range(sweeps):
-        moved = False
-        for j in range(len(knots)):
-            lo = knots[j - 1] if j > 0 else 0
-            hi = knots[j + 1] if j + 1 < len(knots) else n - 1
-            cand, score = _local_profile(S, lo, hi)
-            if len(cand) == 0:
-                continue
-            best = int(cand[int(np.argmin(score[0]))])
-            moved |= best != knots[j]
+    pending = list(range(len(knots)))
+    budget = max_rounds * len(knots)
+    while pending and budget > 0:
+        j = pending.pop(0)
+        budget -= 1
+        lo = knots[j - 1] if j > 0 else 0
+        hi = knots[j + 1] if j + 1 < len(knots) else n - 1
+        cand, score = _local_profile(S, lo, hi)
+        if len(cand) == 0:
+            continue
+        best = int(cand[int(np.argmin(score[0]))])
+        if best != knots[j]:
             knots[j] = best
-        if not moved:
-            break
+            pending += [i for i in (j - 1, j + 1) if 0 <= i < len(knots) and i not in pending]
     return knots
 
 
