@@ -158,23 +158,28 @@ class _Sums:
         self.y, self.xy = c0(Y), c0(Y * x)
 
 
-def _local_profile(S: _Sums, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """Continuous two-piece fit on points lo..hi (inclusive) for every knot lo < t < hi.
+def _local_profile(
+    S: _Sums, lo: int, hi: int, first: int | None = None, last: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous two-piece fit on points lo..hi (inclusive) for every knot lo < t < hi
+    (or only first <= t <= last).
 
     Model: y = a + b x + c (x - x_t)+ on the window. Returns the candidate indices and a (B, T)
     array of -r'G^-1 r (the SSE up to a per-replicate constant), so argmin over axis 1 is the best
     knot for each replicate.
     """
     E = hi + 1
-    if hi - lo < 2:
+    first = lo + 1 if first is None else first
+    last = hi - 1 if last is None else last
+    if last < first:
         return np.arange(0), np.zeros((S.y.shape[0], 0))
-    t = slice(lo + 1, hi)
+    t = slice(first, last + 1)
     k = S.x[t]
     n1 = float(E - lo)
     x1 = S.x1[E] - S.x1[lo]
     cm = x1 / n1  # centring x on the window keeps the Gram matrices well-conditioned
     x2 = S.x2[E] - S.x2[lo] - cm * x1
-    s_n = E - np.arange(lo + 1, hi, dtype=float)
+    s_n = E - np.arange(first, last + 1, dtype=float)
     s_x = S.x1[E] - S.x1[t]  # sums over i >= t (uncentred; the hinge is shift-invariant)
     s_xx = S.x2[E] - S.x2[t]
     h1 = s_x - k * s_n
@@ -194,7 +199,7 @@ def _local_profile(S: _Sums, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     fixed = np.column_stack([r0 * r0, 2 * r0 * r1, r1 * r1]) @ (np.vstack([i00, i01, i11]) / det)
     cross = np.column_stack([r0, r1]) @ (np.vstack([i02, i12]) * (2 / det))
     quad = fixed + r2 * (cross + r2 * (i22 / det))
-    return np.arange(lo + 1, hi), -quad
+    return np.arange(first, last + 1), -quad
 
 
 def _refine(x: np.ndarray, y: np.ndarray, knots: list[int], max_rounds: int = 3) -> list[int]:
@@ -387,14 +392,23 @@ class PhaseSegmenter:
             Yb = fitted_n[None, :] + resid[idx]
         out = []
         S = _Sums(xn, Yb)
+        S0 = _Sums(xn, self._yn[None, :])
         for j, k in enumerate(knots):
             lo = knots[j - 1] if j > 0 else 0
             hi = knots[j + 1] if j + 1 < len(knots) else n - 1
-            cand, score = _local_profile(S, lo, hi)
+            # Only locations whose profile SSE on the data is within 50 sigma^2 of the best can win
+            # a replicate (a likelihood-ratio bound far beyond any 95% interval); skipping the rest
+            # makes sharp changepoints cheap without narrowing uncertain ones.
+            cand0, score0 = _local_profile(S0, lo, hi)
+            if len(cand0) == 0:
+                out.append((float(x[k]), float(x[k])))
+                continue
+            near = cand0[score0[0] - score0[0].min() <= 50.0 * self.sigma_**2]
+            cand, score = _local_profile(S, lo, hi, int(near.min()), int(near.max()))
             if len(cand) == 0:
                 out.append((float(x[k]), float(x[k])))
                 continue
-            located = x[cand[np.argmin(score, axis=1)]]
-            low, high = np.percentile(located, [2.5, 97.5])
+            located = np.sort(x[cand[np.argmin(score, axis=1)]])
+            low, high = located[int(0.025 * (B - 1))], located[int(np.ceil(0.975 * (B - 1)))]
             out.append((float(min(low, x[k])), float(max(high, x[k]))))
         return out
