@@ -61,6 +61,62 @@ def segment(
                 raise UsageError(f"cannot write {json_out}: {exc.strerror}") from None
 
 
+@app.command()
+def run(
+    config: str = typer.Argument(
+        None, help="Experiment TOML (default: the embedded world, experiments/default.toml)."
+    ),
+    arms: str = typer.Option(
+        None, "--arms", help="Comma-separated arms to run (default: all in the config)."
+    ),
+    seeds: int = typer.Option(None, "--seeds", help="Seeds per arm."),
+    out: str = typer.Option(None, "--out", help="Parent folder of the run directory (default: runs)."),
+    name: str = typer.Option(None, "--name", help="Experiment name (the run directory's name)."),
+    overrides: list[str] = typer.Option(
+        None, "--set", help="Override a field: --set train.lr=1e-4 (repeatable)."
+    ),
+    workers: int = typer.Option(None, "--workers", help="Arms trained at once (one process each)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+) -> None:
+    """Train the arms (sft, rl, sft_then_rl, chord_mu, chord_phi) and print a per-arm summary."""
+    import time
+    from pathlib import Path
+
+    from phasescope.config import load_config
+
+    sets = list(overrides or [])
+    if arms is not None:
+        names = [a.strip() for a in arms.split(",") if a.strip()]
+        sets.append("experiment.arms=[" + ",".join(f'"{a}"' for a in names) + "]")
+    for key, value in (("seeds", seeds), ("out", out), ("name", name), ("workers", workers)):
+        if value is not None:
+            sets.append(f"experiment.{key}={value!r}".replace("'", '"'))
+    cfg = load_config(config, sets)
+    from phasescope.train.run import run_experiment, summarize
+
+    exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
+    t0 = time.perf_counter()
+    results = run_experiment(cfg, exp_dir, log=typer.echo, overwrite=overwrite)
+    table = summarize(results)
+    typer.echo("")
+    typer.echo(
+        f"{'arm':<13}{'seed':>5}{'base':>7}{'min':>7}{'@step':>7}{'peak':>7}{'@step':>7}{'final':>7}"
+        f"{'steps':>7}{'wall s':>8}"
+    )
+    for r in table:
+        if "base" not in r:
+            typer.echo(f"{r['arm']:<13}{r['seed']:>5}  failed (see its train.log)")
+            continue
+        typer.echo(
+            f"{r['arm']:<13}{r['seed']:>5}{r['base']:>7.3f}{r['min']:>7.3f}{r['min_step']:>7}{r['peak']:>7.3f}"
+            f"{r['peak_step']:>7}{r['final']:>7.3f}{r['steps']:>7}{r['seconds']:>8.0f}"
+        )
+    typer.echo(f"held-out accuracy (eval/accuracy); total wall time {time.perf_counter() - t0:.0f} s")
+    typer.echo(f"run directory: {exp_dir}")
+    if not all(r.ok for r in results):
+        raise PhasescopeError("some arms failed; their train.log files say why")
+
+
 def main() -> None:
     """Console-script entry: user errors become one line and an exit code, never a traceback."""
     debug = "--debug" in sys.argv or os.environ.get("PHASESCOPE_DEBUG") == "1"
@@ -79,10 +135,10 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # Usage errors (unknown option, bad value) arrive here in non-standalone mode. typer may bundle
+        # its own click, so match the exception's shape rather than click's class.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code") and not debug:
             exc.show()
             sys.exit(exc.exit_code)
         raise

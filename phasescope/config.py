@@ -1,0 +1,353 @@
+"""Experiment configuration: dataclasses validated on construction, TOML files, `--set` overrides.
+
+An experiment is a TOML file (see `experiments/default.toml`) whose tables mirror the dataclasses
+below; every field has a default, so an empty file is the embedded default. `--set a.b=value`
+overrides one field (values are parsed as TOML literals, so `--set train.lr=1e-4` is a float and
+`--set experiment.arms=["sft","rl"]` a list). Unknown keys, wrong types and impossible values are
+`UsageError`s with one-line messages. The resolved config is saved as `experiment.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from phasescope.errors import UsageError
+
+ARM_NAMES = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
+SCHEDULES = ("constant", "step", "warmup_cosine")
+WEIGHTINGS = ("none", "phi", "is")
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise UsageError(msg)
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "default"
+    """Experiment name; the run directory is `<out>/<name>`."""
+    out: str = "runs"
+    """Parent folder of run directories."""
+    arms: list[str] = field(default_factory=lambda: list(ARM_NAMES))
+    """Arms to run, each a table under [arms.<name>]."""
+    seeds: int = 1
+    """Number of seeds per arm (seeds 0..seeds-1)."""
+    workers: int = 2
+    """(arm, seed) runs trained at once, each in its own process with one torch thread on CPU."""
+
+    def __post_init__(self):
+        _check(self.seeds >= 1, f"experiment.seeds must be >= 1, got {self.seeds}")
+        _check(self.workers >= 1, f"experiment.workers must be >= 1, got {self.workers}")
+        _check(len(self.arms) > 0, "experiment.arms is empty: name at least one arm")
+        _check(
+            bool(self.name) and "/" not in self.name,
+            f"experiment.name {self.name!r} must be a plain folder name",
+        )
+
+
+@dataclass
+class WorldConfig:
+    """The embedded world (used when `model.name_or_path` is empty). See phasescope/world/task.py."""
+
+    seed: int = 0
+    """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
+    digits: int = 2
+    """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
+    n_expert: int = 300
+    """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
+    n_rl_prompts: int = 4000
+    """RL prompts (addition), disjoint from the expert problems."""
+    n_eval: int = 256
+    """Held-out problems per skill (addition: eval/accuracy; subtraction: eval/general_accuracy)."""
+    n_pretrain: int = 20000
+    """Base pre-training problems per skill, in the base model's own (direct) style."""
+    pretrain_sub_share: float = 1.0
+    """Share of the pre-training subtraction problems used (the general skill's dose)."""
+    pretrain_cot_share: float = 0.0
+    """Share of pre-training addition problems shown in the expert's chain-of-thought style."""
+    base_target_accuracy: float = 0.45
+    """Base pre-training stops once held-out-dev addition accuracy reaches this (a middling base)."""
+    base_max_steps: int = 4000
+    """Upper bound on base pre-training steps."""
+    base_lr: float = 2e-3
+    """Base pre-training learning rate."""
+    base_batch_size: int = 64
+    """Base pre-training batch size."""
+    n_layer: int = 2
+    """Decoder layers of the tiny GPT-2."""
+    n_embd: int = 128
+    """Width of the tiny GPT-2."""
+    n_head: int = 4
+    """Attention heads of the tiny GPT-2."""
+
+    def __post_init__(self):
+        for name in (
+            "n_expert",
+            "n_rl_prompts",
+            "n_eval",
+            "n_pretrain",
+            "base_max_steps",
+            "n_layer",
+            "n_embd",
+        ):
+            _check(getattr(self, name) > 0, f"world.{name} must be > 0, got {getattr(self, name)}")
+        _check(0.0 <= self.pretrain_cot_share <= 1.0, "world.pretrain_cot_share must be in [0, 1]")
+        _check(0.0 <= self.pretrain_sub_share <= 1.0, "world.pretrain_sub_share must be in [0, 1]")
+        _check(2 <= self.digits <= 4, f"world.digits must be 2, 3 or 4, got {self.digits}")
+        _check(0.0 < self.base_target_accuracy <= 1.0, "world.base_target_accuracy must be in (0, 1]")
+        _check(self.n_embd % self.n_head == 0, "world.n_embd must be a multiple of world.n_head")
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = ""
+    """Hugging Face hub id or local path of a causal LM; empty = the embedded world's base model."""
+    dtype: str = "auto"
+    """auto (bf16 on a GPU that supports it, else fp32), float32, bfloat16 or float16."""
+    gradient_checkpointing: bool = False
+    """Trade compute for memory on large models."""
+
+    def __post_init__(self):
+        _check(
+            self.dtype in ("auto", "float32", "bfloat16", "float16"), f"model.dtype {self.dtype!r} is unknown"
+        )
+
+
+@dataclass
+class TrainConfig:
+    """Settings shared by every arm, so that arms differ only by their schedule and weighting."""
+
+    steps: int = 400
+    """Optimizer steps per arm (one global step counter across the stages of sft_then_rl)."""
+    lr: float = 1e-3
+    """Learning rate (constant after `warmup_steps`); an arm may override it."""
+    warmup_steps: int = 0
+    """Linear learning-rate warm-up."""
+    prompts_per_step: int = 8
+    """RL prompts per update."""
+    num_generations: int = 8
+    """Rollouts per prompt (K, the GRPO group size)."""
+    expert_batch_size: int = 32
+    """Expert rows per update (Trinity-RFT's expert_data_ratio times the batch)."""
+    clip_range: float = 0.2
+    """PPO clip epsilon of the GRPO surrogate."""
+    temperature: float = 1.0
+    """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
+    max_completion_length: int = 40
+    """Longest generated response, in tokens."""
+    eval_every: int = 25
+    """Held-out evaluation every this many steps (and at step 0 and the last step)."""
+    grad_clip: float = 1.0
+    """Gradient-norm clip."""
+    divergent_threshold: float = 0.1
+    """An expert token with p below this counts as highly divergent (expert/divergent_frac)."""
+
+    def __post_init__(self):
+        _check(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
+        _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        for name in (
+            "prompts_per_step",
+            "num_generations",
+            "expert_batch_size",
+            "eval_every",
+            "max_completion_length",
+        ):
+            _check(getattr(self, name) > 0, f"train.{name} must be > 0, got {getattr(self, name)}")
+        _check(
+            self.num_generations >= 2, "train.num_generations must be >= 2 (GRPO normalises within a group)"
+        )
+        _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
+        _check(0.0 < self.clip_range < 1.0, f"train.clip_range must be in (0, 1), got {self.clip_range}")
+        _check(self.temperature > 0, "train.temperature must be > 0")
+        _check(0.0 < self.divergent_threshold < 1.0, "train.divergent_threshold must be in (0, 1)")
+
+
+@dataclass
+class ArmConfig:
+    """One arm = a μ schedule plus a token weighting (BACKGROUND.md). Trinity-RFT's knob names."""
+
+    schedule: str = "constant"
+    """constant (μ = mu), step (μ = 1 for sft_steps, then 0) or warmup_cosine (CHORD-μ)."""
+    mu: float = 0.0
+    """μ of the constant schedule."""
+    sft_steps: int = 0
+    """SFT steps of the step schedule."""
+    mu_warmup_steps: int = 0
+    """CHORD-μ: linear warm-up 0 → mu_peak over this many steps."""
+    mu_decay_steps: int = 0
+    """CHORD-μ: half-cosine decay mu_peak → mu_valley over this many steps after the warm-up."""
+    mu_peak: float = 0.9
+    """CHORD-μ: μ at the end of the warm-up."""
+    mu_valley: float = 0.05
+    """CHORD-μ: μ after the decay (and throughout when warm-up and decay are both 0)."""
+    weighting: str = "none"
+    """Per-token weight of the SFT loss: none, phi (p(1-p), detached) or is (sg(p), as DFT)."""
+    lr: float | None = None
+    """Learning-rate override for this arm (default: train.lr)."""
+
+    def __post_init__(self):
+        _check(
+            self.schedule in SCHEDULES, f"schedule {self.schedule!r} is unknown; choose one of {SCHEDULES}"
+        )
+        _check(
+            self.weighting in WEIGHTINGS,
+            f"weighting {self.weighting!r} is unknown; choose one of {WEIGHTINGS}",
+        )
+        for name in ("mu", "mu_peak", "mu_valley"):
+            v = getattr(self, name)
+            _check(0.0 <= v <= 1.0, f"{name} must be in [0, 1], got {v}")
+        for name in ("sft_steps", "mu_warmup_steps", "mu_decay_steps"):
+            _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+
+
+def default_arms() -> dict[str, ArmConfig]:
+    return {
+        "sft": ArmConfig(schedule="constant", mu=1.0),
+        "rl": ArmConfig(schedule="constant", mu=0.0),
+        "sft_then_rl": ArmConfig(schedule="step", sft_steps=200),
+        "chord_mu": ArmConfig(
+            schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
+        ),
+        "chord_phi": ArmConfig(schedule="constant", mu=0.1, weighting="phi"),
+    }
+
+
+@dataclass
+class Config:
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    world: WorldConfig = field(default_factory=WorldConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    arms: dict[str, ArmConfig] = field(default_factory=default_arms)
+
+    def __post_init__(self):
+        for arm in self.experiment.arms:
+            _check(arm in self.arms, f"unknown arm {arm!r}; defined arms: {', '.join(self.arms)}")
+        for name in self.experiment.arms:
+            arm = self.arms[name]
+            if arm.schedule == "step":
+                _check(
+                    arm.sft_steps < self.train.steps,
+                    f"arms.{name}.sft_steps={arm.sft_steps} leaves no RL stage in train.steps={self.train.steps}; "
+                    f"lower arms.{name}.sft_steps or raise train.steps",
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --- building dataclasses from untrusted dicts --------------------------------------------------
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        return isinstance(value, list) and all(_type_ok(v, inner) for v in value)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise UsageError(f"[{where}] must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise UsageError(f"unknown config key {where}.{key}; known keys: {', '.join(sorted(names))}")
+        tp = hints[key]
+        if not _type_ok(value, tp):
+            raise UsageError(f"{where}.{key} must be {_type_name(tp)}, got {value!r}")
+        kwargs[key] = float(value) if tp is float else value
+    try:
+        return cls(**kwargs)
+    except UsageError as exc:
+        msg = str(exc)
+        raise UsageError(msg if msg.startswith(where) else f"{where}.{msg}") from None
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    sections = {
+        "experiment": ExperimentConfig,
+        "world": WorldConfig,
+        "model": ModelConfig,
+        "train": TrainConfig,
+    }
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in sections:
+            kwargs[key] = _build(sections[key], value, key)
+        elif key == "arms":
+            if not isinstance(value, dict):
+                raise UsageError("[arms] must be a table of arm tables")
+            arms = default_arms()
+            for name, table in value.items():
+                base = dataclasses.asdict(arms[name]) if name in arms else {}
+                if not isinstance(table, dict):
+                    raise UsageError(f"[arms.{name}] must be a table")
+                arms[name] = _build(ArmConfig, {**base, **table}, f"arms.{name}")
+            kwargs["arms"] = arms
+        else:
+            raise UsageError(f"unknown config section [{key}]; known: {', '.join([*sections, 'arms'])}")
+    return Config(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`section.key=value` → (["section", "key"], value), the value read as a TOML literal."""
+    if "=" not in text:
+        raise UsageError(f"--set {text!r} must look like section.key=value")
+    path, raw = text.split("=", 1)
+    keys = path.strip().split(".")
+    if len(keys) < 2 or not all(keys):
+        raise UsageError(f"--set {text!r}: the key must be section.key (e.g. train.lr=1e-4)")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word such as a path or an arm name
+    return keys, value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a TOML experiment (or the defaults when `path` is None) and apply `--set` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UsageError(f"config file {str(p)!r} does not exist")
+        try:
+            data = tomllib.loads(p.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise UsageError(f"--set {text!r}: {k} is not a table")
+        node[keys[-1]] = value
+    return config_from_dict(data)

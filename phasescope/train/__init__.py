@@ -1,0 +1,1 @@
+"""Training: μ schedules, token weightings, losses (pure functions), the TRL trainer, evaluation."""

@@ -1,0 +1,74 @@
+"""The CHORD objective as pure functions on tensors: GRPO, weighted SFT, and their μ-mix.
+
+    L = (1 − μ) · L_GRPO + μ · L_SFT,w
+
+Departures from the paper / Trinity-RFT, on purpose:
+- L_GRPO is a token-mean over all response tokens of the batch (the paper's choice); TRL's default
+  `loss_type="grpo"` averages per sequence first. Both are available through `token_mean`.
+- When a batch has no on-policy rows (μ = 1, nothing generated) or no expert rows (μ = 0), the missing
+  term is exactly 0 rather than NaN, and it receives no weight (LUFFY's NaN failure, BACKGROUND.md).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
+    """A = (R − mean_group) / (std_group + eps) over consecutive groups of `group_size` rollouts.
+
+    The std is the unbiased one, as in TRL and Trinity-RFT. A group whose rewards are all equal gets
+    zero advantages (it carries no signal).
+    """
+    g = rewards.view(-1, group_size)
+    mean = g.mean(dim=1, keepdim=True)
+    std = g.std(dim=1, keepdim=True)
+    return ((g - mean) / (std + eps)).view(-1)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `x` over mask == 1; exactly 0 (still differentiable) when the mask is empty."""
+    mask = mask.to(x.dtype)
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def grpo_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_range: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO-clipped surrogate, token-mean over the batch, no KL.
+
+    logp, old_logp, mask: (B, T); advantages: (B,). Returns (loss, clip_fraction).
+    """
+    ratio = torch.exp(logp - old_logp)
+    adv = advantages.unsqueeze(1)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1.0 - clip_range, 1.0 + clip_range) * adv
+    per_token = -torch.minimum(unclipped, clipped)
+    clip_frac = masked_mean((unclipped > clipped).float(), mask).detach()
+    return masked_mean(per_token, mask), clip_frac
+
+
+def sft_loss(logp: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Token-mean (weighted) NLL of the expert tokens: mean over tokens of −w·log p."""
+    w = torch.ones_like(logp) if weights is None else weights.detach()
+    return masked_mean(-w * logp, mask)
+
+
+def chord_loss(grpo: torch.Tensor | None, sft: torch.Tensor | None, mu: float) -> torch.Tensor:
+    """(1 − μ)·grpo + μ·sft; a missing term (None) counts as 0, and a zero-weighted term is skipped."""
+    if not 0.0 <= mu <= 1.0:
+        raise ValueError(f"mu must be in [0, 1], got {mu}")
+    total = None
+    if grpo is not None and mu < 1.0:
+        total = (1.0 - mu) * grpo
+    if sft is not None and mu > 0.0:
+        total = mu * sft if total is None else total + mu * sft
+    if total is None:
+        raise ValueError(
+            "chord_loss needs the term that mu weights: no rollouts at mu < 1 or no expert rows at mu > 0"
+        )
+    return total

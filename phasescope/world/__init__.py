@@ -1,0 +1,46 @@
+"""The embedded world: task, tokenizer, tiny model, cached base model and expert data in one object.
+
+`build_world(cfg.world)` is all the trainer needs when no real model is configured: it returns
+the problem splits, the base model's path, the expert demonstrations, the RL prompts and an
+evaluator for the held-out curves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from phasescope.world.task import Problem, Splits, cot_response, make_splits
+
+
+@dataclass
+class World:
+    splits: Splits
+    base_path: Path
+
+    @property
+    def expert_pairs(self) -> tuple[list[str], list[str]]:
+        return [p.prompt for p in self.splits.expert], [cot_response(p) for p in self.splits.expert]
+
+    @property
+    def rl_problems(self) -> list[Problem]:
+        return self.splits.rl
+
+
+def world_splits(world_cfg) -> Splits:
+    return make_splits(
+        world_cfg.seed,
+        n_pretrain_add=world_cfg.n_pretrain,
+        n_pretrain_sub=world_cfg.n_pretrain,
+        n_expert=world_cfg.n_expert,
+        n_rl=world_cfg.n_rl_prompts,
+        n_eval=world_cfg.n_eval,
+        digits=world_cfg.digits,
+    )
+
+
+def build_world(world_cfg, log=print) -> World:
+    from phasescope.world.base import base_model_path
+
+    splits = world_splits(world_cfg)
+    return World(splits=splits, base_path=base_model_path(world_cfg, splits, log=log))

@@ -1,0 +1,151 @@
+"""The embedded world's task: 3-digit arithmetic with a verifiable answer, in two answer styles.
+
+A miniature of the paper's setting (BACKGROUND.md):
+- the *target skill* is addition, the analogue of competition maths: the expert data, the RL prompts
+  and the headline held-out metric (`eval/accuracy`) are all addition;
+- the *general skill* is subtraction, the analogue of MMLU-Pro: the base model has it, nobody trains
+  on it, and `eval/general_accuracy` measures what post-training on narrow data costs;
+- the base model's *own style* is a direct answer (`123+456=579;`), the expert's *divergent style* is
+  a digit-by-digit chain of thought with carries (`123+456=|3+6+0=09|2+5+0=07|1+4+0=05|=579;`), the
+  analogue of long R1 reasoning traces fed to an instruct model.
+Every prompt has the same length (8 characters), so batches need no prompt padding.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+EOS = ";"
+COT_MARK = "|"
+
+
+@dataclass(frozen=True)
+class Problem:
+    a: int
+    b: int
+    op: str  # "+" (the target skill), "-" or ">" (max: a general skill)
+    digits: int = 3
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.a}{self.op}{self.b}="
+
+    @property
+    def answer(self) -> int:
+        if self.op == "+":
+            return self.a + self.b
+        return self.a - self.b if self.op == "-" else max(self.a, self.b)
+
+
+def direct_response(p: Problem) -> str:
+    """The base model's own style: the answer and the end mark."""
+    return f"{p.answer}{EOS}"
+
+
+def cot_response(p: Problem) -> str:
+    """The expert's style: one `|d+d+carry=cs` step per digit, least significant first."""
+    if p.op != "+":
+        raise ValueError("the expert writes chains of thought for addition only")
+    a, b = f"{p.a:0{p.digits}d}", f"{p.b:0{p.digits}d}"
+    carry, steps = 0, []
+    for da, db in zip(reversed(a), reversed(b)):
+        s = int(da) + int(db) + carry
+        steps.append(f"{COT_MARK}{da}+{db}+{carry}={s:02d}")
+        carry = s // 10
+    return "".join(steps) + f"{COT_MARK}={p.answer}{EOS}"
+
+
+def parse_answer(response: str) -> int | None:
+    """The final answer of a response in either style, or None when it has none.
+
+    Direct answers read `579;`; chains of thought end in `|=579;`. Anything after the first end mark
+    is ignored, as generation stops there.
+    """
+    if EOS not in response:
+        return None
+    text = response.split(EOS, 1)[0]
+    m = re.search(r"\|=(-?\d+)$", text) if text.startswith(COT_MARK) else re.fullmatch(r"-?\d+", text)
+    if m is None:
+        return None
+    return int(m.group(1) if m.groups() else m.group(0))
+
+
+def is_well_formed(response: str, digits: int = 3) -> bool:
+    """True for a terminated direct answer or a terminated chain of thought with one step per digit."""
+    if EOS not in response:
+        return False
+    text = response.split(EOS, 1)[0]
+    if re.fullmatch(r"-?\d+", text):
+        return True
+    return re.fullmatch(r"(\|\d\+\d\+\d=\d\d){%d}\|=\d+" % digits, text) is not None
+
+
+def reward(problem_answer: int, response: str) -> float:
+    """1.0 when the final answer is right, in any style; 0.0 otherwise (the verifiable reward)."""
+    return 1.0 if parse_answer(response) == problem_answer else 0.0
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Disjoint problem sets, all drawn from one seed.
+
+    `expert` and `rl` do not overlap (as in the paper: SFT traces and RL prompts are separate);
+    `eval` and `eval_general` never appear in any training set, base pre-training included.
+    """
+
+    pretrain_add: list[Problem]
+    pretrain_sub: list[Problem]
+    expert: list[Problem]
+    rl: list[Problem]
+    eval: list[Problem]
+    eval_general: list[Problem]
+    dev: list[Problem]  # picks the base checkpoint, so that choice never looks at `eval`
+
+
+def make_splits(
+    seed: int,
+    n_pretrain_add: int,
+    n_pretrain_sub: int,
+    n_expert: int,
+    n_rl: int,
+    n_eval: int,
+    n_dev: int = 256,
+    digits: int = 3,
+    general_op: str = "-",
+) -> Splits:
+    """Draw every set without replacement from the `digits`-digit problems of each operator.
+
+    Pre-training sets are drawn last and may be cut short when the problem space runs out (2 digits).
+    """
+    rng = random.Random(seed)
+
+    lo, hi = 10 ** (digits - 1), 10**digits - 1
+    span = hi - lo + 1
+    space = {"+": span * span, ">": span * span, "-": span * (span + 1) // 2}  # subtraction keeps a >= b
+
+    def draw(op: str, n: int, taken: set) -> list[Problem]:
+        out = []
+        n = min(n, space[op] - sum(1 for k in taken if k[2] == op))
+        while len(out) < n:
+            a, b = rng.randint(lo, hi), rng.randint(lo, hi)
+            if op == "-" and a < b:
+                a, b = b, a
+            key = (a, b, op)
+            if key in taken:
+                continue
+            taken.add(key)
+            out.append(Problem(a, b, op, digits))
+        return out
+
+    taken: set = set()
+    # Held-out sets first, so that changing a training-set size never changes what is evaluated.
+    eval_add = draw("+", n_eval, taken)
+    eval_sub = draw(general_op, n_eval, taken)
+    dev = draw("+", n_dev, taken)
+    expert = draw("+", n_expert, taken)
+    rl = draw("+", n_rl, taken)
+    pre_add = draw("+", n_pretrain_add, taken)
+    pre_sub = draw(general_op, n_pretrain_sub, taken)
+    return Splits(pre_add, pre_sub, expert, rl, eval_add, eval_sub, dev)
