@@ -61,7 +61,7 @@ class WorldConfig:
     """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
     digits: int = 2
     """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
-    n_expert: int = 300
+    n_expert: int = 200
     """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
     n_rl_prompts: int = 4000
     """RL prompts (addition), disjoint from the expert problems."""
@@ -69,9 +69,11 @@ class WorldConfig:
     """Held-out problems per skill (addition: eval/accuracy; subtraction: eval/general_accuracy)."""
     n_pretrain: int = 20000
     """Base pre-training problems per skill, in the base model's own (direct) style."""
+    general_skill: str = "max"
+    """The skill the base has and nobody trains (the paper's MMLU-Pro): max ("47>23=47;") or subtraction."""
     pretrain_sub_share: float = 1.0
-    """Share of the pre-training subtraction problems used (the general skill's dose)."""
-    pretrain_cot_share: float = 0.0
+    """Share of the pre-training general-skill problems used (the general skill's dose)."""
+    pretrain_cot_share: float = 0.05
     """Share of pre-training addition problems shown in the expert's chain-of-thought style."""
     base_target_accuracy: float = 0.45
     """Base pre-training stops once held-out-dev addition accuracy reaches this (a middling base)."""
@@ -102,6 +104,7 @@ class WorldConfig:
         _check(0.0 <= self.pretrain_cot_share <= 1.0, "world.pretrain_cot_share must be in [0, 1]")
         _check(0.0 <= self.pretrain_sub_share <= 1.0, "world.pretrain_sub_share must be in [0, 1]")
         _check(2 <= self.digits <= 4, f"world.digits must be 2, 3 or 4, got {self.digits}")
+        _check(self.general_skill in ("max", "subtraction"), "world.general_skill must be max or subtraction")
         _check(0.0 < self.base_target_accuracy <= 1.0, "world.base_target_accuracy must be in (0, 1]")
         _check(self.n_embd % self.n_head == 0, "world.n_embd must be a multiple of world.n_head")
 

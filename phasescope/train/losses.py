@@ -23,7 +23,8 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) 
     g = rewards.view(-1, group_size)
     mean = g.mean(dim=1, keepdim=True)
     std = g.std(dim=1, keepdim=True)
-    return ((g - mean) / (std + eps)).view(-1)
+    adv = torch.where(std > 0, (g - mean) / (std + eps), torch.zeros_like(g))
+    return adv.view(-1)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,7 @@ def world_splits(world_cfg) -> Splits:
         n_rl=world_cfg.n_rl_prompts,
         n_eval=world_cfg.n_eval,
         digits=world_cfg.digits,
+        general_op={"max": ">", "subtraction": "-"}[world_cfg.general_skill],
     )
 
 

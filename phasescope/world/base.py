@@ -25,6 +25,7 @@ BASE_FIELDS = (
     "digits",
     "n_pretrain",
     "pretrain_cot_share",
+    "general_skill",
     "pretrain_sub_share",
     "base_target_accuracy",
     "base_max_steps",

@@ -1,0 +1,61 @@
+import math
+
+import pytest
+
+from phasescope.config import ArmConfig
+from phasescope.train.schedules import constant_mu, mu_at, stage_at, step_mu, warmup_cosine_mu
+
+
+def test_constant():
+    assert constant_mu(0, 0.1) == 0.1
+    assert constant_mu(10_000, 0.1) == 0.1
+
+
+def test_step_schedule_is_sft_for_exactly_s_updates():
+    assert [step_mu(s, 3) for s in range(5)] == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert step_mu(0, 0) == 0.0  # S = 0 is pure RL
+
+
+@pytest.mark.parametrize(
+    "step, expected",
+    [
+        (0, 0.0),  # warm-up starts at 0
+        (5, 0.45),  # halfway through a 10-step warm-up to 0.9
+        (10, 0.9),  # end of warm-up = peak
+        (20, 0.05 + 0.85 * 0.5),  # halfway through the 20-step cosine decay: (peak + valley) / 2
+        (30, 0.05),  # end of decay = valley
+        (1000, 0.05),
+    ],
+)
+def test_warmup_cosine_named_steps(step, expected):
+    assert warmup_cosine_mu(step, 10, 20, 0.9, 0.05) == pytest.approx(expected)
+
+
+def test_warmup_cosine_quarter_point():
+    # a quarter into the decay the half-cosine is at (1 + cos(pi/4)) / 2 of the way from valley to peak
+    got = warmup_cosine_mu(15, 10, 20, 0.9, 0.05)
+    assert got == pytest.approx(0.05 + 0.85 * 0.5 * (1 + math.cos(math.pi / 4)))
+
+
+def test_warmup_cosine_without_warmup_starts_at_peak():
+    # the paper's math setting: W = 0, 0.9 -> 0.05 over 200 steps
+    assert warmup_cosine_mu(0, 0, 200, 0.9, 0.05) == pytest.approx(0.9)
+    assert warmup_cosine_mu(200, 0, 200, 0.9, 0.05) == pytest.approx(0.05)
+
+
+def test_warmup_cosine_w_equals_d_equals_zero_is_valley_throughout():
+    assert [warmup_cosine_mu(s, 0, 0, 0.9, 0.05) for s in (0, 1, 100)] == [0.05, 0.05, 0.05]
+
+
+def test_warmup_cosine_is_monotone_during_decay():
+    vals = [warmup_cosine_mu(s, 0, 50, 0.9, 0.05) for s in range(51)]
+    assert all(a >= b for a, b in zip(vals, vals[1:]))
+
+
+def test_mu_at_and_stage_for_arms():
+    stl = ArmConfig(schedule="step", sft_steps=2)
+    assert [stage_at(s, stl) for s in range(4)] == ["sft", "sft", "rl", "rl"]
+    phi = ArmConfig(schedule="constant", mu=0.1, weighting="phi")
+    assert mu_at(7, phi) == 0.1 and stage_at(7, phi) == "mixed"
+    cm = ArmConfig(schedule="warmup_cosine", mu_decay_steps=10, mu_peak=0.9, mu_valley=0.05)
+    assert mu_at(10, cm) == pytest.approx(0.05)
