@@ -152,6 +152,12 @@ class TrainConfig:
     """Gradient-norm clip."""
     divergent_threshold: float = 0.1
     """An expert token with p below this counts as highly divergent (expert/divergent_frac)."""
+    probes: bool = True
+    """Token-divergence probes at every evaluation: `probe/*` metrics and `<arm>/seed<k>/tokens.jsonl`."""
+    probe_size: int = 64
+    """Expert examples in the fixed probe set (chosen by world.seed: the same for every arm and seed)."""
+    probe_top_k: int = 10
+    """Most divergent probe tokens written to tokens.jsonl per evaluation (0: none)."""
 
     def __post_init__(self):
         _check(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
@@ -171,6 +177,8 @@ class TrainConfig:
         _check(0.0 < self.clip_range < 1.0, f"train.clip_range must be in (0, 1), got {self.clip_range}")
         _check(self.temperature > 0, "train.temperature must be > 0")
         _check(0.0 < self.divergent_threshold < 1.0, "train.divergent_threshold must be in (0, 1)")
+        _check(self.probe_size > 0, f"train.probe_size must be > 0, got {self.probe_size}")
+        _check(self.probe_top_k >= 0, f"train.probe_top_k must be >= 0, got {self.probe_top_k}")
 
 
 @dataclass
