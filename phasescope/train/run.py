@@ -2,6 +2,7 @@
 
     runs/<experiment>/experiment.json              resolved config, versions, git commit, start time
     runs/<experiment>/<arm>/seed<k>/metrics.jsonl  one row per logged step (append-only)
+    runs/<experiment>/<arm>/seed<k>/tokens.jsonl   token-divergence probe, one record per evaluation
     runs/<experiment>/<arm>/seed<k>/train.log      the worker's own output
 
 Arms are independent, so the parent builds (or loads) the shared base model once, then runs up to
@@ -151,6 +152,23 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
     evaluator = make_world_evaluator(
         tokenizer, world.splits, tc.max_completion_length, tc.temperature, cfg.world.digits, seed
     )
+    tokens_log = None
+    if tc.probes:
+        # Token-divergence probe at every evaluation: probe/* join the eval row, records go to tokens.jsonl.
+        from phasescope.train.probes import probe_from_expert, with_probe
+        from phasescope.train.schedules import stage_at
+
+        probe = probe_from_expert(
+            tokenizer,
+            expert_prompts,
+            expert_responses,
+            tc.probe_size,
+            cfg.world.seed,
+            tc.probe_top_k,
+            tc.divergent_threshold,
+        )
+        tokens_log = MetricsWriter(out_dir / "tokens.jsonl")
+        evaluator = with_probe(evaluator, probe, tokens_log.write, lambda s: stage_at(max(s - 1, 0), arm))
     with MetricsWriter(out_dir / "metrics.jsonl") as writer:
         trainer = PhaseTrainer(
             model=model,
@@ -167,6 +185,8 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
             trainer.remove_callback(cb)
         trainer.add_callback(EvalCallback(trainer, evaluator, tc.eval_every))
         trainer.train()
+    if tokens_log is not None:
+        tokens_log.close()
     (out_dir / "DONE").write_text(dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
 
