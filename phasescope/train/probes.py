@@ -274,7 +274,12 @@ class TokenProbe:
             rec["token_p"] = [[_sig(float(v)) for v in p[i, : len(t)]] for i, t in enumerate(self.tokens)]
             if not self._header_written:
                 # The probe's text once per file (per process): the reader carries it forward.
-                rec["probe"] = {"example_ids": self.example_ids, "prompts": self.prompts, "tokens": self.tokens}
+                rec["probe"] = {
+                    "example_ids": self.example_ids,
+                    "prompts": self.prompts,
+                    "tokens": self.tokens,
+                    "context_chars": CONTEXT_CHARS,
+                }
                 self._header_written = True
         return rec
 
