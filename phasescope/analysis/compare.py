@@ -1,0 +1,498 @@
+"""Compare arms by their phases and end points, honestly about noise.
+
+For every arm, over its seeds: base (first value), worst and best value (for accuracy: the bottom
+of the dip and the peak) with their steps, final value and the area under the curve; for each phase
+(shift, readapt, overfit, rise, plateau) its presence rate over seeds and, where present, depth,
+duration, onset and recovery step. Then every pair of arms on the final and the best value.
+
+Statistics, and where they depart from the textbook:
+
+- Per-quantity spread: mean ± sample std over seeds, a percentile bootstrap CI of the mean (as
+  asked for), *and* a Student-t CI. With the 2–5 seeds post-training experiments can afford, the
+  bootstrap CI is too narrow (3 values have 10 distinct resamples), so the t interval is the one to
+  quote; both are stored.
+- Pairwise: difference of means with a Welch t interval and p-value (unequal variances, few seeds),
+  the exact two-sided permutation p-value over all relabellings (with the smallest p it could
+  ever reach, e.g. 0.1 for 3 vs 3 seeds), and Hedges' g with its large-sample normal CI (rough at
+  these sample sizes; it says so). With one seed per arm no test is possible: the difference is
+  still reported, with a CI from eval-set binomial noise alone.
+- Eval-set noise: when the metric is a rate measured on a known number ``eval_n`` of held-out
+  problems (``world.n_eval`` in experiment.json), the binomial standard error of each arm's value
+  is √(p(1−p)/n). The held-out set is the *same* for every seed and arm, so seed-to-seed spread does
+  not contain this noise; the report states whether a difference exceeds it. Treating the two arms'
+  errors as independent overstates it slightly (they share problems), which errs on the side of
+  caution.
+- ``auc`` is the trapezoid area divided by the step span: the curve's average level over training,
+  in metric units, comparable between runs of different lengths.
+
+Pure functions on the tidy frame of ``load_curves``; no torch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from phasescope.analysis.curves import curves_for, infer_direction, resolve_metric
+from phasescope.analysis.results import _num, segment_frame
+from phasescope.errors import PhasescopeError
+
+PHASES = ("shift", "readapt", "overfit", "rise", "plateau")
+Z95 = 1.959963984540054
+
+
+# ----------------------------------------------------------------------------------------------
+# Small-sample statistics (pure)
+
+
+def _t_quantile(df: float) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, df))
+
+
+def summarize_values(values, n_boot: int = 2000, rng: np.random.Generator | int | None = 0) -> dict:
+    """Mean, std (ddof=1), bootstrap and t 95% CIs of the mean over seeds; per-seed values kept.
+    CIs are None with fewer than two values (no spread to estimate)."""
+    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
+    out = {
+        "n": int(len(x)),
+        "values": [float(v) for v in x],
+        "mean": None,
+        "std": None,
+        "ci": None,
+        "ci_t": None,
+    }
+    if len(x) == 0:
+        return out
+    out["mean"] = float(x.mean())
+    if len(x) < 2:
+        return out
+    out["std"] = float(x.std(ddof=1))
+    rng = np.random.default_rng(rng)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    out["ci"] = [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))]
+    half = _t_quantile(len(x) - 1) * out["std"] / math.sqrt(len(x))
+    out["ci_t"] = [out["mean"] - half, out["mean"] + half]
+    return out
+
+
+def welch(a, b) -> dict:
+    """Welch's unequal-variance t test of mean(a) − mean(b): diff, 95% CI, t, df, two-sided p.
+    Needs ≥ 2 values per side; zero spread on both sides gives no test (None fields)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    diff = float(a.mean() - b.mean())
+    out = {"diff": diff, "ci": None, "t": None, "df": None, "p": None}
+    if len(a) < 2 or len(b) < 2:
+        return out
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return out
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    from scipy import stats
+
+    t = diff / se
+    half = _t_quantile(df) * se
+    out.update(ci=[diff - half, diff + half], t=float(t), df=float(df), p=float(2 * stats.t.sf(abs(t), df)))
+    return out
+
+
+def permutation_p(
+    a, b, max_exact: int = 20000, n_random: int = 20000, rng=0
+) -> tuple[float | None, float | None]:
+    """Two-sided permutation p-value of the difference in means, and the smallest p the design can
+    reach (1/number of distinct relabellings, ×2 for two sides when symmetric). Exact when the
+    relabellings are few (always, for seed counts); None with fewer than two values in all."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    pooled = np.concatenate([a, b])
+    n, na = len(pooled), len(a)
+    if len(a) == 0 or len(b) == 0 or n < 3:
+        return None, None
+    observed = abs(a.mean() - b.mean())
+    total = math.comb(n, na)
+    if total <= max_exact:
+        idx = np.array(list(itertools.combinations(range(n), na)))
+    else:
+        g = np.random.default_rng(rng)
+        idx = np.array([g.permutation(n)[:na] for _ in range(n_random)])
+    mask = np.zeros((len(idx), n), bool)
+    np.put_along_axis(mask, idx, True, axis=1)
+    sums = (mask * pooled).sum(axis=1)
+    diffs = np.abs(sums / na - (pooled.sum() - sums) / (n - na))
+    # A tolerance so ties from floating-point summation count as ties.
+    p = float(np.mean(diffs >= observed - 1e-12 * max(1.0, observed)))
+    p_min = float(np.mean(diffs >= diffs.max() - 1e-12 * max(1.0, diffs.max())))
+    return p, p_min
+
+
+def hedges_g(a, b) -> tuple[float | None, list[float] | None]:
+    """Hedges' g (bias-corrected standardised mean difference) and its normal-approximation 95% CI."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
+        return None, None
+    sp = math.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
+    if sp == 0:
+        return None, None
+    j = 1 - 3 / (4 * (na + nb) - 9)
+    g = j * (a.mean() - b.mean()) / sp
+    se = math.sqrt((na + nb) / (na * nb) + g * g / (2 * (na + nb)))
+    return float(g), [float(g - Z95 * se), float(g + Z95 * se)]
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of a rate p measured on n independent problems."""
+    p = min(max(p, 0.0), 1.0)
+    return math.sqrt(p * (1 - p) / n)
+
+
+def auc(steps, values) -> float:
+    """Trapezoid area over the step span divided by the span: the average level of the curve."""
+    x, y = np.asarray(steps, float), np.asarray(values, float)
+    if len(x) < 2 or x[-1] == x[0]:
+        return float(y.mean())
+    area = float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2)
+    return area / float(x[-1] - x[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-seed quantities
+
+
+def curve_points(steps, y, direction: str) -> dict:
+    """base, worst/best (with steps), final and auc of one seed's curve."""
+    y = np.asarray(y, float)
+    good = y if direction == "higher" else -y
+    iw, ib = int(np.argmin(good)), int(np.argmax(good))
+    return {
+        "base": float(y[0]),
+        "worst": float(y[iw]),
+        "worst_step": float(steps[iw]),
+        "best": float(y[ib]),
+        "best_step": float(steps[ib]),
+        "final": float(y[-1]),
+        "auc": auc(steps, y),
+    }
+
+
+def phase_points(phases: list[dict]) -> dict:
+    """Per phase label in one seed's segmentation: present?, depth, duration, onset, recovery step."""
+    out = {}
+    for label in PHASES:
+        found = [p for p in phases if p["label"] == label]
+        if not found:
+            out[label] = {"present": False}
+            continue
+        p = found[0]  # labels are merged, so a label repeats only after another phase in between
+        d = {
+            "present": True,
+            "onset": p["start_step"],
+            "end": p["end_step"],
+            "duration": p["end_step"] - p["start_step"],
+        }
+        if label == "shift":
+            d["depth"] = p.get("depth")
+            d["bottom_step"] = p.get("bottom_step")
+        elif label == "readapt":
+            d["recovery"] = p.get("recover_step")
+        elif label == "overfit":
+            d["depth"] = p.get("drop")
+        elif label == "rise":
+            d["depth"] = p.get("gain")
+        out[label] = d
+    return out
+
+
+PHASE_QUANTITIES = ("depth", "duration", "onset", "recovery")
+
+
+# ----------------------------------------------------------------------------------------------
+# The comparison
+
+
+def eval_set_size(path) -> int | None:
+    """Held-out problems per evaluation, from a phasescope experiment.json (None when unknown)."""
+    p = Path(path)
+    for cand in (p / "experiment.json", p.parent / "experiment.json", p.parent.parent / "experiment.json"):
+        if cand.is_file():
+            try:
+                cfg = json.loads(cand.read_text()).get("config", {})
+            except (OSError, json.JSONDecodeError):
+                return None
+            if (cfg.get("model") or {}).get("name_or_path"):
+                return None  # a real dataset: its eval size is not in the config
+            n = (cfg.get("world") or {}).get("n_eval")
+            return int(n) if isinstance(n, int) and n > 0 else None
+    return None
+
+
+def _is_rate(name: str, curves) -> bool:
+    lname = name.lower()
+    if not any(k in lname for k in ("acc", "rate", "pass", "correct", "success")):
+        return False
+    return all(np.nanmin(c.values) >= 0 and np.nanmax(c.values) <= 1 for c in curves)
+
+
+def compare_frame(
+    frame: pd.DataFrame,
+    metric: str = "eval/accuracy",
+    *,
+    eval_n: int | None = None,
+    direction: str | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[dict, list[str]]:
+    """Compare every run (arm) of ``metric`` in a tidy frame. Returns (JSON-ready dict, notes)."""
+    name = resolve_metric(frame, metric)
+    direction = direction or infer_direction(name) or "higher"
+    curves, notes = curves_for(frame, name)
+    try:
+        segs, more = segment_frame(frame, name, direction)
+        notes += more
+    except PhasescopeError as exc:
+        segs = []
+        notes.append(f"no phases: {exc}")
+    seg_by_run = {s["run"]: s for s in segs}
+    rate = _is_rate(name, curves)
+    if eval_n and not rate:
+        eval_n = None
+    rng = np.random.default_rng(seed)
+    arms = {}
+    for c in curves:
+        per_seed = [curve_points(c.steps, c.values[i], direction) for i in range(len(c.values))]
+        arm = {"seeds": c.seeds, "n_seeds": len(c.seeds), "source": c.source, "n_points": len(c.steps)}
+        for q in ("base", "worst", "worst_step", "best", "best_step", "final", "auc"):
+            arm[q] = summarize_values([s[q] for s in per_seed], n_boot, rng)
+        if eval_n:
+            arm["final"]["eval_se"] = binomial_se(arm["final"]["mean"], eval_n)
+        seg = seg_by_run.get(c.run)
+        if seg is not None:
+            seed_segs = seg.get("seeds") or [{"seed": c.seeds[0], **seg}]
+            pts = [phase_points(s["phases"]) for s in seed_segs]
+            phases = {}
+            for label in PHASES:
+                present = [p[label] for p in pts if p[label]["present"]]
+                entry = {"presence": len(present) / len(pts), "n_present": len(present), "n": len(pts)}
+                for q in PHASE_QUANTITIES:
+                    vals = [p.get(q) for p in present]
+                    if any(v is not None for v in vals):
+                        entry[q] = summarize_values(vals, n_boot, rng)
+                if label == "readapt" and present:
+                    entry["recovered"] = sum(p.get("recovery") is not None for p in present)
+                phases[label] = entry
+            arm["phases"] = phases
+            arm["segmentation"] = seg
+        arms[c.run] = arm
+    result = {"metric": name, "direction": direction, "eval_n": eval_n, "arms": arms, "pairwise": []}
+    # Pairs in ranking order (better final first), so most differences read as positive leads.
+    for a, b in itertools.combinations(ranking(result), 2):
+        for q in ("final", "best"):
+            result["pairwise"].append(_pair(a, b, q, arms, eval_n, direction))
+    result["verdict"] = verdict(result)
+    return _jsonable(result), notes
+
+
+def _pair(a: str, b: str, q: str, arms: dict, eval_n: int | None, direction: str) -> dict:
+    va, vb = arms[a][q]["values"], arms[b][q]["values"]
+    w = welch(va, vb)
+    p_perm, p_min = permutation_p(va, vb)
+    g, g_ci = hedges_g(va, vb)
+    out = {
+        "a": a,
+        "b": b,
+        "quantity": q,
+        "n_a": len(va),
+        "n_b": len(vb),
+        "mean_a": float(np.mean(va)),
+        "mean_b": float(np.mean(vb)),
+        "diff": w["diff"],
+        "ci": w["ci"],
+        "ci_method": "welch-t" if w["ci"] else None,
+        "t": w["t"],
+        "df": w["df"],
+        "p_welch": w["p"],
+        "p_perm": p_perm if len(va) >= 2 and len(vb) >= 2 else None,
+        "p_perm_min": p_min if len(va) >= 2 and len(vb) >= 2 else None,
+        "hedges_g": g,
+        "g_ci": g_ci,
+        "better": None,
+    }
+    if eval_n:
+        # Eval-set binomial noise of the difference of two (seed-averaged) rates on the same problems.
+        se = math.sqrt(binomial_se(out["mean_a"], eval_n) ** 2 + binomial_se(out["mean_b"], eval_n) ** 2)
+        out["eval_noise_ci"] = [out["diff"] - Z95 * se, out["diff"] + Z95 * se]
+        out["exceeds_eval_noise"] = abs(out["diff"]) > Z95 * se
+        if out["ci"] is None:
+            out["ci"], out["ci_method"] = out["eval_noise_ci"], f"binomial (eval set n={eval_n})"
+    caveats = []
+    if min(len(va), len(vb)) < 2:
+        caveats.append("one seed: no test of seed-to-seed variation is possible")
+    elif w["ci"] is None:
+        caveats.append("no spread between seeds: the t test is undefined")
+    else:
+        if min(len(va), len(vb)) < 5:
+            caveats.append(
+                f"{len(va)} vs {len(vb)} seeds: Welch p is approximate; the exact permutation p "
+                f"cannot go below {out['p_perm_min']:.3g}"
+            )
+    out["caveat"] = "; ".join(caveats)
+    ci = out["ci"]
+    if ci is not None and (ci[0] > 0 or ci[1] < 0):
+        sign = 1 if out["diff"] > 0 else -1
+        if direction == "lower":
+            sign = -sign
+        out["better"] = a if sign > 0 else b
+    return out
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, bool | str) or x is None:
+        return x
+    if isinstance(x, int | float | np.integer | np.floating):
+        return _num(x)
+    return x
+
+
+# ----------------------------------------------------------------------------------------------
+# Words
+
+
+def _fmt(v, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _pm(s: dict, digits: int = 3) -> str:
+    if s is None or s.get("mean") is None:
+        return "-"
+    return f"{s['mean']:.{digits}f}" + (f" ± {s['std']:.{digits}f}" if s.get("std") is not None else "")
+
+
+def ranking(result: dict, quantity: str = "final") -> list[str]:
+    """Arms ordered best first by the mean of ``quantity`` (final or best)."""
+    sign = -1 if result["direction"] == "higher" else 1
+    return sorted(result["arms"], key=lambda a: sign * result["arms"][a][quantity]["mean"])
+
+
+def find_pair(result: dict, a: str, b: str, quantity: str) -> tuple[dict, int] | tuple[None, int]:
+    """The pairwise entry for (a, b) and the sign to read it as a − b (+1) or b − a (−1)."""
+    for p in result["pairwise"]:
+        if p["quantity"] != quantity:
+            continue
+        if (p["a"], p["b"]) == (a, b):
+            return p, 1
+        if (p["a"], p["b"]) == (b, a):
+            return p, -1
+    return None, 1
+
+
+def verdict(result: dict, quantity: str = "final") -> str:
+    """One honest paragraph: which arm is best on ``quantity`` and whether that beats the noise."""
+    arms = result["arms"]
+    order = ranking(result, quantity)
+    what = "final" if quantity == "final" else "peak"
+    m = result["metric"]
+    top = order[0]
+    s = arms[top][quantity]
+    lines = [f"Highest {what} {m}: {top}, {_pm(s)} ({s['n']} seed{'s' if s['n'] != 1 else ''})."]
+    if result["direction"] == "lower":
+        lines[0] = lines[0].replace("Highest", "Lowest (best)")
+    if len(order) == 1:
+        return lines[0]
+    separated, tied = [], []
+    for other in order[1:]:
+        p, sign = find_pair(result, top, other, quantity)
+        ci = p["ci"]
+        if ci is None:
+            tied.append(other)
+            continue
+        lo, hi = sorted((sign * ci[0], sign * ci[1]))
+        (separated if (lo > 0 or hi < 0) else tied).append(other)
+    runner = order[1]
+    p, sign = find_pair(result, top, runner, quantity)
+    diff = sign * p["diff"]
+    txt = f"Versus the runner-up {runner} ({_pm(arms[runner][quantity])}): difference {diff:+.3f}"
+    if p["ci"] is not None:
+        lo, hi = sorted((sign * p["ci"][0], sign * p["ci"][1]))
+        txt += f", 95% CI [{lo:+.3f}, {hi:+.3f}] ({p['ci_method']}"
+        if p["p_welch"] is not None:
+            txt += f", Welch p = {p['p_welch']:.2g}, permutation p = {p['p_perm']:.2g}"
+        txt += ")"
+    else:
+        txt += " (no CI: no seed spread and no eval-set size)"
+    if p["hedges_g"] is not None:
+        g_lo, g_hi = sorted((sign * p["g_ci"][0], sign * p["g_ci"][1]))
+        txt += f"; Hedges' g {sign * p['hedges_g']:+.2f} [{g_lo:+.2f}, {g_hi:+.2f}]"
+    lines.append(txt + ".")
+    if p["caveat"]:
+        lines.append(f"Caveat: {p['caveat']}.")
+    if "eval_noise_ci" in p:
+        noise = (p["eval_noise_ci"][1] - p["eval_noise_ci"][0]) / 2
+        within = "exceeds" if p["exceeds_eval_noise"] else "is within"
+        lines.append(
+            f"Eval-set noise (n = {result['eval_n']} held-out problems, the same for every seed): "
+            f"±{noise:.3f} on this difference, which the difference {within}."
+        )
+    if separated and not tied:
+        lines.append(f"{top}'s lead over every other arm is outside its 95% CI.")
+    elif tied:
+        lines.append(
+            f"Not separable from {top} at 95%: {', '.join(tied)}"
+            + (f"; separated: {', '.join(separated)}." if separated else ".")
+        )
+    return " ".join(lines)
+
+
+def format_compare(result: dict) -> str:
+    """The arm table, phase table and pairwise table as plain text."""
+    arms = result["arms"]
+    lines = [
+        f"{result['metric']} ({result['direction']} is better)"
+        + (f" · eval set n = {result['eval_n']}" if result.get("eval_n") else ""),
+        "",
+        f"{'arm':<13}{'seeds':>6} {'base':>15} {'worst':>15} {'@step':>7} {'best':>15} {'@step':>7} "
+        f"{'final':>15} {'auc':>15}",
+    ]
+    for a in ranking(result):
+        r = arms[a]
+        lines.append(
+            f"{a:<13}{r['n_seeds']:>6} {_pm(r['base']):>15} {_pm(r['worst']):>15} "
+            f"{_fmt(r['worst_step']['mean'], 0):>7} {_pm(r['best']):>15} {_fmt(r['best_step']['mean'], 0):>7} "
+            f"{_pm(r['final']):>15} {_pm(r['auc']):>15}"
+        )
+    lines += ["", "phases (presence over seeds; mean ± std where present)"]
+    lines.append(
+        f"{'arm':<13}{'phase':<9}{'present':>8} {'onset':>13} {'duration':>13} {'depth':>15} {'recovery':>13}"
+    )
+    for a in ranking(result):
+        for label, ph in (arms[a].get("phases") or {}).items():
+            if not ph["n_present"]:
+                continue
+            lines.append(
+                f"{a:<13}{label:<9}{ph['n_present']:>4}/{ph['n']:<3} {_pm(ph.get('onset'), 0):>13} "
+                f"{_pm(ph.get('duration'), 0):>13} {_pm(ph.get('depth')):>15} {_pm(ph.get('recovery'), 0):>13}"
+            )
+    lines += ["", "pairwise (a − b; 95% CI)"]
+    lines.append(
+        f"{'a':<13}{'b':<13}{'on':<6}{'diff':>8} {'95% CI':>19} {'method':<24}{'p Welch':>8}{'p perm':>8}{'g':>7}"
+    )
+    for p in result["pairwise"]:
+        ci = f"[{p['ci'][0]:+.3f}, {p['ci'][1]:+.3f}]" if p["ci"] else "-"
+        pw = _fmt(p["p_welch"], 3)
+        pp = _fmt(p["p_perm"], 3)
+        g = "-" if p["hedges_g"] is None else f"{p['hedges_g']:+.2f}"
+        lines.append(
+            f"{p['a']:<13}{p['b']:<13}{p['quantity']:<6}{p['diff']:>+8.3f} {ci:>19} "
+            f"{(p['ci_method'] or '-')[:23]:<24}{pw:>8}{pp:>8}{g:>7}"
+        )
+    lines += ["", "verdict: " + result["verdict"]]
+    return "\n".join(lines)
