@@ -32,7 +32,9 @@ _PLAN = {
 }
 # How fast each arm makes the expert's tokens probable (exp rate per unit of training fraction).
 _RATE = {"sft": 6.0, "rl": 0.3, "sft_then_rl": 5.0, "chord_mu": 3.0, "chord_phi": 1.5}
-HIST_EDGES = [float(e) for e in np.linspace(-12.0, 0.0, 25)]
+# The probe's bins (phasescope.train.probes.HIST_P_EDGES), copied so the fixture needs no torch.
+HIST_P_EDGES = (1e-6, 1e-4, 1e-3, 0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97, 0.99, 1.0)
+HIST_EDGES = [float(np.log(p)) for p in HIST_P_EDGES]
 
 
 def make_experiment(
@@ -129,15 +131,20 @@ def make_experiment(
                         row["probe/kl_to_base"] = float(mu_of(f) * 2 * f + 0.1 * f)
                         row["probe/p_q10"] = float(0.05 + 0.3 * (1 - np.exp(-k * f)))
                         row["probe/divergent_frac"] = float(0.6 * np.exp(-k * f))
-                        centre = -8.0 + 7.0 * (1 - np.exp(-k * f))
-                        mids = (np.array(HIST_EDGES[:-1]) + np.array(HIST_EDGES[1:])) / 2
-                        counts = np.round(1000 * np.exp(-0.5 * ((mids - centre) / 1.5) ** 2)).astype(int)
+                        # Mass moves from the divergent bins (low p) to p near 1 as the arm learns.
+                        centre = 1.0 + 13.0 * (1 - np.exp(-k * f))
+                        counts = np.round(1000 * np.exp(-0.5 * ((np.arange(16) - centre) / 2.5) ** 2)).astype(
+                            int
+                        )
                         tokens.append(
                             {
                                 "step": step,
                                 "hist_edges": HIST_EDGES,
                                 "hist_counts": counts.tolist(),
-                                "top_divergent": [{"token": "|", "context": "12+34=", "p": 0.001}],
+                                "top_divergent": [
+                                    {"token": "|", "context": "12+34=", "p": 0.001 * (1 + 10 * f)},
+                                    {"token": "<&>", "context": "4+0=04", "p": 0.01 * (1 + 10 * f)},
+                                ],
                             }
                         )
                 rows.append(row)
@@ -158,8 +165,10 @@ def toy_exp(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_exp_plain(tmp_path_factory) -> Path:
-    """Two seeds, no probe metrics, no tokens.jsonl (the contract before probes existed)."""
-    return make_experiment(tmp_path_factory.mktemp("plain"), seeds=2, with_probes=False)
+    """Three arms, two seeds, no probe metrics, no tokens.jsonl (the contract before probes existed)."""
+    return make_experiment(
+        tmp_path_factory.mktemp("plain"), arms=("sft", "sft_then_rl", "chord_phi"), seeds=2, with_probes=False
+    )
 
 
 def one_line_error(proc, codes=(1, 2)) -> str:
