@@ -77,8 +77,12 @@ def run(
     ),
     workers: int = typer.Option(None, "--workers", help="Arms trained at once (one process each)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+    wandb: str = typer.Option(
+        None, "--wandb", help="Mirror to W&B: off|offline|online (default off; WANDB_MODE respected)."
+    ),
 ) -> None:
-    """Train the arms (sft, rl, sft_then_rl, chord_mu, chord_phi) and print a per-arm summary."""
+    """Train the arms (sft, rl, sft_then_rl, chord_mu, chord_phi), print a per-arm summary and write
+    the report (analysis/report.html)."""
     import time
     from pathlib import Path
 
@@ -88,7 +92,13 @@ def run(
     if arms is not None:
         names = [a.strip() for a in arms.split(",") if a.strip()]
         sets.append("experiment.arms=[" + ",".join(f'"{a}"' for a in names) + "]")
-    for key, value in (("seeds", seeds), ("out", out), ("name", name), ("workers", workers)):
+    for key, value in (
+        ("seeds", seeds),
+        ("out", out),
+        ("name", name),
+        ("workers", workers),
+        ("wandb", wandb),
+    ):
         if value is not None:
             sets.append(f"experiment.{key}={value!r}".replace("'", '"'))
     cfg = load_config(config, sets)
@@ -113,8 +123,99 @@ def run(
         )
     typer.echo(f"held-out accuracy (eval/accuracy); total wall time {time.perf_counter() - t0:.0f} s")
     typer.echo(f"run directory: {exp_dir}")
+    _report_after_run(exp_dir, cfg.experiment.wandb, cfg.to_dict())
     if not all(r.ok for r in results):
         raise PhasescopeError("some arms failed; their train.log files say why")
+
+
+def _report_after_run(exp_dir, wandb_mode: str, config: dict) -> None:
+    """The report for what `run` just trained. A failure here is one warning: the training data
+    on disk is the record, and `phasescope report` can be rerun on it."""
+    try:
+        from phasescope.report import build_report
+        from phasescope.runlog.wandb_mirror import upload_analysis
+
+        rep = build_report(exp_dir)
+        typer.echo(f"report: {rep.html}")
+        typer.echo(rep.compare["verdict"])
+        if upload_analysis(
+            rep.compare, rep.figures, wandb_mode, group=exp_dir.name, config=config, dir=exp_dir
+        ):
+            typer.echo("W&B: analysis run logged (tables, figures, phase spans)")
+    except Exception as exc:  # noqa: BLE001 - never lose a finished training run to a report bug
+        typer.echo(
+            f"warning: report not written ({type(exc).__name__}: {exc}); "
+            f"the runs are intact, retry with: phasescope report {exp_dir}",
+            err=True,
+        )
+
+
+@app.command()
+def compare(
+    path: str = typer.Argument(..., help="Experiment directory (or any log `segment` reads)."),
+    metric: str = typer.Option("eval/accuracy", "--metric", "-m", help="Metric to compare arms on."),
+    json_out: str = typer.Option(
+        None, "--json", help="compare.json path ('-' for stdout; default <PATH>/analysis/compare.json)."
+    ),
+) -> None:
+    """Compare arms over seeds: end points, phase statistics with CIs, pairwise tests and a verdict."""
+    import json
+    from pathlib import Path
+
+    from phasescope.analysis import load_curves
+    from phasescope.analysis.compare import compare_frame, eval_set_size, format_compare
+    from phasescope.errors import UsageError
+    from phasescope.report import default_out
+
+    frame, notes = load_curves(path)
+    if frame.empty:
+        raise PhasescopeError(f"{path}: no finite metric values found")
+    result, more = compare_frame(frame, metric, eval_n=eval_set_size(path))
+    for note in notes + more:
+        typer.echo(f"note: {note}", err=True)
+    text = json.dumps(result, indent=2)
+    if json_out == "-":
+        typer.echo(text)
+        return
+    typer.echo(format_compare(result))
+    target = Path(json_out) if json_out else default_out(path) / "compare.json"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    typer.echo(f"wrote {target}")
+
+
+@app.command()
+def report(
+    path: str = typer.Argument(..., help="Experiment directory (or any log `segment` reads)."),
+    out: str = typer.Option(None, "--out", help="Output folder (default <PATH>/analysis)."),
+    metric: str = typer.Option("eval/accuracy", "--metric", "-m", help="Held-out metric to read as phases."),
+    wandb: str = typer.Option("off", "--wandb", help="Also log the analysis to W&B: off|offline|online."),
+) -> None:
+    """Write report.html (self-contained), report.md and figures/*.png for an experiment."""
+    from pathlib import Path
+
+    from phasescope.errors import UsageError
+    from phasescope.report import build_report
+    from phasescope.runlog.wandb_mirror import MODES, upload_analysis
+
+    if wandb not in MODES:
+        raise UsageError(f"--wandb must be one of {', '.join(MODES)}, not {wandb!r}")
+    rep = build_report(path, out, metric)
+    for note in rep.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(rep.compare["verdict"])
+    typer.echo(
+        f"wrote {rep.html}, {rep.markdown} and {len(rep.figures)} figures in {rep.out_dir / 'figures'}"
+    )
+    name = rep.experiment.get("name") or Path(path).name
+    wdir = path if Path(path).is_dir() else rep.out_dir
+    if upload_analysis(
+        rep.compare, rep.figures, wandb, group=name, config=rep.experiment.get("config"), dir=wdir
+    ):
+        typer.echo("W&B: analysis run logged")
 
 
 def main() -> None:

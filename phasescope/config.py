@@ -42,9 +42,16 @@ class ExperimentConfig:
     """Number of seeds per arm (seeds 0..seeds-1)."""
     workers: int = 2
     """(arm, seed) runs trained at once, each in its own process with one torch thread on CPU."""
+    wandb: str = "off"
+    """Mirror metrics to W&B: off, offline (wandb/offline-run-* for `wandb sync`) or online.
+    WANDB_MODE=offline/disabled downgrades it; WANDB_PROJECT and WANDB_ENTITY are honoured."""
 
     def __post_init__(self):
         _check(self.seeds >= 1, f"experiment.seeds must be >= 1, got {self.seeds}")
+        _check(
+            self.wandb in ("off", "offline", "online"),
+            f"experiment.wandb must be off, offline or online, got {self.wandb!r}",
+        )
         _check(self.workers >= 1, f"experiment.workers must be >= 1, got {self.workers}")
         _check(len(self.arms) > 0, "experiment.arms is empty: name at least one arm")
         _check(

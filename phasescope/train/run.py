@@ -169,6 +169,17 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
         )
         tokens_log = MetricsWriter(out_dir / "tokens.jsonl")
         evaluator = with_probe(evaluator, probe, tokens_log.write, lambda s: stage_at(max(s - 1, 0), arm))
+    from phasescope.runlog.wandb_mirror import WandbMirror, mirror_rows
+
+    # W&B copies each row after metrics.jsonl has it; any W&B failure is one warning, never fatal.
+    mirror = WandbMirror(
+        cfg.experiment.wandb,
+        group=cfg.experiment.name,
+        job_type=arm_name,
+        name=f"{arm_name}/seed{seed}",
+        config={**cfg.to_dict(), "arm_name": arm_name, "seed": seed},
+        dir=out_dir.parent.parent,
+    )
     with MetricsWriter(out_dir / "metrics.jsonl") as writer:
         trainer = PhaseTrainer(
             model=model,
@@ -178,13 +189,14 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
             processing_class=tokenizer,
             arm=arm,
             expert=expert,
-            on_row=writer.write,
+            on_row=mirror_rows(writer.write, mirror),
             divergent_threshold=tc.divergent_threshold,
         )
         for cb in (PrinterCallback, ProgressCallback):
             trainer.remove_callback(cb)
         trainer.add_callback(EvalCallback(trainer, evaluator, tc.eval_every))
         trainer.train()
+    mirror.finish()
     if tokens_log is not None:
         tokens_log.close()
     (out_dir / "DONE").write_text(dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))

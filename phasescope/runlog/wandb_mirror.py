@@ -1,0 +1,279 @@
+"""Mirror the run directory to Weights & Biases: the metrics during training, the analysis after it.
+
+The local run directory stays the record; W&B is a copy for people whose dashboards live there.
+So nothing here may stop training or lose a row: every W&B failure (wandb not installed, no
+network, no or bad API key, a W&B bug) prints one warning and turns the mirror into a no-op.
+
+Layout on W&B: one run per (arm, seed), ``group`` = experiment name, ``job_type`` = arm, name
+``<arm>/seed<k>``, the resolved config attached, metrics under their metrics.jsonl names with
+``step`` as the step metric. After the analysis, one more run in the group (``job_type`` =
+"analysis") carries the phase, arm and pairwise tables as W&B Tables, the report figures as images
+and the phase spans as summary values (``phase/<arm>/<label>/start_step`` ...), so a dashboard can
+chart and filter them. (Writing the spans into each training run's own summary would need resuming
+five-plus runs after the fact; one analysis run keeps it to one extra init, and its tables carry
+the per-seed spans with arm and seed columns to filter on.)
+
+Mode: ``off`` (default), ``offline`` (writes ``wandb/offline-run-*`` for ``wandb sync``) or
+``online``. An explicit ``off`` always wins; otherwise ``WANDB_MODE=offline`` or ``disabled`` in
+the environment downgrades the mode (so a cluster that forbids uploads is obeyed).
+``WANDB_PROJECT`` (default "phasescope"), ``WANDB_ENTITY`` and ``WANDB_DIR`` are honoured. wandb is
+imported lazily, only when a mirror is switched on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+MODES = ("off", "offline", "online")
+
+
+def _warn(msg: str) -> None:
+    print(
+        f"warning: W&B mirror disabled: {msg}; training and the local run directory are unaffected",
+        file=sys.stderr,
+    )
+
+
+def resolve_mode(mode: str | None) -> str:
+    """The effective mode: ``off`` wins, then WANDB_MODE=disabled/offline downgrade the request."""
+    mode = (mode or "off").lower()
+    if mode not in MODES:
+        raise ValueError(f"W&B mode must be one of {', '.join(MODES)}, not {mode!r}")
+    env = os.environ.get("WANDB_MODE", "").strip().lower()
+    if mode == "off" or env in ("disabled", "off"):
+        return "off"
+    if env in ("offline", "dryrun"):
+        return "offline"
+    return mode
+
+
+def _has_credentials() -> bool:
+    """An API key in the environment or a netrc entry for the W&B host. Checked before an online
+    init so a worker never sits at a login prompt."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    import netrc
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def _numeric(row: dict[str, Any]) -> dict[str, float]:
+    """W&B charts numbers; strings such as ``stage`` stay in metrics.jsonl."""
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            continue
+        out[k] = v
+    return out
+
+
+class WandbMirror:
+    """Copies metrics rows to one W&B run; a no-op when off or after any failure."""
+
+    def __init__(
+        self,
+        mode: str | None,
+        *,
+        group: str,
+        job_type: str,
+        name: str,
+        config: dict | None = None,
+        dir: str | os.PathLike | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        warn=_warn,
+    ):
+        self.run = None
+        self.mode = resolve_mode(mode)
+        self._warn = warn
+        if self.mode == "off":
+            return
+        if self.mode == "online" and not _has_credentials():
+            self._fail("online mode needs WANDB_API_KEY or `wandb login` (use --wandb offline to sync later)")
+            return
+        try:
+            import wandb
+
+            wdir = os.environ.get("WANDB_DIR") or (str(dir) if dir else None)
+            if wdir:
+                Path(wdir).mkdir(parents=True, exist_ok=True)
+            self.run = wandb.init(
+                project=project or os.environ.get("WANDB_PROJECT") or "phasescope",
+                entity=entity or os.environ.get("WANDB_ENTITY") or None,
+                group=group,
+                job_type=job_type,
+                name=name,
+                config=config or {},
+                mode=self.mode,
+                dir=wdir,
+                reinit="create_new",
+                settings=wandb.Settings(silent=True, init_timeout=60, console="off"),
+            )
+            self.run.define_metric("step")
+            self.run.define_metric("*", step_metric="step")
+        except ImportError:
+            self._fail("wandb is not installed (pip install 'phasescope[wandb]')")
+        except Exception as exc:  # noqa: BLE001 - any W&B failure must not reach training
+            self._fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+    @property
+    def active(self) -> bool:
+        return self.run is not None
+
+    def _fail(self, msg: str) -> None:
+        if self.run is not None:
+            try:
+                self.run.finish(exit_code=1)
+            except Exception:  # noqa: BLE001
+                pass
+        self.run = None
+        self._warn(msg)
+
+    def log(self, row: dict[str, Any]) -> None:
+        if self.run is None:
+            return
+        try:
+            self.run.log(_numeric(row))
+        except Exception as exc:  # noqa: BLE001
+            self._fail(f"log failed ({type(exc).__name__}: {exc})")
+
+    def finish(self, exit_code: int = 0) -> None:
+        if self.run is None:
+            return
+        run, self.run = self.run, None
+        try:
+            run.finish(exit_code=exit_code)
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"finish failed ({type(exc).__name__}: {exc})")
+
+
+def mirror_rows(write, mirror: WandbMirror):
+    """An ``on_row`` that writes the local row first, then copies it to W&B (never the reverse)."""
+
+    def on_row(row: dict[str, Any]) -> None:
+        write(row)
+        mirror.log(row)
+
+    return on_row
+
+
+# ----------------------------------------------------------------------------------------------
+# After the analysis
+
+
+def phase_rows(compare: dict) -> tuple[list[str], list[list]]:
+    """One row per (arm, seed, phase) with its span: the table a dashboard filters."""
+    cols = [
+        "arm",
+        "seed",
+        "phase",
+        "start_step",
+        "end_step",
+        "start_value",
+        "end_value",
+        "slope",
+        "depth",
+        "recover_step",
+    ]
+    rows = []
+    for arm, a in compare["arms"].items():
+        seg = a.get("segmentation")
+        if not seg:
+            continue
+        per_seed = seg.get("seeds") or [{"seed": (a.get("seeds") or [None])[0], **seg}]
+        for s in per_seed:
+            for p in s["phases"]:
+                depth = p.get("depth", p.get("drop", p.get("gain")))
+                rows.append(
+                    [arm, s["seed"], p["label"], p["start_step"], p["end_step"], p["start_value"],
+                     p["end_value"], p["slope"], depth, p.get("recover_step")]
+                )  # fmt: skip
+    return cols, rows
+
+
+def pair_rows(compare: dict) -> tuple[list[str], list[list]]:
+    cols = ["a", "b", "quantity", "diff", "ci_low", "ci_high", "ci_method", "p_welch", "p_perm", "hedges_g"]
+    rows = []
+    for p in compare["pairwise"]:
+        ci = p["ci"] or [None, None]
+        rows.append(
+            [p["a"], p["b"], p["quantity"], p["diff"], ci[0], ci[1], p["ci_method"], p["p_welch"],
+             p["p_perm"], p["hedges_g"]]
+        )  # fmt: skip
+    return cols, rows
+
+
+def arm_rows(compare: dict) -> tuple[list[str], list[list]]:
+    cols = ["arm", "n_seeds", "base", "worst", "best", "best_step", "final", "final_std", "auc"]
+    rows = []
+    for arm, a in compare["arms"].items():
+        rows.append(
+            [arm, a["n_seeds"], a["base"]["mean"], a["worst"]["mean"], a["best"]["mean"],
+             a["best_step"]["mean"], a["final"]["mean"], a["final"]["std"], a["auc"]["mean"]]
+        )  # fmt: skip
+    return cols, rows
+
+
+def summary_values(compare: dict) -> dict[str, Any]:
+    """Flat summary keys: mean phase spans per arm (from the mean curve) and end points."""
+    out: dict[str, Any] = {"verdict": compare["verdict"], "metric": compare["metric"]}
+    for arm, a in compare["arms"].items():
+        out[f"final/{arm}"] = a["final"]["mean"]
+        out[f"best/{arm}"] = a["best"]["mean"]
+        for p in (a.get("segmentation") or {}).get("phases", []):
+            key = f"phase/{arm}/{p['label']}"
+            if f"{key}/start_step" in out:
+                continue  # a repeated label (e.g. two plateaus): keep the first span
+            out[f"{key}/start_step"] = p["start_step"]
+            out[f"{key}/end_step"] = p["end_step"]
+            for k in ("depth", "drop", "gain", "recover_step"):
+                if p.get(k) is not None:
+                    out[f"{key}/{k}"] = p[k]
+    return out
+
+
+def upload_analysis(
+    compare: dict,
+    figures: dict[str, Path],
+    mode: str | None,
+    *,
+    group: str,
+    config: dict | None = None,
+    dir=None,
+    warn=_warn,
+) -> bool:
+    """Log the analysis of an experiment as one W&B run; True when it was written."""
+    mirror = WandbMirror(
+        mode, group=group, job_type="analysis", name=f"{group}/analysis", config=config, dir=dir, warn=warn
+    )
+    if not mirror.active:
+        return False
+    try:
+        import wandb
+
+        run = mirror.run
+        for key, (cols, rows) in (
+            ("phases", phase_rows(compare)),
+            ("arms", arm_rows(compare)),
+            ("pairwise", pair_rows(compare)),
+        ):
+            run.log({f"tables/{key}": wandb.Table(columns=cols, data=rows)})
+        run.log({f"figures/{name}": wandb.Image(str(path), caption=name) for name, path in figures.items()})
+        run.summary.update(summary_values(compare))
+    except Exception as exc:  # noqa: BLE001
+        mirror._fail(f"analysis upload failed ({type(exc).__name__}: {exc})")
+        return False
+    mirror.finish()
+    return True
