@@ -52,15 +52,6 @@ def test_report_states_the_verdict_tables_config_and_versions(rep):
         assert f"(figures/{name}.png)" in md
 
 
-def test_plain_run_dir_skips_probe_and_token_figures(toy_exp_plain, tmp_path):
-    rep = build_report(toy_exp_plain, out=tmp_path / "r")
-    assert "token_hist_sft_then_rl" not in rep.figures
-    assert {"heldout", "phases", "divergence", "general"} <= set(rep.figures)  # expert/* still drawn
-    assert any("tokens.jsonl" in n for n in rep.notes)
-    assert any("kl_to_base" in n for n in rep.notes)
-    assert (tmp_path / "r" / "report.html").is_file()
-
-
 def test_each_arm_keeps_its_colour_in_every_subset():
     full = arm_styles(ARM_ORDER)
     assert len({s["color"] for s in full.values()}) == len(ARM_ORDER)
