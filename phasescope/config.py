@@ -137,8 +137,13 @@ class TrainConfig:
 
     steps: int = 400
     """Optimizer steps per arm (one global step counter across the stages of sft_then_rl)."""
-    lr: float = 1e-3
-    """Learning rate (constant after `warmup_steps`); an arm may override it."""
+    lr: float = 1e-4
+    """Learning rate of updates with an RL term (μ < 1), constant after `warmup_steps`; an arm may override it."""
+    sft_lr: float = 1e-3
+    """Learning rate of pure-SFT updates (μ = 1): the sft arm and the first stage of sft_then_rl.
+
+    SFT and RL are tuned to different step sizes in practice (the paper's SFT stage uses a larger
+    one), so the two stages of sft_then_rl each get theirs, as two separate trainings would."""
     warmup_steps: int = 0
     """Linear learning-rate warm-up."""
     prompts_per_step: int = 8
@@ -169,6 +174,7 @@ class TrainConfig:
     def __post_init__(self):
         _check(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
         _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        _check(self.sft_lr > 0, f"train.sft_lr must be > 0, got {self.sft_lr}")
         for name in (
             "prompts_per_step",
             "num_generations",

@@ -50,3 +50,15 @@ def stage_at(step: int, arm) -> str:
     """`sft` while μ = 1, `rl` while μ = 0, `mixed` otherwise (the `stage` field of metrics rows)."""
     mu = mu_at(step, arm)
     return "sft" if mu == 1.0 else "rl" if mu == 0.0 else "mixed"
+
+
+def lr_factor(step: int, arm, warmup_steps: int, lr: float, sft_lr: float | None) -> float:
+    """Multiplier of the base learning rate `lr` for update `step`.
+
+    Linear warm-up as HF's `constant_with_warmup` (step / W for step < W), times `sft_lr / lr` on
+    pure-SFT updates (μ = 1), so the SFT stage of sft_then_rl runs at the SFT learning rate.
+    """
+    factor = step / warmup_steps if step < warmup_steps else 1.0
+    if sft_lr is not None and mu_at(step, arm) == 1.0:
+        factor *= sft_lr / lr
+    return factor

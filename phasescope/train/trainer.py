@@ -29,7 +29,7 @@ from trl import GRPOTrainer
 from phasescope.config import ArmConfig
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
 from phasescope.train.probes import expert_token_stats
-from phasescope.train.schedules import mu_at, stage_at
+from phasescope.train.schedules import lr_factor, mu_at, stage_at
 from phasescope.train.sequences import encode_pairs
 from phasescope.train.weighting import WEIGHTINGS
 
@@ -64,10 +64,12 @@ class PhaseTrainer(GRPOTrainer):
         expert: ExpertSet | None,
         on_row: Callable[[dict[str, Any]], None],
         divergent_threshold: float = 0.1,
+        sft_lr: float | None = None,
         **kwargs,
     ):
-        super().__init__(*args, **kwargs)
         self.arm = arm
+        self.sft_lr = sft_lr
+        super().__init__(*args, **kwargs)
         self.expert = expert
         self.on_row = on_row
         self.divergent_threshold = divergent_threshold
@@ -78,6 +80,16 @@ class PhaseTrainer(GRPOTrainer):
         self._step_start = time.perf_counter()
         if expert is None and any(mu_at(s, arm) > 0 for s in range(self.args.max_steps)):
             raise ValueError("this arm uses the SFT term (μ > 0) but no expert data was given")
+
+    # --- learning rate -----------------------------------------------------------------------------
+
+    def lr_factor(self, step: int) -> float:
+        return lr_factor(step, self.arm, self.args.warmup_steps, self.args.learning_rate, self.sft_lr)
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, self.lr_factor)
+        return self.lr_scheduler
 
     # --- batches -------------------------------------------------------------------------------------
 
@@ -152,7 +164,8 @@ class PhaseTrainer(GRPOTrainer):
         step = self.state.global_step
         row: dict[str, Any] = {"step": step, "stage": stage_at(step - 1, self.arm)}
         row.update(self._step_stats)
-        row["train/lr"] = logs.get("learning_rate")
+        # HF logs the rate of the *next* update; the row describes this one.
+        row["train/lr"] = self.args.learning_rate * self.lr_factor(step - 1)
         if logs.get("grad_norm") is not None:
             row["train/grad_norm"] = logs["grad_norm"]
         trl = self._metrics["train"]

@@ -15,6 +15,8 @@ import os
 import time
 from pathlib import Path
 
+import torch
+
 from phasescope.world.lm import greedy_accuracy, supervised_steps
 from phasescope.world.model import build_model
 from phasescope.world.task import cot_response, direct_response
@@ -45,7 +47,7 @@ def cache_root() -> Path:
 
 def base_key(world) -> str:
     fields = {k: getattr(world, k) for k in BASE_FIELDS}
-    fields["format"] = 1  # bump when the pre-training recipe changes
+    fields["format"] = 2  # bump when the pre-training recipe changes
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -56,6 +58,10 @@ def base_model_path(world, splits, log=print) -> Path:
         return path
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     t0 = time.perf_counter()
+    # One thread: the tiny model gains little from two, and a second busy process on a 2-core machine
+    # makes multi-threaded torch many times slower (spinning workers).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     log(f"building the base model (cached afterwards in {path}) ...")
     tokenizer = CharTokenizer()
     model = build_model(tokenizer, world.n_layer, world.n_embd, world.n_head, n_positions=48, seed=world.seed)
@@ -69,19 +75,24 @@ def base_model_path(world, splits, log=print) -> Path:
     def check(step: int) -> bool:
         acc = greedy_accuracy(model, tokenizer, splits.dev)
         history.append((step, acc))
+        if step % (CHECK_EVERY * 4) == 0:
+            log(f"  base step {step}: dev addition accuracy {acc:.3f} (target {world.base_target_accuracy})")
         return acc >= world.base_target_accuracy
 
-    steps = supervised_steps(
-        model,
-        tokenizer,
-        examples,
-        world.base_max_steps,
-        world.base_lr,
-        world.base_batch_size,
-        world.seed,
-        check,
-        CHECK_EVERY,
-    )
+    try:
+        steps = supervised_steps(
+            model,
+            tokenizer,
+            examples,
+            world.base_max_steps,
+            world.base_lr,
+            world.base_batch_size,
+            world.seed,
+            check,
+            CHECK_EVERY,
+        )
+    finally:
+        torch.set_num_threads(threads)
     tmp.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)

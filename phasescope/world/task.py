@@ -145,7 +145,10 @@ def make_splits(
     eval_sub = draw(general_op, n_eval, taken)
     dev = draw("+", n_dev, taken)
     expert = draw("+", n_expert, taken)
-    rl = draw("+", n_rl, taken)
+    # RL prompts avoid the held-out and expert problems; pre-training may have seen an RL prompt in
+    # the base's own style (as an instruct model has seen maths problems), which keeps the small
+    # 2-digit space from starving pre-training.
+    rl = draw("+", n_rl, set(taken))
     pre_add = draw("+", n_pretrain_add, taken)
     pre_sub = draw(general_op, n_pretrain_sub, taken)
     return Splits(pre_add, pre_sub, expert, rl, eval_add, eval_sub, dev)

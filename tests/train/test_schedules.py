@@ -3,7 +3,7 @@ import math
 import pytest
 
 from phasescope.config import ArmConfig
-from phasescope.train.schedules import constant_mu, mu_at, stage_at, step_mu, warmup_cosine_mu
+from phasescope.train.schedules import constant_mu, lr_factor, mu_at, stage_at, step_mu, warmup_cosine_mu
 
 
 def test_constant():
@@ -59,3 +59,12 @@ def test_mu_at_and_stage_for_arms():
     assert mu_at(7, phi) == 0.1 and stage_at(7, phi) == "mixed"
     cm = ArmConfig(schedule="warmup_cosine", mu_decay_steps=10, mu_peak=0.9, mu_valley=0.05)
     assert mu_at(10, cm) == pytest.approx(0.05)
+
+
+def test_lr_factor_switches_at_the_stage_boundary_and_warms_up():
+    stl = ArmConfig(schedule="step", sft_steps=3)
+    got = [lr_factor(s, stl, 0, 1e-4, 1e-3) for s in range(5)]
+    assert got == pytest.approx([10.0, 10.0, 10.0, 1.0, 1.0])
+    rl = ArmConfig(schedule="constant", mu=0.0)
+    assert [lr_factor(s, rl, 4, 1e-4, 1e-3) for s in (0, 2, 4, 9)] == pytest.approx([0.0, 0.5, 1.0, 1.0])
+    assert lr_factor(0, ArmConfig(schedule="constant", mu=1.0), 0, 1e-4, None) == 1.0

@@ -1,0 +1,46 @@
+import os
+
+import pytest
+
+# Tests never reach a network, and parallel torch threads on a 2-core CI machine slow everything down.
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# A world small enough that its base builds in seconds: for wiring tests, not for science.
+TINY_WORLD = [
+    "world.n_pretrain=300",
+    "world.base_max_steps=20",
+    "world.n_layer=1",
+    "world.n_embd=32",
+    "world.n_head=2",
+    "world.n_eval=16",
+    "world.n_expert=16",
+    "world.n_rl_prompts=64",
+    "train.steps=3",
+    "train.eval_every=2",
+    "train.prompts_per_step=2",
+    "train.num_generations=2",
+    "train.expert_batch_size=4",
+    "train.max_completion_length=12",
+    "arms.sft_then_rl.sft_steps=2",
+    "arms.chord_mu.mu_decay_steps=2",
+]
+
+
+@pytest.fixture
+def tiny_world():
+    """`--set` overrides for a tiny world and a 3-step run."""
+    return list(TINY_WORLD)
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory):
+    """One base-model cache for the whole session (the tiny base is built once)."""
+    path = tmp_path_factory.mktemp("phasescope-cache")
+    old = os.environ.get("PHASESCOPE_CACHE")
+    os.environ["PHASESCOPE_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("PHASESCOPE_CACHE", None)
+    else:
+        os.environ["PHASESCOPE_CACHE"] = old

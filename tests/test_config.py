@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from phasescope.config import Config, load_config, parse_override
+from phasescope.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_toml_equals_builtin_defaults():
+    assert load_config(ROOT / "experiments" / "default.toml").to_dict() == Config().to_dict()
+
+
+def test_overrides_parse_as_toml_literals():
+    assert parse_override("train.lr=1e-4") == (["train", "lr"], 1e-4)
+    assert parse_override('experiment.arms=["sft","rl"]') == (["experiment", "arms"], ["sft", "rl"])
+    assert parse_override("model.name_or_path=Qwen/Qwen2.5-0.5B") == (
+        ["model", "name_or_path"],
+        "Qwen/Qwen2.5-0.5B",
+    )
+    cfg = load_config(None, ["train.lr=1e-4", "arms.chord_phi.mu=0.2", "train.steps=500"])
+    assert cfg.train.lr == 1e-4 and cfg.arms["chord_phi"].mu == 0.2 and cfg.train.steps == 500
+    # an override of one arm field keeps the arm's other defaults
+    assert cfg.arms["chord_phi"].weighting == "phi"
+
+
+def test_int_is_accepted_for_float_fields():
+    assert load_config(None, ["train.lr=1"]).train.lr == 1.0
+
+
+def test_new_arm_from_the_same_knobs():
+    cfg = load_config(None, ['arms.dft.weighting="is"', "arms.dft.mu=1.0", 'experiment.arms=["dft"]'])
+    assert cfg.arms["dft"].weighting == "is" and cfg.experiment.arms == ["dft"]
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("train.lrr=1", "unknown config key train.lrr"),
+        ("bogus.x=1", "unknown config section [bogus]"),
+        ('train.lr="fast"', "train.lr must be float"),
+        ("train.steps=1.5", "train.steps must be int"),
+        ("train.steps=-3", "train.steps must be > 0"),
+        ("arms.chord_phi.mu=1.5", "arms.chord_phi.mu must be in [0, 1]"),
+        ("arms.chord_mu.mu_valley=-0.1", "mu_valley must be in [0, 1]"),
+        ('arms.sft.schedule="linear"', "schedule 'linear' is unknown"),
+        ('experiment.arms=["sft","ppo"]', "unknown arm 'ppo'"),
+        ("arms.sft_then_rl.sft_steps=400", "leaves no RL stage"),
+        ("train.lr", "must look like section.key=value"),
+        ("lr=1", "the key must be section.key"),
+    ],
+)
+def test_bad_config_is_a_one_line_usage_error(override, fragment):
+    with pytest.raises(UsageError) as info:
+        load_config(None, [override])
+    msg = str(info.value)
+    assert fragment in msg and "\n" not in msg
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nlr = 1")
+    with pytest.raises(UsageError, match="not valid TOML"):
+        load_config(bad)

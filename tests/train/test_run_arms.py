@@ -1,0 +1,89 @@
+"""A short CPU run of every arm: it writes the metrics the design names and it changes the model."""
+
+import json
+
+import pytest
+import torch
+
+from phasescope.config import ARM_NAMES, load_config
+from phasescope.world import build_world
+from phasescope.world.base import load_base
+
+REQUIRED_EVERY_TRAIN_ROW = {"step", "stage", "train/loss", "train/mu", "train/lr", "time/step_s"}
+REQUIRED_EVAL = {
+    "eval/accuracy",
+    "eval/sampled_accuracy",
+    "eval/format_rate",
+    "eval/response_length",
+    "eval/expert_nll",
+    "eval/general_accuracy",
+}
+ROLLOUT = {
+    "train/grpo_loss",
+    "rollout/reward_mean",
+    "rollout/reward_std",
+    "rollout/frac_zero_std",
+    "rollout/response_length",
+    "rollout/entropy",
+    "rollout/clip_frac",
+}
+EXPERT = {
+    "train/sft_loss",
+    "expert/nll",
+    "expert/p_mean",
+    "expert/p_q10",
+    "expert/p_q50",
+    "expert/p_q90",
+    "expert/divergent_frac",
+    "expert/phi_mean",
+    "expert/entropy",
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("arm", ARM_NAMES)
+def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world):
+    from phasescope.train.run import train_one
+
+    cfg = load_config(None, tiny_world)
+    base, _ = load_base(build_world(cfg.world, log=lambda *_: None).base_path)
+    model = train_one(cfg, arm, 0, tmp_path, threads=1)
+
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3]
+    assert set(rows[0]) >= REQUIRED_EVAL and set(rows[2]) >= REQUIRED_EVAL and set(rows[3]) >= REQUIRED_EVAL
+    assert not REQUIRED_EVAL & set(rows[1])  # no eval at step 1: absent, not NaN
+    for r in rows[1:]:
+        assert set(r) >= REQUIRED_EVERY_TRAIN_ROW
+        mu = r["train/mu"]
+        assert (set(r) >= ROLLOUT) == (mu < 1.0), (arm, r["step"], mu)  # no rollouts while mu = 1
+        assert (set(r) >= EXPERT) == (mu > 0.0), (arm, r["step"], mu)  # no expert rows while mu = 0
+        assert r["stage"] == ("sft" if mu == 1.0 else "rl" if mu == 0.0 else "mixed")
+    if arm == "sft_then_rl":
+        assert [r["stage"] for r in rows[1:]] == ["sft", "sft", "rl"]
+
+    changed = any(
+        not torch.equal(p, q) for p, q in zip(base.state_dict().values(), model.state_dict().values())
+    )
+    assert changed, f"{arm} did not change the model's parameters"
+
+
+def test_same_seed_same_curve(tmp_path, tiny_cache, tiny_world):
+    from phasescope.train.run import train_one
+
+    cfg = load_config(None, tiny_world)
+    for name in ("a", "b"):
+        train_one(cfg, "chord_phi", 3, tmp_path / name, threads=1)
+
+    def curve(name):
+        rows = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        return [
+            (r["step"], r.get("train/loss"), r.get("eval/sampled_accuracy"), r.get("expert/p_mean"))
+            for r in rows
+        ]
+
+    assert curve("a") == curve("b")
