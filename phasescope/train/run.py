@@ -84,8 +84,8 @@ def load_experiment_config(exp_dir: Path) -> Config:
 # --- one arm, one seed (runs inside a worker process) -------------------------------------------------
 
 
-def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int | None = None) -> None:
-    """Train `arm_name` with `seed` and write `out_dir/metrics.jsonl`."""
+def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int | None = None):
+    """Train `arm_name` with `seed`, write `out_dir/metrics.jsonl`, and return the trained model."""
     import torch
 
     if threads:
@@ -147,6 +147,7 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        gradient_checkpointing=cfg.model.gradient_checkpointing,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     evaluator = make_world_evaluator(
@@ -191,6 +192,7 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
             expert=expert,
             on_row=mirror_rows(writer.write, mirror),
             divergent_threshold=tc.divergent_threshold,
+            sft_lr=tc.sft_lr,
         )
         for cb in (PrinterCallback, ProgressCallback):
             trainer.remove_callback(cb)
@@ -200,6 +202,7 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
     if tokens_log is not None:
         tokens_log.close()
     (out_dir / "DONE").write_text(dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    return trainer.model
 
 
 def worker_main(argv: list[str]) -> int:

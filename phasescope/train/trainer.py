@@ -78,6 +78,8 @@ class PhaseTrainer(GRPOTrainer):
         self._pending_eval: dict[str, float] = {}
         self._generate_s = 0.0
         self._step_start = time.perf_counter()
+        self._step_s = 0.0
+        self._tokens = 0
         if expert is None and any(mu_at(s, arm) > 0 for s in range(self.args.max_steps)):
             raise ValueError("this arm uses the SFT term (μ > 0) but no expert data was given")
 
@@ -128,11 +130,13 @@ class PhaseTrainer(GRPOTrainer):
         mu = inputs["mu"]
         stats: dict[str, float] = {"train/mu": mu}
         grpo = sft = None
+        tokens = 0
         if "completion_ids" in inputs:
             mask = inputs["completion_mask"]
             logps, ent = self._logps(
                 model, inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], mask
             )
+            tokens += int(mask.sum())
             old = inputs.get("old_per_token_logps")
             old = logps.detach() if old is None else old
             grpo, clip_frac = grpo_loss(logps, old, inputs["advantages"], mask, self.args.epsilon)
@@ -144,12 +148,14 @@ class PhaseTrainer(GRPOTrainer):
             logps_e, ent_e = self._logps(
                 model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], e["completion_mask"]
             )
+            tokens += int(e["completion_mask"].sum())
             sft = sft_loss(logps_e, e["completion_mask"], self.weight_fn(logps_e))
             stats["train/sft_loss"] = float(sft.detach())
             stats.update(expert_token_stats(logps_e, e["completion_mask"], ent_e, self.divergent_threshold))
         loss = chord_loss(grpo, sft, mu)
         stats["train/loss"] = float(loss.detach())
         self._step_stats = stats
+        self._tokens = tokens
         return loss / self.current_gradient_accumulation_steps
 
     # --- logging -------------------------------------------------------------------------------------
@@ -169,21 +175,19 @@ class PhaseTrainer(GRPOTrainer):
         if logs.get("grad_norm") is not None:
             row["train/grad_norm"] = logs["grad_norm"]
         trl = self._metrics["train"]
-        if "completion_ids" in self._last_keys() and trl.get("reward"):
+        if "train/grpo_loss" in self._step_stats and trl.get("reward"):
             row["rollout/reward_mean"] = trl["reward"][-1]
             row["rollout/reward_std"] = trl["reward_std"][-1]
             row["rollout/frac_zero_std"] = trl["frac_reward_zero_std"][-1]
             row["rollout/response_length"] = trl["completions/mean_length"][-1]
-        step_s = time.perf_counter() - self._step_start
-        row["time/step_s"] = step_s
+        row["time/step_s"] = self._step_s
+        if self._step_s > 0:
+            row["perf/tokens_per_s"] = self._tokens / self._step_s
         if self._generate_s:
             row["time/generate_s"] = self._generate_s
         row.update(self._pending_eval)
         self._pending_eval = {}
         return row
-
-    def _last_keys(self):
-        return {"completion_ids"} if "train/grpo_loss" in self._step_stats else set()
 
 
 class EvalCallback(TrainerCallback):
@@ -219,6 +223,8 @@ class EvalCallback(TrainerCallback):
             self.trainer.on_row(row)
 
     def on_step_end(self, args, state, control, **kwargs):
+        # The update (generation, loss, backward, optimizer step) ends here; evaluation is timed apart.
+        self.trainer._step_s = time.perf_counter() - self.trainer._step_start
         step = state.global_step
         if step % self.eval_every == 0 or step == state.max_steps:
             self.trainer._pending_eval = self._run(step)
