@@ -170,6 +170,13 @@ class TrainConfig:
     """Expert examples in the fixed probe set (chosen by world.seed: the same for every arm and seed)."""
     probe_top_k: int = 10
     """Most divergent probe tokens written to tokens.jsonl per evaluation (0: none)."""
+    checkpoint_every: int = 100
+    """Save a checkpoint (model, optimizer, scheduler, RNG, step) every this many steps and at the last
+    step, into `<arm>/seed<k>/checkpoint/` (only the latest is kept) for `phasescope run --resume`.
+    0: never (a resumed run then starts that arm over)."""
+    on_nonfinite: str = "stop"
+    """A NaN/inf loss or gradient: stop (the run fails, naming the step and the last good checkpoint)
+    or skip (that update is dropped: no parameter moves; the row gets train/skipped = 1)."""
 
     def __post_init__(self):
         _check(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
@@ -192,6 +199,11 @@ class TrainConfig:
         _check(0.0 < self.divergent_threshold < 1.0, "train.divergent_threshold must be in (0, 1)")
         _check(self.probe_size > 0, f"train.probe_size must be > 0, got {self.probe_size}")
         _check(self.probe_top_k >= 0, f"train.probe_top_k must be >= 0, got {self.probe_top_k}")
+        _check(self.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        _check(
+            self.on_nonfinite in ("stop", "skip"),
+            f"train.on_nonfinite must be stop or skip, got {self.on_nonfinite!r}",
+        )
 
 
 @dataclass
