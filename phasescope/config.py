@@ -124,11 +124,91 @@ class ModelConfig:
     """auto (bf16 on a GPU that supports it, else fp32), float32, bfloat16 or float16."""
     gradient_checkpointing: bool = False
     """Trade compute for memory on large models."""
+    attn_implementation: str = ""
+    """Attention kernel passed to from_pretrained (sdpa, flash_attention_2, eager); empty = transformers' choice."""
+    lora_r: int = 0
+    """LoRA rank (needs `pip install phasescope[peft]`); 0 = full fine-tuning."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (the update is scaled by lora_alpha / lora_r)."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA branch."""
+    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    """Modules that get LoRA adapters: ["all-linear"] or names such as ["q_proj", "v_proj"]."""
+    use_vllm: bool = False
+    """Generate rollouts with vLLM (TRL's use_vllm; needs vllm installed and a GPU)."""
+    vllm_mode: str = "colocate"
+    """colocate (vLLM shares the training GPUs) or server (a separate `trl vllm-serve` process)."""
+    vllm_gpu_memory_utilization: float = 0.3
+    """Share of each GPU's memory vLLM may take in colocate mode."""
 
     def __post_init__(self):
         _check(
             self.dtype in ("auto", "float32", "bfloat16", "float16"), f"model.dtype {self.dtype!r} is unknown"
         )
+        _check(self.lora_r >= 0, f"model.lora_r must be >= 0, got {self.lora_r}")
+        _check(self.lora_alpha > 0, f"model.lora_alpha must be > 0, got {self.lora_alpha}")
+        _check(0.0 <= self.lora_dropout < 1.0, f"model.lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        _check(len(self.lora_target_modules) > 0, "model.lora_target_modules is empty")
+        _check(
+            self.vllm_mode in ("colocate", "server"),
+            f"model.vllm_mode must be colocate or server, got {self.vllm_mode!r}",
+        )
+        _check(
+            0.0 < self.vllm_gpu_memory_utilization <= 1.0, "model.vllm_gpu_memory_utilization must be in (0, 1]"
+        )
+        _check(
+            self.attn_implementation in ("", "sdpa", "flash_attention_2", "flash_attention_3", "eager"),
+            f"model.attn_implementation {self.attn_implementation!r} is unknown",
+        )
+
+
+@dataclass
+class DataConfig:
+    """Real datasets (used with `model.name_or_path`); see phasescope/data/.
+
+    A source is a JSONL file, a local dataset folder (save_to_disk or data files) or a Hugging Face
+    dataset id; `source:split` picks a split (default: train for rl/expert, test for eval).
+    """
+
+    rl_prompts: str = ""
+    """RL prompts with reference answers (rollouts are scored against `answer_field`)."""
+    expert: str = ""
+    """Expert demonstrations (prompt + expert response) for the SFT term; may be the same source as rl_prompts."""
+    eval: list[str] = field(default_factory=list)
+    """Held-out sets, each `source` or `name=source`; the first gives eval/accuracy, eval/format_rate,
+    eval/response_length (and eval/expert_nll when it has expert responses), later ones eval/<name>_accuracy."""
+    prompt_field: str = "problem"
+    """Field holding the problem text."""
+    answer_field: str = "answer"
+    """Field holding the reference answer (checked with math-verify)."""
+    response_field: str = "solution"
+    """Field holding the expert response; `name.N` takes item N of a list field (e.g. generations.0)."""
+    prompt_template: str = "{prompt}\nPlease reason step by step, and put your final answer within \\boxed{}."
+    """User message built from the problem; `{prompt}` is replaced by the problem text."""
+    system_prompt: str = ""
+    """System message of the chat template (empty: none)."""
+    chat_template: bool = True
+    """Wrap prompts (and expert responses) in the tokenizer's chat template when it has one."""
+    n_rl_prompts: int = 0
+    """Use at most this many RL prompts (0: all), drawn with `data.seed`."""
+    n_expert: int = 0
+    """Use at most this many expert rows (0: all), drawn with `data.seed`."""
+    n_eval: int = 0
+    """Use at most this many problems per held-out set (0: all), drawn with `data.seed`."""
+    seed: int = 0
+    """Seed of the subsets (and of the probe set); the same for every arm and seed."""
+    eval_batch_size: int = 32
+    """Problems per batched `generate` call in evaluation (per process)."""
+
+    def __post_init__(self):
+        for name in ("n_rl_prompts", "n_expert", "n_eval"):
+            _check(getattr(self, name) >= 0, f"data.{name} must be >= 0, got {getattr(self, name)}")
+        _check(self.eval_batch_size > 0, f"data.eval_batch_size must be > 0, got {self.eval_batch_size}")
+        _check("{prompt}" in self.prompt_template, "data.prompt_template must contain {prompt}")
+        for name in ("prompt_field", "answer_field", "response_field"):
+            _check(bool(getattr(self, name)), f"data.{name} is empty")
+        for item in self.eval:
+            _check(bool(item.strip()), "data.eval has an empty entry")
 
 
 @dataclass
@@ -169,6 +249,9 @@ class TrainConfig:
     probe_size: int = 64
     """Expert examples in the fixed probe set (chosen by world.seed: the same for every arm and seed)."""
     probe_top_k: int = 10
+    gradient_accumulation_steps: int = 1
+    """Micro-batches per update: each process sees (prompts_per_step × num_generations) / (processes ×
+    this) rollouts and expert_batch_size / (processes × this) expert rows per micro-batch."""
     """Most divergent probe tokens written to tokens.jsonl per evaluation (0: none)."""
     checkpoint_every: int = 100
     """Save a checkpoint (model, optimizer, scheduler, RNG, step) every this many steps and at the last
@@ -199,6 +282,7 @@ class TrainConfig:
         _check(0.0 < self.divergent_threshold < 1.0, "train.divergent_threshold must be in (0, 1)")
         _check(self.probe_size > 0, f"train.probe_size must be > 0, got {self.probe_size}")
         _check(self.probe_top_k >= 0, f"train.probe_top_k must be >= 0, got {self.probe_top_k}")
+        _check(self.gradient_accumulation_steps >= 1, "train.gradient_accumulation_steps must be >= 1")
         _check(self.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0, got {self.checkpoint_every}")
         _check(
             self.on_nonfinite in ("stop", "skip"),
@@ -264,8 +348,19 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     arms: dict[str, ArmConfig] = field(default_factory=default_arms)
+    data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self):
+        if self.model.name_or_path:
+            _check(
+                bool(self.data.rl_prompts or self.data.expert),
+                "model.name_or_path is set but [data] names no rl_prompts or expert source",
+            )
+        else:
+            _check(
+                not (self.data.rl_prompts or self.data.expert or self.data.eval),
+                "[data] sources need a real model: set model.name_or_path (the embedded world has its own data)",
+            )
         for arm in self.experiment.arms:
             _check(arm in self.arms, f"unknown arm {arm!r}; defined arms: {', '.join(self.arms)}")
         for name in self.experiment.arms:
@@ -332,6 +427,7 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         "world": WorldConfig,
         "model": ModelConfig,
         "train": TrainConfig,
+        "data": DataConfig,
     }
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
