@@ -147,14 +147,17 @@ class ModelConfig:
         )
         _check(self.lora_r >= 0, f"model.lora_r must be >= 0, got {self.lora_r}")
         _check(self.lora_alpha > 0, f"model.lora_alpha must be > 0, got {self.lora_alpha}")
-        _check(0.0 <= self.lora_dropout < 1.0, f"model.lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        _check(
+            0.0 <= self.lora_dropout < 1.0, f"model.lora_dropout must be in [0, 1), got {self.lora_dropout}"
+        )
         _check(len(self.lora_target_modules) > 0, "model.lora_target_modules is empty")
         _check(
             self.vllm_mode in ("colocate", "server"),
             f"model.vllm_mode must be colocate or server, got {self.vllm_mode!r}",
         )
         _check(
-            0.0 < self.vllm_gpu_memory_utilization <= 1.0, "model.vllm_gpu_memory_utilization must be in (0, 1]"
+            0.0 < self.vllm_gpu_memory_utilization <= 1.0,
+            "model.vllm_gpu_memory_utilization must be in (0, 1]",
         )
         _check(
             self.attn_implementation in ("", "sdpa", "flash_attention_2", "flash_attention_3", "eager"),
