@@ -68,7 +68,7 @@ class WorldConfig:
     """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
     digits: int = 2
     """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
-    n_expert: int = 200
+    n_expert: int = 100
     """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
     n_rl_prompts: int = 4000
     """RL prompts (addition), disjoint from the expert problems."""
@@ -80,19 +80,19 @@ class WorldConfig:
     """The skill the base has and nobody trains (the paper's MMLU-Pro): max ("47>23=47;") or subtraction."""
     pretrain_sub_share: float = 1.0
     """Share of the pre-training general-skill problems used (the general skill's dose)."""
-    pretrain_cot_share: float = 0.05
+    pretrain_cot_share: float = 0.02
     """Share of pre-training addition problems shown in the expert's chain-of-thought style."""
     base_target_accuracy: float = 0.45
     """Base pre-training stops once held-out-dev addition accuracy reaches this (a middling base)."""
     base_max_steps: int = 4000
     """Upper bound on base pre-training steps."""
-    base_lr: float = 2e-3
+    base_lr: float = 3e-3
     """Base pre-training learning rate."""
     base_batch_size: int = 64
     """Base pre-training batch size."""
     n_layer: int = 2
     """Decoder layers of the tiny GPT-2."""
-    n_embd: int = 128
+    n_embd: int = 64
     """Width of the tiny GPT-2."""
     n_head: int = 4
     """Attention heads of the tiny GPT-2."""
@@ -241,7 +241,7 @@ class TrainConfig:
     """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
     max_completion_length: int = 40
     """Longest generated response, in tokens."""
-    eval_every: int = 25
+    eval_every: int = 20
     """Held-out evaluation every this many steps (and at step 0 and the last step)."""
     grad_clip: float = 1.0
     """Gradient-norm clip."""
@@ -336,7 +336,7 @@ def default_arms() -> dict[str, ArmConfig]:
     return {
         "sft": ArmConfig(schedule="constant", mu=1.0),
         "rl": ArmConfig(schedule="constant", mu=0.0),
-        "sft_then_rl": ArmConfig(schedule="step", sft_steps=200),
+        "sft_then_rl": ArmConfig(schedule="step", sft_steps=250),
         "chord_mu": ArmConfig(
             schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
         ),

@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,22 @@ def tiny_cache(tmp_path_factory):
         os.environ.pop("PHASESCOPE_CACHE", None)
     else:
         os.environ["PHASESCOPE_CACHE"] = old
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the console entry point `phasescope.cli:main` in-process (a subprocess per test costs
+    seconds of imports); returns (returncode, stdout, stderr) like a finished process."""
+    from phasescope.cli import main
+
+    def invoke(*args: str) -> subprocess.CompletedProcess:
+        monkeypatch.setattr(sys, "argv", ["phasescope", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return invoke

@@ -38,7 +38,7 @@ BASE_FIELDS = (
     "n_head",
     "n_eval",
 )
-CHECK_EVERY = 50
+CHECK_EVERY = 25
 
 
 def cache_root() -> Path:
@@ -75,7 +75,7 @@ def base_model_path(world, splits, log=print) -> Path:
     def check(step: int) -> bool:
         acc = greedy_accuracy(model, tokenizer, splits.dev)
         history.append((step, acc))
-        if step % (CHECK_EVERY * 4) == 0:
+        if step % 100 == 0:
             log(f"  base step {step}: dev addition accuracy {acc:.3f} (target {world.base_target_accuracy})")
         return acc >= world.base_target_accuracy
 

@@ -27,22 +27,3 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         cwd=cwd or REPO,
         timeout=120,
     )
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run the console entry point `phasescope.cli:main` in-process (a subprocess per test costs
-    seconds of imports); returns (returncode, stdout, stderr) like a finished process."""
-    from phasescope.cli import main
-
-    def invoke(*args: str) -> subprocess.CompletedProcess:
-        monkeypatch.setattr(sys, "argv", ["phasescope", *map(str, args)])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, out, err)
-
-    return invoke

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analysis.conftest import cli  # noqa: F401 - the in-process CLI runner, shared with tests/analysis
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
