@@ -94,32 +94,52 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
     from transformers import PrinterCallback, ProgressCallback
     from trl import GRPOConfig
 
+    from phasescope.train.distributed import NullWriter, is_main_process, per_device_rows
     from phasescope.train.evaluate import make_world_evaluator
     from phasescope.train.trainer import EvalCallback, ExpertSet, PhaseTrainer
     from phasescope.world import build_world
     from phasescope.world.base import load_base
     from phasescope.world.task import parse_answer
 
-    if cfg.model.name_or_path:
-        raise UsageError(
-            "real models (model.name_or_path) are not supported yet: leave it empty for the embedded world"
-        )
     arm = cfg.arms[arm_name]
     tc = cfg.train
-    world = build_world(cfg.world)
-    model, tokenizer = load_base(world.base_path)
-    problems = world.rl_problems
-    train_ds = Dataset.from_dict(
-        {"prompt": [p.prompt for p in problems], "answer": [p.answer for p in problems]}
+    real = None  # a real model and data (phasescope/train/real.py), else the embedded world
+    is_main = is_main_process()  # only the main process writes to the run directory
+    if cfg.model.name_or_path:
+        from phasescope.train.real import build_real, write_data_report
+
+        real = build_real(cfg, seed)
+        model, tokenizer, train_ds = real.model, real.tokenizer, real.train_dataset
+        expert_prompts, expert_responses = real.expert_prompts, real.expert_responses
+        reward_funcs = real.reward_funcs
+        if is_main:
+            write_data_report(out_dir, real.data_report)
+    else:
+        world = build_world(cfg.world)
+        model, tokenizer = load_base(world.base_path)
+        problems = world.rl_problems
+        train_ds = Dataset.from_dict(
+            {"prompt": [p.prompt for p in problems], "answer": [p.answer for p in problems]}
+        )
+
+        def correctness(prompts, completions, completion_ids, answer, **kwargs):
+            # Decode from ids: TRL's text completions drop the end mark, which the answer format needs.
+            texts = ["".join(tokenizer.convert_ids_to_tokens(ids)) for ids in completion_ids]
+            return [1.0 if parse_answer(t) == a else 0.0 for t, a in zip(texts, answer)]
+
+        reward_funcs = [correctness]
+        expert_prompts, expert_responses = world.expert_pairs
+    expert = (
+        ExpertSet(tokenizer, expert_prompts, expert_responses, tc.expert_batch_size, seed)
+        if expert_prompts
+        else None
     )
-
-    def correctness(prompts, completions, completion_ids, answer, **kwargs):
-        # Decode from ids: TRL's text completions drop the end mark, which the answer format needs.
-        texts = ["".join(tokenizer.convert_ids_to_tokens(ids)) for ids in completion_ids]
-        return [1.0 if parse_answer(t) == a else 0.0 for t, a in zip(texts, answer)]
-
-    expert_prompts, expert_responses = world.expert_pairs
-    expert = ExpertSet(tokenizer, expert_prompts, expert_responses, tc.expert_batch_size, seed)
+    # Global batches (config) → per-process micro-batches; the same update on 1 or N processes.
+    rows_per_device = per_device_rows(
+        tc.prompts_per_step * tc.num_generations,
+        expert.batch_size if expert is not None else 0,
+        tc.gradient_accumulation_steps,
+    )
     use_cpu = not torch.cuda.is_available()
     args = GRPOConfig(
         output_dir=str(out_dir / "trl"),
@@ -129,7 +149,8 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
         warmup_steps=tc.warmup_steps,
         weight_decay=0.0,
         max_grad_norm=tc.grad_clip,
-        per_device_train_batch_size=tc.prompts_per_step * tc.num_generations,
+        per_device_train_batch_size=rows_per_device,
+        gradient_accumulation_steps=tc.gradient_accumulation_steps,
         num_generations=tc.num_generations,
         max_completion_length=tc.max_completion_length,
         temperature=tc.temperature,
@@ -148,13 +169,17 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
         remove_unused_columns=False,
         dataloader_num_workers=0,
         gradient_checkpointing=cfg.model.gradient_checkpointing,
+        **(real.grpo_kwargs if real is not None else {}),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = make_world_evaluator(
-        tokenizer, world.splits, tc.max_completion_length, tc.temperature, cfg.world.digits, seed
-    )
+    if real is not None:
+        evaluator = real.evaluator
+    else:
+        evaluator = make_world_evaluator(
+            tokenizer, world.splits, tc.max_completion_length, tc.temperature, cfg.world.digits, seed
+        )
     tokens_log = None
-    if tc.probes:
+    if tc.probes and expert_prompts:
         # Token-divergence probe at every evaluation: probe/* join the eval row, records go to tokens.jsonl.
         from phasescope.train.probes import probe_from_expert, with_probe
         from phasescope.train.schedules import stage_at
@@ -164,27 +189,27 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
             expert_prompts,
             expert_responses,
             tc.probe_size,
-            cfg.world.seed,
+            cfg.data.seed if real is not None else cfg.world.seed,
             tc.probe_top_k,
             tc.divergent_threshold,
         )
-        tokens_log = MetricsWriter(out_dir / "tokens.jsonl")
+        tokens_log = MetricsWriter(out_dir / "tokens.jsonl") if is_main else NullWriter()
         evaluator = with_probe(evaluator, probe, tokens_log.write, lambda s: stage_at(max(s - 1, 0), arm))
     from phasescope.runlog.wandb_mirror import WandbMirror, mirror_rows
 
     # W&B copies each row after metrics.jsonl has it; any W&B failure is one warning, never fatal.
     mirror = WandbMirror(
-        cfg.experiment.wandb,
+        cfg.experiment.wandb if is_main else "off",
         group=cfg.experiment.name,
         job_type=arm_name,
         name=f"{arm_name}/seed{seed}",
         config={**cfg.to_dict(), "arm_name": arm_name, "seed": seed},
         dir=out_dir.parent.parent,
     )
-    with MetricsWriter(out_dir / "metrics.jsonl") as writer:
+    with MetricsWriter(out_dir / "metrics.jsonl") if is_main else NullWriter() as writer:
         trainer = PhaseTrainer(
             model=model,
-            reward_funcs=[correctness],
+            reward_funcs=reward_funcs,
             args=args,
             train_dataset=train_ds,
             processing_class=tokenizer,
@@ -193,6 +218,7 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
             on_row=mirror_rows(writer.write, mirror),
             divergent_threshold=tc.divergent_threshold,
             sft_lr=tc.sft_lr,
+            **(real.trainer_kwargs if real is not None else {}),
         )
         for cb in (PrinterCallback, ProgressCallback):
             trainer.remove_callback(cb)
@@ -201,7 +227,8 @@ def train_one(cfg: Config, arm_name: str, seed: int, out_dir: Path, threads: int
     mirror.finish()
     if tokens_log is not None:
         tokens_log.close()
-    (out_dir / "DONE").write_text(dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    if is_main:
+        (out_dir / "DONE").write_text(dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     return trainer.model
 
 

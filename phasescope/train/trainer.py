@@ -49,8 +49,9 @@ class ExpertSet:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         return torch.randperm(len(self.prompts), generator=g)[: self.batch_size].tolist()
 
-    def batch(self, step: int) -> dict[str, torch.Tensor]:
-        idx = self.indices(step)
+    def batch(self, step: int, part: int = 0, parts: int = 1) -> dict[str, torch.Tensor]:
+        """The step's rows, or share `part` of `parts` of them (one process's share of one micro-batch)."""
+        idx = self.indices(step)[part::parts]
         return encode_pairs(self.tokenizer, [self.prompts[i] for i in idx], [self.responses[i] for i in idx])
 
 
@@ -109,7 +110,11 @@ class PhaseTrainer(GRPOTrainer):
         else:
             self._generate_s = 0.0
         if mu > 0.0:
-            batch = self.expert.batch(step)
+            # This process's share of this micro-batch: the shares of all processes and accumulation
+            # steps together are the step's expert rows, so the update does not depend on the layout.
+            procs, accum = self.accelerator.num_processes, self.args.gradient_accumulation_steps
+            part = (self._step % accum) * procs + self.accelerator.process_index
+            batch = self.expert.batch(step, part, procs * accum)
             inputs["expert"] = {k: v.to(self.accelerator.device) for k, v in batch.items()}
         inputs["mu"] = mu
         return inputs
@@ -127,9 +132,13 @@ class PhaseTrainer(GRPOTrainer):
     def _compute_loss(self, model, inputs):
         if not self.model.training:  # TRL's evaluation path; phasescope evaluates with its own callback
             return super()._compute_loss(model, inputs)
+        # Several processes: each term is a token mean over the *global* micro-batch. A process computes
+        # its share (local mean × local tokens / global tokens); the shares sum to the global mean, and
+        # the loss is scaled by the process count because DDP / ZeRO / FSDP average gradients.
         mu = inputs["mu"]
         stats: dict[str, float] = {"train/mu": mu}
         grpo = sft = None
+        shares: dict[str, torch.Tensor] = {}
         tokens = 0
         if "completion_ids" in inputs:
             mask = inputs["completion_mask"]
@@ -137,12 +146,14 @@ class PhaseTrainer(GRPOTrainer):
                 model, inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], mask
             )
             tokens += int(mask.sum())
+            share = self._token_share(mask)
             old = inputs.get("old_per_token_logps")
             old = logps.detach() if old is None else old
             grpo, clip_frac = grpo_loss(logps, old, inputs["advantages"], mask, self.args.epsilon)
-            stats["train/grpo_loss"] = float(grpo.detach())
-            stats["rollout/clip_frac"] = float(clip_frac)
-            stats["rollout/entropy"] = float(masked_mean(ent.detach(), mask))
+            grpo = grpo * share
+            shares["train/grpo_loss"] = grpo.detach()
+            shares["rollout/clip_frac"] = clip_frac * share
+            shares["rollout/entropy"] = masked_mean(ent.detach(), mask) * share
         if "expert" in inputs:
             e = inputs["expert"]
             logps_e, ent_e = self._logps(
@@ -150,13 +161,50 @@ class PhaseTrainer(GRPOTrainer):
             )
             tokens += int(e["completion_mask"].sum())
             sft = sft_loss(logps_e, e["completion_mask"], self.weight_fn(logps_e))
-            stats["train/sft_loss"] = float(sft.detach())
-            stats.update(expert_token_stats(logps_e, e["completion_mask"], ent_e, self.divergent_threshold))
-        loss = chord_loss(grpo, sft, mu)
-        stats["train/loss"] = float(loss.detach())
+            sft = sft * self._token_share(e["completion_mask"])
+            shares["train/sft_loss"] = sft.detach()
+            stats.update(self._expert_stats(logps_e, e["completion_mask"], ent_e))
+        shares["tokens"] = torch.tensor(float(tokens), device=self.accelerator.device)
+        summed = self._sum_over_processes(shares)
+        tokens = int(summed.pop("tokens"))
+        stats.update(summed)
+        loss = chord_loss(grpo, sft, mu) * self.accelerator.num_processes
+        stats["train/loss"] = float(
+            chord_loss(
+                torch.tensor(stats["train/grpo_loss"]) if grpo is not None else None,
+                torch.tensor(stats["train/sft_loss"]) if sft is not None else None,
+                mu,
+            )
+        )
         self._step_stats = stats
         self._tokens = tokens
         return loss / self.current_gradient_accumulation_steps
+
+    # --- several processes ------------------------------------------------------------------------------
+
+    def _token_share(self, mask: torch.Tensor) -> torch.Tensor:
+        """This process's tokens / all processes' tokens (1.0 on one process)."""
+        local = mask.sum().to(torch.float32)
+        if self.accelerator.num_processes == 1:
+            return local / local.clamp(min=1.0)
+        return local / self.accelerator.reduce(local.detach().clone(), reduction="sum").clamp(min=1.0)
+
+    def _sum_over_processes(self, values: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Each value summed over processes, in one all-reduce."""
+        names = list(values)
+        t = torch.stack([values[n].detach().float().to(self.accelerator.device).reshape(()) for n in names])
+        if self.accelerator.num_processes > 1:
+            t = self.accelerator.reduce(t, reduction="sum")
+        return dict(zip(names, t.tolist()))
+
+    def _expert_stats(self, logp: torch.Tensor, mask: torch.Tensor, ent: torch.Tensor) -> dict[str, float]:
+        """expert/* over the expert tokens of all processes (quantiles need the tokens, not local summaries)."""
+        if self.accelerator.num_processes > 1:
+            acc = self.accelerator
+            logp, mask, ent = (
+                acc.gather(acc.pad_across_processes(x.detach(), dim=1)) for x in (logp, mask, ent)
+            )
+        return expert_token_stats(logp, mask, ent, self.divergent_threshold)
 
     # --- logging -------------------------------------------------------------------------------------
 
