@@ -77,6 +77,12 @@ def run(
     ),
     workers: int = typer.Option(None, "--workers", help="Arms trained at once (one process each)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted run directory: finished arms are skipped, the others continue "
+        "from their last checkpoint (the stored config is used).",
+    ),
     wandb: str = typer.Option(
         None, "--wandb", help="Mirror to W&B: off|offline|online (default off; WANDB_MODE respected)."
     ),
@@ -102,11 +108,14 @@ def run(
         if value is not None:
             sets.append(f"experiment.{key}={value!r}".replace("'", '"'))
     cfg = load_config(config, sets)
-    from phasescope.train.run import run_experiment, summarize
+    from phasescope.train.run import resume_config, run_experiment, summarize
 
     exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
+    if resume and not overwrite:
+        explicit = config is not None or bool(overrides) or arms is not None or seeds is not None
+        cfg = resume_config(cfg, exp_dir, explicit)
     t0 = time.perf_counter()
-    results = run_experiment(cfg, exp_dir, log=typer.echo, overwrite=overwrite)
+    results = run_experiment(cfg, exp_dir, log=typer.echo, overwrite=overwrite, resume=resume)
     table = summarize(results)
     typer.echo("")
     typer.echo(

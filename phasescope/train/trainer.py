@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
+from trl.trainer.utils import RepeatSampler
 
 from phasescope.config import ArmConfig
+from phasescope.errors import PhasescopeError
+from phasescope.runlog.checkpoint import latest_checkpoint, mark_complete, prune_checkpoints
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
 from phasescope.train.probes import expert_token_stats
 from phasescope.train.schedules import lr_factor, mu_at, stage_at
@@ -55,6 +59,26 @@ class ExpertSet:
         return encode_pairs(self.tokenizer, [self.prompts[i] for i in idx], [self.responses[i] for i in idx])
 
 
+class EpochRepeatSampler(RepeatSampler):
+    """TRL's RepeatSampler whose order in epoch e is a pure function of (seed, e).
+
+    TRL's sampler draws each epoch's permutation from one generator that lives as long as the trainer,
+    so a run resumed in epoch e > 0 would replay epoch 0's order. Here `set_epoch(e)` (called by the
+    Trainer / Accelerate each epoch) reseeds and skips e permutations: an uninterrupted run sees
+    exactly TRL's order, and a resumed one sees the same.
+    """
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.shuffle and self.seed is not None:
+            self.generator.manual_seed(self.seed)
+            for _ in range(epoch):
+                torch.randperm(self.num_samples, generator=self.generator)
+
+
+class NonFiniteError(PhasescopeError):
+    """A NaN/inf loss or gradient under train.on_nonfinite = "stop"."""
+
+
 class PhaseTrainer(GRPOTrainer):
     """GRPOTrainer whose loss is the μ-mix of GRPO and (weighted) SFT; see the module docstring."""
 
@@ -66,10 +90,13 @@ class PhaseTrainer(GRPOTrainer):
         on_row: Callable[[dict[str, Any]], None],
         divergent_threshold: float = 0.1,
         sft_lr: float | None = None,
+        on_nonfinite: str = "stop",
         **kwargs,
     ):
         self.arm = arm
         self.sft_lr = sft_lr
+        self.on_nonfinite = on_nonfinite
+        self._nonfinite: str | None = None  # what was non-finite in the current update, if anything
         super().__init__(*args, **kwargs)
         self.expert = expert
         self.on_row = on_row
@@ -83,6 +110,40 @@ class PhaseTrainer(GRPOTrainer):
         self._tokens = 0
         if expert is None and any(mu_at(s, arm) > 0 for s in range(self.args.max_steps)):
             raise ValueError("this arm uses the SFT term (μ > 0) but no expert data was given")
+        self.add_callback(NonFiniteGuard(self))
+
+    # --- data order and checkpoints (resume) -------------------------------------------------------
+
+    def _get_train_sampler(self, dataset=None):
+        s = super()._get_train_sampler(dataset)
+        return EpochRepeatSampler(
+            s.data_source, s.mini_repeat_count, s.batch_size, s.repeat_count, s.shuffle, s.seed
+        )
+
+    def _save_checkpoint(self, model, trial):
+        """HF's checkpoint, then the completeness marker, then every other checkpoint is deleted."""
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            step = self.state.global_step
+            path = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{step}"
+            mark_complete(path, step)
+            prune_checkpoints(path.parent, keep=path)
+
+    def last_good_checkpoint(self) -> str:
+        found = latest_checkpoint(Path(self.args.output_dir).parent)
+        if found is None:
+            return "no checkpoint was saved yet"
+        return f"the last good checkpoint is {found[1]} (step {found[0]})"
+
+    def nonfinite(self, what: str) -> None:
+        """Record a NaN/inf in the current update: stop (raise) or mark the update to be skipped."""
+        step = self.state.global_step + 1
+        if self.on_nonfinite == "stop":
+            raise NonFiniteError(
+                f"{what} is not finite at step {step}; {self.last_good_checkpoint()}. Lower train.lr "
+                f'(or train.sft_lr), or set train.on_nonfinite="skip" to drop such updates'
+            )
+        self._nonfinite = what
 
     # --- learning rate -----------------------------------------------------------------------------
 
@@ -176,6 +237,8 @@ class PhaseTrainer(GRPOTrainer):
                 mu,
             )
         )
+        if not torch.isfinite(loss.detach()):
+            self.nonfinite("train/loss")
         self._step_stats = stats
         self._tokens = tokens
         return loss / self.current_gradient_accumulation_steps
@@ -236,6 +299,27 @@ class PhaseTrainer(GRPOTrainer):
         row.update(self._pending_eval)
         self._pending_eval = {}
         return row
+
+
+class NonFiniteGuard(TrainerCallback):
+    """Before each optimizer step: a NaN/inf gradient (or an update already marked non-finite) stops the
+    run or, under on_nonfinite = "skip", drops every gradient so that the optimizer moves nothing."""
+
+    def __init__(self, trainer: PhaseTrainer):
+        self.trainer = trainer
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        tr = self.trainer
+        grads = [p.grad for p in tr.model.parameters() if p.grad is not None]
+        if tr._nonfinite is None and grads:
+            finite = torch.stack([torch.isfinite(g).all() for g in grads]).all()
+            if not bool(finite):
+                tr.nonfinite("the gradient")
+        if tr._nonfinite is not None:
+            for p in tr.model.parameters():
+                p.grad = None
+            tr._step_stats["train/skipped"] = 1.0
+            tr._nonfinite = None
 
 
 class EvalCallback(TrainerCallback):
