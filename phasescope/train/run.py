@@ -268,7 +268,9 @@ def train_one(
         **(real.grpo_kwargs if real is not None else {}),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    resume_from = prepare_resume(out_dir) if resume else None
+    resume_from = None
+    if resume:  # the main process cuts the logs back; every process loads the same checkpoint
+        resume_from = prepare_resume(out_dir) if is_main else latest_checkpoint(out_dir)
     if real is not None:
         evaluator = real.evaluator
     else:
