@@ -158,17 +158,22 @@ def load_examples(
             f"data source {source!r} has no row with the fields {need} ({len(rows)} rows; fields: {fields}); "
             "set data.prompt_field / data.answer_field / data.response_field"
         )
-    if limit and limit < len(out):
-        idx = sorted(random.Random(seed).sample(range(len(out)), limit))
-        out = [out[i] for i in idx]
-    return out, skipped
+    return subset(out, limit, seed), skipped
 
 
-def _norm(text: str) -> str:
+def subset(examples: list[Example], n: int, seed: int) -> list[Example]:
+    """`n` examples drawn with `seed`, in their original order (all of them when n is 0 or too large)."""
+    if not n or n >= len(examples):
+        return examples
+    idx = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[i] for i in idx]
+
+
+def norm_prompt(text: str) -> str:
     return " ".join(text.lower().split())
 
 
 def prompt_overlap(a: list[Example], b: list[Example]) -> int:
     """How many prompts of `a` also occur in `b` (compared after lower-casing and collapsing whitespace)."""
-    seen = {_norm(e.prompt) for e in b}
-    return sum(_norm(e.prompt) in seen for e in a)
+    seen = {norm_prompt(e.prompt) for e in b}
+    return sum(norm_prompt(e.prompt) in seen for e in a)

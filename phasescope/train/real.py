@@ -28,7 +28,7 @@ import torch
 
 from phasescope.config import Config, DataConfig, ModelConfig
 from phasescope.data.mathcheck import has_boxed, is_correct, math_reward
-from phasescope.data.sources import Example, load_examples, prompt_overlap
+from phasescope.data.sources import Example, load_examples, norm_prompt, prompt_overlap, subset
 from phasescope.errors import UsageError
 
 
@@ -283,16 +283,27 @@ def load_data(
     report: dict[str, Any] = {}
     rl: list[Example] = []
     expert: list[Example] = []
-    if dc.rl_prompts:
-        rl, skipped = load_examples(
-            dc.rl_prompts, answer_field=dc.answer_field, limit=dc.n_rl_prompts, **common
-        )
-        report["rl_prompts"] = {"source": dc.rl_prompts, "rows": len(rl), "skipped": skipped}
     if dc.expert:
         expert, skipped = load_examples(
             dc.expert, response_field=dc.response_field, limit=dc.n_expert, **common
         )
         report["expert"] = {"source": dc.expert, "rows": len(expert), "skipped": skipped}
+    if dc.rl_prompts:
+        rl, skipped = load_examples(dc.rl_prompts, answer_field=dc.answer_field, **common)
+        removed = 0
+        if dc.rl_prompts == dc.expert:
+            # One source for both (the paper's OpenR1 split): RL prompts are drawn from the problems
+            # the expert subset does not use, so the two sets are disjoint and reproducible.
+            taken = {norm_prompt(e.prompt) for e in expert}
+            kept = [e for e in rl if norm_prompt(e.prompt) not in taken]
+            removed, rl = len(rl) - len(kept), kept
+        rl = subset(rl, dc.n_rl_prompts, dc.seed)
+        report["rl_prompts"] = {
+            "source": dc.rl_prompts,
+            "rows": len(rl),
+            "skipped": skipped,
+            "excluded_expert_problems": removed,
+        }
     evals = []
     for name, src in _eval_sources(dc):
         rows, skipped = load_examples(

@@ -1,0 +1,109 @@
+"""The real-model path on the CPU: a tiny Qwen2 loaded like a hub model, the tiny JSONL math set, and
+`phasescope run experiments/qwen2.5-0.5b-math-1gpu.toml` with the model and data swapped by --set."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from phasescope.config import load_config
+from phasescope.errors import UsageError
+from tests.real.conftest import DATA, REPO, real_overrides
+
+EXPERIMENT = REPO / "experiments" / "qwen2.5-0.5b-math-1gpu.toml"
+
+
+def test_model_and_tokenizer_load_like_a_hub_model(tiny_model_dir):
+    from phasescope.config import DataConfig, ModelConfig
+    from phasescope.train.real import load_model_and_tokenizer, render_prompt, render_response
+
+    model, tok = load_model_and_tokenizer(ModelConfig(name_or_path=str(tiny_model_dir)))
+    assert type(model).__name__ == "Qwen2ForCausalLM" and type(tok).__name__ == "Qwen2Tokenizer"
+    assert tok.padding_side == "left" and tok.chat_template
+    dc = DataConfig()
+    prompt = render_prompt(tok, dc, "What is 2 + 2?")
+    assert prompt.startswith("<|im_start|>user\nWhat is 2 + 2?\nPlease reason step by step")
+    assert prompt.endswith("<|im_start|>assistant\n")
+    # The SFT target is the assistant turn through the end-of-turn token, so SFT teaches stopping.
+    assert render_response(tok, dc, "What is 2 + 2?", "\\boxed{4}") == "\\boxed{4}<|im_end|>"
+    plain = DataConfig(chat_template=False)
+    assert render_prompt(tok, plain, "Q") == plain.prompt_template.replace("{prompt}", "Q")
+
+
+def test_unloadable_model_is_a_usage_error(tmp_path):
+    from phasescope.config import ModelConfig
+    from phasescope.train.real import load_model_and_tokenizer
+
+    with pytest.raises(UsageError, match="cannot load the tokenizer"):
+        load_model_and_tokenizer(ModelConfig(name_or_path=str(tmp_path / "nothing")))
+
+
+def test_data_sets_are_disjoint_and_reported(tiny_model_dir, tmp_path):
+    from phasescope.train.real import load_data
+
+    cfg = load_config(EXPERIMENT, real_overrides(tiny_model_dir, tmp_path))
+    rl, expert, evals, report = load_data(cfg, log=lambda *_: None)
+    assert len(expert) == 8 and len(rl) == 32 - 8  # same source: RL prompts skip the expert problems
+    assert report["overlap_rl_expert"] == 0 and report["rl_prompts"]["excluded_expert_problems"] == 8
+    assert expert[0].response.startswith("<think>")  # response_field = generations.0
+    ((name, rows),) = evals
+    assert name == "math_tiny_eval" and len(rows) == 4 and all(r.response for r in rows)
+
+
+def test_config_needs_a_model_for_data_and_data_for_a_model():
+    with pytest.raises(UsageError, match="need a real model"):
+        load_config(None, [f'data.rl_prompts="{DATA / "math_tiny.jsonl"}"'])
+    with pytest.raises(UsageError, match="names no rl_prompts"):
+        load_config(None, ['model.name_or_path="some/model"'])
+
+
+def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
+    """The 1-GPU experiment file, with the tiny model and data substituted, trains two arms on the CPU."""
+    sets = [x for s in real_overrides(tiny_model_dir, tmp_path) for x in ("--set", s)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    res = subprocess.run(
+        [sys.executable, "-m", "phasescope.cli", "run", str(EXPERIMENT), "--arms", "sft_then_rl,chord_phi"]
+        + ["--workers", "1", *sets],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+    exp = tmp_path / "qwen2.5-0.5b-math"
+    logs = "".join(p.read_text() for p in exp.glob("*/seed0/train.log"))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:] + logs[-3000:]
+    meta = json.loads((exp / "experiment.json").read_text())
+    assert meta["config"]["model"]["name_or_path"] == str(tiny_model_dir)
+    for arm in ("sft_then_rl", "chord_phi"):
+        rows = [json.loads(x) for x in (exp / arm / "seed0" / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in rows] == [0, 1, 2]
+        for r in rows:
+            assert {"eval/accuracy", "eval/format_rate", "eval/response_length", "eval/expert_nll"} <= set(r)
+            assert 0.0 <= r["eval/accuracy"] <= 1.0
+        for r in rows[1:]:
+            assert r["train/loss"] == r["train/loss"]  # finite, not NaN
+            assert ("rollout/reward_mean" in r) == (r["train/mu"] < 1.0)
+            assert ("expert/p_mean" in r) == (r["train/mu"] > 0.0)
+        data = json.loads((exp / arm / "seed0" / "data.json").read_text())
+        assert data["model"]["chat_template"] and data["expert"]["rows"] == 8
+    assert [
+        json.loads(x)["stage"] for x in (exp / "sft_then_rl/seed0/metrics.jsonl").read_text().splitlines()
+    ][1:] == [
+        "sft",
+        "rl",
+    ]
+
+
+def test_lora_from_config(tiny_model_dir):
+    pytest.importorskip("peft")
+    from phasescope.config import ModelConfig
+    from phasescope.train.real import lora_config
+
+    assert lora_config(ModelConfig(name_or_path="x")) is None
+    lc = lora_config(ModelConfig(name_or_path="x", lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
+    assert lc.r == 4 and set(lc.target_modules) == {"q_proj", "v_proj"}
+    torch.manual_seed(0)
