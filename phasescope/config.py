@@ -68,7 +68,7 @@ class WorldConfig:
     """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
     digits: int = 2
     """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
-    n_expert: int = 100
+    n_expert: int = 150
     """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
     n_rl_prompts: int = 4000
     """RL prompts (addition), disjoint from the expert problems."""
@@ -239,7 +239,7 @@ class TrainConfig:
     """PPO clip epsilon of the GRPO surrogate."""
     temperature: float = 1.0
     """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
-    max_completion_length: int = 40
+    max_completion_length: int = 32
     """Longest generated response, in tokens."""
     eval_every: int = 20
     """Held-out evaluation every this many steps (and at step 0 and the last step)."""
@@ -336,7 +336,7 @@ def default_arms() -> dict[str, ArmConfig]:
     return {
         "sft": ArmConfig(schedule="constant", mu=1.0),
         "rl": ArmConfig(schedule="constant", mu=0.0),
-        "sft_then_rl": ArmConfig(schedule="step", sft_steps=250),
+        "sft_then_rl": ArmConfig(schedule="step", sft_steps=300),
         "chord_mu": ArmConfig(
             schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
         ),

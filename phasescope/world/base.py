@@ -37,6 +37,9 @@ BASE_FIELDS = (
     "n_embd",
     "n_head",
     "n_eval",
+    # The splits are drawn in sequence, so these move the pre-training problems too.
+    "n_expert",
+    "n_rl_prompts",
 )
 CHECK_EVERY = 25
 
