@@ -15,7 +15,9 @@ KL direction: `probe/kl_to_base` is KL(π_θ ‖ π_base) = Σ_v π_θ(v) (log �
 expert position, averaged over the probe's expert tokens — the direction RL monitors against its
 reference (the policy's own mass decides where a difference counts). The base distributions are the
 policy's at step 0 (the policy *is* the base then), cached once at the masked positions only, so no
-second model is held in memory. The probe reads the model's own distribution (temperature 1), while
+second model is held in memory; with a large vocabulary and long responses, a fixed, evenly spaced
+subset of the positions (at most `MAX_BASE_FLOATS` cached floats) carries the KL, and the forward pass
+runs in row chunks of bounded size. The probe reads the model's own distribution (temperature 1), while
 the per-step `expert/*` come through TRL's LM head, which divides by the rollout temperature; the two
 agree at the shipped temperature 1.0.
 
@@ -46,6 +48,8 @@ HIST_EDGES = tuple(math.log(p) for p in HIST_P_EDGES)
 CONTEXT_CHARS = 12  # characters of prompt + response prefix shown before a divergent token
 MAX_LOGGED_TOKENS = 4096  # p of every probe token is written only up to this many tokens per record
 MAX_CLASSES = 24  # token classes reported per record (the most frequent), bounded for real vocabularies
+MAX_CHUNK_FLOATS = 2**26  # logits per probe forward chunk (256 MB in fp32)
+MAX_BASE_FLOATS = 2**26  # cached base log-probabilities for probe/kl_to_base (256 MB in fp32)
 
 
 # --- per-token statistics (pure) ---------------------------------------------------------------------
@@ -210,7 +214,8 @@ class TokenProbe:
         for i, row in enumerate(classes):
             for j, c in enumerate(row):
                 self.class_ids[i, j] = index.get(c, len(self.class_names) - 1)
-        self.base_logp: torch.Tensor | None = None  # (n_tokens, V): base log-softmax at masked positions
+        self.base_logp: torch.Tensor | None = None  # (n, V): base log-softmax at the KL positions
+        self._kl_mask: tuple[int, torch.Tensor] | None = None
         self._header_written = False
         self._device_batch: tuple[torch.device, dict[str, torch.Tensor]] | None = None
 
@@ -219,25 +224,59 @@ class TokenProbe:
             self._device_batch = (device, {k: v.to(device) for k, v in self.batch.items()})
         return self._device_batch[1]
 
+    def _kl_positions(self, vocab: int) -> torch.Tensor:
+        """Mask (B, T) of the positions whose full distributions are cached for the KL.
+
+        Every expert position while n_tokens × vocab fits `MAX_BASE_FLOATS` (always, in the embedded
+        world); otherwise an evenly spaced, fixed subset of them, so a real vocabulary (~150k) and long
+        responses never hold gigabytes: the KL is then the mean over that subset.
+        """
+        if self._kl_mask is None or self._kl_mask[0] != vocab:
+            keep = max(1, MAX_BASE_FLOATS // vocab)
+            if self.n_tokens <= keep:
+                m = self.mask.clone()
+            else:
+                flat = self.mask.flatten().nonzero().squeeze(1)
+                pick = flat[torch.linspace(0, len(flat) - 1, keep).round().long().unique()]
+                m = torch.zeros(self.mask.numel(), dtype=torch.bool)
+                m[pick] = True
+                m = m.view_as(self.mask)
+            self._kl_mask = (vocab, m)
+        return self._kl_mask[1]
+
     @torch.no_grad()
-    def _forward(self, model) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log p of each expert token (B, T), full log-softmax at the masked positions (n_tokens, V))."""
-        batch = self._batch_on(next(model.parameters()).device)
-        logp_full = torch.log_softmax(completion_logits(model, batch).float(), dim=-1)
-        logp = logp_full.gather(-1, batch["completion_ids"].unsqueeze(-1)).squeeze(-1)
-        return logp, logp_full[self.mask.to(logp_full.device)]
+    def _forward(self, model) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """log p of each expert token (B, T), entropy (B, T), full log-softmax at the KL positions (n, V).
+
+        Rows go through the model in chunks of at most `MAX_CHUNK_FLOATS` logits, so memory is bounded
+        for real vocabularies; the embedded world's probe is one chunk (one forward pass).
+        """
+        device = next(model.parameters()).device
+        batch = self._batch_on(device)
+        # The config's vocabulary (the logits' width); the head's weight may be sharded (ZeRO-3) to size 0.
+        vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+        vocab = vocab or model.get_output_embeddings().weight.shape[0]
+        n_rows, width = batch["prompt_ids"].size(0), batch["prompt_ids"].size(1) + self.mask.size(1)
+        rows = max(1, MAX_CHUNK_FLOATS // (width * vocab))
+        kl_mask = self._kl_positions(vocab).to(device)
+        logps, ents, sels = [], [], []
+        for a in range(0, n_rows, rows):
+            sub = {k: v[a : a + rows] for k, v in batch.items()}
+            logp_full = torch.log_softmax(completion_logits(model, sub).float(), dim=-1)
+            logps.append(logp_full.gather(-1, sub["completion_ids"].unsqueeze(-1)).squeeze(-1))
+            ents.append(entropy_from_logp(logp_full))
+            sels.append(logp_full[kl_mask[a : a + rows]])
+        return torch.cat(logps), torch.cat(ents), torch.cat(sels)
 
     def cache_base(self, model) -> None:
         """Cache the base model's distributions at the probe's expert positions (once per run)."""
-        self.base_logp = self._forward(model)[1].clone()
+        self.base_logp = self._forward(model)[2].clone()
 
     def __call__(self, model, step: int) -> tuple[dict[str, float], dict[str, Any]]:
-        logp, sel = self._forward(model)
+        logp, ent, sel = self._forward(model)
         if self.base_logp is None and step == 0:
             self.base_logp = sel.clone()
-        ent = torch.zeros_like(logp)
-        ent[self.mask.to(logp.device)] = entropy_from_logp(sel)
-        metrics = expert_token_stats(logp, self.mask, ent, self.divergent_threshold, prefix="probe")
+        metrics = expert_token_stats(logp, self.mask.to(logp.device), ent, self.divergent_threshold, "probe")
         if self.base_logp is not None:
             metrics["probe/kl_to_base"] = float(token_kl(sel, self.base_logp).mean())
         return metrics, self.record(step, logp.cpu())

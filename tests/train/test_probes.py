@@ -179,6 +179,28 @@ def test_probe_metrics_record_and_kl(tiny):
     assert "probe" not in rec1  # the text is written once per file
 
 
+def test_probe_chunked_forward_and_capped_kl_positions(tiny, monkeypatch):
+    import phasescope.train.probes as probes
+
+    tok, model, prompts, responses = tiny
+    whole = TokenProbe(tok, prompts, responses)
+    m_whole, _ = whole(model, 0)
+    vocab = model.config.vocab_size
+    monkeypatch.setattr(probes, "MAX_CHUNK_FLOATS", 1)  # one row per forward chunk
+    monkeypatch.setattr(probes, "MAX_BASE_FLOATS", 5 * vocab)  # the KL on 5 evenly spaced positions
+    capped = TokenProbe(tok, prompts, responses)
+    m_capped, rec = capped(model, 0)
+    assert capped.base_logp.shape == (5, vocab)
+    assert int(capped._kl_positions(vocab).sum()) == 5
+    for k, v in m_whole.items():
+        assert m_capped[k] == pytest.approx(v, rel=1e-5, abs=1e-7)
+    assert sum(rec["hist_counts"]) == rec["n_tokens"]
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    assert capped(model, 1)[0]["probe/kl_to_base"] > 1e-4
+
+
 def test_probe_without_step0_has_no_kl_until_cached(tiny):
     tok, model, prompts, responses = tiny
     probe = TokenProbe(tok, prompts, responses)
