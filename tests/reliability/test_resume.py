@@ -1,0 +1,238 @@
+"""Checkpoint and resume: a run that is killed and resumed writes exactly the uninterrupted run's rows.
+
+On CPU with the same seed the resumed curve is *bit-identical* to the uninterrupted one (every metric
+except wall-clock time/* and perf/*): the checkpoint restores model, optimizer, scheduler and RNG
+states; μ and the expert batches are pure functions of (seed, step); the RL prompt order is a pure
+function of (seed, epoch) (`EpochRepeatSampler`); the probe's base distributions are recomputed
+under the same autocast as step 0. So the comparisons below use ==, not a tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from phasescope.config import load_config
+from phasescope.runlog.checkpoint import MARKER, latest_checkpoint
+
+from .conftest import curve, rows
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+class Crash(BaseException):
+    """Stands in for a kill: raised after the update of a chosen step, outside any except clause."""
+
+
+def _crash_at(monkeypatch, step: int) -> None:
+    import phasescope.train.trainer as trainer_mod
+
+    orig = trainer_mod.EvalCallback.on_step_end
+
+    def on_step_end(self, args, state, control, **kwargs):
+        orig(self, args, state, control, **kwargs)
+        if state.global_step == step:
+            raise Crash
+
+    monkeypatch.setattr(trainer_mod.EvalCallback, "on_step_end", on_step_end)
+
+
+@pytest.mark.parametrize("arm", ["chord_phi", "sft_then_rl"])
+def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_cache, resumable, monkeypatch):
+    """In-process (fast): crash after step 8 (last checkpoint: 6), resume, compare with a clean run."""
+    from phasescope.train.run import train_one
+
+    cfg = load_config(None, resumable)
+    train_one(cfg, arm, 0, tmp_path / "ref", threads=1)
+
+    with monkeypatch.context() as m:
+        _crash_at(m, 8)
+        with pytest.raises(Crash):
+            train_one(cfg, arm, 0, tmp_path / "run", threads=1)
+    run = tmp_path / "run"
+    assert latest_checkpoint(run)[0] == 6 and not (run / "DONE").exists()
+    assert [r["step"] for r in rows(run / "metrics.jsonl")] == list(range(8))
+    with open(run / "metrics.jsonl", "a") as fh:  # a kill in the middle of writing a row
+        fh.write('{"step": 8, "train/lo')
+
+    train_one(cfg, arm, 0, run, threads=1, resume=True)
+
+    ref = curve(tmp_path / "ref" / "metrics.jsonl")
+    got = curve(run / "metrics.jsonl")
+    assert [r["step"] for r in got] == [r["step"] for r in ref] == list(range(11))
+    assert got == ref  # every metric, bit for bit (see the module docstring)
+    assert rows(run / "tokens.jsonl") == rows(tmp_path / "ref" / "tokens.jsonl")
+    assert (run / "DONE").exists()
+    # only the latest checkpoint is kept, and it is complete
+    (ckpt,) = (run / "checkpoint").glob("checkpoint-*")
+    assert ckpt.name == "checkpoint-10" and (ckpt / MARKER).is_file()
+
+
+def test_resume_without_a_checkpoint_starts_over(tmp_path, tiny_cache, resumable, monkeypatch):
+    from phasescope.train.run import train_one
+
+    cfg = load_config(None, [*resumable, "train.checkpoint_every=0"])
+    with monkeypatch.context() as m:
+        _crash_at(m, 2)
+        with pytest.raises(Crash):
+            train_one(cfg, "chord_phi", 0, tmp_path, threads=1)
+    assert latest_checkpoint(tmp_path) is None
+    train_one(cfg, "chord_phi", 0, tmp_path, threads=1, resume=True)
+    assert [r["step"] for r in rows(tmp_path / "metrics.jsonl")] == list(range(11))
+
+
+def _cli_run(exp_root: Path, name: str, sets: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "phasescope.cli",
+        "run",
+        "--arms",
+        "chord_phi",
+        "--workers",
+        "1",
+        "--out",
+        str(exp_root),
+        "--name",
+        name,
+        *[x for s in sets for x in ("--set", s)],
+    ]
+
+
+def _wait_for(cond, proc: subprocess.Popen, timeout: float, what: str) -> None:
+    t0 = time.monotonic()
+    while not cond():
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"the run ended (exit {proc.returncode}) before {what}: {out[-2000:]}")
+        if time.monotonic() - t0 > timeout:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found += [int(x) for x in text.split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and process groups")
+def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli):
+    """A real `phasescope run` (parent + worker) is killed with SIGKILL once a checkpoint exists and
+    the run has gone past it; `phasescope run --resume` then completes it. The rows equal an
+    uninterrupted run's, step for step and value for value."""
+    from phasescope.train.run import load_experiment_config, run_experiment, train_one
+
+    sets = [*tiny_world, "train.steps=20", "train.checkpoint_every=5", "train.eval_every=5"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        _cli_run(tmp_path, "exp", sets),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group: SIGKILL reaches parent and worker at once
+    )
+    run = tmp_path / "exp" / "chord_phi" / "seed0"
+
+    def past_checkpoint():
+        found = latest_checkpoint(run)
+        if found is None or found[0] < 5:
+            return False
+        done = rows_safe(run / "metrics.jsonl")
+        return bool(done) and done[-1]["step"] >= found[0] + 2
+
+    _wait_for(past_checkpoint, proc, 180, "a checkpoint and two more steps")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (run / "DONE").exists(), "the run finished before it was killed"
+    killed_at = rows_safe(run / "metrics.jsonl")[-1]["step"]
+    ckpt_step = latest_checkpoint(run)[0]
+    assert ckpt_step < killed_at < 20
+
+    res = cli("run", "--resume", "--out", tmp_path, "--name", "exp", "--workers", "1")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "resumed chord_phi/seed0" in res.stdout
+    log = (run / "train.log").read_text()
+    assert f"continuing from {run / 'checkpoint' / f'checkpoint-{ckpt_step}'} (step {ckpt_step})" in log
+
+    cfg = load_experiment_config(tmp_path / "exp")
+    train_one(cfg, "chord_phi", 0, tmp_path / "ref", threads=1)
+    ref, got = curve(tmp_path / "ref" / "metrics.jsonl"), curve(run / "metrics.jsonl")
+    assert [r["step"] for r in got] == [r["step"] for r in ref] == list(range(21))
+    assert got == ref
+    assert rows(run / "tokens.jsonl") == rows(tmp_path / "ref" / "tokens.jsonl")
+    meta = json.loads((tmp_path / "exp" / "experiment.json").read_text())
+    assert len(meta["resumed"]) == 1
+
+    # a second resume finds everything finished: nothing is trained, nothing changes
+    before = (run / "metrics.jsonl").read_bytes()
+    said = []
+    (result,) = run_experiment(cfg, tmp_path / "exp", log=said.append, resume=True)
+    assert result.ok and "skipped chord_phi/seed0 (finished before)" in said
+    assert [r["step"] for r in result.rows] == list(range(21))
+    assert (run / "metrics.jsonl").read_bytes() == before
+
+
+def rows_safe(path: Path) -> list[dict]:
+    """Rows of a file that another process is appending to (a partial last line is ignored)."""
+    out = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_sigterm_to_run_stops_its_workers(tmp_path, tiny_cache, tiny_world):
+    sets = [*tiny_world, "train.steps=200", "train.checkpoint_every=0"]
+    proc = subprocess.Popen(
+        _cli_run(tmp_path, "exp", sets),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: _children(proc.pid), proc, 180, "a worker process")
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert "interrupted by SIGTERM" in line and "--resume" in line
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
