@@ -243,6 +243,10 @@ class TrainConfig:
     """Longest generated response, in tokens."""
     eval_every: int = 20
     """Held-out evaluation every this many steps (and at step 0 and the last step)."""
+    eval_early_every: int = 5
+    """Extra evaluations every this many steps during the first `eval_early_until` steps (0: none)."""
+    eval_early_until: int = 40
+    """End of the dense early evaluation grid (the shift happens early and fast)."""
     grad_clip: float = 1.0
     """Gradient-norm clip."""
     divergent_threshold: float = 0.1
@@ -280,13 +284,19 @@ class TrainConfig:
             self.num_generations >= 2, "train.num_generations must be >= 2 (GRPO normalises within a group)"
         )
         _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
+        _check(
+            self.eval_early_every >= 0 and self.eval_early_until >= 0,
+            "train.eval_early_every and train.eval_early_until must be >= 0",
+        )
         _check(0.0 < self.clip_range < 1.0, f"train.clip_range must be in (0, 1), got {self.clip_range}")
         _check(self.temperature > 0, "train.temperature must be > 0")
         _check(0.0 < self.divergent_threshold < 1.0, "train.divergent_threshold must be in (0, 1)")
         _check(self.probe_size > 0, f"train.probe_size must be > 0, got {self.probe_size}")
         _check(self.probe_top_k >= 0, f"train.probe_top_k must be >= 0, got {self.probe_top_k}")
         _check(self.gradient_accumulation_steps >= 1, "train.gradient_accumulation_steps must be >= 1")
-        _check(self.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        _check(
+            self.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0, got {self.checkpoint_every}"
+        )
         _check(
             self.on_nonfinite in ("stop", "skip"),
             f"train.on_nonfinite must be stop or skip, got {self.on_nonfinite!r}",

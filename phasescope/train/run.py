@@ -322,7 +322,9 @@ def train_one(
         )
         for cb in (PrinterCallback, ProgressCallback):
             trainer.remove_callback(cb)
-        trainer.add_callback(EvalCallback(trainer, evaluator, tc.eval_every))
+        trainer.add_callback(
+            EvalCallback(trainer, evaluator, tc.eval_every, tc.eval_early_every, tc.eval_early_until)
+        )
         if resume_from is not None and tokens_log is not None:
             # The probe's step-0 (base) distributions, for probe/kl_to_base: the model is still the
             # base here (the checkpoint's weights load inside train()), and Accelerate's autocast is

@@ -62,3 +62,17 @@ def lr_factor(step: int, arm, warmup_steps: int, lr: float, sft_lr: float | None
     if sft_lr is not None and mu_at(step, arm) == 1.0:
         factor *= sft_lr / lr
     return factor
+
+
+def is_eval_step(
+    step: int, max_steps: int, eval_every: int, early_every: int = 0, early_until: int = 0
+) -> bool:
+    """Whether to evaluate after update `step` (step 0 is the base and is always evaluated).
+
+    Every `eval_every` steps and at the last step; in addition every `early_every` steps up to
+    `early_until`, because the shift happens within the first few dozen SFT steps and a coarse grid
+    steps over its bottom.
+    """
+    if step == 0 or step == max_steps or step % eval_every == 0:
+        return True
+    return bool(early_every) and step <= early_until and step % early_every == 0

@@ -33,7 +33,7 @@ from phasescope.errors import PhasescopeError
 from phasescope.runlog.checkpoint import latest_checkpoint, mark_complete, prune_checkpoints
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
 from phasescope.train.probes import expert_token_stats
-from phasescope.train.schedules import lr_factor, mu_at, stage_at
+from phasescope.train.schedules import is_eval_step, lr_factor, mu_at, stage_at
 from phasescope.train.sequences import encode_pairs
 from phasescope.train.weighting import WEIGHTINGS
 
@@ -333,10 +333,14 @@ class EvalCallback(TrainerCallback):
         trainer: PhaseTrainer,
         evaluate: Callable[[torch.nn.Module, int], dict[str, float]],
         eval_every: int,
+        early_every: int = 0,
+        early_until: int = 0,
     ):
         self.trainer = trainer
         self.evaluate = evaluate
         self.eval_every = eval_every
+        self.early_every = early_every
+        self.early_until = early_until
 
     def _run(self, step: int) -> dict[str, float]:
         model = self.trainer.model
@@ -358,5 +362,5 @@ class EvalCallback(TrainerCallback):
         # The update (generation, loss, backward, optimizer step) ends here; evaluation is timed apart.
         self.trainer._step_s = time.perf_counter() - self.trainer._step_start
         step = state.global_step
-        if step % self.eval_every == 0 or step == state.max_steps:
+        if is_eval_step(step, state.max_steps, self.eval_every, self.early_every, self.early_until):
             self.trainer._pending_eval = self._run(step)

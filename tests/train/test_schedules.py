@@ -3,7 +3,15 @@ import math
 import pytest
 
 from phasescope.config import ArmConfig
-from phasescope.train.schedules import constant_mu, lr_factor, mu_at, stage_at, step_mu, warmup_cosine_mu
+from phasescope.train.schedules import (
+    constant_mu,
+    is_eval_step,
+    lr_factor,
+    mu_at,
+    stage_at,
+    step_mu,
+    warmup_cosine_mu,
+)
 
 
 def test_constant():
@@ -68,3 +76,9 @@ def test_lr_factor_switches_at_the_stage_boundary_and_warms_up():
     rl = ArmConfig(schedule="constant", mu=0.0)
     assert [lr_factor(s, rl, 4, 1e-4, 1e-3) for s in (0, 2, 4, 9)] == pytest.approx([0.0, 0.5, 1.0, 1.0])
     assert lr_factor(0, ArmConfig(schedule="constant", mu=1.0), 0, 1e-4, None) == 1.0
+
+
+def test_eval_grid_is_dense_early_then_regular():
+    steps = [s for s in range(0, 101) if is_eval_step(s, 100, 20, 5, 40)]
+    assert steps == [0, 5, 10, 15, 20, 25, 30, 35, 40, 60, 80, 100]
+    assert [s for s in range(0, 51) if is_eval_step(s, 50, 20)] == [0, 20, 40, 50]  # last step always
