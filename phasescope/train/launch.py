@@ -37,11 +37,20 @@ def main(argv: list[str] | None = None) -> int:
         raise PhasescopeError(f"unknown arm {args.arm!r}; defined arms: {', '.join(cfg.arms)}")
     exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
     out = arm_dir(exp_dir, args.arm, args.seed)
+    import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
     if is_main_process():
         exp_dir.mkdir(parents=True, exist_ok=True)
         if not (exp_dir / "experiment.json").exists():
             write_experiment_json(exp_dir, cfg)
         out.mkdir(parents=True, exist_ok=True)
+        if not cfg.model.name_or_path:  # the embedded world's base model is built (cached) once
+            from phasescope.world import build_world
+
+            build_world(cfg.world)
+    state.wait_for_everyone()
     train_one(cfg, args.arm, args.seed, out)
     return 0
 
