@@ -10,6 +10,7 @@ overrides one field (values are parsed as TOML literals, so `--set train.lr=1e-4
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -422,6 +423,8 @@ def _build(cls, data: Any, where: str):
         tp = hints[key]
         if not _type_ok(value, tp):
             raise UsageError(f"{where}.{key} must be {_type_name(tp)}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{where}.{key} must be a finite number, got {value!r}")
         kwargs[key] = float(value) if tp is float else value
     try:
         return cls(**kwargs)
@@ -481,12 +484,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
+        if p.is_dir():
+            raise UsageError(f"config file {str(p)!r} is a directory; give the path of a TOML file")
         if not p.is_file():
             raise UsageError(f"config file {str(p)!r} does not exist")
         try:
             data = tomllib.loads(p.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None
     for text in overrides or []:
         keys, value = parse_override(text)
         node = data
