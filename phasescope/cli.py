@@ -246,12 +246,27 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:
+        if debug:
+            raise
         # Usage errors (unknown option, bad value) arrive here in non-standalone mode. typer may bundle
         # its own click, so match the exception's shape rather than click's class.
-        if hasattr(exc, "show") and hasattr(exc, "exit_code") and not debug:
-            exc.show()
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+                exc.show()  # bare `phasescope`: the help, as click shows it
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            typer.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
             sys.exit(exc.exit_code)
+        if isinstance(exc, OSError):
+            # The environment, not a bug: a path that cannot be read or written, a full disk.
+            where = f": {exc.filename}" if exc.filename else ""
+            typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            sys.exit(2 if isinstance(exc, _PATH_ERRORS) else 1)
         raise
+
+
+_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
 
 
 if __name__ == "__main__":

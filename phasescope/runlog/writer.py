@@ -1,7 +1,8 @@
 """Writing the run directory: experiment.json (atomically) and append-only metrics.jsonl rows.
 
-Each row is serialised first and written with one `write` call followed by a flush, so a crash
-leaves at most one truncated final line, which readers skip and report. NaN and inf are written as
+Each row is serialised first and written with one `os.write` on a file opened with O_APPEND (no
+Python buffer in between, so a long row is never split across system calls by the buffer), so a
+crash leaves at most one truncated final line, which readers skip and report. NaN and inf are written as
 absent (the contract: an unmeasured metric is absent from the row, never NaN).
 """
 
@@ -31,14 +32,19 @@ class MetricsWriter:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run's lifetime
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, row: dict[str, Any]) -> None:
-        self._f.write(json.dumps(_clean(row), sort_keys=False) + "\n")
-        self._f.flush()
+        data = (json.dumps(_clean(row), sort_keys=False) + "\n").encode("utf-8")
+        if self._fd is None:
+            raise ValueError(f"{self.path} is closed")
+        while data:  # a regular file takes it in one call; the loop only guards short writes
+            data = data[os.write(self._fd, data) :]
 
     def close(self) -> None:
-        self._f.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self):
         return self

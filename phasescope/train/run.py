@@ -434,7 +434,12 @@ def run_experiment(
 
         shutil.rmtree(exp_dir)
     if not resume:
-        exp_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            exp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create the run directory {exp_dir}: {exc.strerror}; choose another --out"
+            ) from None
         write_experiment_json(exp_dir, cfg)
     if not cfg.model.name_or_path:
         from phasescope.world import build_world
