@@ -45,10 +45,20 @@ def one_thread():
     torch.set_num_threads(1)
 
 
+class _Matches:
+    """Equal to any answer: a parsed response that the reward counts as right."""
+
+    def __eq__(self, other):
+        return True
+
+
 @pytest.mark.parametrize("arm", ARM_NAMES)
-def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world):
+def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkeypatch):
     from phasescope.train.run import train_one
 
+    # The tiny base never answers right, so every GRPO group would have equal rewards and zero advantage
+    # (no gradient, by design). A reward that varies with the response length gives the RL term signal.
+    monkeypatch.setattr("phasescope.world.task.parse_answer", lambda t: _Matches() if len(t) % 2 else None)
     cfg = load_config(None, tiny_world)
     base, _ = load_base(build_world(cfg.world, log=lambda *_: None).base_path)
     model = train_one(cfg, arm, 0, tmp_path, threads=1)
@@ -65,6 +75,8 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world):
         assert r["stage"] == ("sft" if mu == 1.0 else "rl" if mu == 0.0 else "mixed")
     if arm == "sft_then_rl":
         assert [r["stage"] for r in rows[1:]] == ["sft", "sft", "rl"]
+    if arm == "rl":
+        assert any(r["rollout/frac_zero_std"] < 1.0 for r in rows[1:])  # the RL term had signal
 
     changed = any(
         not torch.equal(p, q) for p, q in zip(base.state_dict().values(), model.state_dict().values())
