@@ -73,7 +73,7 @@ class WorldConfig:
     """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
     n_rl_prompts: int = 4000
     """RL prompts (addition), disjoint from the expert problems."""
-    n_eval: int = 256
+    n_eval: int = 200
     """Held-out problems per skill (addition: eval/accuracy; subtraction: eval/general_accuracy)."""
     n_pretrain: int = 20000
     """Base pre-training problems per skill, in the base model's own (direct) style."""
@@ -230,7 +230,7 @@ class TrainConfig:
     one), so the two stages of sft_then_rl each get theirs, as two separate trainings would."""
     warmup_steps: int = 0
     """Linear learning-rate warm-up."""
-    prompts_per_step: int = 8
+    prompts_per_step: int = 4
     """RL prompts per update."""
     num_generations: int = 8
     """Rollouts per prompt (K, the GRPO group size)."""
@@ -240,13 +240,13 @@ class TrainConfig:
     """PPO clip epsilon of the GRPO surrogate."""
     temperature: float = 1.0
     """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
-    max_completion_length: int = 32
+    max_completion_length: int = 28
     """Longest generated response, in tokens."""
-    eval_every: int = 20
+    eval_every: int = 25
     """Held-out evaluation every this many steps (and at step 0 and the last step)."""
     eval_early_every: int = 5
     """Extra evaluations every this many steps during the first `eval_early_until` steps (0: none)."""
-    eval_early_until: int = 40
+    eval_early_until: int = 30
     """End of the dense early evaluation grid (the shift happens early and fast)."""
     grad_clip: float = 1.0
     """Gradient-norm clip."""
