@@ -140,7 +140,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and process groups")
-def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli):
+def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli, capsys):
     """A real `phasescope run` (parent + worker) is killed with SIGKILL once a checkpoint exists and
     the run has gone past it; `phasescope run --resume` then completes it. The rows equal an
     uninterrupted run's, step for step and value for value."""
@@ -172,6 +172,8 @@ def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli):
     killed_at = rows_safe(run / "metrics.jsonl")[-1]["step"]
     ckpt_step = latest_checkpoint(run)[0]
     assert ckpt_step < killed_at < 20
+    with capsys.disabled():  # shown with -s
+        print(f"\nkilled after step {killed_at} of 20; resuming from the checkpoint at step {ckpt_step}")
 
     res = cli("run", "--resume", "--out", tmp_path, "--name", "exp", "--workers", "1")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
