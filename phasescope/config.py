@@ -69,7 +69,7 @@ class WorldConfig:
     """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
     digits: int = 2
     """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
-    n_expert: int = 150
+    n_expert: int = 100
     """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
     n_rl_prompts: int = 4000
     """RL prompts (addition), disjoint from the expert problems."""
@@ -83,7 +83,7 @@ class WorldConfig:
     """Share of the pre-training general-skill problems used (the general skill's dose)."""
     pretrain_cot_share: float = 0.02
     """Share of pre-training addition problems shown in the expert's chain-of-thought style."""
-    base_target_accuracy: float = 0.45
+    base_target_accuracy: float = 0.35
     """Base pre-training stops once held-out-dev addition accuracy reaches this (a middling base)."""
     base_max_steps: int = 4000
     """Upper bound on base pre-training steps."""
@@ -219,7 +219,7 @@ class DataConfig:
 class TrainConfig:
     """Settings shared by every arm, so that arms differ only by their schedule and weighting."""
 
-    steps: int = 400
+    steps: int = 350
     """Optimizer steps per arm (one global step counter across the stages of sft_then_rl)."""
     lr: float = 1e-4
     """Learning rate of updates with an RL term (μ < 1), constant after `warmup_steps`; an arm may override it."""
@@ -347,7 +347,7 @@ def default_arms() -> dict[str, ArmConfig]:
     return {
         "sft": ArmConfig(schedule="constant", mu=1.0),
         "rl": ArmConfig(schedule="constant", mu=0.0),
-        "sft_then_rl": ArmConfig(schedule="step", sft_steps=300),
+        "sft_then_rl": ArmConfig(schedule="step", sft_steps=250),
         "chord_mu": ArmConfig(
             schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
         ),
