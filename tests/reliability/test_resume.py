@@ -122,11 +122,18 @@ def _wait_for(cond, proc: subprocess.Popen, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _children(pid: int) -> list[int]:
+def _workers(pid: int) -> list[int]:
+    """Worker processes (`python -m phasescope.train.run ...`) started by process `pid`."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         text = (task / "children").read_text() if (task / "children").exists() else ""
-        found += [int(x) for x in text.split()]
+        for child in map(int, text.split()):
+            try:
+                cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"phasescope.train.run" in cmd:  # not, e.g., the `git rev-parse` for experiment.json
+                found.append(child)
     return found
 
 
@@ -223,8 +230,8 @@ def test_sigterm_to_run_stops_its_workers(tmp_path, tiny_cache, tiny_world):
         start_new_session=True,
     )
     try:
-        _wait_for(lambda: _children(proc.pid), proc, 180, "a worker process")
-        workers = _children(proc.pid)
+        _wait_for(lambda: _workers(proc.pid), proc, 180, "a worker process")
+        workers = _workers(proc.pid)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
