@@ -31,7 +31,18 @@ def main() -> int:
     env = dict(os.environ)
     if args.cold:
         env["PHASESCOPE_CACHE"] = tempfile.mkdtemp(prefix="phasescope-cache-")
-    cmd = [sys.executable, "-m", "phasescope.cli", "run", "--out", str(out), "--name", "bench", "--overwrite", *args.extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "phasescope.cli",
+        "run",
+        "--out",
+        str(out),
+        "--name",
+        "bench",
+        "--overwrite",
+        *args.extra,
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -47,11 +58,15 @@ def main() -> int:
         step_s = [r["time/step_s"] for r in rows if "time/step_s" in r]
         eval_s = [r["time/eval_s"] for r in rows if "time/eval_s" in r]
         arm = metrics.parent.parent.name
-        print(f"{arm:<13} {len(step_s)} updates, mean {sum(step_s) / max(len(step_s), 1):.3f} s/update; "
-              f"{len(eval_s)} evals, mean {sum(eval_s) / max(len(eval_s), 1):.2f} s/eval")
+        print(
+            f"{arm:<13} {len(step_s)} updates, mean {sum(step_s) / max(len(step_s), 1):.3f} s/update; "
+            f"{len(eval_s)} evals, mean {sum(eval_s) / max(len(eval_s), 1):.2f} s/eval"
+        )
     print()
-    print(f"phasescope run ({'cold: base model built' if args.cold else 'warm: cached base model'}): "
-          f"{wall:.0f} s wall on {os.cpu_count()} CPUs; budget {BUDGET_S} s: {'OK' if wall <= BUDGET_S else 'OVER'}")
+    print(
+        f"phasescope run ({'cold: base model built' if args.cold else 'warm: cached base model'}): "
+        f"{wall:.0f} s wall on {os.cpu_count()} CPUs; budget {BUDGET_S} s: {'OK' if wall <= BUDGET_S else 'OVER'}"
+    )
     return 0
 
 
