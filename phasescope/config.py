@@ -74,7 +74,7 @@ class WorldConfig:
     n_rl_prompts: int = 4000
     """RL prompts (addition), disjoint from the expert problems."""
     n_eval: int = 200
-    """Held-out problems per skill (addition: eval/accuracy; subtraction: eval/general_accuracy)."""
+    """Held-out problems per skill (addition: eval/accuracy; the general skill: eval/general_accuracy)."""
     n_pretrain: int = 20000
     """Base pre-training problems per skill, in the base model's own (direct) style."""
     general_skill: str = "max"

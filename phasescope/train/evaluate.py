@@ -8,7 +8,7 @@ Every metric is computed on fixed held-out sets (never trained on), each in one 
 - `eval/cot_rate`: share of greedy responses in the expert's chain-of-thought style;
 - `eval/expert_nll`: token-mean NLL of expert-style (chain-of-thought) answers to held-out problems —
   it falls while the expert style is learnt and rises again when the expert set is memorised;
-- `eval/general_accuracy`: greedy accuracy on held-out subtraction (the skill nobody trains; MMLU-Pro).
+- `eval/general_accuracy`: greedy accuracy on the held-out general skill (max by default; nobody trains it; MMLU-Pro).
 Sampling uses its own generator (seeded by the step), so evaluating never moves the training RNG.
 """
 

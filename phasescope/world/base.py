@@ -1,7 +1,7 @@
 """The embedded world's base model: pre-trained on its *own* style, cached on disk by its config.
 
 The base is the "instruct model" of the miniature: it answers addition directly at a middling
-accuracy and subtraction well. Pre-training stops at the first check where held-out *dev*
+accuracy and its general skill (max, or subtraction) well. Pre-training stops at the first check where held-out *dev*
 addition accuracy reaches `base_target_accuracy` (the dev set is disjoint from `eval`, so
 choosing the checkpoint never looks at the evaluation problems). Same config → same base,
 bit for bit on CPU; the cache key is a hash of every field that shapes the base.

@@ -3,7 +3,7 @@
 A miniature of the paper's setting (BACKGROUND.md):
 - the *target skill* is addition, the analogue of competition maths: the expert data, the RL prompts
   and the headline held-out metric (`eval/accuracy`) are all addition;
-- the *general skill* is subtraction, the analogue of MMLU-Pro: the base model has it, nobody trains
+- the *general skill* is max (`47>23=47;`; subtraction is the alternative), the analogue of MMLU-Pro: the base model has it, nobody trains
   on it, and `eval/general_accuracy` measures what post-training on narrow data costs;
 - the base model's *own style* is a direct answer (`123+456=579;`), the expert's *divergent style* is
   a digit-by-digit chain of thought with carries (`123+456=|3+6+0=09|2+5+0=07|1+4+0=05|=579;`), the
