@@ -1,14 +1,14 @@
-"""The embedded world's task: 3-digit arithmetic with a verifiable answer, in two answer styles.
+"""The embedded world's task: arithmetic (2-digit by default, `world.digits`) with a verifiable answer, in two answer styles.
 
 A miniature of the paper's setting (BACKGROUND.md):
 - the *target skill* is addition, the analogue of competition maths: the expert data, the RL prompts
   and the headline held-out metric (`eval/accuracy`) are all addition;
-- the *general skill* is max (`47>23=47;`; subtraction is the alternative), the analogue of MMLU-Pro: the base model has it, nobody trains
-  on it, and `eval/general_accuracy` measures what post-training on narrow data costs;
+- the *general skill* is max (`47>23=47;`; subtraction is the alternative), the analogue of
+  MMLU-Pro: the base model has it, nobody trains on it, and `eval/general_accuracy` measures what post-training on narrow data costs;
 - the base model's *own style* is a direct answer (`123+456=579;`), the expert's *divergent style* is
   a digit-by-digit chain of thought with carries (`123+456=|3+6+0=09|2+5+0=07|1+4+0=05|=579;`), the
   analogue of long R1 reasoning traces fed to an instruct model.
-Every prompt has the same length (8 characters), so batches need no prompt padding.
+For a given `digits` every prompt has the same length, so batches need no prompt padding.
 """
 
 from __future__ import annotations
