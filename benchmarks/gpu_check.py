@@ -200,9 +200,9 @@ def run_plain_trl(cfg, model_dir: Path, out: Path) -> dict:
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from phasescope.train.real import build_real, resolve_dtype
+    from phasescope.train.real import hf_setup, resolve_dtype
 
-    real = build_real(cfg, 0, log=lambda *_: None)
+    real = hf_setup(cfg, "rl", 0, log=lambda *_: None)
     tc = cfg.train
     times: list[float] = []
 

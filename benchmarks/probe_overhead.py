@@ -37,7 +37,8 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from phasescope.config import load_config
-    from phasescope.train.run import read_rows, train_one
+    from phasescope.runlog.reader import read_metrics as read_rows
+    from phasescope.train.run import train_one
     from phasescope.world import build_world
 
     sets = [f"train.steps={args.steps}", f'experiment.arms=["{args.arm}"]', *args.overrides]

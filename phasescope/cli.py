@@ -94,21 +94,22 @@ def run(
 
     from phasescope.config import load_config
 
-    sets = list(overrides or [])
+    values = {
+        f"experiment.{key}": value
+        for key, value in (
+            ("seeds", seeds),
+            ("out", out),
+            ("name", name),
+            ("workers", workers),
+            ("wandb", wandb),
+        )
+        if value is not None
+    }
     if arms is not None:
-        names = [a.strip() for a in arms.split(",") if a.strip()]
-        sets.append("experiment.arms=[" + ",".join(f'"{a}"' for a in names) + "]")
-    for key, value in (
-        ("seeds", seeds),
-        ("out", out),
-        ("name", name),
-        ("workers", workers),
-        ("wandb", wandb),
-    ):
-        if value is not None:
-            sets.append(f"experiment.{key}={value!r}".replace("'", '"'))
-    cfg = load_config(config, sets)
-    from phasescope.train.run import resume_config, run_experiment, summarize
+        values["experiment.arms"] = [a.strip() for a in arms.split(",") if a.strip()]
+    cfg = load_config(config, overrides, values)
+    from phasescope.runlog.experiment import resume_config
+    from phasescope.train.runner import format_summary, run_experiment, summarize
 
     exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
     if resume and not overwrite:
@@ -116,25 +117,47 @@ def run(
         cfg = resume_config(cfg, exp_dir, explicit)
     t0 = time.perf_counter()
     results = run_experiment(cfg, exp_dir, log=typer.echo, overwrite=overwrite, resume=resume)
-    table = summarize(results)
     typer.echo("")
-    typer.echo(
-        f"{'arm':<13}{'seed':>5}{'base':>7}{'min':>7}{'@step':>7}{'peak':>7}{'@step':>7}{'final':>7}"
-        f"{'steps':>7}{'wall s':>8}"
-    )
-    for r in table:
-        if "base" not in r:
-            typer.echo(f"{r['arm']:<13}{r['seed']:>5}  failed (see its train.log)")
-            continue
-        typer.echo(
-            f"{r['arm']:<13}{r['seed']:>5}{r['base']:>7.3f}{r['min']:>7.3f}{r['min_step']:>7}{r['peak']:>7.3f}"
-            f"{r['peak_step']:>7}{r['final']:>7.3f}{r['steps']:>7}{r['seconds']:>8.0f}"
-        )
+    for line in format_summary(summarize(results)):
+        typer.echo(line)
     typer.echo(f"held-out accuracy (eval/accuracy); total wall time {time.perf_counter() - t0:.0f} s")
     typer.echo(f"run directory: {exp_dir}")
     _report_after_run(exp_dir, cfg.experiment.wandb, cfg.to_dict())
     if not all(r.ok for r in results):
         raise PhasescopeError("some arms failed; their train.log files say why")
+
+
+@app.command()
+def launch(
+    config: str = typer.Argument(None, help="Experiment TOML (default: the embedded world)."),
+    arm: str = typer.Option(..., "--arm", help="Arm to train (one of the config's arms)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the arm."),
+    overrides: list[str] = typer.Option(
+        None, "--set", help="Override a field: --set train.lr=1e-4 (repeatable)."
+    ),
+) -> None:
+    """Train one arm on every process of an `accelerate launch` (DDP, DeepSpeed ZeRO, FSDP):
+    accelerate launch [...] -m phasescope.cli launch CONFIG.toml --arm chord_phi."""
+    from phasescope.config import load_config
+    from phasescope.train.worker import launch as launch_arm
+
+    launch_arm(load_config(config, overrides), arm, seed)
+
+
+@app.command(hidden=True)
+def worker(
+    exp_dir: str = typer.Argument(..., help="Experiment directory (holds experiment.json)."),
+    arm: str = typer.Argument(..., help="Arm to train."),
+    seed: int = typer.Argument(..., help="Seed."),
+    threads: int = typer.Argument(..., help="Torch threads."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
+) -> None:
+    """One (arm, seed) of `phasescope run`, in its own process (started by `run`)."""
+    from pathlib import Path
+
+    from phasescope.train.worker import run_worker
+
+    run_worker(Path(exp_dir), arm, seed, threads, resume)
 
 
 def _report_after_run(exp_dir, wandb_mode: str, config: dict) -> None:
@@ -227,13 +250,14 @@ def report(
         typer.echo("W&B: analysis run logged")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry: user errors become one line and an exit code, never a traceback."""
-    debug = "--debug" in sys.argv or os.environ.get("PHASESCOPE_DEBUG") == "1"
-    if "--debug" in sys.argv:
-        sys.argv.remove("--debug")
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("PHASESCOPE_DEBUG") == "1"
+    if "--debug" in args:
+        args.remove("--debug")
     try:
-        app(standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except PhasescopeError as exc:
         if debug:
             raise

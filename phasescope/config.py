@@ -5,12 +5,16 @@ below; every field has a default, so an empty file is the embedded default. `--s
 overrides one field (values are parsed as TOML literals, so `--set train.lr=1e-4` is a float and
 `--set experiment.arms=["sft","rl"]` a list). Unknown keys, wrong types and impossible values are
 `UsageError`s with one-line messages. The resolved config is saved as `experiment.json`.
+
+A renamed key is listed in `RENAMED_KEYS`: the old name is still accepted for one release, with a
+one-line deprecation note on stderr. What the arm knobs mean lives in `phasescope.arms`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,340 +23,37 @@ from typing import Any
 
 import tomllib
 
+from phasescope.arms import SCHEDULES
+from phasescope.config_sections import (
+    ArmConfig,
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    TrainConfig,
+    WorldConfig,
+    _check,
+    default_arms,
+)
 from phasescope.errors import UsageError
 
-ARM_NAMES = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
-SCHEDULES = ("constant", "step", "warmup_cosine")
-WEIGHTINGS = ("none", "phi", "is")
+__all__ = [
+    "ArmConfig",
+    "Config",
+    "DataConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "WorldConfig",
+    "config_from_dict",
+    "default_arms",
+    "load_config",
+    "parse_override",
+]
 
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise UsageError(msg)
-
-
-@dataclass
-class ExperimentConfig:
-    name: str = "default"
-    """Experiment name; the run directory is `<out>/<name>`."""
-    out: str = "runs"
-    """Parent folder of run directories."""
-    arms: list[str] = field(default_factory=lambda: list(ARM_NAMES))
-    """Arms to run, each a table under [arms.<name>]."""
-    seeds: int = 1
-    """Number of seeds per arm (seeds 0..seeds-1)."""
-    workers: int = 2
-    """(arm, seed) runs trained at once, each in its own process with one torch thread on CPU."""
-    wandb: str = "off"
-    """Mirror metrics to W&B: off, offline (wandb/offline-run-* for `wandb sync`) or online.
-    WANDB_MODE=offline/disabled downgrades it; WANDB_PROJECT and WANDB_ENTITY are honoured."""
-
-    def __post_init__(self):
-        _check(self.seeds >= 1, f"experiment.seeds must be >= 1, got {self.seeds}")
-        _check(
-            self.wandb in ("off", "offline", "online"),
-            f"experiment.wandb must be off, offline or online, got {self.wandb!r}",
-        )
-        _check(self.workers >= 1, f"experiment.workers must be >= 1, got {self.workers}")
-        _check(len(self.arms) > 0, "experiment.arms is empty: name at least one arm")
-        _check(
-            bool(self.name) and "/" not in self.name,
-            f"experiment.name {self.name!r} must be a plain folder name",
-        )
-
-
-@dataclass
-class WorldConfig:
-    """The embedded world (used when `model.name_or_path` is empty). See phasescope/world/task.py."""
-
-    seed: int = 0
-    """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
-    digits: int = 2
-    """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
-    n_expert: int = 100
-    """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
-    n_rl_prompts: int = 4000
-    """RL prompts (addition), disjoint from the expert problems."""
-    n_eval: int = 200
-    """Held-out problems per skill (addition: eval/accuracy; the general skill: eval/general_accuracy)."""
-    n_pretrain: int = 20000
-    """Base pre-training problems per skill, in the base model's own (direct) style."""
-    general_skill: str = "max"
-    """The skill the base has and nobody trains (the paper's MMLU-Pro): max ("47>23=47;") or subtraction."""
-    pretrain_sub_share: float = 1.0
-    """Share of the pre-training general-skill problems used (the general skill's dose)."""
-    pretrain_cot_share: float = 0.02
-    """Share of pre-training addition problems shown in the expert's chain-of-thought style."""
-    base_target_accuracy: float = 0.35
-    """Base pre-training stops once held-out-dev addition accuracy reaches this (a middling base)."""
-    base_max_steps: int = 4000
-    """Upper bound on base pre-training steps."""
-    base_lr: float = 3e-3
-    """Base pre-training learning rate."""
-    base_batch_size: int = 64
-    """Base pre-training batch size."""
-    n_layer: int = 2
-    """Decoder layers of the tiny GPT-2."""
-    n_embd: int = 64
-    """Width of the tiny GPT-2."""
-    n_head: int = 4
-    """Attention heads of the tiny GPT-2."""
-
-    def __post_init__(self):
-        for name in (
-            "n_expert",
-            "n_rl_prompts",
-            "n_eval",
-            "n_pretrain",
-            "base_max_steps",
-            "n_layer",
-            "n_embd",
-        ):
-            _check(getattr(self, name) > 0, f"world.{name} must be > 0, got {getattr(self, name)}")
-        _check(0.0 <= self.pretrain_cot_share <= 1.0, "world.pretrain_cot_share must be in [0, 1]")
-        _check(0.0 <= self.pretrain_sub_share <= 1.0, "world.pretrain_sub_share must be in [0, 1]")
-        _check(2 <= self.digits <= 4, f"world.digits must be 2, 3 or 4, got {self.digits}")
-        _check(self.general_skill in ("max", "subtraction"), "world.general_skill must be max or subtraction")
-        _check(0.0 < self.base_target_accuracy <= 1.0, "world.base_target_accuracy must be in (0, 1]")
-        _check(self.n_embd % self.n_head == 0, "world.n_embd must be a multiple of world.n_head")
-
-
-@dataclass
-class ModelConfig:
-    name_or_path: str = ""
-    """Hugging Face hub id or local path of a causal LM; empty = the embedded world's base model."""
-    dtype: str = "auto"
-    """auto (bf16 on a GPU that supports it, else fp32), float32, bfloat16 or float16."""
-    gradient_checkpointing: bool = False
-    """Trade compute for memory on large models."""
-    attn_implementation: str = ""
-    """Attention kernel passed to from_pretrained (sdpa, flash_attention_2, eager); empty = transformers' choice."""
-    lora_r: int = 0
-    """LoRA rank (needs `pip install phasescope[peft]`); 0 = full fine-tuning."""
-    lora_alpha: int = 32
-    """LoRA scaling numerator (the update is scaled by lora_alpha / lora_r)."""
-    lora_dropout: float = 0.0
-    """Dropout on the LoRA branch."""
-    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
-    """Modules that get LoRA adapters: ["all-linear"] or names such as ["q_proj", "v_proj"]."""
-    use_vllm: bool = False
-    """Generate rollouts with vLLM (TRL's use_vllm; needs vllm installed and a GPU)."""
-    vllm_mode: str = "colocate"
-    """colocate (vLLM shares the training GPUs) or server (a separate `trl vllm-serve` process)."""
-    vllm_gpu_memory_utilization: float = 0.3
-    """Share of each GPU's memory vLLM may take in colocate mode."""
-
-    def __post_init__(self):
-        _check(
-            self.dtype in ("auto", "float32", "bfloat16", "float16"), f"model.dtype {self.dtype!r} is unknown"
-        )
-        _check(self.lora_r >= 0, f"model.lora_r must be >= 0, got {self.lora_r}")
-        _check(self.lora_alpha > 0, f"model.lora_alpha must be > 0, got {self.lora_alpha}")
-        _check(
-            0.0 <= self.lora_dropout < 1.0, f"model.lora_dropout must be in [0, 1), got {self.lora_dropout}"
-        )
-        _check(len(self.lora_target_modules) > 0, "model.lora_target_modules is empty")
-        _check(
-            self.vllm_mode in ("colocate", "server"),
-            f"model.vllm_mode must be colocate or server, got {self.vllm_mode!r}",
-        )
-        _check(
-            0.0 < self.vllm_gpu_memory_utilization <= 1.0,
-            "model.vllm_gpu_memory_utilization must be in (0, 1]",
-        )
-        _check(
-            self.attn_implementation in ("", "sdpa", "flash_attention_2", "flash_attention_3", "eager"),
-            f"model.attn_implementation {self.attn_implementation!r} is unknown",
-        )
-
-
-@dataclass
-class DataConfig:
-    """Real datasets (used with `model.name_or_path`); see phasescope/data/.
-
-    A source is a JSONL file, a local dataset folder (save_to_disk or data files) or a Hugging Face
-    dataset id; `source:split` picks a split (default: train for rl/expert, test for eval).
-    """
-
-    rl_prompts: str = ""
-    """RL prompts with reference answers (rollouts are scored against `answer_field`)."""
-    expert: str = ""
-    """Expert demonstrations (prompt + expert response) for the SFT term; may be the same source as rl_prompts."""
-    eval: list[str] = field(default_factory=list)
-    """Held-out sets, each `source` or `name=source`; the first gives eval/accuracy, eval/format_rate,
-    eval/response_length (and eval/expert_nll when it has expert responses), later ones eval/<name>_accuracy."""
-    prompt_field: str = "problem"
-    """Field holding the problem text."""
-    answer_field: str = "answer"
-    """Field holding the reference answer (checked with math-verify)."""
-    response_field: str = "solution"
-    """Field holding the expert response; `name.N` takes item N of a list field (e.g. generations.0)."""
-    prompt_template: str = "{prompt}\nPlease reason step by step, and put your final answer within \\boxed{}."
-    """User message built from the problem; `{prompt}` is replaced by the problem text."""
-    system_prompt: str = ""
-    """System message of the chat template (empty: none)."""
-    chat_template: bool = True
-    """Wrap prompts (and expert responses) in the tokenizer's chat template when it has one."""
-    n_rl_prompts: int = 0
-    """Use at most this many RL prompts (0: all), drawn with `data.seed`."""
-    n_expert: int = 0
-    """Use at most this many expert rows (0: all), drawn with `data.seed`."""
-    n_eval: int = 0
-    """Use at most this many problems per held-out set (0: all), drawn with `data.seed`."""
-    seed: int = 0
-    """Seed of the subsets (and of the probe set); the same for every arm and seed."""
-    eval_batch_size: int = 32
-    """Problems per batched `generate` call in evaluation (per process)."""
-
-    def __post_init__(self):
-        for name in ("n_rl_prompts", "n_expert", "n_eval"):
-            _check(getattr(self, name) >= 0, f"data.{name} must be >= 0, got {getattr(self, name)}")
-        _check(self.eval_batch_size > 0, f"data.eval_batch_size must be > 0, got {self.eval_batch_size}")
-        _check("{prompt}" in self.prompt_template, "data.prompt_template must contain {prompt}")
-        for name in ("prompt_field", "answer_field", "response_field"):
-            _check(bool(getattr(self, name)), f"data.{name} is empty")
-        for item in self.eval:
-            _check(bool(item.strip()), "data.eval has an empty entry")
-
-
-@dataclass
-class TrainConfig:
-    """Settings shared by every arm, so that arms differ only by their schedule and weighting."""
-
-    steps: int = 350
-    """Optimizer steps per arm (one global step counter across the stages of sft_then_rl)."""
-    lr: float = 1e-4
-    """Learning rate of updates with an RL term (μ < 1), constant after `warmup_steps`; an arm may override it."""
-    sft_lr: float = 1e-3
-    """Learning rate of pure-SFT updates (μ = 1): the sft arm and the first stage of sft_then_rl.
-
-    SFT and RL are tuned to different step sizes in practice (the paper's SFT stage uses a larger
-    one), so the two stages of sft_then_rl each get theirs, as two separate trainings would."""
-    warmup_steps: int = 0
-    """Linear learning-rate warm-up."""
-    prompts_per_step: int = 4
-    """RL prompts per update."""
-    num_generations: int = 8
-    """Rollouts per prompt (K, the GRPO group size)."""
-    expert_batch_size: int = 32
-    """Expert rows per update (Trinity-RFT's expert_data_ratio times the batch)."""
-    clip_range: float = 0.2
-    """PPO clip epsilon of the GRPO surrogate."""
-    temperature: float = 1.0
-    """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
-    max_completion_length: int = 28
-    """Longest generated response, in tokens."""
-    eval_every: int = 25
-    """Held-out evaluation every this many steps (and at step 0 and the last step)."""
-    eval_early_every: int = 5
-    """Extra evaluations every this many steps during the first `eval_early_until` steps (0: none)."""
-    eval_early_until: int = 30
-    """End of the dense early evaluation grid (the shift happens early and fast)."""
-    grad_clip: float = 1.0
-    """Gradient-norm clip."""
-    divergent_threshold: float = 0.1
-    """An expert token with p below this counts as highly divergent (expert/divergent_frac)."""
-    probes: bool = True
-    """Token-divergence probes at every evaluation: `probe/*` metrics and `<arm>/seed<k>/tokens.jsonl`."""
-    probe_size: int = 64
-    """Expert examples in the fixed probe set (chosen by world.seed: the same for every arm and seed)."""
-    probe_top_k: int = 10
-    gradient_accumulation_steps: int = 1
-    """Micro-batches per update: each process sees (prompts_per_step × num_generations) / (processes ×
-    this) rollouts and expert_batch_size / (processes × this) expert rows per micro-batch."""
-    """Most divergent probe tokens written to tokens.jsonl per evaluation (0: none)."""
-    checkpoint_every: int = 100
-    """Save a checkpoint (model, optimizer, scheduler, RNG, step) every this many steps and at the last
-    step, into `<arm>/seed<k>/checkpoint/` (only the latest is kept) for `phasescope run --resume`.
-    0: never (a resumed run then starts that arm over)."""
-    on_nonfinite: str = "stop"
-    """A NaN/inf loss or gradient: stop (the run fails, naming the step and the last good checkpoint)
-    or skip (that update is dropped: no parameter moves; the row gets train/skipped = 1)."""
-
-    def __post_init__(self):
-        _check(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
-        _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
-        _check(self.sft_lr > 0, f"train.sft_lr must be > 0, got {self.sft_lr}")
-        for name in (
-            "prompts_per_step",
-            "num_generations",
-            "expert_batch_size",
-            "eval_every",
-            "max_completion_length",
-        ):
-            _check(getattr(self, name) > 0, f"train.{name} must be > 0, got {getattr(self, name)}")
-        _check(
-            self.num_generations >= 2, "train.num_generations must be >= 2 (GRPO normalises within a group)"
-        )
-        _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
-        _check(
-            self.eval_early_every >= 0 and self.eval_early_until >= 0,
-            "train.eval_early_every and train.eval_early_until must be >= 0",
-        )
-        _check(0.0 < self.clip_range < 1.0, f"train.clip_range must be in (0, 1), got {self.clip_range}")
-        _check(self.temperature > 0, "train.temperature must be > 0")
-        _check(0.0 < self.divergent_threshold < 1.0, "train.divergent_threshold must be in (0, 1)")
-        _check(self.probe_size > 0, f"train.probe_size must be > 0, got {self.probe_size}")
-        _check(self.probe_top_k >= 0, f"train.probe_top_k must be >= 0, got {self.probe_top_k}")
-        _check(self.gradient_accumulation_steps >= 1, "train.gradient_accumulation_steps must be >= 1")
-        _check(
-            self.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0, got {self.checkpoint_every}"
-        )
-        _check(
-            self.on_nonfinite in ("stop", "skip"),
-            f"train.on_nonfinite must be stop or skip, got {self.on_nonfinite!r}",
-        )
-
-
-@dataclass
-class ArmConfig:
-    """One arm = a μ schedule plus a token weighting (BACKGROUND.md). Trinity-RFT's knob names."""
-
-    schedule: str = "constant"
-    """constant (μ = mu), step (μ = 1 for sft_steps, then 0) or warmup_cosine (CHORD-μ)."""
-    mu: float = 0.0
-    """μ of the constant schedule."""
-    sft_steps: int = 0
-    """SFT steps of the step schedule."""
-    mu_warmup_steps: int = 0
-    """CHORD-μ: linear warm-up 0 → mu_peak over this many steps."""
-    mu_decay_steps: int = 0
-    """CHORD-μ: half-cosine decay mu_peak → mu_valley over this many steps after the warm-up."""
-    mu_peak: float = 0.9
-    """CHORD-μ: μ at the end of the warm-up."""
-    mu_valley: float = 0.05
-    """CHORD-μ: μ after the decay (and throughout when warm-up and decay are both 0)."""
-    weighting: str = "none"
-    """Per-token weight of the SFT loss: none, phi (p(1-p), detached) or is (sg(p), as DFT)."""
-    lr: float | None = None
-    """Learning-rate override for this arm (default: train.lr)."""
-
-    def __post_init__(self):
-        _check(
-            self.schedule in SCHEDULES, f"schedule {self.schedule!r} is unknown; choose one of {SCHEDULES}"
-        )
-        _check(
-            self.weighting in WEIGHTINGS,
-            f"weighting {self.weighting!r} is unknown; choose one of {WEIGHTINGS}",
-        )
-        for name in ("mu", "mu_peak", "mu_valley"):
-            v = getattr(self, name)
-            _check(0.0 <= v <= 1.0, f"{name} must be in [0, 1], got {v}")
-        for name in ("sft_steps", "mu_warmup_steps", "mu_decay_steps"):
-            _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
-
-
-def default_arms() -> dict[str, ArmConfig]:
-    return {
-        "sft": ArmConfig(schedule="constant", mu=1.0),
-        "rl": ArmConfig(schedule="constant", mu=0.0),
-        "sft_then_rl": ArmConfig(schedule="step", sft_steps=250),
-        "chord_mu": ArmConfig(
-            schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
-        ),
-        "chord_phi": ArmConfig(schedule="constant", mu=0.1, weighting="phi"),
-    }
+RENAMED_KEYS: dict[str, str] = {
+    # old "section.key" → new "section.key"; accepted for one release, with a deprecation note
+    "world.pretrain_sub_share": "world.pretrain_general_share",
+}
 
 
 @dataclass
@@ -379,12 +80,8 @@ class Config:
             _check(arm in self.arms, f"unknown arm {arm!r}; defined arms: {', '.join(self.arms)}")
         for name in self.experiment.arms:
             arm = self.arms[name]
-            if arm.schedule == "step":
-                _check(
-                    arm.sft_steps < self.train.steps,
-                    f"arms.{name}.sft_steps={arm.sft_steps} leaves no RL stage in train.steps={self.train.steps}; "
-                    f"lower arms.{name}.sft_steps or raise train.steps",
-                )
+            problem = SCHEDULES[arm.schedule].check(name, arm, self.train.steps)
+            _check(problem is None, problem or "")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -411,13 +108,28 @@ def _type_ok(value: Any, tp: Any) -> bool:
     return isinstance(value, tp)
 
 
+def _renamed(data: dict, where: str) -> dict:
+    """`data` with every deprecated key of section `where` under its new name, each noted once on stderr."""
+    out = dict(data)
+    for old, new in RENAMED_KEYS.items():
+        section, _, old_key = old.rpartition(".")
+        new_key = new.rpartition(".")[2]
+        if section != where or old_key not in out:
+            continue
+        if new_key in out:
+            raise UsageError(f"{where} sets both {old} and its new name {new}; keep {new}")
+        print(f"note: config key {old} is deprecated; use {new}", file=sys.stderr)
+        out[new_key] = out.pop(old_key)
+    return out
+
+
 def _build(cls, data: Any, where: str):
     if not isinstance(data, dict):
         raise UsageError(f"[{where}] must be a table, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
-    for key, value in data.items():
+    for key, value in _renamed(data, where).items():
         if key not in names:
             raise UsageError(f"unknown config key {where}.{key}; known keys: {', '.join(sorted(names))}")
         tp = hints[key]
@@ -479,27 +191,43 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read a TOML experiment (or the defaults when `path` is None) and apply `--set` overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if p.is_dir():
-            raise UsageError(f"config file {str(p)!r} is a directory; give the path of a TOML file")
-        if not p.is_file():
-            raise UsageError(f"config file {str(p)!r} does not exist")
-        try:
-            data = tomllib.loads(p.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise UsageError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None
+def _set(data: dict, keys: list[str], value: Any, shown: str) -> None:
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise UsageError(f"--set {shown!r}: {k} is not a table")
+    node[keys[-1]] = value
+
+
+def _read_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"config file {str(p)!r} is a directory; give the path of a TOML file")
+    if not p.is_file():
+        raise UsageError(f"config file {str(p)!r} does not exist")
+    try:
+        return tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Config:
+    """Read a TOML experiment (or the defaults when `path` is None) and apply the overrides.
+
+    `overrides` are `--set section.key=value` texts; `values` maps "section.key" to typed values
+    (the CLI's own options), applied after them as they are, never re-serialised.
+    """
+    data: dict[str, Any] = _read_toml(path) if path is not None else {}
     for text in overrides or []:
         keys, value = parse_override(text)
-        node = data
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-            if not isinstance(node, dict):
-                raise UsageError(f"--set {text!r}: {k} is not a table")
-        node[keys[-1]] = value
+        _set(data, keys, value, text)
+    for key, value in (values or {}).items():
+        _set(data, key.split("."), value, key)
     return config_from_dict(data)

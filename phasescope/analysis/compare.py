@@ -31,7 +31,6 @@ Pure functions on the tidy frame of ``load_curves``; no torch.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from pathlib import Path
 
@@ -218,18 +217,13 @@ PHASE_QUANTITIES = ("depth", "duration", "onset", "recovery")
 
 def eval_set_size(path) -> int | None:
     """Held-out problems per evaluation, from a phasescope experiment.json (None when unknown)."""
-    p = Path(path)
-    for cand in (p / "experiment.json", p.parent / "experiment.json", p.parent.parent / "experiment.json"):
-        if cand.is_file():
-            try:
-                cfg = json.loads(cand.read_text()).get("config", {})
-            except (OSError, json.JSONDecodeError):
-                return None
-            if (cfg.get("model") or {}).get("name_or_path"):
-                return None  # a real dataset: its eval size is not in the config
-            n = (cfg.get("world") or {}).get("n_eval")
-            return int(n) if isinstance(n, int) and n > 0 else None
-    return None
+    from phasescope.runlog.experiment import read_experiment
+
+    cfg = read_experiment(path, levels=2 if Path(path).is_dir() else 1).get("config") or {}
+    if (cfg.get("model") or {}).get("name_or_path"):
+        return None  # a real dataset: its eval size is not in the config
+    n = (cfg.get("world") or {}).get("n_eval")
+    return int(n) if isinstance(n, int) and n > 0 else None
 
 
 def _is_rate(name: str, curves) -> bool:

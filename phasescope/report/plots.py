@@ -22,10 +22,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from phasescope.analysis.curves import curves_for  # noqa: E402
+from phasescope.arms import ARM_LABELS, ordered  # noqa: E402
+from phasescope.arms import ARM_NAMES as ARM_ORDER  # noqa: E402
 
 # Okabe & Ito (2008). Yellow (#F0E442) is left out: it vanishes on white paper.
 OKABE_ITO = ["#D55E00", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000"]
-ARM_ORDER = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2))]
 # Phase spans are named in text on every panel, so their tints need not be colour-blind distinct;
 # they are kept out of the arm palette so a shaded span never reads as an arm.
@@ -35,13 +36,6 @@ PHASE_COLORS = {
     "overfit": "#C6B0E3",
     "rise": "#A6CBE8",
     "plateau": "#D9D9D9",
-}
-ARM_LABELS = {
-    "sft": "SFT",
-    "rl": "RL (GRPO)",
-    "sft_then_rl": "SFT → RL",
-    "chord_mu": "CHORD-μ",
-    "chord_phi": "CHORD-φ",
 }
 
 
@@ -58,10 +52,6 @@ def arm_styles(arms) -> dict[str, dict]:
         i = (len(ARM_ORDER) + j) % len(OKABE_ITO)
         styles[a] = {"color": OKABE_ITO[i], "ls": LINESTYLES[i % len(LINESTYLES)], "label": a}
     return styles
-
-
-def ordered(arms) -> list[str]:
-    return [a for a in ARM_ORDER if a in arms] + sorted(a for a in arms if a not in ARM_ORDER)
 
 
 @contextmanager

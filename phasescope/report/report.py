@@ -20,6 +20,7 @@ from pathlib import Path
 from phasescope.analysis.compare import PHASES, compare_frame, eval_set_size, ranking
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.report import plots
+from phasescope.runlog.experiment import read_experiment
 from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
 
 CAPTIONS = {
@@ -53,15 +54,6 @@ class Report:
 def default_out(path) -> Path:
     p = Path(path)
     return (p if p.is_dir() else p.parent) / "analysis"
-
-
-def read_experiment(path) -> dict:
-    p = Path(path)
-    f = p / "experiment.json" if p.is_dir() else p.parent / "experiment.json"
-    try:
-        return json.loads(f.read_text()) if f.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def token_snapshots(path) -> dict[tuple[str, int | None], list[dict]]:

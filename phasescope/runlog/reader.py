@@ -71,3 +71,19 @@ def run_identity(run_dir: Path) -> tuple[str, int | None]:
     """(run name, seed) of a run directory: ``<arm>/seed<k>`` gives (arm, k)."""
     seed = seed_of(run_dir)
     return (run_dir.parent.name if seed is not None else run_dir.name), seed
+
+
+def read_metrics(path: Path, notes: list[str] | None = None) -> list[dict]:
+    """metrics.jsonl rows of a run that may still be writing: none when the file is missing or has
+    no readable line yet; a truncated last line (a crash mid-write) is skipped and, when `notes` is
+    given, reported there."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        rows, found = read_jsonl(path)
+    except (UsageError, OSError) as exc:  # nothing readable yet (or at all)
+        found, rows = [str(exc)], []
+    if notes is not None:
+        notes.extend(found)
+    return rows

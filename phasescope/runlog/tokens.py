@@ -92,6 +92,18 @@ def _token_rows(rec: dict, header: dict | None) -> list[dict]:
     return rows
 
 
+def has_probe_header(path: str | Path) -> bool:
+    """Whether a tokens.jsonl already holds the probe's text header (written once per file)."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        records, _ = read_jsonl(path)
+    except UsageError:
+        return False
+    return any(isinstance(r.get("probe"), dict) for r in records)
+
+
 def read_tokens(path: str | Path) -> TokenLog:
     """A run directory's (or a tokens.jsonl file's) probe records as frames; see the module docstring."""
     path = _tokens_path(path)

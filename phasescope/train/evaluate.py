@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from phasescope.train.sequences import generate
-from phasescope.world.lm import response_nll
+from phasescope.lm import generate, response_nll
 from phasescope.world.task import COT_MARK, cot_response, is_well_formed, reward
 
 

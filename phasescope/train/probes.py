@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from phasescope.train.sequences import completion_logits, encode_pairs
+from phasescope.lm import completion_logits, encode_pairs
 
 QUANTILES = (0.1, 0.5, 0.9)
 
@@ -216,7 +216,7 @@ class TokenProbe:
                 self.class_ids[i, j] = index.get(c, len(self.class_names) - 1)
         self.base_logp: torch.Tensor | None = None  # (n, V): base log-softmax at the KL positions
         self._kl_mask: tuple[int, torch.Tensor] | None = None
-        self._header_written = False
+        self.header_written = False
         self._device_batch: tuple[torch.device, dict[str, torch.Tensor]] | None = None
 
     def _batch_on(self, device: torch.device) -> dict[str, torch.Tensor]:
@@ -311,7 +311,7 @@ class TokenProbe:
         if self.n_tokens <= MAX_LOGGED_TOKENS:
             p = logp.exp()
             rec["token_p"] = [[_sig(float(v)) for v in p[i, : len(t)]] for i, t in enumerate(self.tokens)]
-            if not self._header_written:
+            if not self.header_written:
                 # The probe's text once per file (per process): the reader carries it forward.
                 rec["probe"] = {
                     "example_ids": self.example_ids,
@@ -319,7 +319,7 @@ class TokenProbe:
                     "tokens": self.tokens,
                     "context_chars": CONTEXT_CHARS,
                 }
-                self._header_written = True
+                self.header_written = True
         return rec
 
 

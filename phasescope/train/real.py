@@ -1,7 +1,7 @@
 """A real Hugging Face model and real data: the counterpart of the embedded world for `train_one`.
 
-`build_real(cfg, seed)` returns what `train_one` needs to train one arm, exactly as the world path
-does: the model and tokenizer (hub id or local path, loaded with `from_pretrained`), the RL prompt
+`hf_setup(cfg, arm_name, seed)` returns the `Setup` that `train_one` needs to train one arm, exactly
+as `world_setup` does: the model and tokenizer (hub id or local path, loaded with `from_pretrained`), the RL prompt
 dataset with reference answers, the math-verify reward, the expert (prompt, response) pairs, the
 held-out evaluator, and the extra GRPOConfig / trainer arguments (bf16, vLLM, LoRA).
 
@@ -19,32 +19,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from phasescope.arms import needs_rollouts
 from phasescope.config import Config, DataConfig, ModelConfig
 from phasescope.data.mathcheck import has_boxed, is_correct, math_reward
 from phasescope.data.sources import Example, load_examples, norm_prompt, prompt_overlap, subset
 from phasescope.errors import UsageError
-
-
-@dataclass
-class RealSetup:
-    model: Any
-    tokenizer: Any
-    train_dataset: Any
-    reward_funcs: list[Callable]
-    expert_prompts: list[str]
-    expert_responses: list[str]
-    evaluator: Callable[[torch.nn.Module, int], dict[str, float]]
-    grpo_kwargs: dict[str, Any] = field(default_factory=dict)
-    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
-    data_report: dict[str, Any] = field(default_factory=dict)
-
+from phasescope.lm import eos_ids, generate_ids, response_nll_sum
+from phasescope.train.distributed import process_rank, world_size
+from phasescope.train.setup import Setup, expert_set
 
 # --- model and tokenizer ------------------------------------------------------------------------------
 
@@ -145,63 +133,18 @@ class EvalSet:
     """Rendered expert responses (for eval/expert_nll), or None."""
 
 
-def _dist():
-    from accelerate import PartialState
-
-    state = PartialState()
-    return state.process_index, state.num_processes
-
-
 def _gather(items: list) -> list:
-    rank, world = _dist()
-    if world == 1:
+    if world_size() == 1:
         return items
     from accelerate.utils import gather_object
 
     return gather_object(items)
 
 
-def _eos_ids(model, tokenizer) -> list[int]:
-    ids = {tokenizer.eos_token_id}
-    gc_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids.update(gc_eos if isinstance(gc_eos, list) else [gc_eos])
-    return sorted(i for i in ids if i is not None)
-
-
-@torch.no_grad()
 def greedy_responses(model, tokenizer, prompts: list[str], max_new_tokens: int) -> list[tuple[str, int]]:
     """(decoded response, length in tokens including the end token) per prompt, one `generate` call."""
-    device = next(model.parameters()).device
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-    eos = _eos_ids(model, tokenizer)
-    out = model.generate(
-        **enc,
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        temperature=None,
-        top_p=None,
-        top_k=None,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=eos,
-    )
-    results = []
-    for row in out[:, enc["input_ids"].size(1) :].tolist():
-        end = next((i for i, t in enumerate(row) if t in eos), None)
-        row = row if end is None else row[: end + 1]
-        results.append((tokenizer.decode(row, skip_special_tokens=True), len(row)))
-    return results
-
-
-@torch.no_grad()
-def nll_sums(model, tokenizer, prompts: list[str], responses: list[str]) -> tuple[float, int]:
-    """(sum of −log p, number of tokens) of `responses` given `prompts`."""
-    from phasescope.train.sequences import completion_logits, encode_pairs, token_logprobs
-
-    device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in encode_pairs(tokenizer, prompts, responses).items()}
-    logp = token_logprobs(completion_logits(model, batch), batch["completion_ids"])
-    mask = batch["completion_mask"].float()
-    return float(-(logp * mask).sum()), int(mask.sum())
+    rows = generate_ids(model, tokenizer, prompts, max_new_tokens, 1.0, True, eos_ids(model, tokenizer))
+    return [(tokenizer.decode(row, skip_special_tokens=True), len(row)) for row in rows]
 
 
 def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, batch_size: int):
@@ -214,7 +157,7 @@ def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, bat
     """
 
     def shard(n: int) -> list[list[int]]:
-        rank, world = _dist()
+        rank, world = process_rank(), world_size()
         mine = list(range(rank, n, world))
         per_process = math.ceil(n / world)
         n_batches = math.ceil(per_process / batch_size)  # the same number of calls on every process
@@ -253,9 +196,12 @@ def _expert_nll(model, tokenizer, s: EvalSet, shard) -> float:
         take = idx or [0]
         for j in range(0, len(take), 4):  # long expert traces: a few rows per forward pass
             part = take[j : j + 4]
-            t, c = nll_sums(model, tokenizer, [s.prompts[i] for i in part], [s.responses[i] for i in part])
+            with torch.no_grad():
+                t, c = response_nll_sum(
+                    model, tokenizer, [s.prompts[i] for i in part], [s.responses[i] for i in part]
+                )
             if idx:
-                total, count = total + t, count + c
+                total, count = total + float(t), count + int(c)
     sums = _gather([(total, count)])
     tokens = sum(c for _, c in sums)
     return sum(t for t, _ in sums) / max(tokens, 1)
@@ -340,24 +286,8 @@ def load_data(
 # --- everything train_one needs --------------------------------------------------------------------------
 
 
-def build_real(cfg: Config, seed: int, log=print) -> RealSetup:
-    """Model, tokenizer, datasets, reward, expert pairs and evaluator for a real model (see module doc)."""
-    from datasets import Dataset
-
-    rl, expert, evals, report = load_data(cfg, log=log)
-    needs_rl = any(cfg.arms[a].schedule != "constant" or cfg.arms[a].mu < 1.0 for a in cfg.experiment.arms)
-    if needs_rl and not rl:
-        raise UsageError("an arm with an RL term needs data.rl_prompts")
-    model, tokenizer = load_model_and_tokenizer(cfg.model)
-    dc = cfg.data
-    prompts = [render_prompt(tokenizer, dc, e.prompt) for e in rl] or [
-        render_prompt(tokenizer, dc, e.prompt) for e in expert
-    ]
-    answers = [e.answer for e in rl] or [None] * len(prompts)
-    train_ds = Dataset.from_dict({"prompt": prompts, "answer": answers})
-    expert_prompts = [render_prompt(tokenizer, dc, e.prompt) for e in expert]
-    expert_responses = [render_response(tokenizer, dc, e.prompt, e.response) for e in expert]
-    sets = [
+def _eval_sets(tokenizer, dc: DataConfig, evals: list[tuple[str, list[Example]]]) -> list[EvalSet]:
+    return [
         EvalSet(
             name,
             [render_prompt(tokenizer, dc, e.prompt) for e in rows],
@@ -368,43 +298,62 @@ def build_real(cfg: Config, seed: int, log=print) -> RealSetup:
         )
         for name, rows in evals
     ]
+
+
+def _precision_and_generation(cfg: Config) -> dict[str, Any]:
+    """GRPOConfig's bf16/fp16 (from model.dtype, on a GPU) and vLLM settings."""
+    dtype = resolve_dtype(cfg.model.dtype)
+    on_gpu = torch.cuda.is_available()
+    out: dict[str, Any] = {
+        "bf16": on_gpu and dtype == torch.bfloat16,
+        "fp16": on_gpu and dtype == torch.float16,
+    }
+    if cfg.model.use_vllm:
+        out.update(
+            use_vllm=True,
+            vllm_mode=cfg.model.vllm_mode,
+            vllm_gpu_memory_utilization=cfg.model.vllm_gpu_memory_utilization,
+        )
+    return out
+
+
+def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
+    """Model, tokenizer, datasets, reward, expert set and evaluator for a real model (see module doc)."""
+    from datasets import Dataset
+
+    rl, expert, evals, report = load_data(cfg, log=log)
+    if needs_rollouts(cfg.arms[arm_name], cfg.train.steps) and not rl:
+        raise UsageError(f"arm {arm_name} has an RL term and needs data.rl_prompts")
+    model, tokenizer = load_model_and_tokenizer(cfg.model)
+    dc = cfg.data
+    # An arm without rollouts still needs a prompt dataset for TRL's loop: the expert problems serve.
+    prompts = [render_prompt(tokenizer, dc, e.prompt) for e in (rl or expert)]
+    answers = [e.answer for e in rl] or [None] * len(prompts)
+    expert_prompts = [render_prompt(tokenizer, dc, e.prompt) for e in expert]
+    expert_responses = [render_response(tokenizer, dc, e.prompt, e.response) for e in expert]
+    sets = _eval_sets(tokenizer, dc, evals)
     evaluator = (
         make_math_evaluator(tokenizer, sets, cfg.train.max_completion_length, dc.eval_batch_size)
         if sets
         else (lambda model, step: {})
     )
-    dtype = resolve_dtype(cfg.model.dtype)
-    on_gpu = torch.cuda.is_available()
-    grpo_kwargs: dict[str, Any] = {
-        "bf16": on_gpu and dtype == torch.bfloat16,
-        "fp16": on_gpu and dtype == torch.float16,
-    }
-    if cfg.model.use_vllm:
-        grpo_kwargs.update(
-            use_vllm=True,
-            vllm_mode=cfg.model.vllm_mode,
-            vllm_gpu_memory_utilization=cfg.model.vllm_gpu_memory_utilization,
-        )
-    trainer_kwargs: dict[str, Any] = {}
     peft = lora_config(cfg.model)
-    if peft is not None:
-        trainer_kwargs["peft_config"] = peft
     report["model"] = {
         "name_or_path": cfg.model.name_or_path,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "dtype": str(dtype).replace("torch.", ""),
+        "dtype": str(resolve_dtype(cfg.model.dtype)).replace("torch.", ""),
         "chat_template": _use_chat(tokenizer, dc),
     }
-    return RealSetup(
+    return Setup(
         model=model,
         tokenizer=tokenizer,
-        train_dataset=train_ds,
+        train_dataset=Dataset.from_dict({"prompt": prompts, "answer": answers}),
         reward_funcs=[math_reward],
-        expert_prompts=expert_prompts,
-        expert_responses=expert_responses,
+        expert=expert_set(tokenizer, expert_prompts, expert_responses, cfg, seed),
         evaluator=evaluator,
-        grpo_kwargs=grpo_kwargs,
-        trainer_kwargs=trainer_kwargs,
+        probe_seed=dc.seed,
+        grpo_kwargs=_precision_and_generation(cfg),
+        trainer_kwargs={"peft_config": peft} if peft is not None else {},
         data_report=report,
     )
 

@@ -28,14 +28,14 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
+from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_at
 from phasescope.config import ArmConfig
 from phasescope.errors import PhasescopeError
+from phasescope.lm import encode_pairs
 from phasescope.runlog.checkpoint import latest_checkpoint, mark_complete, prune_checkpoints
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
 from phasescope.train.probes import expert_token_stats
-from phasescope.train.schedules import is_eval_step, lr_factor, mu_at, stage_at
-from phasescope.train.sequences import encode_pairs
-from phasescope.train.weighting import WEIGHTINGS
+from phasescope.train.schedules import is_eval_step, lr_factor
 
 
 class ExpertSet:
@@ -108,7 +108,7 @@ class PhaseTrainer(GRPOTrainer):
         self._step_start = time.perf_counter()
         self._step_s = 0.0
         self._tokens = 0
-        if expert is None and any(mu_at(s, arm) > 0 for s in range(self.args.max_steps)):
+        if expert is None and needs_expert(arm, self.args.max_steps):
             raise ValueError("this arm uses the SFT term (μ > 0) but no expert data was given")
         self.add_callback(NonFiniteGuard(self))
 
@@ -225,18 +225,14 @@ class PhaseTrainer(GRPOTrainer):
             sft = sft * self._token_share(e["completion_mask"])
             shares["train/sft_loss"] = sft.detach()
             stats.update(self._expert_stats(logps_e, e["completion_mask"], ent_e))
+        # The mix is linear in the two terms, so the shares of this process's mixed loss sum to the global one.
+        mixed = chord_loss(grpo, sft, mu)
+        shares["train/loss"] = mixed.detach()
         shares["tokens"] = torch.tensor(float(tokens), device=self.accelerator.device)
         summed = self._sum_over_processes(shares)
         tokens = int(summed.pop("tokens"))
         stats.update(summed)
-        loss = chord_loss(grpo, sft, mu) * self.accelerator.num_processes
-        stats["train/loss"] = float(
-            chord_loss(
-                torch.tensor(stats["train/grpo_loss"]) if grpo is not None else None,
-                torch.tensor(stats["train/sft_loss"]) if sft is not None else None,
-                mu,
-            )
-        )
+        loss = mixed * self.accelerator.num_processes
         if not torch.isfinite(loss.detach()):
             self.nonfinite("train/loss")
         self._step_stats = stats
@@ -271,20 +267,24 @@ class PhaseTrainer(GRPOTrainer):
 
     # --- logging -------------------------------------------------------------------------------------
 
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if self.model.training and "learning_rate" in logs and self._step_stats:
-            self.on_row(self._train_row(logs))
+    def _maybe_log_save_evaluate(self, tr_loss, grad_norm, *args, **kwargs):
+        # HF calls this once after every optimizer step (and once more at an epoch's end): the step's
+        # row is written here, whatever the logging settings, and before a checkpoint of the step.
+        if self.model.training and self._step_stats:
+            if isinstance(grad_norm, torch.Tensor):
+                grad_norm = grad_norm.item()
+            self.on_row(self._train_row(grad_norm))
             self._step_stats = {}
-        super().log(logs, start_time)
+        return super()._maybe_log_save_evaluate(tr_loss, grad_norm, *args, **kwargs)
 
-    def _train_row(self, logs: dict[str, float]) -> dict[str, Any]:
+    def _train_row(self, grad_norm: float | None) -> dict[str, Any]:
         step = self.state.global_step
         row: dict[str, Any] = {"step": step, "stage": stage_at(step - 1, self.arm)}
         row.update(self._step_stats)
         # HF logs the rate of the *next* update; the row describes this one.
         row["train/lr"] = self.args.learning_rate * self.lr_factor(step - 1)
-        if logs.get("grad_norm") is not None:
-            row["train/grad_norm"] = logs["grad_norm"]
+        if grad_norm is not None:
+            row["train/grad_norm"] = grad_norm
         trl = self._metrics["train"]
         if "train/grpo_loss" in self._step_stats and trl.get("reward"):
             row["rollout/reward_mean"] = trl["reward"][-1]
@@ -300,6 +300,30 @@ class PhaseTrainer(GRPOTrainer):
         self._pending_eval = {}
         return row
 
+    # --- what the callbacks see ------------------------------------------------------------------------
+
+    def gradient_is_finite(self) -> bool:
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        return not grads or bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+
+    def update_marked_nonfinite(self) -> bool:
+        return self._nonfinite is not None
+
+    def skip_update(self) -> None:
+        """Drop every gradient of this update (the optimizer moves nothing) and mark its row skipped."""
+        for p in self.model.parameters():
+            p.grad = None
+        self._step_stats["train/skipped"] = 1.0
+        self._nonfinite = None
+
+    def end_step(self) -> None:
+        """The update (generation, loss, backward, optimizer step) ends here; evaluation is timed apart."""
+        self._step_s = time.perf_counter() - self._step_start
+
+    def attach_eval(self, metrics: dict[str, float]) -> None:
+        """Evaluation metrics of the step just taken: they join its row."""
+        self._pending_eval = metrics
+
 
 class NonFiniteGuard(TrainerCallback):
     """Before each optimizer step: a NaN/inf gradient (or an update already marked non-finite) stops the
@@ -310,16 +334,10 @@ class NonFiniteGuard(TrainerCallback):
 
     def on_pre_optimizer_step(self, args, state, control, **kwargs):
         tr = self.trainer
-        grads = [p.grad for p in tr.model.parameters() if p.grad is not None]
-        if tr._nonfinite is None and grads:
-            finite = torch.stack([torch.isfinite(g).all() for g in grads]).all()
-            if not bool(finite):
-                tr.nonfinite("the gradient")
-        if tr._nonfinite is not None:
-            for p in tr.model.parameters():
-                p.grad = None
-            tr._step_stats["train/skipped"] = 1.0
-            tr._nonfinite = None
+        if not tr.update_marked_nonfinite() and not tr.gradient_is_finite():
+            tr.nonfinite("the gradient")
+        if tr.update_marked_nonfinite():
+            tr.skip_update()
 
 
 class EvalCallback(TrainerCallback):
@@ -359,8 +377,7 @@ class EvalCallback(TrainerCallback):
             self.trainer.on_row(row)
 
     def on_step_end(self, args, state, control, **kwargs):
-        # The update (generation, loss, backward, optimizer step) ends here; evaluation is timed apart.
-        self.trainer._step_s = time.perf_counter() - self.trainer._step_start
+        self.trainer.end_step()
         step = state.global_step
         if is_eval_step(step, state.max_steps, self.eval_every, self.early_every, self.early_until):
-            self.trainer._pending_eval = self._run(step)
+            self.trainer.attach_eval(self._run(step))

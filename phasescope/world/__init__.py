@@ -31,7 +31,7 @@ def world_splits(world_cfg) -> Splits:
     return make_splits(
         world_cfg.seed,
         n_pretrain_add=world_cfg.n_pretrain,
-        n_pretrain_sub=world_cfg.n_pretrain,
+        n_pretrain_general=world_cfg.n_pretrain,
         n_expert=world_cfg.n_expert,
         n_rl=world_cfg.n_rl_prompts,
         n_eval=world_cfg.n_eval,

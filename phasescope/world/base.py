@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from phasescope.world.lm import greedy_accuracy, supervised_steps
 from phasescope.world.model import build_model
+from phasescope.world.pretrain import greedy_accuracy, supervised_steps
 from phasescope.world.task import cot_response, direct_response
 from phasescope.world.tokenizer import CharTokenizer
 
@@ -28,7 +28,7 @@ BASE_FIELDS = (
     "n_pretrain",
     "pretrain_cot_share",
     "general_skill",
-    "pretrain_sub_share",
+    "pretrain_general_share",
     "base_target_accuracy",
     "base_max_steps",
     "base_lr",
@@ -48,8 +48,12 @@ def cache_root() -> Path:
     return Path(os.environ.get("PHASESCOPE_CACHE", Path.home() / ".cache" / "phasescope"))
 
 
+# Fields renamed since the cache key was defined hash under their first name, so a rename keeps the cache.
+_KEY_NAMES = {"pretrain_general_share": "pretrain_sub_share"}
+
+
 def base_key(world) -> str:
-    fields = {k: getattr(world, k) for k in BASE_FIELDS}
+    fields = {_KEY_NAMES.get(k, k): getattr(world, k) for k in BASE_FIELDS}
     fields["format"] = 2  # bump when the pre-training recipe changes
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -69,8 +73,8 @@ def base_model_path(world, splits, log=print) -> Path:
     tokenizer = CharTokenizer()
     model = build_model(tokenizer, world.n_layer, world.n_embd, world.n_head, n_positions=48, seed=world.seed)
     examples = [(p.prompt, direct_response(p)) for p in splits.pretrain_add]
-    n_sub = int(round(world.pretrain_sub_share * len(splits.pretrain_sub)))
-    examples += [(p.prompt, direct_response(p)) for p in splits.pretrain_sub[:n_sub]]
+    n_general = int(round(world.pretrain_general_share * len(splits.pretrain_general)))
+    examples += [(p.prompt, direct_response(p)) for p in splits.pretrain_general[:n_general]]
     n_cot = int(round(world.pretrain_cot_share * len(splits.pretrain_add)))
     examples += [(p.prompt, cot_response(p)) for p in splits.pretrain_add[:n_cot]]
     history = []

@@ -26,7 +26,7 @@ class Problem:
     a: int
     b: int
     op: str  # "+" (the target skill), "-" or ">" (max: a general skill)
-    digits: int = 3
+    digits: int = 2
 
     @property
     def prompt(self) -> str:
@@ -72,7 +72,7 @@ def parse_answer(response: str) -> int | None:
     return int(m.group(1) if m.groups() else m.group(0))
 
 
-def is_well_formed(response: str, digits: int = 3) -> bool:
+def is_well_formed(response: str, digits: int = 2) -> bool:
     """True for a terminated direct answer or a terminated chain of thought with one step per digit."""
     if EOS not in response:
         return False
@@ -96,7 +96,7 @@ class Splits:
     """
 
     pretrain_add: list[Problem]
-    pretrain_sub: list[Problem]
+    pretrain_general: list[Problem]
     expert: list[Problem]
     rl: list[Problem]
     eval: list[Problem]
@@ -107,13 +107,13 @@ class Splits:
 def make_splits(
     seed: int,
     n_pretrain_add: int,
-    n_pretrain_sub: int,
+    n_pretrain_general: int,
     n_expert: int,
     n_rl: int,
     n_eval: int,
     n_dev: int = 256,
-    digits: int = 3,
-    general_op: str = "-",
+    digits: int = 2,
+    general_op: str = ">",
 ) -> Splits:
     """Draw every set without replacement from the `digits`-digit problems of each operator.
 
@@ -142,7 +142,7 @@ def make_splits(
     taken: set = set()
     # Held-out sets first, so that changing a training-set size never changes what is evaluated.
     eval_add = draw("+", n_eval, taken)
-    eval_sub = draw(general_op, n_eval, taken)
+    eval_general = draw(general_op, n_eval, taken)
     dev = draw("+", n_dev, taken)
     expert = draw("+", n_expert, taken)
     # RL prompts avoid the held-out and expert problems; pre-training may have seen an RL prompt in
@@ -150,5 +150,5 @@ def make_splits(
     # 2-digit space from starving pre-training.
     rl = draw("+", n_rl, set(taken))
     pre_add = draw("+", n_pretrain_add, taken)
-    pre_sub = draw(general_op, n_pretrain_sub, taken)
-    return Splits(pre_add, pre_sub, expert, rl, eval_add, eval_sub, dev)
+    pre_general = draw(general_op, n_pretrain_general, taken)
+    return Splits(pre_add, pre_general, expert, rl, eval_add, eval_general, dev)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from phasescope.config import load_config
-from phasescope.train.run import write_experiment_json
+from phasescope.runlog.experiment import write_experiment_json
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -368,7 +368,7 @@ def test_as_a_real_process(args, fragment, tmp_path):
 
 def test_resume_uses_the_stored_config(tmp_path):
     """--resume without a config or --set continues with experiment.json, not the defaults."""
-    from phasescope.train.run import resume_config
+    from phasescope.runlog.experiment import resume_config
 
     exp = _experiment(tmp_path)
     cfg = resume_config(load_config(None, ["experiment.workers=1"]), exp, explicit=False)

@@ -123,7 +123,7 @@ def _wait_for(cond, proc: subprocess.Popen, timeout: float, what: str) -> None:
 
 
 def _workers(pid: int) -> list[int]:
-    """Worker processes (`python -m phasescope.train.run ...`) started by process `pid`."""
+    """Worker processes (`python -m phasescope.cli worker ...`) started by process `pid`."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         text = (task / "children").read_text() if (task / "children").exists() else ""
@@ -132,7 +132,7 @@ def _workers(pid: int) -> list[int]:
                 cmd = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"phasescope.train.run" in cmd:  # not, e.g., the `git rev-parse` for experiment.json
+            if b"phasescope.cli\x00worker" in cmd:  # not, e.g., the `git rev-parse` for experiment.json
                 found.append(child)
     return found
 
@@ -151,7 +151,9 @@ def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli, 
     """A real `phasescope run` (parent + worker) is killed with SIGKILL once a checkpoint exists and
     the run has gone past it; `phasescope run --resume` then completes it. The rows equal an
     uninterrupted run's, step for step and value for value."""
-    from phasescope.train.run import load_experiment_config, run_experiment, train_one
+    from phasescope.runlog.experiment import load_experiment_config
+    from phasescope.train.run import train_one
+    from phasescope.train.runner import run_experiment
 
     sets = [*tiny_world, "train.steps=20", "train.checkpoint_every=5", "train.eval_every=5"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

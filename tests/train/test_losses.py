@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
+from phasescope.arms import WEIGHTINGS, is_weight, no_weight, phi_weight
 from phasescope.train.losses import chord_loss, group_advantages, grpo_loss, masked_mean, sft_loss
-from phasescope.train.weighting import WEIGHTINGS, is_weight, no_weight, phi_weight
 
 
 def test_group_advantages_hand_computed():

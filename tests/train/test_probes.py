@@ -146,7 +146,7 @@ def tiny():
 
 
 def test_probe_metrics_record_and_kl(tiny):
-    from phasescope.train.sequences import completion_logits, encode_pairs, token_logprobs
+    from phasescope.lm import completion_logits, encode_pairs, token_logprobs
 
     tok, model, prompts, responses = tiny
     probe = TokenProbe(tok, prompts, responses, top_k=4, divergent_threshold=0.1)
@@ -244,8 +244,9 @@ TINY = [
 
 def test_training_run_writes_probe_metrics_and_tokens_jsonl(tmp_path, monkeypatch):
     from phasescope.config import load_config
+    from phasescope.runlog.reader import read_metrics as read_rows
     from phasescope.runlog.tokens import moved_most, read_tokens
-    from phasescope.train.run import read_rows, train_one
+    from phasescope.train.run import train_one
 
     monkeypatch.setenv("PHASESCOPE_CACHE", str(tmp_path / "cache"))
     cfg = load_config(None, TINY)

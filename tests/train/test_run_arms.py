@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from phasescope.config import ARM_NAMES, load_config
+from phasescope.arms import ARM_NAMES
+from phasescope.config import load_config
 from phasescope.world import build_world
 from phasescope.world.base import load_base
 

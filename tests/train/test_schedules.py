@@ -2,16 +2,9 @@ import math
 
 import pytest
 
+from phasescope.arms import constant_mu, mu_at, stage_at, step_mu, warmup_cosine_mu
 from phasescope.config import ArmConfig
-from phasescope.train.schedules import (
-    constant_mu,
-    is_eval_step,
-    lr_factor,
-    mu_at,
-    stage_at,
-    step_mu,
-    warmup_cosine_mu,
-)
+from phasescope.train.schedules import is_eval_step, lr_factor
 
 
 def test_constant():

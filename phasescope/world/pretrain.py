@@ -10,16 +10,8 @@ import random
 
 import torch
 
-from phasescope.train.sequences import completion_logits, encode_pairs, generate, token_logprobs
+from phasescope.lm import generate, response_nll
 from phasescope.world.task import Problem, reward
-
-
-def response_nll(model, tokenizer, prompts: list[str], responses: list[str]) -> torch.Tensor:
-    """Token-mean NLL of `responses` given `prompts` (a differentiable scalar)."""
-    batch = encode_pairs(tokenizer, prompts, responses)
-    logp = token_logprobs(completion_logits(model, batch), batch["completion_ids"])
-    mask = batch["completion_mask"].float()
-    return -(logp * mask).sum() / mask.sum()
 
 
 def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int = 40) -> float:

@@ -1,0 +1,192 @@
+"""The arm registry: every arm is a μ schedule plus an expert-token weighting of the one trainer.
+
+    L = (1 − μ(step)) · L_GRPO + μ(step) · L_SFT,w
+
+An arm's knobs live in `config.ArmConfig` (so an experiment file can override any field or define a
+new arm from the same knobs); what the knobs *mean* lives here, once:
+- `SCHEDULES`: schedule name → `Schedule` (μ as a pure function of the step, a one-line description,
+  and a check against the run length);
+- `WEIGHTINGS`: weighting name → `Weighting` (the per-token weight of the SFT loss, a pure function of
+  the token log-probabilities, and its description);
+- `ARM_NAMES`: the built-in arms, in the order every table and figure shows them.
+
+A new schedule is one entry in `SCHEDULES`; nothing else dispatches on schedule names. `state` is
+the trainer's latest training signals (e.g. `{"rollout/reward_mean": 0.4}`), for schedules whose μ
+depends on how training goes; it is None when nothing is known yet (planning a run, step 0), and
+such a schedule must then return the μ it may take (any value in (0, 1) when it could be either).
+
+`step` is the number of optimizer updates already applied (0 for the first update), the same
+convention as Trinity-RFT's `global_step` in `mu_schedule_function`. Never imports torch: the
+weightings use tensor methods only, so the registry can be read where no training stack exists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ARM_NAMES = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
+"""The built-in arms (config.default_arms), in display order."""
+ARM_LABELS = {
+    "sft": "SFT",
+    "rl": "RL (GRPO)",
+    "sft_then_rl": "SFT → RL",
+    "chord_mu": "CHORD-μ",
+    "chord_phi": "CHORD-φ",
+}
+"""How figures name the built-in arms; other arms are shown by their name."""
+
+State = Mapping[str, float] | None
+
+
+# --- μ schedules (pure functions of the step) ------------------------------------------------------------
+
+
+def constant_mu(step: int, mu: float) -> float:
+    """μ ≡ mu (sft: 1, rl: 0, CHORD-φ: 0.1 in the paper)."""
+    return mu
+
+
+def step_mu(step: int, sft_steps: int) -> float:
+    """SFT-then-RL: μ = 1 for the first `sft_steps` updates (steps 0..sft_steps−1), then 0."""
+    return 1.0 if step < sft_steps else 0.0
+
+
+def warmup_cosine_mu(
+    step: int, mu_warmup_steps: int, mu_decay_steps: int, mu_peak: float, mu_valley: float
+) -> float:
+    """CHORD-μ: linear warm-up 0 → mu_peak over W steps, half-cosine mu_peak → mu_valley over D steps, then mu_valley.
+
+    Same semantics as Trinity-RFT: at step W the value is mu_peak, at step W + D and after it is
+    mu_valley; with W = D = 0 the schedule is mu_valley throughout.
+    """
+    if step < mu_warmup_steps:
+        return step / mu_warmup_steps * mu_peak
+    if step >= mu_warmup_steps + mu_decay_steps:
+        return mu_valley
+    progress = (step - mu_warmup_steps) / mu_decay_steps
+    return mu_valley + (mu_peak - mu_valley) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _no_check(name: str, arm: Any, steps: int) -> str | None:
+    return None
+
+
+def _step_check(name: str, arm: Any, steps: int) -> str | None:
+    if arm.sft_steps < steps:
+        return None
+    return (
+        f"arms.{name}.sft_steps={arm.sft_steps} leaves no RL stage in train.steps={steps}; "
+        f"lower arms.{name}.sft_steps or raise train.steps"
+    )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """μ(step, arm, state), what it does in words, and what it requires of the run (an error or None)."""
+
+    mu: Callable[[int, Any, State], float]
+    describe: Callable[[Any], str]
+    check: Callable[[str, Any, int], str | None] = _no_check
+
+
+SCHEDULES: dict[str, Schedule] = {
+    "constant": Schedule(
+        lambda step, arm, state: constant_mu(step, arm.mu),
+        lambda arm: f"μ ≡ {arm.mu:g}",
+    ),
+    "step": Schedule(
+        lambda step, arm, state: step_mu(step, arm.sft_steps),
+        lambda arm: f"μ = 1 for {arm.sft_steps} steps, then 0",
+        _step_check,
+    ),
+    "warmup_cosine": Schedule(
+        lambda step, arm, state: warmup_cosine_mu(
+            step, arm.mu_warmup_steps, arm.mu_decay_steps, arm.mu_peak, arm.mu_valley
+        ),
+        lambda arm: (
+            f"μ 0→{arm.mu_peak:g} over {arm.mu_warmup_steps} steps, then {arm.mu_peak:g}→{arm.mu_valley:g} "
+            f"over {arm.mu_decay_steps} steps (cosine)"
+        ),
+    ),
+}
+
+
+# --- token weightings of the SFT loss (pure functions of the log-probabilities) --------------------------
+# All weights are detached (stop-gradient): they scale each token's NLL gradient, they are not optimised
+# themselves. As in the paper, φ is not renormalised, so the SFT term shrinks by mean φ ≤ 1/4.
+
+
+def no_weight(logp):
+    """Plain SFT: every expert token weighs 1."""
+    return logp.detach().new_ones(logp.shape)
+
+
+def phi_weight(logp):
+    """CHORD-φ: φ = p(1 − p), p = exp(logp); peaks at p = 0.5, vanishes for known and for highly divergent tokens."""
+    p = logp.detach().exp()
+    return p * (1.0 - p)
+
+
+def is_weight(logp):
+    """IS / DFT: sg(p). The paper's rejected alternative (entropy collapses)."""
+    return logp.detach().exp()
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """A per-token weight function and the words a report uses for it."""
+
+    fn: Callable
+    describe: str
+
+    def __call__(self, logp):
+        return self.fn(logp)
+
+
+WEIGHTINGS: dict[str, Weighting] = {
+    "none": Weighting(no_weight, ""),
+    "phi": Weighting(phi_weight, ", expert tokens weighted by φ = p(1−p)"),
+    "is": Weighting(is_weight, ", expert tokens weighted by sg(p)"),
+}
+
+
+# --- what an arm does --------------------------------------------------------------------------------------
+
+
+def mu_at(step: int, arm, state: State = None) -> float:
+    """μ for an `ArmConfig` at `step`."""
+    try:
+        schedule = SCHEDULES[arm.schedule]
+    except KeyError:
+        raise ValueError(f"unknown schedule {arm.schedule!r}") from None
+    return schedule.mu(step, arm, state)
+
+
+def stage_at(step: int, arm, state: State = None) -> str:
+    """`sft` while μ = 1, `rl` while μ = 0, `mixed` otherwise (the `stage` field of metrics rows)."""
+    mu = mu_at(step, arm, state)
+    return "sft" if mu == 1.0 else "rl" if mu == 0.0 else "mixed"
+
+
+def needs_rollouts(arm, steps: int) -> bool:
+    """Whether the arm has an RL term (μ < 1) at some step of a `steps`-step run."""
+    return any(mu_at(s, arm) < 1.0 for s in range(steps))
+
+
+def needs_expert(arm, steps: int) -> bool:
+    """Whether the arm has an SFT term (μ > 0) at some step of a `steps`-step run."""
+    return any(mu_at(s, arm) > 0.0 for s in range(steps))
+
+
+def describe(name: str, arm) -> str:
+    """One line a reader of a report understands, e.g. `chord_mu: μ 0.9→0.05 over 200 steps (cosine)`."""
+    return f"{name}: {SCHEDULES[arm.schedule].describe(arm)}{WEIGHTINGS[arm.weighting].describe}"
+
+
+def ordered(arms) -> list[str]:
+    """Arms in display order: the built-in ones first (as `ARM_NAMES`), then the others by name."""
+    known = [a for a in ARM_NAMES if a in arms]
+    return known + sorted(a for a in arms if a not in ARM_NAMES)

@@ -1,0 +1,171 @@
+"""The experiment file, `runs/<name>/experiment.json`: written once, read by training, resume and reports.
+
+    {"name", "config" (resolved), "arms" (one line each), "seeds", "versions", "git_commit",
+     "started", "host", "resumed": [times]}
+
+Every reader goes through here: `read_experiment` (the raw record, for reports; {} when absent or
+unreadable), `load_experiment_config` (the stored config, validated) and `resume_config` (the config a
+`--resume` continues with, refused when the given one differs). Never imports torch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from phasescope.arms import describe
+from phasescope.config import Config, config_from_dict
+from phasescope.errors import UsageError
+from phasescope.runlog.writer import write_json_atomic
+
+EXPERIMENT_FILE = "experiment.json"
+RESUME_FREE = ("experiment.workers", "experiment.wandb", "experiment.out", "experiment.name")
+"""Where and how a run executes: the only settings a resumed run may change."""
+
+
+def arm_dir(exp_dir: Path, arm: str, seed: int) -> Path:
+    return Path(exp_dir) / arm / f"seed{seed}"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("phasescope", "torch", "transformers", "trl", "accelerate", "ruptures", "pandas"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
+    write_json_atomic(
+        Path(exp_dir) / EXPERIMENT_FILE,
+        {
+            "name": cfg.experiment.name,
+            "config": cfg.to_dict(),
+            "arms": {a: describe(a, cfg.arms[a]) for a in cfg.experiment.arms},
+            "seeds": list(range(cfg.experiment.seeds)),
+            "versions": versions(),
+            "git_commit": _git_commit(),
+            "started": now(),
+            "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        },
+    )
+
+
+def find_experiment(path, levels: int = 1) -> Path | None:
+    """The experiment.json of `path` (a directory or a file in it), looking up to `levels` parents."""
+    p = Path(path)
+    start = p if p.is_dir() else p.parent
+    for cand in [start, *start.parents][: levels + 1]:
+        if (cand / EXPERIMENT_FILE).is_file():
+            return cand / EXPERIMENT_FILE
+    return None
+
+
+def read_experiment(path, levels: int = 0) -> dict[str, Any]:
+    """The raw experiment record of `path` (see `find_experiment`); {} when absent or unreadable."""
+    found = find_experiment(path, levels)
+    try:
+        data = json.loads(found.read_text(encoding="utf-8")) if found is not None else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _require(exp_dir: Path) -> Path:
+    path = Path(exp_dir) / EXPERIMENT_FILE
+    if not path.is_file():
+        raise UsageError(f"nothing to resume: {exp_dir} has no experiment.json; start it without --resume")
+    return path
+
+
+def load_experiment_config(exp_dir: Path) -> Config:
+    path = Path(exp_dir) / EXPERIMENT_FILE
+    if not path.is_file():
+        raise UsageError(f"{exp_dir} has no experiment.json: it is not a phasescope run directory")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        data = meta["config"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} is unreadable or not a phasescope experiment ({type(exc).__name__}); "
+            "start a new run with --overwrite or another --name"
+        ) from None
+    try:
+        return config_from_dict(data)
+    except UsageError as exc:
+        raise UsageError(f"{path}: stored config is invalid ({exc}); start a new run") from None
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_diff(new: Config, old: Config) -> list[str]:
+    """Flat keys ("train.lr") whose values differ, except the RESUME_FREE ones (sorted)."""
+    a, b = _flat(new.to_dict()), _flat(old.to_dict())
+    return sorted(k for k in a.keys() | b.keys() if k not in RESUME_FREE and a.get(k) != b.get(k))
+
+
+def resume_config(cfg: Config, exp_dir: Path, explicit: bool) -> Config:
+    """The config a `--resume` continues with: the one stored in experiment.json.
+
+    `cfg` is what the command line resolved; when the user gave a config file or overrides
+    (`explicit`), it must equal the stored one except for where and how the run executes
+    (workers, W&B mode), since a resumed arm must train exactly as it started.
+    """
+    _require(exp_dir)
+    stored = load_experiment_config(exp_dir)
+    diff = config_diff(cfg, stored) if explicit else []
+    if diff:
+        new, old = _flat(cfg.to_dict()), _flat(stored.to_dict())
+        shown = ", ".join(f"{k} ({old.get(k)!r} stored, {new.get(k)!r} given)" for k in diff[:3])
+        more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+        raise UsageError(
+            f"--resume: the given config differs from {Path(exp_dir) / EXPERIMENT_FILE} in {shown}{more}; "
+            "resume without a config file or --set (the stored config is used), or start a new run"
+        )
+    d = stored.to_dict()
+    d["experiment"].update({k.split(".")[1]: getattr(cfg.experiment, k.split(".")[1]) for k in RESUME_FREE})
+    return config_from_dict(d)
+
+
+def note_resumed(cfg: Config, exp_dir: Path) -> None:
+    """Check that `exp_dir` can be resumed and note the resumption (and its execution settings)."""
+    path = _require(exp_dir)
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta.setdefault("resumed", []).append(now())
+    meta["config"]["experiment"] = cfg.to_dict()["experiment"]
+    write_json_atomic(path, meta)

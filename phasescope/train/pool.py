@@ -1,0 +1,186 @@
+"""The worker pool of `phasescope run`: one process per (arm, seed), signals, progress lines.
+
+Arms are independent, so up to `experiment.workers` of them train at once, each in its own process
+(`phasescope worker EXP_DIR ARM SEED THREADS`) with one torch thread: on a 2-core CPU two
+single-thread processes beat one two-thread process, and two multi-thread processes slow each other
+many-fold. SIGINT/SIGTERM stop every worker and raise `Interrupted`; on Linux a worker also dies
+with its parent, even when the parent is killed with SIGKILL (no orphans).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phasescope.errors import PhasescopeError
+from phasescope.runlog.experiment import arm_dir, now
+from phasescope.runlog.reader import read_metrics
+
+PROGRESS_EVERY_S = 15
+
+
+@dataclass
+class ArmResult:
+    arm: str
+    seed: int
+    ok: bool
+    seconds: float
+    rows: list[dict[str, Any]]
+
+
+class Interrupted(PhasescopeError):
+    """`phasescope run` got SIGINT/SIGTERM; its workers were stopped. Exit code 128 + signal."""
+
+
+def threads_per_worker(workers: int) -> int:
+    """One thread per worker; one process alone gets all cores, unless OMP_NUM_THREADS caps them."""
+    if workers > 1:
+        return 1
+    try:
+        env = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        env = None
+    return max(1, env or (os.cpu_count() or 1))
+
+
+def worker_env(threads: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def worker_command(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "phasescope.cli", "worker", str(exp_dir), arm, str(seed), str(threads)]
+    return cmd + (["--resume"] if resume else [])
+
+
+def run_pool(
+    jobs: list[tuple[str, int]], exp_dir: Path, workers: int, steps: int, resume: bool, log=print
+) -> list[ArmResult]:
+    """Train every (arm, seed) of `jobs` in worker processes, `workers` at a time; their results."""
+    workers = max(1, min(workers, len(jobs)))
+    threads = threads_per_worker(workers)
+    pending, running, results = list(jobs), {}, []
+    last_report = 0.0
+    with _stop_workers_on_signal(running, exp_dir):
+        while pending or running:
+            while pending and len(running) < workers:
+                arm, seed = pending.pop(0)
+                running[(arm, seed)] = _start(exp_dir, arm, seed, threads, resume, log)
+            time.sleep(0.5)
+            for key in [k for k, (proc, _, _) in running.items() if proc.poll() is not None]:
+                results.append(_finish(exp_dir, key, running.pop(key), log))
+            if running and time.perf_counter() - last_report > PROGRESS_EVERY_S:
+                last_report = time.perf_counter()
+                log("  " + " | ".join(_progress(exp_dir, a, s, steps) for a, s in running))
+    return results
+
+
+def _start(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool, log):
+    from phasescope.runlog.checkpoint import latest_checkpoint
+
+    out = arm_dir(exp_dir, arm, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    again = resume and latest_checkpoint(out) is not None
+    logf = open(out / "train.log", "a" if resume else "w")  # noqa: SIM115 - closed when the worker ends
+    if resume:
+        logf.write(f"\n--- resumed {now()} ---\n")
+        logf.flush()
+    proc = subprocess.Popen(
+        worker_command(exp_dir, arm, seed, threads, resume),
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        env=worker_env(threads),
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+    log(f"{'resumed' if again else 'started'} {arm}/seed{seed}")
+    return proc, logf, time.perf_counter()
+
+
+def _finish(exp_dir: Path, key: tuple[str, int], entry, log) -> ArmResult:
+    proc, logf, t0 = entry
+    logf.close()
+    arm, seed = key
+    notes: list[str] = []
+    rows = read_metrics(arm_dir(exp_dir, arm, seed) / "metrics.jsonl", notes)
+    ok = proc.returncode == 0
+    seconds = time.perf_counter() - t0
+    tail = "" if ok else f" (exit {proc.returncode}; see {arm_dir(exp_dir, arm, seed) / 'train.log'})"
+    log(f"finished {arm}/seed{seed} in {seconds:.0f} s{tail}")
+    for note in notes:
+        log(f"note: {note}")
+    return ArmResult(arm, seed, ok, seconds, rows)
+
+
+def _progress(exp_dir: Path, arm: str, seed: int, steps: int) -> str:
+    rows = read_metrics(arm_dir(exp_dir, arm, seed) / "metrics.jsonl")
+    step = rows[-1]["step"] if rows else 0
+    accs = [r["eval/accuracy"] for r in rows if "eval/accuracy" in r]
+    acc = f" acc {accs[-1]:.2f}" if accs else ""
+    return f"{arm}/seed{seed} {step}/{steps}{acc}"
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the worker gets SIGTERM when `phasescope run` dies, even by SIGKILL (no orphans)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class _stop_workers_on_signal:  # noqa: N801 - used as a context manager
+    """While running: SIGINT/SIGTERM raise `Interrupted`; on any exit, still-running workers are stopped."""
+
+    def __init__(self, running: dict, exp_dir: Path):
+        self.running, self.exp_dir = running, exp_dir
+        self.old: dict[int, Any] = {}
+
+    def _handler(self, signum, frame):
+        import signal
+
+        name = signal.Signals(signum).name
+        exc = Interrupted(
+            f"interrupted by {name}; stopped {len(self.running)} running arm(s), their checkpoints are kept; "
+            f"continue with: phasescope run --resume --out {self.exp_dir.parent} --name {self.exp_dir.name}"
+        )
+        exc.exit_code = 128 + signum
+        raise exc
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        import signal
+
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+        for proc, _logf, _ in self.running.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 10
+        for proc, logf, _ in self.running.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            logf.close()
+        return False

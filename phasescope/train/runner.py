@@ -1,0 +1,120 @@
+"""`phasescope run`: one experiment directory, the shared base model built once, every (arm, seed) trained.
+
+    runs/<experiment>/experiment.json              resolved config, versions, git commit, start time
+    runs/<experiment>/<arm>/seed<k>/metrics.jsonl  one row per optimizer step (append-only)
+    runs/<experiment>/<arm>/seed<k>/tokens.jsonl   token-divergence probe, one record per evaluation
+    runs/<experiment>/<arm>/seed<k>/train.log      the worker's own output
+
+The parent prepares the directory (`runlog/experiment.py`), builds (or loads) the embedded world's
+base model once, and hands the (arm, seed) jobs to the worker pool (`train/pool.py`); each worker
+calls `train_one` (`train/run.py`). `summarize` and `format_summary` make the table the CLI prints.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from phasescope.config import Config
+from phasescope.errors import UsageError
+from phasescope.runlog.experiment import arm_dir, note_resumed, write_experiment_json
+from phasescope.runlog.reader import read_metrics
+from phasescope.train.pool import ArmResult, run_pool
+
+
+def prepare_dir(cfg: Config, exp_dir: Path, overwrite: bool, resume: bool) -> None:
+    """Create the run directory and its experiment.json, or (with `resume`) note the resumption."""
+    if resume:
+        if overwrite:
+            raise UsageError("--resume continues a run and --overwrite deletes it: pass one of them")
+        note_resumed(cfg, exp_dir)
+        return
+    if exp_dir.exists() and any(exp_dir.iterdir()):
+        if not overwrite:
+            raise UsageError(
+                f"run directory {exp_dir} already exists; continue it with --resume, "
+                "replace it with --overwrite, or choose another --out/--name"
+            )
+        shutil.rmtree(exp_dir)
+    try:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the run directory {exp_dir}: {exc.strerror}; choose another --out"
+        ) from None
+    write_experiment_json(exp_dir, cfg)
+
+
+def run_experiment(
+    cfg: Config, exp_dir: Path, log=print, overwrite: bool = False, resume: bool = False
+) -> list[ArmResult]:
+    """Build the base once, then train every (arm, seed) in worker processes; return their results.
+
+    With `resume`, (arm, seed) runs that finished (a DONE file) are skipped, the others continue from
+    their last checkpoint (`train_one(resume=True)`). SIGINT/SIGTERM stop every worker, then raise
+    `pool.Interrupted`.
+    """
+    prepare_dir(cfg, exp_dir, overwrite, resume)
+    if not cfg.model.name_or_path:
+        from phasescope.world import build_world
+
+        build_world(cfg.world, log=log)
+    jobs = [(a, s) for s in range(cfg.experiment.seeds) for a in cfg.experiment.arms]
+    results = []
+    if resume:
+        for arm, seed in list(jobs):
+            if (arm_dir(exp_dir, arm, seed) / "DONE").exists():
+                jobs.remove((arm, seed))
+                results.append(
+                    ArmResult(
+                        arm, seed, True, 0.0, read_metrics(arm_dir(exp_dir, arm, seed) / "metrics.jsonl")
+                    )
+                )
+                log(f"skipped {arm}/seed{seed} (finished before)")
+    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, cfg.train.steps, resume, log)
+
+
+def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[dict[str, Any]]:
+    """Per (arm, seed): base, minimum, peak and final of `metric`, steps and wall time."""
+    table = []
+    for r in results:
+        pts = [(row["step"], row[metric]) for row in r.rows if metric in row]
+        entry = {
+            "arm": r.arm,
+            "seed": r.seed,
+            "ok": r.ok,
+            "steps": r.rows[-1]["step"] if r.rows else 0,
+            "seconds": round(r.seconds, 1),
+        }
+        if pts:
+            vals = [v for _, v in pts]
+            lo = min(range(len(vals)), key=vals.__getitem__)
+            hi = max(range(len(vals)), key=vals.__getitem__)
+            entry.update(
+                base=vals[0],
+                min=vals[lo],
+                min_step=pts[lo][0],
+                peak=vals[hi],
+                peak_step=pts[hi][0],
+                final=vals[-1],
+            )
+        table.append(entry)
+    return table
+
+
+def format_summary(table: list[dict[str, Any]]) -> list[str]:
+    """The lines of the per-arm table `phasescope run` prints."""
+    lines = [
+        f"{'arm':<13}{'seed':>5}{'base':>7}{'min':>7}{'@step':>7}{'peak':>7}{'@step':>7}{'final':>7}"
+        f"{'steps':>7}{'wall s':>8}"
+    ]
+    for r in table:
+        if "base" not in r:
+            lines.append(f"{r['arm']:<13}{r['seed']:>5}  failed (see its train.log)")
+            continue
+        lines.append(
+            f"{r['arm']:<13}{r['seed']:>5}{r['base']:>7.3f}{r['min']:>7.3f}{r['min_step']:>7}{r['peak']:>7.3f}"
+            f"{r['peak_step']:>7}{r['final']:>7.3f}{r['steps']:>7}{r['seconds']:>8.0f}"
+        )
+    return lines
