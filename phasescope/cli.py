@@ -94,20 +94,11 @@ def run(
 
     from phasescope.config import load_config
 
-    values = {
-        f"experiment.{key}": value
-        for key, value in (
-            ("seeds", seeds),
-            ("out", out),
-            ("name", name),
-            ("workers", workers),
-            ("wandb", wandb),
-        )
-        if value is not None
-    }
+    given = {"seeds": seeds, "out": out, "name": name, "workers": workers, "wandb": wandb}
     if arms is not None:
-        values["experiment.arms"] = [a.strip() for a in arms.split(",") if a.strip()]
-    cfg = load_config(config, overrides, values)
+        given["arms"] = [a.strip() for a in arms.split(",") if a.strip()]
+    # The options are typed values: they go into the config as they are, never through TOML text.
+    cfg = load_config(config, overrides, {f"experiment.{k}": v for k, v in given.items() if v is not None})
     from phasescope.runlog.experiment import resume_config
     from phasescope.train.runner import format_summary, run_experiment, summarize
 
@@ -195,7 +186,8 @@ def compare(
     from pathlib import Path
 
     from phasescope.analysis import load_curves
-    from phasescope.analysis.compare import compare_frame, eval_set_size, format_compare
+    from phasescope.analysis.compare import compare_frame, eval_set_size
+    from phasescope.analysis.tables import format_compare
     from phasescope.errors import UsageError
     from phasescope.report import default_out
 

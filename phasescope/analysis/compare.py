@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 
 from phasescope.analysis.curves import curves_for, infer_direction, resolve_metric
+from phasescope.analysis.phases import PHASES
 from phasescope.analysis.results import _num, segment_frame
 from phasescope.errors import PhasescopeError
 
-PHASES = ("shift", "readapt", "overfit", "rise", "plateau")
 Z95 = 1.959963984540054
 
 
@@ -361,16 +361,6 @@ def _jsonable(x):
 # Words
 
 
-def _fmt(v, digits: int = 3) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
-
-
-def _pm(s: dict, digits: int = 3) -> str:
-    if s is None or s.get("mean") is None:
-        return "-"
-    return f"{s['mean']:.{digits}f}" + (f" ± {s['std']:.{digits}f}" if s.get("std") is not None else "")
-
-
 def ranking(result: dict, quantity: str = "final") -> list[str]:
     """Arms ordered best first by the mean of ``quantity`` (final or best)."""
     sign = -1 if result["direction"] == "higher" else 1
@@ -391,6 +381,8 @@ def find_pair(result: dict, a: str, b: str, quantity: str) -> tuple[dict, int] |
 
 def verdict(result: dict, quantity: str = "final") -> str:
     """One honest paragraph: which arm is best on ``quantity`` and whether that beats the noise."""
+    from phasescope.analysis.tables import pm as _pm  # tables reads this module's results
+
     arms = result["arms"]
     order = ranking(result, quantity)
     what = "final" if quantity == "final" else "peak"
@@ -444,49 +436,3 @@ def verdict(result: dict, quantity: str = "final") -> str:
             + (f"; separated: {', '.join(separated)}." if separated else ".")
         )
     return " ".join(lines)
-
-
-def format_compare(result: dict) -> str:
-    """The arm table, phase table and pairwise table as plain text."""
-    arms = result["arms"]
-    lines = [
-        f"{result['metric']} ({result['direction']} is better)"
-        + (f" · eval set n = {result['eval_n']}" if result.get("eval_n") else ""),
-        "",
-        f"{'arm':<13}{'seeds':>6} {'base':>15} {'worst':>15} {'@step':>7} {'best':>15} {'@step':>7} "
-        f"{'final':>15} {'auc':>15}",
-    ]
-    for a in ranking(result):
-        r = arms[a]
-        lines.append(
-            f"{a:<13}{r['n_seeds']:>6} {_pm(r['base']):>15} {_pm(r['worst']):>15} "
-            f"{_fmt(r['worst_step']['mean'], 0):>7} {_pm(r['best']):>15} {_fmt(r['best_step']['mean'], 0):>7} "
-            f"{_pm(r['final']):>15} {_pm(r['auc']):>15}"
-        )
-    lines += ["", "phases (presence over seeds; mean ± std where present)"]
-    lines.append(
-        f"{'arm':<13}{'phase':<9}{'present':>8} {'onset':>13} {'duration':>13} {'depth':>15} {'recovery':>13}"
-    )
-    for a in ranking(result):
-        for label, ph in (arms[a].get("phases") or {}).items():
-            if not ph["n_present"]:
-                continue
-            lines.append(
-                f"{a:<13}{label:<9}{ph['n_present']:>4}/{ph['n']:<3} {_pm(ph.get('onset'), 0):>13} "
-                f"{_pm(ph.get('duration'), 0):>13} {_pm(ph.get('depth')):>15} {_pm(ph.get('recovery'), 0):>13}"
-            )
-    lines += ["", "pairwise (a − b; 95% CI)"]
-    lines.append(
-        f"{'a':<13}{'b':<13}{'on':<6}{'diff':>8} {'95% CI':>19} {'method':<24}{'p Welch':>8}{'p perm':>8}{'g':>7}"
-    )
-    for p in result["pairwise"]:
-        ci = f"[{p['ci'][0]:+.3f}, {p['ci'][1]:+.3f}]" if p["ci"] else "-"
-        pw = _fmt(p["p_welch"], 3)
-        pp = _fmt(p["p_perm"], 3)
-        g = "-" if p["hedges_g"] is None else f"{p['hedges_g']:+.2f}"
-        lines.append(
-            f"{p['a']:<13}{p['b']:<13}{p['quantity']:<6}{p['diff']:>+8.3f} {ci:>19} "
-            f"{(p['ci_method'] or '-')[:23]:<24}{pw:>8}{pp:>8}{g:>7}"
-        )
-    lines += ["", "verdict: " + result["verdict"]]
-    return "\n".join(lines)

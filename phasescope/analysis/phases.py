@@ -32,7 +32,8 @@ import numpy as np
 
 from phasescope.analysis.segment import Segmentation
 
-LABELS = ("shift", "readapt", "overfit", "rise", "plateau")
+PHASES = ("shift", "readapt", "overfit", "rise", "plateau")
+"""Every phase label, in reading order; the one list that compare, tables and plots use."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from phasescope.analysis.curves import curves_for  # noqa: E402
+from phasescope.analysis.phases import PHASES  # noqa: E402
 from phasescope.arms import ARM_LABELS, ordered  # noqa: E402
 from phasescope.arms import ARM_NAMES as ARM_ORDER  # noqa: E402
 
@@ -30,13 +31,7 @@ OKABE_ITO = ["#D55E00", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2))]
 # Phase spans are named in text on every panel, so their tints need not be colour-blind distinct;
 # they are kept out of the arm palette so a shaded span never reads as an arm.
-PHASE_COLORS = {
-    "shift": "#F2A0A0",
-    "readapt": "#9FD5A5",
-    "overfit": "#C6B0E3",
-    "rise": "#A6CBE8",
-    "plateau": "#D9D9D9",
-}
+PHASE_COLORS = dict(zip(PHASES, ["#F2A0A0", "#9FD5A5", "#C6B0E3", "#A6CBE8", "#D9D9D9"]))
 
 
 def arm_styles(arms) -> dict[str, dict]:
@@ -122,12 +117,6 @@ def _window(n: int) -> int:
     return max(1, n // 40)
 
 
-def _legend(ax, **kw):
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(frameon=False, **kw)
-
-
 def _side_legend(fig, ax) -> None:
     """Legend right of the axes, with the layout leaving room for it (so savefig needs no
     bbox_inches="tight", which costs a second rendering pass)."""
@@ -187,6 +176,19 @@ def fig_heldout(frame: pd.DataFrame, metric: str) -> Figure | None:
     return fig
 
 
+def _draw_segmentation(ax, seg: dict, hi: float, pad: float) -> None:
+    """Phase spans shaded and named, changepoints dashed with their 95% CI as a bar along the top."""
+    for ph in seg["phases"]:
+        ax.axvspan(ph["start_step"], ph["end_step"], color=PHASE_COLORS[ph["label"]], alpha=0.35, lw=0)
+        mid = (ph["start_step"] + ph["end_step"]) / 2
+        ax.text(mid, hi + 0.35 * pad, ph["label"], ha="center", va="bottom", fontsize=7.5)
+    for cp, ci in zip(seg["changepoints"], seg["changepoint_ci"]):
+        ax.axvline(cp, color="0.25", lw=0.8, ls="--")
+        if ci and ci[0] is not None:
+            xerr = [[cp - ci[0]], [ci[1] - cp]]
+            ax.errorbar(cp, hi + 0.1 * pad, xerr=xerr, fmt="v", color="0.25", ms=3, capsize=2, lw=1)
+
+
 def fig_phases(frame: pd.DataFrame, compare: dict) -> Figure | None:
     """One panel per arm: seeds (thin), mean (thick), phase spans shaded and named, changepoints
     with their bootstrap 95% CI as a bar along the top."""
@@ -212,25 +214,7 @@ def fig_phases(frame: pd.DataFrame, compare: dict) -> Figure | None:
             st = styles[a]
             seg = (compare["arms"].get(a) or {}).get("segmentation")
             if seg:
-                for ph in seg["phases"]:
-                    ax.axvspan(
-                        ph["start_step"], ph["end_step"], color=PHASE_COLORS[ph["label"]], alpha=0.35, lw=0
-                    )
-                    mid = (ph["start_step"] + ph["end_step"]) / 2
-                    ax.text(mid, hi + 0.35 * pad, ph["label"], ha="center", va="bottom", fontsize=7.5)
-                for cp, ci in zip(seg["changepoints"], seg["changepoint_ci"]):
-                    ax.axvline(cp, color="0.25", lw=0.8, ls="--")
-                    if ci and ci[0] is not None:
-                        ax.errorbar(
-                            cp,
-                            hi + 0.1 * pad,
-                            xerr=[[cp - ci[0]], [ci[1] - cp]],
-                            fmt="v",
-                            color="0.25",
-                            ms=3,
-                            capsize=2,
-                            lw=1,
-                        )
+                _draw_segmentation(ax, seg, hi, pad)
             for row in v:
                 ax.plot(x, row, color=st["color"], lw=0.6, alpha=0.45)
             ax.plot(x, v.mean(axis=0), color=st["color"], ls=st["ls"], lw=2)
@@ -329,7 +313,7 @@ def fig_divergence(frame: pd.DataFrame) -> Figure | None:
     prefix = "probe" if first_present(frame, "probe/p_q50") else "expert"
     q50 = series(frame, f"{prefix}/p_q50")
     div = first_present(frame, "probe/divergent_frac", "expert/divergent_frac")
-    kl = first_present(frame, "probe/kl_to_base", "expert/kl_to_base")
+    kl = first_present(frame, "probe/kl_to_base")
     n = bool(q50) + bool(div) + bool(kl)
     if n == 0:
         return None

@@ -17,7 +17,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phasescope.analysis.compare import PHASES, compare_frame, eval_set_size, ranking
+from phasescope.analysis.compare import compare_frame, eval_set_size
+from phasescope.analysis.tables import (
+    Table,
+    arm_table,
+    num_cell,
+    pair_table,
+    phase_table,
+    text_cell,
+    to_html,
+    to_markdown,
+)
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.report import plots
 from phasescope.runlog.experiment import read_experiment
@@ -48,7 +58,7 @@ class Report:
     phases: list = field(default_factory=list)
     experiment: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    tokens: tuple = ((), ())  # (header, rows) of the most divergent expert tokens, when logged
+    tokens: Table | None = None  # the most divergent expert tokens, when logged
 
 
 def default_out(path) -> Path:
@@ -93,22 +103,25 @@ def heatmap_run(snaps: dict) -> tuple[str, int | None]:
     return arm, seed
 
 
-def divergent_table(snaps: dict, k: int = 5) -> tuple[list[str], list[list[str]]]:
+def divergent_table(snaps: dict, k: int = 5) -> Table:
     """The most divergent expert tokens (lowest p) at the first and last snapshot of the heat-map
     run: what the policy finds most foreign before and after training."""
-    head = ["run", "step", "token", "context", "p"]
+    t = Table(
+        "tokens",
+        "Most divergent expert tokens (first and last snapshot)",
+        ["run", "step", "token", "context", "p"],
+    )
     if not snaps:
-        return head, []
+        return t
     arm, seed = heatmap_run(snaps)
     recs = [r for r in snaps[(arm, seed)] if r.get("top_divergent")]
-    rows = []
     for rec in recs[:1] + recs[-1:] if len(recs) > 1 else recs:
-        for t in sorted(rec["top_divergent"], key=lambda t: t.get("p", 1.0))[:k]:
-            rows.append(
-                [f"{arm}/seed{seed}", str(rec["step"]), repr(str(t.get("token"))), repr(str(t.get("context", ""))),
-                 f"{t.get('p', float('nan')):.2g}"]
+        for tok in sorted(rec["top_divergent"], key=lambda x: x.get("p", 1.0))[:k]:
+            t.rows.append(
+                [text_cell(f"{arm}/seed{seed}"), num_cell(rec["step"], "{}"), text_cell(repr(str(tok.get("token")))),
+                 text_cell(repr(str(tok.get("context", "")))), num_cell(tok.get("p", float("nan")), "{:.2g}")]
             )  # fmt: skip
-    return head, rows
+    return t
 
 
 def make_figures(frame, compare: dict, snaps: dict, notes: list[str]) -> dict:
@@ -132,7 +145,7 @@ def make_figures(frame, compare: dict, snaps: dict, notes: list[str]) -> dict:
     for name in ("divergence", "general"):
         if figs[name] is None:
             notes.append(f"figure {name!r} skipped: its metrics were not logged")
-    if not plots.first_present(frame, "probe/kl_to_base", "expert/kl_to_base"):
+    if not plots.first_present(frame, "probe/kl_to_base"):
         notes.append("no KL-to-base metric logged (probe/kl_to_base): the divergence figure omits it")
     return {k: v for k, v in figs.items() if v is not None}
 
@@ -182,126 +195,6 @@ def build_report(path, out=None, metric: str = "eval/accuracy", frame=None) -> R
     return rep
 
 
-# ----------------------------------------------------------------------------------------------
-# Tables (shared by Markdown and HTML): header + rows of strings
-
-
-def _pm(s, digits=3) -> str:
-    if not s or s.get("mean") is None:
-        return "–"
-    txt = f"{s['mean']:.{digits}f}"
-    if s.get("std") is not None:
-        txt += f" ± {s['std']:.{digits}f}"
-    return txt
-
-
-def _ci(ci, digits=3, signed=False) -> str:
-    if not ci or ci[0] is None:
-        return "–"
-    f = f"{{:{'+' if signed else ''}.{digits}f}}"
-    return f"[{f.format(ci[0])}, {f.format(ci[1])}]"
-
-
-def arm_table(compare: dict) -> tuple[list[str], list[list[str]]]:
-    head = ["arm", "seeds", "base", "worst (step)", "best (step)", "final", "final t 95% CI", "area/step"]
-    rows = []
-    for a in ranking(compare):
-        r = compare["arms"][a]
-        rows.append(
-            [
-                a,
-                str(r["n_seeds"]),
-                _pm(r["base"]),
-                f"{_pm(r['worst'])} ({_pm(r['worst_step'], 0)})",
-                f"{_pm(r['best'])} ({_pm(r['best_step'], 0)})",
-                _pm(r["final"]),
-                _ci(r["final"]["ci_t"]),
-                _pm(r["auc"]),
-            ]
-        )
-    return head, rows
-
-
-def phase_table(compare: dict) -> tuple[list[str], list[list[str]]]:
-    head = [
-        "arm",
-        "phase",
-        "present",
-        "onset step",
-        "duration (steps)",
-        "depth / gain",
-        "recovery step",
-        "depth t 95% CI",
-    ]
-    rows = []
-    for a in ranking(compare):
-        for label in PHASES:
-            ph = (compare["arms"][a].get("phases") or {}).get(label)
-            if not ph or not ph["n_present"]:
-                continue
-            rec = _pm(ph.get("recovery"), 0)
-            if label == "readapt" and ph.get("recovered", 0) < ph["n_present"]:
-                rec += f" ({ph['n_present'] - ph.get('recovered', 0)} never recover)"
-            rows.append(
-                [
-                    a,
-                    label,
-                    f"{ph['n_present']}/{ph['n']}",
-                    _pm(ph.get("onset"), 0),
-                    _pm(ph.get("duration"), 0),
-                    _pm(ph.get("depth")),
-                    rec,
-                    _ci((ph.get("depth") or {}).get("ci_t")),
-                ]
-            )
-    return head, rows
-
-
-def pair_table(compare: dict) -> tuple[list[str], list[list[str]]]:
-    head = [
-        "a",
-        "b",
-        "on",
-        "a − b",
-        "95% CI",
-        "CI from",
-        "p (Welch)",
-        "p (perm.)",
-        "Hedges' g",
-        "eval-noise 95% CI",
-    ]
-    rows = []
-    for p in compare["pairwise"]:
-        rows.append(
-            [
-                p["a"],
-                p["b"],
-                "final" if p["quantity"] == "final" else "peak",
-                f"{p['diff']:+.3f}",
-                _ci(p["ci"], signed=True),
-                p["ci_method"] or "–",
-                "–" if p["p_welch"] is None else f"{p['p_welch']:.2g}",
-                "–" if p["p_perm"] is None else f"{p['p_perm']:.2g} (min {p['p_perm_min']:.2g})",
-                "–" if p["hedges_g"] is None else f"{p['hedges_g']:+.2f} {_ci(p['g_ci'], 2, True)}",
-                _ci(p.get("eval_noise_ci"), signed=True),
-            ]
-        )
-    return head, rows
-
-
-def _md_table(head, rows) -> str:
-    esc = [[c.replace("|", "\\|") for c in r] for r in [head, *rows]]
-    lines = ["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in esc[1:]]
-    return "\n".join(lines)
-
-
-def _html_table(head, rows) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _caption(name: str) -> str:
     return CAPTIONS["token_hist"] if name.startswith("token_hist") else CAPTIONS.get(name, name)
 
@@ -330,11 +223,11 @@ def render_markdown(rep: Report, source: str) -> str:
     ]
     for name, p in rep.figures.items():
         md += [f"![{name}](figures/{p.name})", "", f"*{_caption(name)}*", ""]
-    md += ["## Arms", "", _md_table(*arm_table(c)), ""]
-    md += ["## Phases (per seed, over seeds)", "", _md_table(*phase_table(c)), ""]
-    md += ["## Pairwise comparisons", "", _md_table(*pair_table(c)), ""]
-    if rep.tokens[1]:
-        md += ["## Most divergent expert tokens (first and last snapshot)", "", _md_table(*rep.tokens), ""]
+    md += ["## Arms", "", to_markdown(arm_table(c)), ""]
+    md += ["## Phases (per seed, over seeds)", "", to_markdown(phase_table(c)), ""]
+    md += ["## Pairwise comparisons", "", to_markdown(pair_table(c)), ""]
+    if rep.tokens is not None and rep.tokens.rows:
+        md += [f"## {rep.tokens.title}", "", to_markdown(rep.tokens), ""]
     if rep.notes:
         md += ["## Notes", ""] + [f"- {n}" for n in rep.notes] + [""]
     if rep.experiment:
@@ -378,11 +271,11 @@ def render_html(rep: Report, source: str) -> str:
             f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(_caption(name))}</figcaption></figure>"
         )
-    parts += ["<h2>Arms</h2>", _html_table(*arm_table(c))]
-    parts += ["<h2>Phases (per seed, over seeds)</h2>", _html_table(*phase_table(c))]
-    parts += ["<h2>Pairwise comparisons</h2>", _html_table(*pair_table(c))]
-    if rep.tokens[1]:
-        parts += ["<h2>Most divergent expert tokens (first and last snapshot)</h2>", _html_table(*rep.tokens)]
+    parts += ["<h2>Arms</h2>", to_html(arm_table(c))]
+    parts += ["<h2>Phases (per seed, over seeds)</h2>", to_html(phase_table(c))]
+    parts += ["<h2>Pairwise comparisons</h2>", to_html(pair_table(c))]
+    if rep.tokens is not None and rep.tokens.rows:
+        parts += [f"<h2>{html.escape(rep.tokens.title)}</h2>", to_html(rep.tokens)]
     if rep.notes:
         parts += ["<h2>Notes</h2><ul>"] + [f"<li>{html.escape(n)}</li>" for n in rep.notes] + ["</ul>"]
     if rep.experiment:

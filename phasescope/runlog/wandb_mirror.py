@@ -51,7 +51,7 @@ def resolve_mode(mode: str | None) -> str:
     return mode
 
 
-def _has_credentials() -> bool:
+def has_credentials() -> bool:
     """An API key in the environment or a netrc entry for the W&B host. Checked before an online
     init so a worker never sits at a login prompt."""
     if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
@@ -100,7 +100,7 @@ class WandbMirror:
         self._warn = warn
         if self.mode == "off":
             return
-        if self.mode == "online" and not _has_credentials():
+        if self.mode == "online" and not has_credentials():
             self._fail("online mode needs WANDB_API_KEY or `wandb login` (use --wandb offline to sync later)")
             return
         try:
@@ -173,59 +173,6 @@ def mirror_rows(write, mirror: WandbMirror):
 # After the analysis
 
 
-def phase_rows(compare: dict) -> tuple[list[str], list[list]]:
-    """One row per (arm, seed, phase) with its span: the table a dashboard filters."""
-    cols = [
-        "arm",
-        "seed",
-        "phase",
-        "start_step",
-        "end_step",
-        "start_value",
-        "end_value",
-        "slope",
-        "depth",
-        "recover_step",
-    ]
-    rows = []
-    for arm, a in compare["arms"].items():
-        seg = a.get("segmentation")
-        if not seg:
-            continue
-        per_seed = seg.get("seeds") or [{"seed": (a.get("seeds") or [None])[0], **seg}]
-        for s in per_seed:
-            for p in s["phases"]:
-                depth = p.get("depth", p.get("drop", p.get("gain")))
-                rows.append(
-                    [arm, s["seed"], p["label"], p["start_step"], p["end_step"], p["start_value"],
-                     p["end_value"], p["slope"], depth, p.get("recover_step")]
-                )  # fmt: skip
-    return cols, rows
-
-
-def pair_rows(compare: dict) -> tuple[list[str], list[list]]:
-    cols = ["a", "b", "quantity", "diff", "ci_low", "ci_high", "ci_method", "p_welch", "p_perm", "hedges_g"]
-    rows = []
-    for p in compare["pairwise"]:
-        ci = p["ci"] or [None, None]
-        rows.append(
-            [p["a"], p["b"], p["quantity"], p["diff"], ci[0], ci[1], p["ci_method"], p["p_welch"],
-             p["p_perm"], p["hedges_g"]]
-        )  # fmt: skip
-    return cols, rows
-
-
-def arm_rows(compare: dict) -> tuple[list[str], list[list]]:
-    cols = ["arm", "n_seeds", "base", "worst", "best", "best_step", "final", "final_std", "auc"]
-    rows = []
-    for arm, a in compare["arms"].items():
-        rows.append(
-            [arm, a["n_seeds"], a["base"]["mean"], a["worst"]["mean"], a["best"]["mean"],
-             a["best_step"]["mean"], a["final"]["mean"], a["final"]["std"], a["auc"]["mean"]]
-        )  # fmt: skip
-    return cols, rows
-
-
 def summary_values(compare: dict) -> dict[str, Any]:
     """Flat summary keys: mean phase spans per arm (from the mean curve) and end points."""
     out: dict[str, Any] = {"verdict": compare["verdict"], "metric": compare["metric"]}
@@ -263,13 +210,11 @@ def upload_analysis(
     try:
         import wandb
 
+        from phasescope.analysis.tables import comparison_tables, span_table
+
         run = mirror.run
-        for key, (cols, rows) in (
-            ("phases", phase_rows(compare)),
-            ("arms", arm_rows(compare)),
-            ("pairwise", pair_rows(compare)),
-        ):
-            run.log({f"tables/{key}": wandb.Table(columns=cols, data=rows)})
+        for t in [*comparison_tables(compare), span_table(compare)]:
+            run.log({f"tables/{t.name}": wandb.Table(columns=t.columns, data=t.values())})
         run.log({f"figures/{name}": wandb.Image(str(path), caption=name) for name, path in figures.items()})
         run.summary.update(summary_values(compare))
     except Exception as exc:  # noqa: BLE001

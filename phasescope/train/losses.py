@@ -14,19 +14,6 @@ from __future__ import annotations
 import torch
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
-    """A = (R − mean_group) / (std_group + eps) over consecutive groups of `group_size` rollouts.
-
-    The std is the unbiased one, as in TRL and Trinity-RFT. A group whose rewards are all equal gets
-    zero advantages (it carries no signal).
-    """
-    g = rewards.view(-1, group_size)
-    mean = g.mean(dim=1, keepdim=True)
-    std = g.std(dim=1, keepdim=True)
-    adv = torch.where(std > 0, (g - mean) / (std + eps), torch.zeros_like(g))
-    return adv.view(-1)
-
-
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of `x` over mask == 1; exactly 0 (still differentiable) when the mask is empty."""
     mask = mask.to(x.dtype)

@@ -220,6 +220,33 @@ def _eval_sources(dc: DataConfig) -> list[tuple[str, str]]:
     return out
 
 
+def _load_eval_sets(dc: DataConfig, common: dict, report: dict) -> list[tuple[str, list[Example]]]:
+    """The named held-out sets; each one's size and skips go into `report`."""
+    evals = []
+    for name, src in _eval_sources(dc):
+        rows, skipped = load_examples(
+            src,
+            answer_field=dc.answer_field,
+            response_field=dc.response_field,
+            response_optional=True,
+            default_split="test",
+            limit=dc.n_eval,
+            **common,
+        )
+        # Expert responses of the held-out set, when every problem has one, give eval/expert_nll.
+        has_resp = all(e.response for e in rows)
+        if not has_resp:
+            rows = [Example(e.prompt, e.answer, None) for e in rows]
+        evals.append((name, rows))
+        report[f"eval:{name}"] = {
+            "source": src,
+            "rows": len(rows),
+            "skipped": skipped,
+            "expert_responses": has_resp,
+        }
+    return evals
+
+
 def load_data(
     cfg: Config, log=print
 ) -> tuple[list[Example], list[Example], list[tuple[str, list[Example]]], dict]:
@@ -250,28 +277,7 @@ def load_data(
             "skipped": skipped,
             "excluded_expert_problems": removed,
         }
-    evals = []
-    for name, src in _eval_sources(dc):
-        rows, skipped = load_examples(
-            src,
-            answer_field=dc.answer_field,
-            response_field=dc.response_field,
-            response_optional=True,
-            default_split="test",
-            limit=dc.n_eval,
-            **common,
-        )
-        # Expert responses of the held-out set, when every problem has one, give eval/expert_nll.
-        has_resp = all(e.response for e in rows)
-        if not has_resp:
-            rows = [Example(e.prompt, e.answer, None) for e in rows]
-        evals.append((name, rows))
-        report[f"eval:{name}"] = {
-            "source": src,
-            "rows": len(rows),
-            "skipped": skipped,
-            "expert_responses": has_resp,
-        }
+    evals = _load_eval_sets(dc, common, report)
     # The paper keeps RL prompts and expert problems disjoint; phasescope reports overlaps, never drops rows.
     if rl and expert:
         report["overlap_rl_expert"] = prompt_overlap(rl, expert)

@@ -13,13 +13,13 @@ from phasescope.analysis.compare import (
     auc,
     compare_frame,
     eval_set_size,
-    format_compare,
     hedges_g,
     permutation_p,
     ranking,
     summarize_values,
     welch,
 )
+from phasescope.analysis.tables import format_compare
 
 from .conftest import make_experiment
 

@@ -1,0 +1,246 @@
+"""The tables of a comparison result (`compare_frame`), built once and rendered for every reader.
+
+    arms      end points per arm over seeds          (text, report, W&B)
+    phases    each phase's presence and size per arm (text, report, W&B)
+    pairwise  a − b with CI, tests and effect size   (text, report, W&B)
+    spans     every phase of every seed, raw         (W&B: the table a dashboard filters)
+
+A cell holds the value (a number or None, what W&B logs) and the text people read (mean ± sd,
+intervals, "–" where there is nothing). `to_text`, `to_markdown` and `to_html` render a table;
+`format_compare` is the plain-text output of `phasescope compare`.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from phasescope.analysis.compare import ranking
+from phasescope.analysis.phases import PHASES
+
+NONE = "–"
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: Any
+    text: str
+
+
+@dataclass
+class Table:
+    name: str
+    """Short key: arms, phases, pairwise, spans (W&B logs it as tables/<name>)."""
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+
+    def texts(self) -> list[list[str]]:
+        return [[c.text for c in row] for row in self.rows]
+
+    def values(self) -> list[list[Any]]:
+        return [[c.value for c in row] for row in self.rows]
+
+
+# --- cells ---------------------------------------------------------------------------------------------
+
+
+def pm(s: dict | None, digits: int = 3) -> str:
+    """`mean ± sd` of a summary (`summarize_values`), the mean alone without a spread, "–" without a mean."""
+    if not s or s.get("mean") is None:
+        return NONE
+    txt = f"{s['mean']:.{digits}f}"
+    if s.get("std") is not None:
+        txt += f" ± {s['std']:.{digits}f}"
+    return txt
+
+
+def interval(ci, digits: int = 3, signed: bool = False) -> str:
+    if not ci or ci[0] is None:
+        return NONE
+    f = f"{{:{'+' if signed else ''}.{digits}f}}"
+    return f"[{f.format(ci[0])}, {f.format(ci[1])}]"
+
+
+def mean_cell(s: dict | None, digits: int = 3) -> Cell:
+    return Cell((s or {}).get("mean"), pm(s, digits))
+
+
+def text_cell(text: str | None) -> Cell:
+    return Cell(text, text or NONE)
+
+
+def num_cell(x, fmt: str = "{:.3g}") -> Cell:
+    return Cell(x, NONE if x is None else fmt.format(x))
+
+
+# --- the tables ----------------------------------------------------------------------------------------
+
+
+def arm_table(compare: dict) -> Table:
+    t = Table(
+        "arms",
+        "Arms (mean ± sd over seeds)",
+        [
+            "arm",
+            "seeds",
+            "base",
+            "worst",
+            "worst step",
+            "best",
+            "best step",
+            "final",
+            "final t 95% CI",
+            "area/step",
+        ],
+    )
+    for a in ranking(compare):
+        r = compare["arms"][a]
+        t.rows.append(
+            [
+                text_cell(a),
+                Cell(r["n_seeds"], str(r["n_seeds"])),
+                mean_cell(r["base"]),
+                mean_cell(r["worst"]),
+                mean_cell(r["worst_step"], 0),
+                mean_cell(r["best"]),
+                mean_cell(r["best_step"], 0),
+                mean_cell(r["final"]),
+                text_cell(interval(r["final"]["ci_t"])),
+                mean_cell(r["auc"]),
+            ]
+        )
+    return t
+
+
+def _phase_row(arm: str, label: str, ph: dict) -> list[Cell]:
+    rec = mean_cell(ph.get("recovery"), 0)
+    if label == "readapt" and ph.get("recovered", 0) < ph["n_present"]:
+        rec = Cell(rec.value, rec.text + f" ({ph['n_present'] - ph.get('recovered', 0)} never recover)")
+    return [
+        text_cell(arm),
+        text_cell(label),
+        Cell(ph["n_present"] / ph["n"] if ph["n"] else None, f"{ph['n_present']}/{ph['n']}"),
+        mean_cell(ph.get("onset"), 0),
+        mean_cell(ph.get("duration"), 0),
+        mean_cell(ph.get("depth")),
+        rec,
+        text_cell(interval((ph.get("depth") or {}).get("ci_t"))),
+    ]
+
+
+def phase_table(compare: dict) -> Table:
+    t = Table(
+        "phases",
+        "Phases (per seed, over seeds; the phases found: presence, and mean ± sd where present)",
+        [
+            "arm",
+            "phase",
+            "present",
+            "onset step",
+            "duration (steps)",
+            "depth / gain",
+            "recovery step",
+            "depth t 95% CI",
+        ],
+    )
+    for a in ranking(compare):
+        for label in PHASES:
+            ph = (compare["arms"][a].get("phases") or {}).get(label)
+            if ph and ph["n_present"]:
+                t.rows.append(_phase_row(a, label, ph))
+    return t
+
+
+def _pair_row(p: dict) -> list[Cell]:
+    perm = NONE if p["p_perm"] is None else f"{p['p_perm']:.2g} (min {p['p_perm_min']:.2g})"
+    g = NONE if p["hedges_g"] is None else f"{p['hedges_g']:+.2f} {interval(p['g_ci'], 2, True)}"
+    return [
+        text_cell(p["a"]),
+        text_cell(p["b"]),
+        text_cell("final" if p["quantity"] == "final" else "peak"),
+        num_cell(p["diff"], "{:+.3f}"),
+        text_cell(interval(p["ci"], signed=True)),
+        text_cell(p["ci_method"]),
+        num_cell(p["p_welch"], "{:.2g}"),
+        Cell(p["p_perm"], perm),
+        Cell(p["hedges_g"], g),
+        text_cell(interval(p.get("eval_noise_ci"), signed=True)),
+    ]
+
+
+def pair_table(compare: dict) -> Table:
+    head = [
+        "a",
+        "b",
+        "on",
+        "a − b",
+        "95% CI",
+        "CI from",
+        "p (Welch)",
+        "p (perm.)",
+        "Hedges' g",
+        "eval-noise 95% CI",
+    ]
+    t = Table("pairwise", "Pairwise comparisons (pairwise a − b, 95% CI)", head)
+    t.rows = [_pair_row(p) for p in compare["pairwise"]]
+    return t
+
+
+def span_table(compare: dict) -> Table:
+    """One row per (arm, seed, phase) with its span, as the segmentation found it."""
+    cols = ["arm", "seed", "phase", "start_step", "end_step", "start_value", "end_value", "slope", "depth"]
+    t = Table("spans", "Phase spans per seed", [*cols, "recover_step"])
+    for arm, a in compare["arms"].items():
+        seg = a.get("segmentation")
+        if not seg:
+            continue
+        for s in seg.get("seeds") or [{"seed": (a.get("seeds") or [None])[0], **seg}]:
+            for p in s["phases"]:
+                depth = p.get("depth", p.get("drop", p.get("gain")))
+                raw = [arm, s["seed"], p["label"], p["start_step"], p["end_step"], p["start_value"]]
+                raw += [p["end_value"], p["slope"], depth, p.get("recover_step")]
+                t.rows.append([Cell(v, NONE if v is None else str(v)) for v in raw])
+    return t
+
+
+def comparison_tables(compare: dict) -> list[Table]:
+    """The tables every reader shows: arms, phases, pairwise."""
+    return [arm_table(compare), phase_table(compare), pair_table(compare)]
+
+
+# --- renderings ----------------------------------------------------------------------------------------
+
+
+def to_markdown(t: Table) -> str:
+    esc = [[c.replace("|", "\\|") for c in r] for r in [t.columns, *t.texts()]]
+    lines = ["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(t.columns)]
+    lines += ["| " + " | ".join(r) + " |" for r in esc[1:]]
+    return "\n".join(lines)
+
+
+def to_html(t: Table) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in t.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in t.texts())
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def to_text(t: Table) -> str:
+    """Aligned plain text: the first column left-aligned, the others right-aligned."""
+    rows = [t.columns, *t.texts()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(t.columns))]
+    lines = [f"{t.name}: {t.title}"]
+    for r in rows:
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def format_compare(result: dict) -> str:
+    """The comparison as plain text: what was compared, the three tables, the verdict."""
+    head = f"{result['metric']} ({result['direction']} is better)"
+    if result.get("eval_n"):
+        head += f" · eval set n = {result['eval_n']}"
+    parts = [head, *(to_text(t) for t in comparison_tables(result)), "verdict: " + result["verdict"]]
+    return "\n\n".join(parts)
