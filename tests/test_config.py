@@ -65,3 +65,26 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("[train\nlr = 1")
     with pytest.raises(UsageError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_a_renamed_key_is_accepted_with_one_deprecation_note(capsys):
+    cfg = load_config(None, ["world.pretrain_sub_share=0.25"])
+    assert cfg.world.pretrain_general_share == 0.25
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "note: config key world.pretrain_sub_share is deprecated; use world.pretrain_general_share"
+    ]
+    with pytest.raises(UsageError, match="both world.pretrain_sub_share and its new name"):
+        load_config(None, ["world.pretrain_sub_share=0.25", "world.pretrain_general_share=0.5"])
+
+
+def test_typed_values_are_applied_as_they_are():
+    """The CLI's options are values, never TOML text: a quote in a name cannot break them."""
+    cfg = load_config(
+        None, ["experiment.seeds=2"], {"experiment.name": 'it\'s "mine"', "experiment.arms": ["sft"]}
+    )
+    assert (
+        cfg.experiment.name == 'it\'s "mine"' and cfg.experiment.arms == ["sft"] and cfg.experiment.seeds == 2
+    )
+    with pytest.raises(UsageError, match="experiment.seeds must be >= 1"):
+        load_config(None, None, {"experiment.seeds": 0})

@@ -100,3 +100,23 @@ def test_same_seed_same_curve(tmp_path, tiny_cache, tiny_world):
         ]
 
     assert curve("a") == curve("b")
+
+
+def test_one_row_per_optimizer_step_whatever_the_logging_settings(
+    tmp_path, tiny_cache, tiny_world, monkeypatch
+):
+    import phasescope.train.args as args_mod
+    from phasescope.train.run import train_one
+
+    orig = args_mod.grpo_args
+
+    def rarely_logging(*a):
+        args = orig(*a)
+        args.logging_steps = 50  # HF's own log() runs at step 50 only; rows must not depend on it
+        return args
+
+    monkeypatch.setattr(args_mod, "grpo_args", rarely_logging)
+    train_one(load_config(None, tiny_world), "chord_phi", 0, tmp_path, threads=1)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3]
+    assert all("train/loss" in r and "train/grad_norm" in r for r in rows[1:])
