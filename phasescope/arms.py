@@ -165,10 +165,14 @@ def mu_at(step: int, arm, state: State = None) -> float:
     return schedule.mu(step, arm, state)
 
 
-def stage_at(step: int, arm, state: State = None) -> str:
+def stage_of(mu: float) -> str:
     """`sft` while μ = 1, `rl` while μ = 0, `mixed` otherwise (the `stage` field of metrics rows)."""
-    mu = mu_at(step, arm, state)
     return "sft" if mu == 1.0 else "rl" if mu == 0.0 else "mixed"
+
+
+def stage_at(step: int, arm, state: State = None) -> str:
+    """The stage of update `step` (see `stage_of`)."""
+    return stage_of(mu_at(step, arm, state))
 
 
 def needs_rollouts(arm, steps: int) -> bool:

@@ -28,7 +28,7 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
-from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_at
+from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_of
 from phasescope.config import ArmConfig
 from phasescope.errors import PhasescopeError
 from phasescope.lm import encode_pairs
@@ -103,6 +103,7 @@ class PhaseTrainer(GRPOTrainer):
         self.divergent_threshold = divergent_threshold
         self.weight_fn = WEIGHTINGS[arm.weighting]
         self._step_stats: dict[str, float] = {}
+        self.signals: dict[str, float] = {}  # the latest value of every numeric metric written so far
         self._pending_eval: dict[str, float] = {}
         self._generate_s = 0.0
         self._step_start = time.perf_counter()
@@ -145,7 +146,11 @@ class PhaseTrainer(GRPOTrainer):
             )
         self._nonfinite = what
 
-    # --- learning rate -----------------------------------------------------------------------------
+    # --- μ and the learning rate ------------------------------------------------------------------------
+
+    def mu(self, step: int) -> float:
+        """μ of update `step`: the arm's schedule, which may read the latest training signals."""
+        return mu_at(step, self.arm, self.signals or None)
 
     def lr_factor(self, step: int) -> float:
         return lr_factor(step, self.arm, self.args.warmup_steps, self.args.learning_rate, self.sft_lr)
@@ -161,7 +166,7 @@ class PhaseTrainer(GRPOTrainer):
         if not self.model.training:
             return super()._prepare_inputs(generation_batch)
         step = self.state.global_step
-        mu = mu_at(step, self.arm)
+        mu = self.mu(step)
         inputs: dict[str, Any] = {}
         self._step_start = time.perf_counter()
         if mu < 1.0:
@@ -273,13 +278,15 @@ class PhaseTrainer(GRPOTrainer):
         if self.model.training and self._step_stats:
             if isinstance(grad_norm, torch.Tensor):
                 grad_norm = grad_norm.item()
-            self.on_row(self._train_row(grad_norm))
+            row = self._train_row(grad_norm)
+            self.on_row(row)
+            self.signals.update({k: v for k, v in row.items() if isinstance(v, float)})
             self._step_stats = {}
         return super()._maybe_log_save_evaluate(tr_loss, grad_norm, *args, **kwargs)
 
     def _train_row(self, grad_norm: float | None) -> dict[str, Any]:
         step = self.state.global_step
-        row: dict[str, Any] = {"step": step, "stage": stage_at(step - 1, self.arm)}
+        row: dict[str, Any] = {"step": step, "stage": stage_of(self._step_stats["train/mu"])}
         row.update(self._step_stats)
         # HF logs the rate of the *next* update; the row describes this one.
         row["train/lr"] = self.args.learning_rate * self.lr_factor(step - 1)
@@ -372,7 +379,8 @@ class EvalCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step == 0:
-            row = {"step": 0, "stage": stage_at(0, self.trainer.arm), "train/mu": mu_at(0, self.trainer.arm)}
+            mu = self.trainer.mu(0)
+            row = {"step": 0, "stage": stage_of(mu), "train/mu": mu}
             row.update(self._run(0))
             self.trainer.on_row(row)
 
