@@ -227,12 +227,17 @@ def to_html(t: Table) -> str:
 
 
 def to_text(t: Table) -> str:
-    """Aligned plain text: the first column left-aligned, the others right-aligned."""
+    """Aligned plain text: columns of words left-aligned, columns of numbers right-aligned."""
     rows = [t.columns, *t.texts()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(t.columns))]
+    words = [
+        any(isinstance(r[i].value, str) for r in t.rows)
+        and all(isinstance(r[i].value, str | None) for r in t.rows)
+        for i in range(len(t.columns))
+    ]
     lines = [f"{t.name}: {t.title}"]
     for r in rows:
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        cells = [c.ljust(w) if left else c.rjust(w) for c, w, left in zip(r, widths, words)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
