@@ -107,3 +107,16 @@ def test_lora_from_config(tiny_model_dir):
     lc = lora_config(ModelConfig(name_or_path="x", lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
     assert lc.r == 4 and set(lc.target_modules) == {"q_proj", "v_proj"}
     torch.manual_seed(0)
+
+
+def test_only_the_arm_being_trained_decides_whether_rl_prompts_are_needed(tiny_model_dir, tmp_path):
+    """Expert data alone trains the sft arm (`launch --arm sft`); an arm with an RL term is refused."""
+    from phasescope.train.real import hf_setup
+
+    cfg = load_config(EXPERIMENT, [*real_overrides(tiny_model_dir, tmp_path), 'data.rl_prompts=""'])
+    setup = hf_setup(cfg, "sft", 0, log=lambda *_: None)
+    assert (
+        setup.expert.batch_size == 4 and len(setup.train_dataset) == 8
+    )  # the expert problems serve as prompts
+    with pytest.raises(UsageError, match="arm rl has an RL term and needs data.rl_prompts"):
+        hf_setup(cfg, "rl", 0, log=lambda *_: None)
