@@ -110,14 +110,14 @@ def test_long_curve_coarse_to_fine_keeps_locations_exact():
     assert np.allclose(seg.changepoints, c.changepoints, atol=100)  # 0.5% of the span
 
 
-def test_lower_is_better_loss_reads_shift_as_a_rise():
+def test_lower_is_better_loss_reads_its_rise_as_a_shift():
     c = planted_curve("full", n_points=150, noise=0.02, lower_is_better=True, rng=6)
     phases = label_phases(PhaseSegmenter().fit(c.steps, c.values).predict(), direction="lower")
     assert [p.label for p in phases] == ["shift", "readapt", "overfit"]
     assert phases[0].end_value > phases[0].start_value  # the loss went up during the shift
     assert phases[0].extra["depth"] > 0
     as_higher = label_phases(PhaseSegmenter().fit(c.steps, c.values).predict(), direction="higher")
-    assert [p.label for p in as_higher] == ["rise", "overfit", "rise"]
+    assert [p.label for p in as_higher] == ["improve", "overfit", "improve"]
 
 
 def test_fit_rejects_too_short_and_non_finite():
