@@ -86,7 +86,7 @@ def binomial_se(level: float, eval_n: int) -> float:
 def _trend(slope: float, se: float, duration: float, sigma: float, t_min: float, min_change: float) -> int:
     if se > 0 and abs(slope) / se < t_min:
         return 0
-    if abs(slope * duration) < min_change * sigma:
+    if abs(slope * duration) <= min_change * sigma:
         return 0
     return 1 if slope > 0 else -1
 
@@ -112,6 +112,8 @@ def segment_labels(trends: list[int]) -> list[str]:
 
 def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, min_change: float):
     """Goodness trend per segment, and the segments whose change is within binomial noise."""
+    if seg.constant:
+        return [0] * (len(bounds) - 1), []
     trends, hidden = [], []
     is_rate = seg.eval_n and np.all((seg.values >= 0) & (seg.values <= 1))
     for i in range(len(bounds) - 1):

@@ -85,6 +85,10 @@ def hinge_fit(
 # ----------------------------------------------------------------------------------------------
 
 
+MAX_SELECT = 5000
+"""Longer curves choose their knot count and corner rounding on every m-th point (the knots
+themselves are located on all points)."""
+
 UNCERTAIN_SPAN = 0.5
 """A changepoint whose interval covers more than this share of the run says little about where it is."""
 
@@ -154,7 +158,7 @@ class PhaseSegmenter:
         fixed_knots=None,
         widths=eased.WIDTHS,
         resolution: float = 0.05,
-        ci_scale: float = 1.0,
+        ci_scale: float = 1.5,
     ):
         self.max_changepoints = max_changepoints
         self.penalty = penalty
@@ -232,25 +236,33 @@ class PhaseSegmenter:
     def _select(self) -> tuple[np.ndarray, float, dict[int, float]]:
         """Knots (normalised steps) and rounding width by BIC; rounding costs one parameter, each
         knot ``penalty``. A rounded fit has its knots and width refined jointly."""
-        xn, yn = self._xn, self._yn
+        xall, xn, yn = self._xn, self._xn, self._yn
+        if len(xn) > MAX_SELECT:  # every m-th point: the comparison of models needs no more
+            m = -(-len(xn) // MAX_SELECT)
+            xn, yn = xn[::m], yn[::m]
         # Model error below ``resolution`` (in units of the curve's spread) counts as noise, so a
         # smooth bend the model does not quite fit costs no extra knot on a near-noiseless curve.
         sigma = math.hypot(self.sigma_, self.resolution)
         logn = math.log(len(xn))
-        best_bic, best, bics = math.inf, (np.zeros(0), 0.0), {}
+        bics: dict[int, float] = {}
+        fits = []  # (BIC, knots, width) of the plain and the best-rounded fit per knot count
         for knots in self._candidates():
-            knots = xn[sorted(set(knots))]
-            fits = [(knots, 0.0, hinge_sse(xn, yn, knots))]
+            knots = xall[sorted(set(knots))]
+            sse = hinge_sse(xn, yn, knots)
+            fits.append((sse / sigma**2 + self.penalty * len(knots) * logn, knots, 0.0))
             rounded = [w for w in self.widths if w > 0]
-            width = eased.best_width(xn, yn, knots, rounded)[0] if len(knots) and rounded else 0.0
-            if width > 0:
-                fits.append(eased.refine(xn, yn, knots, width))
-            for kn, w, sse in fits:
-                bic = sse / sigma**2 + self.penalty * len(kn) * logn + (logn if w > 0 else 0.0)
-                bics[len(kn)] = min(bic, bics.get(len(kn), math.inf))
-                if bic < best_bic:
-                    best_bic, best = bic, (kn, w)
-        return best[0], best[1], bics
+            if len(knots) and rounded:
+                width, sse = eased.best_width(xn, yn, knots, rounded)
+                fits.append((sse / sigma**2 + (self.penalty * len(knots) + 1) * logn, knots, width))
+        # Refining a rounded fit is the costly step: do it for the two most promising rounded fits
+        # (a rounded corner that the grid's knots fit poorly can pass for two sharp ones).
+        for _, knots, width in sorted((f for f in fits if f[2] > 0), key=lambda f: f[0])[:2]:
+            knots, width, sse = eased.refine(xn, yn, knots, width)
+            fits.append((sse / sigma**2 + (self.penalty * len(knots) + 1) * logn, knots, width))
+        for bic, knots, _ in fits:
+            bics[len(knots)] = min(bic, bics.get(len(knots), math.inf))
+        _, knots, width = min(fits, key=lambda f: f[0])
+        return knots, width, bics
 
     def predict(self) -> Segmentation:
         if self.stage_starts_:
@@ -261,17 +273,21 @@ class PhaseSegmenter:
         # The data point at or after each knot, for the bootstrap (which works on indices).
         knots = [int(min(np.searchsorted(xn, k), len(xn) - 1)) for k in kn]
         fitted_n, slopes_n, se_n = hinge_fit(xn, yn, kn, width)
-        coef = eased.fit(xn, yn, kn, width)[1]
         # Only a corner between two clearly sloped pieces is a dip or a peak (the labels' 3 SE).
         t = np.abs(slopes_n) / np.maximum(se_n * sigma, 1e-300) >= 3.0
         turns = t[:-1] & t[1:]
-        events_n = eased.turning_points(coef, kn, width, 0.0, 1.0, turns)
-        events = [
-            float(x[k]) if e == xn[k] else x[0] + e * span for e, k in zip(events_n, knots, strict=True)
-        ]
-        if np.all(x == np.round(x)):
+        events = self._events(kn, width, turns, knots)
+        # Where would the events be under any rounding the data cannot tell from the chosen one
+        # (SSE within the chi-square(1) 95% bound of the best)? The intervals include those too.
+        alt = [events]
+        if turns.any():
+            sse = {w: eased.fit(xn, yn, kn, w)[2] for w in {0.0, width, *self.widths}}
+            near = [w for w, v in sse.items() if v <= min(sse.values()) + 3.84 * sigma**2 and w != width]
+            alt += [self._events(kn, w, turns, knots) for w in near]
+        ci = self._intervals(knots, events, np.array(alt).reshape(len(alt), len(knots)), fitted_n)
+        if np.all(x == np.round(x)):  # integer steps: report integers, intervals rounded outwards
             events = [float(round(e)) for e in events]
-        ci = self._intervals(knots, kn, width, turns, events, fitted_n)
+            ci = [(float(math.floor(lo)), float(math.ceil(hi))) for lo, hi in ci]
         return Segmentation(
             steps=x,
             values=self.values_,
@@ -329,10 +345,23 @@ class PhaseSegmenter:
             stages=stages,
         )
 
-    def _intervals(self, knots, kn, width, turns, events, fitted_n) -> list[tuple[float, float]]:
-        """95% interval of each event: its location over bootstrap replicates (a turning point is
-        found again on each replicate's eased fit), the percentile arms scaled by ``ci_scale`` and
-        widened to the logged steps either side of the knot. Degenerate without replicates."""
+    def _events(self, kn: np.ndarray, width: float, turns, knots: list[int]) -> list[float]:
+        """Changepoint steps: the fitted curve's turning point at a dip or peak, else the knot."""
+        xn, x = self._xn, self.steps_
+        coef = eased.fit(xn, self._yn, kn, width)[1]
+        events_n = eased.turning_points(coef, kn, width, 0.0, 1.0, turns)
+        events = [
+            float(x[k]) if e == xn[k] else x[0] + e * (x[-1] - x[0])
+            for e, k in zip(events_n, knots, strict=True)
+        ]
+        return events
+
+    def _intervals(self, knots, events, alt_events, fitted_n) -> list[tuple[float, float]]:
+        """95% interval of each event: its knot's location over bootstrap replicates, moved with it
+        to the event, the percentile arms scaled by ``ci_scale``, widened to the logged steps either
+        side of the knot and to the events of every rounding the data cannot rule out (``alt_events``,
+        one row per rounding).
+        Degenerate without replicates."""
         x = self.steps_
         if not knots or self.n_bootstrap <= 0:
             return [(e, e) for e in events]
@@ -343,31 +372,14 @@ class PhaseSegmenter:
             if located is None:
                 out.append((e, e))
                 continue
-            if width > 0 and turns[j]:
-                ev = np.sort(self._replicate_events(j, kn, width, located, Yb, k))
-            else:
-                ev = np.sort(x[located] + (e - x[k]))
+            ev = np.sort(x[located] + (e - x[k]))
             B = len(ev)
             low, high = min(ev[int(0.025 * (B - 1))], e), max(ev[int(np.ceil(0.975 * (B - 1)))], e)
             lo, hi = e - self.ci_scale * (e - low), e + self.ci_scale * (high - e)
-            out.append((float(min(lo, x[max(k - 1, 0)])), float(max(hi, x[min(k + 1, len(x) - 1)]))))
+            lo = min(lo, x[max(k - 1, 0)], alt_events[:, j].min())
+            hi = max(hi, x[min(k + 1, len(x) - 1)], alt_events[:, j].max())
+            out.append((float(lo), float(hi)))
         return out
-
-    def _replicate_events(self, j: int, kn, width: float, located, Yb, k: int) -> np.ndarray:
-        """Turning point near knot ``j`` in each replicate, its knot moved to where it was found
-        there (one least-squares solve per distinct location, for all its replicates at once)."""
-        xn, x = self._xn, self.steps_
-        turns = [i == j for i in range(len(kn))]
-        ev = np.empty(len(located))
-        for loc in np.unique(located):
-            rows = np.nonzero(located == loc)[0]
-            ks = np.array(kn, float)
-            ks[j] += xn[loc] - xn[k]
-            X, scale = eased.design(xn, ks, width)
-            beta = np.linalg.lstsq(X, Yb[rows].T, rcond=None)[0] / scale[:, None]
-            for r, coef in zip(rows, beta.T, strict=True):
-                ev[r] = eased.turning_points(coef, ks, width, 0.0, 1.0, turns)[j]
-        return x[0] + ev * (x[-1] - x[0])
 
     def _replicates(self, fitted_n: np.ndarray) -> np.ndarray:
         """Bootstrap replicates of the normalised curve: seeds resampled when there are several,
