@@ -37,18 +37,17 @@ def smoothed_hinge(x: np.ndarray, knot: float, width: float) -> np.ndarray:
 
 def design(x: np.ndarray, knots, width: float) -> tuple[np.ndarray, np.ndarray]:
     """Column-scaled design [1, x - x0, hinges...] and the scales to undo."""
-    cols = [np.ones_like(x), x - x[0]] + [smoothed_hinge(x, k, width) for k in knots]
-    X = np.column_stack(cols)
-    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    return _scaled(x, [smoothed_hinge(x, k, width) for k in knots])
+
+
+def _scaled(x: np.ndarray, hinges: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    X = np.column_stack([np.ones_like(x), x - x[0], *hinges])
+    # Every column is non-negative and non-decreasing in x, so its largest value is its last.
+    scale = np.maximum(X[-1], 1e-300)
     return X / scale, scale
 
 
-def fit(x: np.ndarray, y: np.ndarray, knots, width: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
-    """Least-squares fit: (fitted values, coefficients in raw units, SSE).
-
-    Solved by the normal equations of the column-scaled design (at most five columns, so this is
-    well conditioned and several times faster than an SVD); ``lstsq`` when they are singular."""
-    X, scale = design(x, knots, width)
+def _solve(X: np.ndarray, scale: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     try:
         beta = np.linalg.solve(X.T @ X, X.T @ y)
     except np.linalg.LinAlgError:
@@ -56,6 +55,14 @@ def fit(x: np.ndarray, y: np.ndarray, knots, width: float = 0.0) -> tuple[np.nda
     fitted = X @ beta
     r = y - fitted
     return fitted, beta / scale, float(r @ r)
+
+
+def fit(x: np.ndarray, y: np.ndarray, knots, width: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least-squares fit: (fitted values, coefficients in raw units, SSE).
+
+    Solved by the normal equations of the column-scaled design (at most five columns, so this is
+    well conditioned and several times faster than an SVD); ``lstsq`` when they are singular."""
+    return _solve(*design(x, knots, width), y)
 
 
 def best_width(x: np.ndarray, y: np.ndarray, knots, widths=WIDTHS) -> tuple[float, float]:
@@ -120,18 +127,17 @@ def refine(
     if width <= 0 or not len(ks):
         return ks, width, best
     for r in range(rounds):
-        moves = np.array([-1.5, -0.75, -0.25, 0.25, 0.75, 1.5]) * 0.4**r  # finer each round
+        cols = [smoothed_hinge(x, k, width) for k in ks]  # only the moved knot's column changes
         for j in range(len(ks)):
             lo = ks[j - 1] if j else x[0]
             hi = ks[j + 1] if j + 1 < len(ks) else x[-1]
-            for cand in ks[j] + width * moves:
+            for cand in ks[j] + width * np.array([-1.5, -0.75, -0.25, 0.25, 0.75, 1.5]) * 0.4**r:
                 if not lo < cand < hi:
                     continue
-                trial = ks.copy()
-                trial[j] = cand
-                sse = fit(x, y, trial, width)[2]
+                col = smoothed_hinge(x, cand, width)
+                sse = _solve(*_scaled(x, [*cols[:j], col, *cols[j + 1 :]]), y)[2]
                 if sse < best:
-                    best, ks = sse, trial
+                    best, ks[j], cols[j] = sse, cand, col
         for w in width * (1 + np.array([-0.4, -0.2, 0.25, 0.6]) * 0.5**r):
             sse = fit(x, y, ks, float(w))[2]
             if sse < best:

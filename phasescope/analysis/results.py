@@ -170,8 +170,8 @@ def describe(result: dict) -> list[str]:
         span = f"steps {_s(p['start_step'])}–{_s(p['end_step'])}"
         if p["label"] == "shift":
             out.append(
-                f"shift ({span}): {name} {worse} by {p['depth']:.4g}, to its worst {p['worst_value']:.4g} "
-                f"at step {_s(p['worst_step'])}"
+                f"shift ({span}): {name} {worse} to its worst, {p['worst_value']:.4g} at step "
+                f"{_s(p['worst_step'])}, {p['depth']:.4g} worse than where it started"
             )
         elif p["label"] == "readapt":
             rec = p["recover_step"]

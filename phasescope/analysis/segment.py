@@ -285,6 +285,7 @@ class PhaseSegmenter:
             near = [w for w, v in sse.items() if v <= min(sse.values()) + 3.84 * sigma**2 and w != width]
             alt += [self._events(kn, w, turns, knots) for w in near]
         ci = self._intervals(knots, events, np.array(alt).reshape(len(alt), len(knots)), fitted_n)
+        ci = [(max(lo, x[0]), min(hi, x[-1])) for lo, hi in ci]  # a changepoint lies inside the run
         if np.all(x == np.round(x)):  # integer steps: report integers, intervals rounded outwards
             events = [float(round(e)) for e in events]
             ci = [(float(math.floor(lo)), float(math.ceil(hi))) for lo, hi in ci]

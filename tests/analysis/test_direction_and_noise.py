@@ -36,7 +36,7 @@ def test_loss_words_read_as_a_loss():
     text = format_table(r)
     assert "lower is better" in text and "peak" not in text and "drop" not in text
     shift, readapt, overfit = describe(r)[:3]
-    assert "m rises by" in shift and "to its worst" in shift
+    assert "m rises to its worst" in shift and "worse than where it started" in shift
     assert "m falls by" in readapt
     assert "from its best" in overfit and "m rises by" in overfit
     # the worst point of a loss is its maximum, the best its minimum
@@ -48,7 +48,7 @@ def test_accuracy_words_and_the_same_fields_for_both_directions():
     c = planted_curve("full", n_points=150, noise=0.02, rng=6)
     hi = _result(c.steps, c.values, "higher")
     lo = _result(c.steps, 1 - c.values, "lower")
-    assert "m falls by" in describe(hi)[0] and "m rises by" in describe(lo)[0]
+    assert "m falls to its worst" in describe(hi)[0] and "m rises to its worst" in describe(lo)[0]
     assert set(hi) == set(lo)
     for a, b in zip(hi["phases"], lo["phases"], strict=True):
         assert set(a) == set(b)
