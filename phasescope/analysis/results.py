@@ -44,13 +44,11 @@ def segment_arrays(
 ) -> dict:
     """Segment one curve (values 1-D, or 2-D seeds x steps) into the per-curve JSON dict
     (without ``metric``/``source``). ``eval_n`` and ``fixed_knots`` override the segmenter's."""
-    seg_ = segmenter or PhaseSegmenter()
-    if eval_n is not None or fixed_knots is not None:
-        params = seg_._stage_params() | {
-            "fixed_knots": fixed_knots if fixed_knots is not None else seg_.fixed_knots
-        }
-        seg_ = PhaseSegmenter(**(params | ({"eval_n": eval_n} if eval_n is not None else {})))
-    seg = seg_.fit(steps, values).predict()
+    segmenter = segmenter or PhaseSegmenter()
+    overrides = {k: v for k, v in (("eval_n", eval_n), ("fixed_knots", fixed_knots)) if v is not None}
+    if overrides:
+        segmenter = PhaseSegmenter(**(segmenter.get_params() | overrides))
+    seg = segmenter.fit(steps, values).predict()
     phases = label_phases(seg, direction)
     return {
         "direction": direction,
