@@ -273,9 +273,13 @@ class PhaseSegmenter:
             if len(knots) and rounded:
                 width, sse = eased.best_width(xn, yn, knots, rounded)
                 fits.append((sse / sigma**2 + (self.penalty * len(knots) + 1) * logn, knots, width))
-        # Refining a rounded fit is the costly step: do it for the two most promising rounded fits
-        # (a rounded corner that the grid's knots fit poorly can pass for two sharp ones).
-        for _, knots, width in sorted((f for f in fits if f[2] > 0), key=lambda f: f[0])[:2]:
+        # Refining a rounded fit is the costly step: do it for the most promising rounded fit, and
+        # for the runner-up when it has fewer knots (a rounded corner that the grid's knots fit
+        # poorly can pass for two sharp ones).
+        ranked = sorted((f for f in fits if f[2] > 0), key=lambda f: f[0])[:2]
+        for i, (_, knots, width) in enumerate(ranked):
+            if i and len(knots) >= len(ranked[0][1]):
+                break
             knots, width, sse = eased.refine(xn, yn, knots, width)
             fits.append((sse / sigma**2 + (self.penalty * len(knots) + 1) * logn, knots, width))
         for bic, knots, _ in fits:

@@ -157,3 +157,45 @@ def test_each_family_draws_curves_with_known_events(family):
         assert all(c.steps[0] <= t <= c.steps[-1] for t in c.changepoints)
         if family == "no_phase":
             assert c.phases == ["plateau"]
+
+
+def _wording_problems(path) -> list[str]:
+    from phasescope.analysis import load_curves, metric_table, segment_frame
+
+    frame, _ = load_curves(path)
+    problems = []
+    for metric in metric_table(frame).metric:
+        try:
+            results, _ = segment_frame(frame, metric)
+        except Exception:  # too short or not finite: the CLI's one-line errors, tested elsewhere
+            continue
+        for r in results:
+            better, worse = ("rises", "falls") if r["direction"] == "higher" else ("falls", "rises")
+            want = {"shift": f"{worse} to its worst", "readapt": f"{better} by", "overfit": f"{worse} by"}
+            want["improve"] = f"{better} by"
+            for sentence in describe(r):
+                label = sentence.split(" ")[0]
+                if label in want and want[label] not in sentence:
+                    problems.append(f"{metric}: {sentence}")
+            if any(w in format_table(r) for w in (" peak", " minimum", " drop", " bottom")):
+                problems.append(f"{metric}: accuracy-only word in {format_table(r)!r}")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "qwen25_7b_medical_llamafactory.trainer_log.jsonl",  # eval_loss with an overfit
+        "roberta_logclassifier.trainer_state.json",  # accuracy and losses
+        "ppo_hopper_run-2020-08-31-04-36-38.csv",  # reward
+    ],
+)
+def test_real_logs_read_in_their_own_direction(real_logs, name):
+    assert _wording_problems(real_logs / name) == []
+
+
+@pytest.mark.slow
+def test_every_real_log_reads_in_its_own_direction(real_logs):
+    for path in sorted(real_logs.iterdir()):
+        if path.suffix in (".json", ".jsonl", ".csv"):
+            assert _wording_problems(path) == [], path.name
