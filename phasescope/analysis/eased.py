@@ -18,6 +18,8 @@ segmented regression (which reports k_j) chosen because the phases are named by 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -63,6 +65,36 @@ def fit(x: np.ndarray, y: np.ndarray, knots, width: float = 0.0) -> tuple[np.nda
     Solved by the normal equations of the column-scaled design (at most five columns, so this is
     well conditioned and several times faster than an SVD); ``lstsq`` when they are singular."""
     return _solve(*design(x, knots, width), y)
+
+
+def hinge_sse(x: np.ndarray, y: np.ndarray, knot_steps, width: float = 0.0) -> float:
+    """Residual sum of squares of the continuous piecewise-linear (eased when width > 0) fit."""
+    return fit(x, y, knot_steps, width)[2]
+
+
+def hinge_fit(
+    x: np.ndarray, y: np.ndarray, knot_steps, width: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares continuous piecewise-linear fit (rounded by ``width``) with knots at ``knot_steps``.
+
+    Returns (fitted values, per-segment slopes, per-segment slope standard errors per unit sigma);
+    a segment's slope is the asymptotic one, away from the rounded corners.
+    """
+    X, scale = design(x, knot_steps, width)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    XtX_inv = np.linalg.pinv(X.T @ X)
+    slopes, ses = [], []
+    for seg in range(len(knot_steps) + 1):
+        # The slope of segment `seg` is the sum of the linear and the first `seg` hinge
+        # coefficients, each divided by its column scale.
+        c = np.zeros(X.shape[1])
+        c[1 : 2 + seg] = 1.0 / scale[1 : 2 + seg]
+        slopes.append(float(c @ beta))
+        ses.append(float(math.sqrt(max(c @ XtX_inv @ c, 0.0))))
+    return X @ beta, np.array(slopes), np.array(ses)
+
+
+# ----------------------------------------------------------------------------------------------
 
 
 def best_width(x: np.ndarray, y: np.ndarray, knots, widths=WIDTHS) -> tuple[float, float]:

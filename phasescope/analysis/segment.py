@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasescope.analysis import eased
+from phasescope.analysis.eased import hinge_fit, hinge_sse  # noqa: F401  (re-exported)
 from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public search API)
     CostStepLinear,
     _local_profile,
@@ -74,36 +75,6 @@ from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public
 
 MIN_POINTS = 6
 """The fewest points a curve needs: two are needed per line and one knot needs a line on each side."""
-
-
-def hinge_sse(x: np.ndarray, y: np.ndarray, knot_steps, width: float = 0.0) -> float:
-    """Residual sum of squares of the continuous piecewise-linear (eased when width > 0) fit."""
-    return eased.fit(x, y, knot_steps, width)[2]
-
-
-def hinge_fit(
-    x: np.ndarray, y: np.ndarray, knot_steps, width: float = 0.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Least-squares continuous piecewise-linear fit (rounded by ``width``) with knots at ``knot_steps``.
-
-    Returns (fitted values, per-segment slopes, per-segment slope standard errors per unit sigma);
-    a segment's slope is the asymptotic one, away from the rounded corners.
-    """
-    X, scale = eased.design(x, knot_steps, width)
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    XtX_inv = np.linalg.pinv(X.T @ X)
-    slopes, ses = [], []
-    for seg in range(len(knot_steps) + 1):
-        # The slope of segment `seg` is the sum of the linear and the first `seg` hinge
-        # coefficients, each divided by its column scale.
-        c = np.zeros(X.shape[1])
-        c[1 : 2 + seg] = 1.0 / scale[1 : 2 + seg]
-        slopes.append(float(c @ beta))
-        ses.append(float(math.sqrt(max(c @ XtX_inv @ c, 0.0))))
-    return X @ beta, np.array(slopes), np.array(ses)
-
-
-# ----------------------------------------------------------------------------------------------
 
 
 MAX_SELECT = 5000
