@@ -24,7 +24,7 @@ def segment(
     direction: str = typer.Option(None, "--direction", help="higher|lower is better (default: from name)."),
     step_col: str = typer.Option(None, "--step-col", help="Step column of a CSV/JSONL, if not detected."),
 ) -> None:
-    """Read a learning curve as phases (shift, readapt, overfit, rise, plateau) with changepoint CIs."""
+    """Read a learning curve as phases (shift, readapt, overfit, improve, plateau) with changepoint CIs."""
     import json
 
     from phasescope.analysis import format_table, load_curves, metric_table, segment_frame

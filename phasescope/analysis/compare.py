@@ -2,7 +2,7 @@
 
 For every arm, over its seeds: base (first value), worst and best value (for accuracy: the bottom
 of the dip and the peak) with their steps, final value and the area under the curve; for each phase
-(shift, readapt, overfit, rise, plateau) its presence rate over seeds and, where present, depth,
+(shift, readapt, overfit, improve, plateau) its presence rate over seeds and, where present, depth,
 duration, onset and recovery step. Then every pair of arms on the final and the best value.
 
 Statistics, and where they depart from the textbook:
@@ -188,7 +188,7 @@ def phase_points(phases: list[dict]) -> dict:
         if not found:
             out[label] = {"present": False}
             continue
-        p = found[0]  # labels are merged, so a label repeats only after another phase in between
+        p = found[0]  # a label can repeat (two improve spans in a row): the first one counts
         d = {
             "present": True,
             "onset": p["start_step"],
@@ -197,12 +197,12 @@ def phase_points(phases: list[dict]) -> dict:
         }
         if label == "shift":
             d["depth"] = p.get("depth")
-            d["bottom_step"] = p.get("bottom_step")
+            d["worst_step"] = p.get("worst_step")
         elif label == "readapt":
             d["recovery"] = p.get("recover_step")
         elif label == "overfit":
-            d["depth"] = p.get("drop")
-        elif label == "rise":
+            d["depth"] = p.get("decline")
+        elif label == "improve":
             d["depth"] = p.get("gain")
         out[label] = d
     return out

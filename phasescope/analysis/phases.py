@@ -1,27 +1,35 @@
 """Name the segments of a fitted curve as phases, and measure each phase.
 
 Rules (applied to "goodness" g = value for higher-is-better metrics, g = -value for lower-is-better
-ones, so for a loss the shift is a *rise* at the start and overfit a late rise after the minimum):
+ones, so for a loss the shift is a *rise* of the loss at the start and overfit a late rise after its
+best point; the labels and fields are the same words for both directions):
 
 - A segment's trend is *significant* when its fitted slope is at least ``t_min`` standard errors
   from zero **and** it moves the curve by at least ``min_change`` noise standard deviations over
-  the segment; otherwise it is a ``plateau``.
-- ``shift``: a significant decline of g before any significant improvement (at the start, possibly
-  after an initial plateau) — the curve drops below its initial level.
+  the segment **and**, when the metric is a rate on ``eval_n`` problems, by more than that eval
+  set's binomial noise could (1.96 * sqrt(2) binomial standard errors: the difference of two
+  independent evaluations); otherwise it is a ``plateau``. A segment that passed the first two
+  tests but not the binomial one is listed as *not separable from noise*.
+- ``shift``: a significant worsening before any significant improvement (at the start, possibly
+  after an initial plateau) — the curve falls below (for a loss: rises above) its initial level.
 - ``readapt``: a significant improvement whose last preceding trend was a shift or readapt — the
   recovery after a shift.
-- ``rise``: a significant improvement with no shift before it.
-- ``overfit``: a significant decline of g after an improvement (readapt or rise), i.e. after the
-  peak.
-- Adjacent segments with the same label are merged into one phase: two rising pieces with
-  different slopes are one readapt, and a kink inside a phase is not a phase boundary.
+- ``improve``: a significant improvement with no shift before it.
+- ``overfit``: a significant worsening after an improvement (readapt or improve), i.e. after the
+  curve's best point.
+- Adjacent plateaus are merged. Adjacent phases with the same label are *not*: the segmenter
+  only keeps a knot that BIC pays for, so a loss that falls steeply and then slowly has two
+  ``improve`` phases and a changepoint between them.
 
-So phases that are not there are not invented: a curve without a significant early decline has no
-shift, a flat curve is one plateau. Per phase: start/end step and fitted value, slope (metric units
-per step, least squares over the phase's points), and the extra statistics of its kind — shift:
-``depth`` and ``bottom_step``; readapt: ``recover_step`` and ``time_to_recover`` (first step the fit
-gets back to the initial level, ``None`` when it never does); overfit: ``peak_step``,
-``peak_value``, ``onset_step`` and ``drop``; rise: ``gain``.
+So phases that are not there are not invented: a curve without a significant early worsening has no
+shift, a flat curve is one plateau, a constant curve has no phases (one plateau, ``no_phases``).
+Per phase: start/end step and fitted value, slope (metric units per step, least squares over the
+phase's points), ``uncertain`` (its start's interval is degenerate or spans most of the run),
+``fixed`` (its start is a known stage boundary), ``stage`` (index of the stage), and the statistics
+of its kind, with goodness changes as positive magnitudes in metric units — shift: ``depth``,
+``worst_step``, ``worst_value``; readapt: ``recover_step`` and ``time_to_recover`` (first step the
+fit gets back to the stage's initial level, ``None`` when it never does); overfit: ``onset_step``,
+``best_step``, ``best_value``, ``decline``; improve: ``gain``.
 """
 
 from __future__ import annotations
@@ -32,8 +40,13 @@ import numpy as np
 
 from phasescope.analysis.segment import Segmentation
 
-PHASES = ("shift", "readapt", "overfit", "rise", "plateau")
-"""Every phase label, in reading order; the one list that compare, tables and plots use."""
+PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
+"""Every phase label, in reading order; the one list that compare, tables and plots use. ``improve``
+was ``rise`` (which read backwards for a loss)."""
+NAMED = PHASES[:4]
+"""The labels that name a phase; a plateau is the absence of one."""
+SEPARABLE_Z = 1.959963984540054 * 2**0.5
+"""A change smaller than this many binomial standard errors is within the eval set's noise."""
 
 
 @dataclass
@@ -51,6 +64,9 @@ class Phase:
     end_ci: tuple[float, float]
     n_points: int
     extra: dict = field(default_factory=dict)
+    uncertain: bool = False  # the start's interval is degenerate or spans most of the run
+    fixed: bool = False  # the start is a known stage boundary, not estimated
+    stage: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,10 +77,16 @@ class Phase:
         return d
 
 
+def binomial_se(level: float, eval_n: int) -> float:
+    """Standard error of a rate near ``level`` measured on ``eval_n`` problems."""
+    p = min(max(level, 0.0), 1.0)
+    return (p * (1 - p) / eval_n) ** 0.5
+
+
 def _trend(slope: float, se: float, duration: float, sigma: float, t_min: float, min_change: float) -> int:
     if se > 0 and abs(slope) / se < t_min:
         return 0
-    if abs(slope * duration) < min_change * sigma:
+    if abs(slope * duration) <= min_change * sigma:
         return 0
     return 1 if slope > 0 else -1
 
@@ -80,7 +102,7 @@ def segment_labels(trends: list[int]) -> list[str]:
         elif tr < 0:
             lab = "overfit" if improved else "shift"
         else:
-            lab = "readapt" if last in ("shift", "readapt") else "rise"
+            lab = "readapt" if last in ("shift", "readapt") else "improve"
             improved = True
         if lab != "plateau":
             last = lab
@@ -88,25 +110,53 @@ def segment_labels(trends: list[int]) -> list[str]:
     return labels
 
 
+def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, min_change: float):
+    """Goodness trend per segment, and the segments whose change is within binomial noise."""
+    if seg.constant:
+        return [0] * (len(bounds) - 1), []
+    trends, hidden = [], []
+    is_rate = seg.eval_n and np.all((seg.values >= 0) & (seg.values <= 1))
+    for i in range(len(bounds) - 1):
+        duration = bounds[i + 1] - bounds[i]
+        tr = _trend(sign * seg.slopes[i], seg.slope_se[i], duration, seg.sigma, t_min, min_change)
+        if tr and is_rate:
+            a, b = seg.value_at(bounds[i]), seg.value_at(bounds[i + 1])
+            noise = binomial_se(0.5 * (a + b), seg.eval_n)
+            if abs(b - a) < SEPARABLE_Z * noise:
+                hidden.append(
+                    {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
+                )
+                tr = 0
+        trends.append(tr)
+    return trends, hidden
+
+
 def label_phases(
     seg: Segmentation, direction: str = "higher", t_min: float = 3.0, min_change: float = 0.5
 ) -> list[Phase]:
-    """Turn a ``Segmentation`` into named phases (see the module docstring for the rules)."""
+    """Turn a ``Segmentation`` into named phases (see the module docstring for the rules).
+
+    Changes the eval set's noise could make are listed in ``seg.not_separable`` (set here)."""
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
+    if seg.stages:
+        phases, seg.not_separable = [], []
+        for i, st in enumerate(seg.stages):
+            for j, ph in enumerate(label_phases(st, direction, t_min, min_change)):
+                ph.stage, ph.fixed = i, bool(i and j == 0)
+                phases.append(ph)
+            seg.not_separable += st.not_separable
+        return phases
     sign = 1.0 if direction == "higher" else -1.0
     x = seg.steps
     bounds = [float(x[0]), *seg.changepoints, float(x[-1])]
     bound_ci = [(bounds[0], bounds[0]), *seg.ci, (bounds[-1], bounds[-1])]
-    trends = [
-        _trend(sign * seg.slopes[i], seg.slope_se[i], bounds[i + 1] - bounds[i], seg.sigma, t_min, min_change)
-        for i in range(len(bounds) - 1)
-    ]
+    uncertain = [False, *seg.uncertain, False]
+    trends, seg.not_separable = _trends(seg, bounds, sign, t_min, min_change)
     labels = segment_labels(trends)
-    # Merge runs of equal labels.
     runs: list[tuple[str, int, int]] = []  # label, first segment, last segment
     for i, lab in enumerate(labels):
-        if runs and runs[-1][0] == lab:
+        if runs and runs[-1][0] == lab == "plateau":
             runs[-1] = (lab, runs[-1][1], i)
         else:
             runs.append((lab, i, i))
@@ -127,6 +177,7 @@ def label_phases(
             ci=bound_ci[a],
             end_ci=bound_ci[b + 1],
             n_points=int(inside.sum()),
+            uncertain=bool(uncertain[a]),
         )
         ph.extra = _phase_stats(ph, seg, sign, initial)
         phases.append(ph)
@@ -137,9 +188,13 @@ def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> d
     x, f = seg.steps, seg.fitted
     inside = (x >= ph.start_step) & (x <= ph.end_step)
     if ph.label == "shift":
-        g = sign * f[inside]
-        i = int(np.argmin(g))
-        return {"depth": float(sign * (initial - f[inside][i])), "bottom_step": float(x[inside][i])}
+        i = int(np.argmin(sign * f[inside]))
+        worst = float(f[inside][i])
+        return {
+            "depth": float(sign * (initial - worst)),
+            "worst_step": float(x[inside][i]),
+            "worst_value": worst,
+        }
     if ph.label == "readapt":
         after = x >= ph.start_step
         g = sign * (f[after] - initial)
@@ -157,10 +212,10 @@ def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> d
     if ph.label == "overfit":
         return {
             "onset_step": ph.start_step,
-            "peak_step": ph.start_step,
-            "peak_value": ph.start_value,
-            "drop": float(sign * (ph.start_value - ph.end_value)),
+            "best_step": ph.start_step,
+            "best_value": ph.start_value,
+            "decline": float(sign * (ph.start_value - ph.end_value)),
         }
-    if ph.label == "rise":
+    if ph.label == "improve":
         return {"gain": float(sign * (ph.end_value - ph.start_value))}
     return {}

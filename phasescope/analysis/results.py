@@ -1,20 +1,23 @@
 """Segment every curve of a metric and render the result: the JSON of DESIGN.md's "Segment output",
-and a readable table. This is the layer the CLI, reports and notebooks call.
+and a readable table with sentences in the curve's own direction. This is the layer the CLI,
+reports and notebooks call.
 
 Seeds of one run are segmented on their mean curve (intervals bootstrapped over seeds), with each
-seed's own segmentation alongside under ``"seeds"``. Extra keys beyond the stable format: ``run``,
-``direction``, ``noise_sigma``, ``changepoint_ci`` and per-phase statistics (see ``phases``).
+seed's own segmentation alongside under ``"seeds"``. Extra keys beyond the stable format (the same
+for both directions): ``run``, ``direction``, ``noise_sigma``, ``eval_n``, ``ease``,
+``changepoint_ci``, ``changepoint_uncertain``, ``changepoint_fixed``, ``no_phases`` (None, or why
+there is no phase), ``not_separable`` (changes within the eval set's binomial noise) and per-phase
+statistics (see ``phases``).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from phasescope.analysis.curves import Curve, curves_for, infer_direction, resolve_metric
-from phasescope.analysis.phases import label_phases
+from phasescope.analysis.phases import NAMED, label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter
 from phasescope.errors import PhasescopeError, UsageError
 
@@ -31,40 +34,84 @@ def _num(x):
     return int(x) if x.is_integer() and abs(x) < 2**53 else x
 
 
-def segment_arrays(steps, values, direction: str = "higher", segmenter: PhaseSegmenter | None = None) -> dict:
+def segment_arrays(
+    steps,
+    values,
+    direction: str = "higher",
+    segmenter: PhaseSegmenter | None = None,
+    eval_n: int | None = None,
+    fixed_knots=None,
+) -> dict:
     """Segment one curve (values 1-D, or 2-D seeds x steps) into the per-curve JSON dict
-    (without ``metric``/``source``)."""
-    seg = (segmenter or PhaseSegmenter()).fit(steps, values).predict()
+    (without ``metric``/``source``). ``eval_n`` and ``fixed_knots`` override the segmenter's."""
+    segmenter = segmenter or PhaseSegmenter()
+    overrides = {k: v for k, v in (("eval_n", eval_n), ("fixed_knots", fixed_knots)) if v is not None}
+    if overrides:
+        segmenter = PhaseSegmenter(**(segmenter.get_params() | overrides))
+    seg = segmenter.fit(steps, values).predict()
     phases = label_phases(seg, direction)
     return {
+        "direction": direction,
         "n_points": len(seg.steps),
         "changepoints": [_num(p.start_step) for p in phases[1:]],
         "changepoint_ci": [_num(list(p.ci)) for p in phases[1:]],
+        "changepoint_uncertain": [p.uncertain for p in phases[1:]],
+        "changepoint_fixed": [p.fixed for p in phases[1:]],
         "noise_sigma": float(seg.sigma),
-        "phases": [{k: _num(v) if k != "label" else v for k, v in p.to_dict().items()} for p in phases],
+        "eval_n": seg.eval_n,
+        "ease": _num(seg.ease),
+        "no_phases": _no_phases(seg, phases),
+        "not_separable": [{k: _num(v) for k, v in d.items()} for d in seg.not_separable],
+        "phases": [
+            {k: v if isinstance(v, str | bool) else _num(v) for k, v in p.to_dict().items()} for p in phases
+        ],
     }
 
 
-def segment_curve(curve: Curve, direction: str, segmenter: PhaseSegmenter | None = None) -> dict:
+def _no_phases(seg, phases) -> str | None:
+    if any(p.label in NAMED for p in phases):
+        return None
+    if seg.constant:
+        return "constant"
+    return "not separable from noise" if seg.not_separable else "no significant trend"
+
+
+def segment_curve(
+    curve: Curve,
+    direction: str,
+    segmenter: PhaseSegmenter | None = None,
+    eval_n: int | None = None,
+    fixed_knots=None,
+) -> dict:
     """The JSON dict for one run's curve: its mean over seeds, plus per-seed results."""
-    out = {"metric": curve.metric, "source": curve.source, "run": curve.run, "direction": direction}
-    out.update(segment_arrays(curve.steps, curve.values, direction, segmenter))
+    out = {"metric": curve.metric, "source": curve.source, "run": curve.run}
+    out.update(segment_arrays(curve.steps, curve.values, direction, segmenter, eval_n, fixed_knots))
     if len(curve.seeds) > 1:
         out["seeds"] = [
-            {"seed": s, **segment_arrays(curve.steps, curve.values[i], direction, segmenter)}
+            {
+                "seed": s,
+                **segment_arrays(curve.steps, curve.values[i], direction, segmenter, eval_n, fixed_knots),
+            }
             for i, s in enumerate(curve.seeds)
         ]
     return out
 
 
 def segment_frame(
-    frame: pd.DataFrame, metric: str, direction: str | None = None, segmenter: PhaseSegmenter | None = None
+    frame: pd.DataFrame,
+    metric: str,
+    direction: str | None = None,
+    segmenter: PhaseSegmenter | None = None,
+    eval_n: int | dict | None = None,
+    fixed_knots: list | dict | None = None,
 ) -> tuple[list[dict], list[str]]:
     """Segment ``metric`` for every run in a tidy frame (from ``load_curves``).
 
     Returns (one JSON dict per run, notes). ``direction`` defaults to what the metric's name says
-    (higher for unknown names, with a note). Runs whose curve is too short are skipped with a note;
-    if every curve is too short this raises ``PhasescopeError``.
+    (higher for unknown names, with a note). ``eval_n`` (problems in the eval set) and
+    ``fixed_knots`` (first steps of later stages) may be given per run as ``{run: value}``. Runs
+    whose curve is too short are skipped with a note; if every curve is too short this raises
+    ``PhasescopeError``.
     """
     notes: list[str] = []
     name = resolve_metric(frame, metric)
@@ -84,9 +131,12 @@ def segment_frame(
         if len(c.steps) < MIN_POINTS:
             short.append(c)
             continue
-        if np.ptp(c.values) == 0:
-            notes.append(f"{c.run}: {name} is constant ({c.values.flat[0]:g}); one plateau")
-        results.append(segment_curve(c, direction, segmenter))
+        n = eval_n.get(c.run) if isinstance(eval_n, dict) else eval_n
+        knots = fixed_knots.get(c.run) if isinstance(fixed_knots, dict) else fixed_knots
+        try:
+            results.append(segment_curve(c, direction, segmenter, n, knots))
+        except ValueError as exc:  # a stage too short to segment
+            raise PhasescopeError(f"{name} in {c.run}: {exc}") from None
     for c in short:
         notes.append(
             f"{c.run}: {name} has {len(c.steps)} point(s); at least {MIN_POINTS} are needed, skipped"
@@ -100,35 +150,98 @@ def segment_frame(
     return results, notes
 
 
+def _words(result: dict) -> tuple[str, str, str]:
+    """(short metric name, verb when it gets better, verb when it gets worse)."""
+    name = result["metric"]
+    better, worse = ("rises", "falls") if result["direction"] == "higher" else ("falls", "rises")
+    return name, better, worse
+
+
+def describe(result: dict) -> list[str]:
+    """One sentence per phase and per caveat, worded for the curve's direction."""
+    name, better, worse = _words(result)
+    phases = result["phases"]
+    if result.get("no_phases") == "constant":
+        return [f"no phases: {name} is constant ({phases[0]['start_value']:.4g} at every step)"]
+    out = []
+    for p in phases:
+        span = f"steps {_s(p['start_step'])}–{_s(p['end_step'])}"
+        if p["label"] == "shift":
+            out.append(
+                f"shift ({span}): {name} {worse} to its worst, {p['worst_value']:.4g} at step "
+                f"{_s(p['worst_step'])}, {p['depth']:.4g} worse than where it started"
+            )
+        elif p["label"] == "readapt":
+            rec = p["recover_step"]
+            back = (
+                "does not get back to its initial level"
+                if rec is None
+                else f"back to its initial level at step {_s(rec)}"
+            )
+            out.append(
+                f"readapt ({span}): {name} {better} by {abs(p['end_value'] - p['start_value']):.4g}; {back}"
+            )
+        elif p["label"] == "overfit":
+            out.append(
+                f"overfit ({span}): from its best, {p['best_value']:.4g} at step {_s(p['best_step'])}, "
+                f"{name} {worse} by {p['decline']:.4g}"
+            )
+        elif p["label"] == "improve":
+            out.append(f"improve ({span}): {name} {better} by {p['gain']:.4g}")
+    out += _caveats(result)
+    if result.get("no_phases") and not out:
+        out.append(f"no phases: {result['no_phases']}")
+    elif result.get("no_phases"):
+        out.insert(0, f"no phases: {result['no_phases']}")
+    return out
+
+
+def _caveats(result: dict) -> list[str]:
+    name, better, worse = _words(result)
+    steps = result["phases"][-1]["end_step"] - result["phases"][0]["start_step"] or 1
+    out = []
+    for cp, ci, unc, fixed in zip(
+        result["changepoints"],
+        result["changepoint_ci"],
+        result.get("changepoint_uncertain", []),
+        result.get("changepoint_fixed", []),
+        strict=False,
+    ):
+        if fixed:
+            out.append(f"step {_s(cp)}: a known stage boundary (fixed); each stage is read on its own")
+        elif unc:
+            why = (
+                "no interval"
+                if ci[0] == ci[1]
+                else f"its 95% CI spans {(ci[1] - ci[0]) / steps:.0%} of the run"
+            )
+            out.append(f"changepoint at step {_s(cp)} is uncertain ({why})")
+    for d in result.get("not_separable", []):
+        out.append(
+            f"a change of {d['change']:.3g} in {name} (steps {_s(d['start_step'])}–{_s(d['end_step'])}) is not "
+            f"separable from the binomial noise of a {result['eval_n']}-problem eval set "
+            f"(± {1.96 * 2**0.5 * d['noise']:.3g}); not called a phase"
+        )
+    return out
+
+
 def format_table(result: dict) -> str:
-    """A readable block for one curve's result."""
+    """A readable block for one curve's result: the phase table, then sentences (``describe``)."""
     seeds = f", mean of {len(result['seeds'])} seeds" if "seeds" in result else ""
+    evn = f", eval set of {result['eval_n']}" if result.get("eval_n") else ""
     lines = [
         f"{result['run']} · {result['metric']} ({result['direction']} is better) · "
-        f"{result['n_points']} points{seeds} · noise σ≈{result['noise_sigma']:.3g}",
+        f"{result['n_points']} points{seeds}{evn} · noise σ≈{result['noise_sigma']:.3g}",
         f"  {'phase':<8} {'start':>9} {'end':>9} {'from':>9} {'to':>9} {'slope/step':>11}  start 95% CI",
     ]
     for i, p in enumerate(result["phases"]):
         ci = f"[{_s(p['ci'][0])}, {_s(p['ci'][1])}]" if i else ""
+        flag = " fixed" if p.get("fixed") else (" uncertain" if p.get("uncertain") else "")
         lines.append(
             f"  {p['label']:<8} {_s(p['start_step']):>9} {_s(p['end_step']):>9} {p['start_value']:>9.4g} "
-            f"{p['end_value']:>9.4g} {p['slope']:>11.3g}  {ci}"
+            f"{p['end_value']:>9.4g} {p['slope']:>11.3g}  {ci}{flag}"
         )
-    extras = []
-    for p in result["phases"]:
-        if p["label"] == "shift":
-            extras.append(f"shift depth {p['depth']:.4g} (bottom at step {_s(p['bottom_step'])})")
-        elif p["label"] == "readapt":
-            rec = p["recover_step"]
-            extras.append(
-                "never recovers to the initial level" if rec is None else f"recovers at step {_s(rec)}"
-            )
-        elif p["label"] == "overfit":
-            extras.append(
-                f"overfit from step {_s(p['onset_step'])} (peak {p['peak_value']:.4g}), drop {p['drop']:.4g}"
-            )
-    if extras:
-        lines.append("  " + "; ".join(extras))
+    lines += [f"  {line}" for line in describe(result)]
     for s in result.get("seeds", []):
         labels = "→".join(p["label"] for p in s["phases"])
         cps = ", ".join(_s(c) for c in s["changepoints"]) or "none"

@@ -198,7 +198,7 @@ def span_table(compare: dict) -> Table:
             continue
         for s in seg.get("seeds") or [{"seed": (a.get("seeds") or [None])[0], **seg}]:
             for p in s["phases"]:
-                depth = p.get("depth", p.get("drop", p.get("gain")))
+                depth = p.get("depth", p.get("decline", p.get("gain")))
                 raw = [arm, s["seed"], p["label"], p["start_step"], p["end_step"], p["start_value"]]
                 raw += [p["end_value"], p["slope"], depth, p.get("recover_step")]
                 t.rows.append([Cell(v, NONE if v is None else str(v)) for v in raw])

@@ -185,7 +185,7 @@ def summary_values(compare: dict) -> dict[str, Any]:
                 continue  # a repeated label (e.g. two plateaus): keep the first span
             out[f"{key}/start_step"] = p["start_step"]
             out[f"{key}/end_step"] = p["end_step"]
-            for k in ("depth", "drop", "gain", "recover_step"):
+            for k in ("depth", "decline", "gain", "recover_step"):
                 if p.get(k) is not None:
                     out[f"{key}/{k}"] = p[k]
     return out

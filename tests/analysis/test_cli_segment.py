@@ -54,7 +54,7 @@ def test_direction_override_relabels(cli):
         "-",
     )
     assert proc.returncode == 0, proc.stderr
-    assert [p["label"] for p in json.loads(proc.stdout)[0]["phases"]] == ["rise", "overfit", "rise"]
+    assert [p["label"] for p in json.loads(proc.stdout)[0]["phases"]] == ["improve", "overfit", "improve"]
 
 
 def test_missing_file(tmp_path):

@@ -66,7 +66,7 @@ def test_wandb_chart_export_splits_runs_and_drops_min_max():
     results, _ = segment_frame(frame, "eval/accuracy")
     by_run = {r["run"]: r for r in results}
     _assert_planted(by_run["sft"])
-    assert [p["label"] for p in by_run["rl"]["phases"]] == ["rise", "overfit"]  # no shift is invented
+    assert [p["label"] for p in by_run["rl"]["phases"]] == ["improve", "overfit"]  # no shift is invented
 
 
 def test_wandb_history_csv_nan_reported_and_no_wandb_import():
@@ -132,7 +132,7 @@ def test_phasescope_experiment_directory(tmp_path):
     assert np.allclose(by_run["sft"]["changepoints"], [60, 300], atol=30)
     assert len(by_run["sft"]["seeds"]) == 3
     assert by_run["sft"]["source"] == str(tmp_path / "sft")
-    assert [p["label"] for p in by_run["rl"]["phases"]] == ["rise"]
+    assert [p["label"] for p in by_run["rl"]["phases"]] == ["improve"]
 
 
 def test_run_directory_gives_arm_and_seed(tmp_path):

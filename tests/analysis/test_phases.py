@@ -14,12 +14,12 @@ from phasescope.analysis.segment import PhaseSegmenter
     ("trends", "labels"),
     [
         ([-1, 1, -1], ["shift", "readapt", "overfit"]),
-        ([1, -1], ["rise", "overfit"]),
+        ([1, -1], ["improve", "overfit"]),
         ([0], ["plateau"]),
         ([0, -1, 1], ["plateau", "shift", "readapt"]),
         ([-1, 0, 1, 0], ["shift", "plateau", "readapt", "plateau"]),
-        ([1, 0, -1], ["rise", "plateau", "overfit"]),
-        ([-1, 1, -1, 1], ["shift", "readapt", "overfit", "rise"]),
+        ([1, 0, -1], ["improve", "plateau", "overfit"]),
+        ([-1, 1, -1, 1], ["shift", "readapt", "overfit", "improve"]),
     ],
 )
 def test_label_rules(trends, labels):
@@ -35,8 +35,8 @@ def test_recovery_time_is_the_exact_crossing_of_the_initial_level():
     assert readapt.extra["recover_step"] == pytest.approx(400, abs=5)
     assert readapt.extra["time_to_recover"] == pytest.approx(200, abs=5)
     overfit = phases[2]
-    assert overfit.extra["peak_step"] == pytest.approx(600, abs=10)
-    assert overfit.extra["drop"] == pytest.approx(0.1, abs=0.01)
+    assert overfit.extra["best_step"] == pytest.approx(600, abs=10)
+    assert overfit.extra["decline"] == pytest.approx(0.1, abs=0.01)
 
 
 def test_readapt_that_never_recovers_says_so():

@@ -110,14 +110,14 @@ def test_long_curve_coarse_to_fine_keeps_locations_exact():
     assert np.allclose(seg.changepoints, c.changepoints, atol=100)  # 0.5% of the span
 
 
-def test_lower_is_better_loss_reads_shift_as_a_rise():
+def test_lower_is_better_loss_reads_its_rise_as_a_shift():
     c = planted_curve("full", n_points=150, noise=0.02, lower_is_better=True, rng=6)
     phases = label_phases(PhaseSegmenter().fit(c.steps, c.values).predict(), direction="lower")
     assert [p.label for p in phases] == ["shift", "readapt", "overfit"]
     assert phases[0].end_value > phases[0].start_value  # the loss went up during the shift
     assert phases[0].extra["depth"] > 0
     as_higher = label_phases(PhaseSegmenter().fit(c.steps, c.values).predict(), direction="higher")
-    assert [p.label for p in as_higher] == ["rise", "overfit", "rise"]
+    assert [p.label for p in as_higher] == ["improve", "overfit", "improve"]
 
 
 def test_fit_rejects_too_short_and_non_finite():
@@ -125,3 +125,29 @@ def test_fit_rejects_too_short_and_non_finite():
         PhaseSegmenter().fit([0, 1, 2], [1, 2, 3])
     with pytest.raises(ValueError, match="finite"):
         PhaseSegmenter().fit(np.arange(10), [0, 1, 2, np.nan, 4, 5, 6, 7, 8, 9])
+
+
+def test_broadened_families_small_batch_f1_presence_and_coverage():
+    # A deterministic slice of benchmarks/segment_benchmark.py (which reports the full numbers).
+    from phasescope.analysis.phases import NAMED
+    from phasescope.analysis.synthetic import FAMILIES, family_curve
+
+    rng = np.random.default_rng(20)
+    tp = fp = fn = covered = right = total = 0
+    for family in FAMILIES:
+        for direction in ("higher", "lower"):
+            for _ in range(4):
+                c = family_curve(family, rng, lower_is_better=direction == "lower")
+                phases = label_phases(PhaseSegmenter().fit(c.steps, c.values).predict(), direction)
+                found = [p.start_step for p in phases[1:]]
+                tol = 0.05 * np.ptp(c.steps)
+                a, b, d = match_changepoints(c.changepoints, found, tol)
+                tp, fp, fn = tp + a, fp + b, fn + d
+                for t in c.changepoints:
+                    near = [p for p in phases[1:] if abs(p.start_step - t) <= tol]
+                    covered += bool(near) and near[0].ci[0] <= t <= near[0].ci[1]
+                right += {p.label for p in phases} & set(NAMED) == set(c.phases) & set(NAMED)
+                total += 1
+    assert f1_score(tp, fp, fn) >= 0.93
+    assert right / total >= 0.93
+    assert covered / tp >= 0.85

@@ -82,7 +82,7 @@ def test_phase_presence_and_statistics(toy_compare):
     assert sft["readapt"]["recovery"]["mean"] == pytest.approx(52, abs=10)
     assert sft["overfit"]["onset"]["mean"] == pytest.approx(100, abs=15)
     assert toy_compare["arms"]["chord_phi"]["phases"]["shift"]["presence"] == 0
-    assert toy_compare["arms"]["chord_phi"]["phases"]["rise"]["presence"] == 1
+    assert toy_compare["arms"]["chord_phi"]["phases"]["improve"]["presence"] == 1
     for key in ("ci", "ci_t", "std"):
         assert sft["shift"]["depth"][key] is not None
 

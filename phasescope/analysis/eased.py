@@ -1,0 +1,177 @@
+"""Eased transitions: a continuous piecewise-linear trend whose corners are rounded, and where its
+turning points lie.
+
+Real curves bend gradually: an eased dip, a rounded peak. The model here is the segmenter's hinge
+model convolved with a Gaussian of standard deviation ``w`` (the same ``w`` for every knot):
+
+    y = a + b x + sum_j c_j * w * H((x - k_j) / w),   H(z) = z Phi(z) + phi(z)
+
+which is the exact smoothing of ``a + b x + sum_j c_j (x - k_j)+`` and equals it at ``w = 0``. For
+fixed knots and ``w`` it is linear in (a, b, c), so a fit is one least-squares solve, and ``w`` is
+chosen from a short grid by SSE. The knots ``k_j`` stay where the piecewise-linear search put them
+(where the tangents meet, which the smoothing does not move); what moves is the *event*: on an
+asymmetric rounded dip the worst point lies on the gentler side of the corner, so a changepoint
+between a falling and a rising piece is reported at the fitted curve's turning point, i.e. where
+its slope b + sum_j c_j Phi((x - k_j)/w) crosses zero. This is a departure from Muggeo-style
+segmented regression (which reports k_j) chosen because the phases are named by their extremes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import ndtr
+
+WIDTHS = (0.0, 0.005, 0.01, 0.02, 0.035)
+"""Candidate rounding widths, as fractions of the step span (the segmenter works on [0, 1])."""
+
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+
+
+def smoothed_hinge(x: np.ndarray, knot: float, width: float) -> np.ndarray:
+    """(x - knot)+ convolved with a Gaussian of standard deviation ``width`` (exact)."""
+    if width <= 0:
+        return np.maximum(x - knot, 0.0)
+    z = (x - knot) / width
+    return width * (z * ndtr(z) + np.exp(-0.5 * z * z) * _INV_SQRT_2PI)
+
+
+def design(x: np.ndarray, knots, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Column-scaled design [1, x - x0, hinges...] and the scales to undo."""
+    return _scaled(x, [smoothed_hinge(x, k, width) for k in knots])
+
+
+def _scaled(x: np.ndarray, hinges: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    X = np.column_stack([np.ones_like(x), x - x[0], *hinges])
+    # Every column is non-negative and non-decreasing in x, so its largest value is its last.
+    scale = np.maximum(X[-1], 1e-300)
+    return X / scale, scale
+
+
+def _solve(X: np.ndarray, scale: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    try:
+        beta = np.linalg.solve(X.T @ X, X.T @ y)
+    except np.linalg.LinAlgError:
+        beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    fitted = X @ beta
+    r = y - fitted
+    return fitted, beta / scale, float(r @ r)
+
+
+def fit(x: np.ndarray, y: np.ndarray, knots, width: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least-squares fit: (fitted values, coefficients in raw units, SSE).
+
+    Solved by the normal equations of the column-scaled design (at most five columns, so this is
+    well conditioned and several times faster than an SVD); ``lstsq`` when they are singular."""
+    return _solve(*design(x, knots, width), y)
+
+
+def hinge_sse(x: np.ndarray, y: np.ndarray, knot_steps, width: float = 0.0) -> float:
+    """Residual sum of squares of the continuous piecewise-linear (eased when width > 0) fit."""
+    return fit(x, y, knot_steps, width)[2]
+
+
+def hinge_fit(
+    x: np.ndarray, y: np.ndarray, knot_steps, width: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares continuous piecewise-linear fit (rounded by ``width``) with knots at ``knot_steps``.
+
+    Returns (fitted values, per-segment slopes, per-segment slope standard errors per unit sigma);
+    a segment's slope is the asymptotic one, away from the rounded corners.
+    """
+    X, scale = design(x, knot_steps, width)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    XtX_inv = np.linalg.pinv(X.T @ X)
+    slopes, ses = [], []
+    for seg in range(len(knot_steps) + 1):
+        # The slope of segment `seg` is the sum of the linear and the first `seg` hinge
+        # coefficients, each divided by its column scale.
+        c = np.zeros(X.shape[1])
+        c[1 : 2 + seg] = 1.0 / scale[1 : 2 + seg]
+        slopes.append(float(c @ beta))
+        ses.append(float(math.sqrt(max(c @ XtX_inv @ c, 0.0))))
+    return X @ beta, np.array(slopes), np.array(ses)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def best_width(x: np.ndarray, y: np.ndarray, knots, widths=WIDTHS) -> tuple[float, float]:
+    """The rounding width (from ``widths``) with the smallest SSE, and that SSE."""
+    if not len(knots):
+        return 0.0, fit(x, y, knots, 0.0)[2]
+    results = [(fit(x, y, knots, w)[2], w) for w in widths]
+    sse, w = min(results)
+    return w, sse
+
+
+def slope_at(x: np.ndarray, coef: np.ndarray, knots, width: float) -> np.ndarray:
+    """Derivative of the fitted eased curve at ``x``."""
+    d = np.full_like(np.asarray(x, float), coef[1])
+    for c, k in zip(coef[2:], knots, strict=True):
+        d = d + c * (ndtr((x - k) / width) if width > 0 else (x >= k))
+    return d
+
+
+MAX_OFFSET = 2.5
+"""A turning point further than this many widths from its knot is a near-flat side's drift (the
+slope crosses zero far out only when one side is almost level), not the corner's extreme."""
+
+
+def turning_points(coef: np.ndarray, knots, width: float, lo: float, hi: float, turns=None) -> list[float]:
+    """For each knot: where the fitted slope crosses zero near it when the slopes on its two sides
+    have opposite signs (a dip or a peak) and ``turns[j]`` allows it, else the knot itself.
+    ``lo``/``hi`` bound the curve."""
+    knots = list(knots)
+    out = []
+    for j, k in enumerate(knots):
+        left = coef[1] + coef[2 : 2 + j].sum()
+        right = left + coef[2 + j]
+        if width <= 0 or left * right >= 0 or (turns is not None and not turns[j]):
+            out.append(float(k))
+            continue
+        # Search between the neighbouring knots (no further than 4 widths: beyond that the
+        # smoothing of this corner is complete and the slope has the far side's sign).
+        a = max(knots[j - 1] if j else lo, k - MAX_OFFSET * width, lo)
+        b = min(knots[j + 1] if j + 1 < len(knots) else hi, k + MAX_OFFSET * width, hi)
+        grid = np.linspace(a, b, 801)
+        d = slope_at(grid, coef, knots, width)
+        sign_change = np.nonzero(np.sign(d[:-1]) != np.sign(d[1:]))[0]
+        if len(sign_change) == 0:
+            out.append(float(k))
+            continue
+        i = sign_change[np.argmin(np.abs(grid[sign_change] - k))]
+        # Linear interpolation of the slope between the two grid points that bracket zero.
+        t = d[i] / (d[i] - d[i + 1])
+        out.append(float(grid[i] + t * (grid[i + 1] - grid[i])))
+    return out
+
+
+def refine(
+    x: np.ndarray, y: np.ndarray, knots, width: float, rounds: int = 2
+) -> tuple[np.ndarray, float, float]:
+    """Knots and width refined jointly from a grid start by coordinate search: each knot over a
+    few positions within 1.5 widths of it (never past its neighbours), then the width over a
+    local grid, both finer each round; returns (knots, width, SSE)."""
+    ks = np.asarray(knots, float).copy()
+    best = fit(x, y, ks, width)[2]
+    if width <= 0 or not len(ks):
+        return ks, width, best
+    for r in range(rounds):
+        cols = [smoothed_hinge(x, k, width) for k in ks]  # only the moved knot's column changes
+        for j in range(len(ks)):
+            lo = ks[j - 1] if j else x[0]
+            hi = ks[j + 1] if j + 1 < len(ks) else x[-1]
+            for cand in ks[j] + width * np.array([-1.5, -0.75, -0.25, 0.25, 0.75, 1.5]) * 0.4**r:
+                if not lo < cand < hi:
+                    continue
+                col = smoothed_hinge(x, cand, width)
+                sse = _solve(*_scaled(x, [*cols[:j], col, *cols[j + 1 :]]), y)[2]
+                if sse < best:
+                    best, ks[j], cols[j] = sse, cand, col
+        for w in width * (1 + np.array([-0.4, -0.2, 0.25, 0.6]) * 0.5**r):
+            sse = fit(x, y, ks, float(w))[2]
+            if sse < best:
+                best, width = sse, float(w)
+    return ks, width, best
