@@ -93,6 +93,15 @@ def split_source(source: str, default_split: str) -> tuple[str, str]:
     return source, default_split
 
 
+def split_eval_label(item: str) -> tuple[str, str]:
+    """`label=source` → (label, source); a bare `source` (whose options may hold `=`) → ("", source).
+    A label is a plain word: letters, digits, `_`, `-`, `.`."""
+    m = re.fullmatch(r"([\w.\-]+)=(.+)", item)
+    if m and not Path(item).exists():
+        return m.group(1), m.group(2)
+    return "", item
+
+
 def open_source(src: DataSource, label: str = ""):
     """The source as a `datasets.Dataset` (an `IterableDataset` when streaming); every failure is one
     UsageError line (a bad JSONL line by its number)."""

@@ -9,7 +9,15 @@ import json
 import numpy as np
 import pytest
 
-from phasescope.data.sources import DataSource, Example, draw_examples, load_examples, parse_source, subset
+from phasescope.data.sources import (
+    DataSource,
+    Example,
+    draw_examples,
+    load_examples,
+    parse_source,
+    split_eval_label,
+    subset,
+)
 from phasescope.errors import UsageError
 
 datasets = pytest.importorskip("datasets")
@@ -116,6 +124,9 @@ def test_a_hub_id_gets_its_config_and_streams(monkeypatch):
 def test_source_options():
     assert parse_source("openai/gsm8k:test?name=main", "train") == DataSource("openai/gsm8k", "test", "main")
     assert parse_source("a/b?streaming=1", "test") == DataSource("a/b", "test", None, True)
+    assert split_eval_label("gsm8k=openai/gsm8k:test?name=main") == ("gsm8k", "openai/gsm8k:test?name=main")
+    assert split_eval_label("openai/gsm8k?name=main") == ("", "openai/gsm8k?name=main")
+    assert split_eval_label("data/math500.jsonl") == ("", "data/math500.jsonl")
     with pytest.raises(UsageError, match="unknown option 'config'"):
         parse_source("a/b?config=main")
     with pytest.raises(UsageError, match="streaming must be true or false"):
