@@ -83,9 +83,8 @@ def summarize_values(values, n_boot: int = 2000, rng: np.random.Generator | int 
 
 
 def welch(a, b) -> dict:
-    """Welch's unequal-variance t test of mean(a) − mean(b): diff, 95% CI, t, df, two-sided p
-    (`scipy.stats.ttest_ind(equal_var=False)` and its `confidence_interval`).
-    Needs ≥ 2 values per side; zero spread on both sides gives no test (None fields)."""
+    """Welch's t test of mean(a) − mean(b) (scipy's ttest_ind(equal_var=False)): diff, 95% CI, t, df,
+    two-sided p. Needs ≥ 2 values per side; zero spread on both sides gives no test (None fields)."""
     from scipy import stats
 
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -96,27 +95,18 @@ def welch(a, b) -> dict:
         return out
     res = stats.ttest_ind(a, b, equal_var=False)
     ci = res.confidence_interval(0.95)
-    out.update(
-        ci=[float(ci.low), float(ci.high)], t=float(res.statistic), df=float(res.df), p=float(res.pvalue)
-    )
+    out.update(ci=[float(ci.low), float(ci.high)], t=float(res.statistic), df=float(res.df))
+    out["p"] = float(res.pvalue)
     return out
-
-
-def _abs_mean_diff(x, y, axis):
-    return np.abs(np.mean(x, axis=axis) - np.mean(y, axis=axis))
 
 
 def permutation_p(
     a, b, max_exact: int = 20000, n_random: int = 20000, rng=0
 ) -> tuple[float | None, float | None]:
-    """Two-sided permutation p-value of the difference in means (`scipy.stats.permutation_test`), and
-    the smallest p the design can reach (the share of relabellings as extreme as the most extreme one).
-    Exact, over every relabelling, when there are at most `max_exact` (always, for seed counts);
-    otherwise `n_random` random ones. None with fewer than three values in all.
-
-    Two-sided as |mean(a) − mean(b)| against its permutation distribution (alternative "greater" on
-    the absolute difference), not scipy's default 2·min(one-sided p), which differs for unequal
-    group sizes."""
+    """Two-sided permutation p-value of the difference in means (scipy's permutation_test on
+    |mean(a) − mean(b)|, not its 2·min(one-sided p), which differs for unequal group sizes), and the
+    smallest p the design can reach. Exact over every relabelling when there are at most `max_exact`
+    (always, for seed counts), else `n_random` random ones. None with fewer than three values."""
     from scipy import stats
 
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -125,7 +115,7 @@ def permutation_p(
     total = math.comb(len(a) + len(b), len(a))
     res = stats.permutation_test(
         (a, b),
-        _abs_mean_diff,
+        lambda x, y, axis: np.abs(np.mean(x, axis=axis) - np.mean(y, axis=axis)),
         permutation_type="independent",
         vectorized=True,
         n_resamples=total if total <= max_exact else n_random,
