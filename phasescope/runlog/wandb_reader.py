@@ -47,6 +47,11 @@ class WandbSource:
     kind: str
     """"run", "group", or "either" (a bare third part: tried as a group, then as a run id)."""
 
+    @property
+    def slug(self) -> str:
+        """`entity-project-name`: a local folder name for what is read (e.g. its analysis)."""
+        return f"{self.project.replace('/', '-')}-{self.name}"
+
 
 def parse_wandb_spec(spec: str) -> WandbSource:
     """``wandb:entity/project/x``, ``.../runs/<id>``, ``.../groups/<group>`` or a wandb.ai URL."""

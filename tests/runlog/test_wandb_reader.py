@@ -104,6 +104,7 @@ def test_specs_and_errors():
     assert parse_wandb_spec("wandb:e/p/g") == parse_wandb_spec("e/p/g")
     assert parse_wandb_spec("https://wandb.ai/e/p/runs/x1?nw=1").kind == "run"
     assert parse_wandb_spec("wandb:e/p/groups/toy").name == "toy"
+    assert parse_wandb_spec("https://wandb.ai/e/p/groups/toy").slug == "e-p-toy"
     for bad in ("wandb:e/p", "wandb:e//x", "wandb:a/b/c/d/e", "wandb:e/p/jobs/x"):
         with pytest.raises(UsageError, match="must look like"):
             parse_wandb_spec(bad)
