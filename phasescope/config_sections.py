@@ -157,7 +157,8 @@ class DataConfig:
     """Real datasets (used with `model.name_or_path`); see phasescope/data/.
 
     A source is a JSONL file, a local dataset folder (save_to_disk or data files) or a Hugging Face
-    dataset id; `source:split` picks a split (default: train for rl/expert, test for eval).
+    dataset id; `source:split` picks a split (default: train for rl/expert, test for eval), and
+    `?name=<config>&streaming=true` a dataset config and streaming (see phasescope/data/sources.py).
     """
 
     rl_prompts: str = ""

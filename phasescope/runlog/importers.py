@@ -5,8 +5,9 @@ usual names are detected, ``step_col`` names any other), including sparse CSVs w
 some columns (PyTorch Lightning's ``metrics.csv``) and LLaMA-Factory's ``trainer_log.jsonl``
 (``current_steps``); Hugging Face ``trainer_state.json`` (``log_history``, where train and eval
 rows alternate); TensorBoard event directories (needs the optional ``tensorboard`` package); W&B
-CSV exports (run history, or a chart export with ``<run> - <metric>`` columns) and W&B runs via
-the public API (``wandb:entity/project/run_id``; needs ``wandb`` and credentials).
+CSV exports (run history, or a chart export with ``<run> - <metric>`` columns), and W&B runs and
+grouped experiments via the public API (``wandb:entity/project/run_id`` or
+``wandb:entity/project/group``, every row through ``scan_history``; see ``wandb_reader``).
 
 ``load_curves`` also cleans what it read and says what it did, as notes: values logged as NaN or
 inf are dropped, duplicated steps keep the last value logged (a resumed run re-logs steps),
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from phasescope.errors import PhasescopeError, UsageError
+from phasescope.errors import UsageError
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, read_jsonl, run_identity
 
 COLUMNS = ["run", "seed", "step", "metric", "value", "source"]
@@ -53,7 +54,8 @@ _BOOKKEEPING_SUFFIX = ("_runtime", "_per_second", "total_flos", "_timestamp")
 SUPPORTED = (
     "a phasescope run or experiment directory, CSV/TSV or JSONL with a step column, "
     "trainer_state.json, LLaMA-Factory trainer_log.jsonl, Lightning metrics.csv, "
-    "a TensorBoard event directory, a W&B CSV export or wandb:entity/project/run_id"
+    "a TensorBoard event directory, a W&B CSV export, wandb:entity/project/run_id "
+    "or wandb:entity/project/group"
 )
 
 
@@ -61,7 +63,9 @@ def load_curves(path: str | os.PathLike, step_col: str | None = None) -> tuple[p
     """Read every metric curve at ``path``; returns (tidy frame, notes about what was fixed)."""
     spec = str(path)
     if spec.startswith("wandb:") or "wandb.ai/" in spec:
-        long, notes = _read_wandb_api(spec, step_col)
+        from phasescope.runlog.wandb_reader import read_wandb
+
+        long, notes = read_wandb(spec, step_col)
     else:
         p = Path(spec).expanduser()
         if not p.exists():
@@ -320,41 +324,6 @@ def _read_tensorboard(d: Path) -> tuple[pd.DataFrame, list[str]]:
         parts.append(_stamp(long, run, None, str(rd)))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     return frame, []
-
-
-def _wandb_has_credentials() -> bool:
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    try:
-        return "api.wandb.ai" in netrc.read_text()
-    except OSError:
-        return False
-
-
-def _read_wandb_api(spec: str, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
-    path = spec.removeprefix("wandb:").strip("/")
-    if "wandb.ai/" in path:  # https://wandb.ai/<entity>/<project>/runs/<id>
-        path = path.split("wandb.ai/", 1)[1].replace("/runs/", "/").split("?")[0].strip("/")
-    if path.count("/") != 2:
-        raise UsageError(f"W&B run {spec!r} must look like wandb:<entity>/<project>/<run_id>")
-    try:
-        import wandb
-    except ImportError:
-        raise UsageError(
-            "reading W&B runs needs the wandb package: pip install 'phasescope[wandb]'"
-        ) from None
-    if not _wandb_has_credentials():
-        raise UsageError(
-            "no W&B credentials (run `wandb login` or set WANDB_API_KEY), or export the run's history "
-            "as CSV from the W&B UI and pass that file"
-        )
-    try:
-        history = wandb.Api().run(path).history(samples=1_000_000, pandas=True)
-    except Exception as exc:  # network, auth and not-found errors all come through here
-        raise PhasescopeError(f"could not read W&B run {path}: {str(exc).splitlines()[0]}") from None
-    rows = history.to_dict(orient="records")
-    return _records_to_long(rows, step_col or "_step", path.rsplit("/", 1)[-1], None, f"wandb:{path}")
 
 
 # ----------------------------------------------------------------------------------------------
