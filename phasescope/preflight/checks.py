@@ -14,7 +14,7 @@ from typing import Any
 from phasescope.preflight import data as d
 from phasescope.preflight import lengths, schedule
 from phasescope.preflight.model import describe as describe_model
-from phasescope.preflight.model import load_tokenizer, resolve_model
+from phasescope.preflight.model import load_tokenizer, offline, resolve_model
 from phasescope.preflight.report import Report, count, share
 
 
@@ -82,9 +82,12 @@ def _model(name: str, rep: Report) -> Any:
         if info.where == "local folder":
             rep.error(msg + "; copy the whole folder save_pretrained wrote")
             return None
-        rep.note(
-            msg + "; they download at the first run (or set HF_HUB_OFFLINE=0 only where there is network)"
-        )
+        if offline():
+            rep.error(
+                msg + f" and HF_HUB_OFFLINE is set; download them where there is network (hf download {name})"
+            )
+            return None
+        rep.note(msg + "; they download at the first run")
     tokenizer, err = load_tokenizer(info)
     if err:
         rep.error(err)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phasescope.data.sources import Example, get_field, norm_prompt, read_rows, subset
+from phasescope.data.sources import Example, get_field, norm_prompt, read_rows, split_source, subset
 from phasescope.errors import UsageError
+from phasescope.preflight.model import hub_probe, looks_like_path, nearest_existing, offline
 
 
 @dataclass
@@ -78,10 +79,17 @@ def check_source(role: str, source: str, split: str, need: dict[str, str]) -> So
     the key `response?` is optional (kept as None when missing).
     """
     out = SourceCheck(role, source)
+    out.error = _unreadable(source, split)
+    if out.error:
+        return out
     try:
         rows = read_rows(source, split)
     except UsageError as exc:
-        out.error = str(exc)
+        out.error = _one_line(str(exc))
+        if not looks_like_path(split_source(source, split)[0]):
+            out.error += (
+                "; without network, point it at a local copy (a JSONL/Parquet file or a save_to_disk folder)"
+            )
         return out
     out.rows = len(rows)
     for row in rows:
@@ -96,6 +104,26 @@ def check_source(role: str, source: str, split: str, need: dict[str, str]) -> So
         if hint:
             out.hints.append(hint)
     return out
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _unreadable(source: str, split: str) -> str | None:
+    """A local path that does not exist, named as such (never tried as a hub dataset id); a hub id
+    that one request cannot reach (datasets itself would retry for half a minute)."""
+    path_or_id = split_source(source, split)[0]
+    path = Path(path_or_id).expanduser()
+    if path.exists():
+        return None
+    if not looks_like_path(path_or_id):
+        err = None if offline() else hub_probe(path_or_id, "dataset")
+        return f"dataset {path_or_id!r}: {err}, or point it at a local copy" if err else None
+    near = nearest_existing(path.absolute())
+    hint = f" (the nearest existing folder is {near})" if near is not None else ""
+    return f"{path_or_id!r} does not exist{hint}; fix the path, or give a hub dataset id such as HuggingFaceH4/MATH-500"
 
 
 def overlap(a: list[Example], b: list[Example]) -> int:

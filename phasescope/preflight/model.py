@@ -47,7 +47,8 @@ def looks_like_path(text: str) -> bool:
     return len(parts) > 1 and Path(parts[0]).is_dir()
 
 
-def _nearest_existing(path: Path) -> Path | None:
+def nearest_existing(path: Path) -> Path | None:
+    """The deepest folder above `path` that exists (to show where a typo'd path goes wrong)."""
     for parent in path.parents:
         if parent.is_dir():
             return parent
@@ -97,7 +98,7 @@ def _from_folder(name: str, folder: Path, where: str) -> tuple[ModelInfo | None,
 def _local(name: str) -> tuple[ModelInfo | None, str | None]:
     path = Path(name).expanduser()
     if not path.exists():
-        near = _nearest_existing(path.absolute())
+        near = nearest_existing(path.absolute())
         hint = f" (the nearest existing folder is {near})" if near is not None else ""
         return None, (
             f"model.name_or_path {name!r} does not exist{hint}; fix the path "
@@ -110,7 +111,7 @@ def _local(name: str) -> tuple[ModelInfo | None, str | None]:
 
 def _hub(name: str) -> tuple[ModelInfo | None, str | None]:
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+    from huggingface_hub.errors import HFValidationError
 
     try:
         cached = try_to_load_from_cache(name, "config.json")
@@ -127,21 +128,36 @@ def _hub(name: str) -> tuple[ModelInfo | None, str | None]:
             f"model {name!r} is not a local folder and not in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
             f"download it where there is network (hf download {name}), {LOCAL_COPY}"
         )
+    err = hub_probe(name, "model")
+    if err:
+        return None, f"model {name!r}: {err}; {LOCAL_COPY}"
     try:
-        hf_hub_download(name, "config.json", etag_timeout=10)
-    except RepositoryNotFoundError:
-        return (
-            None,
-            f"model {name!r}: no such repository on the hub (or it is private); fix the id, {LOCAL_COPY}",
-        )
+        folder = Path(hf_hub_download(name, "config.json", etag_timeout=10)).parent
+    except Exception as exc:  # noqa: BLE001 - reachable a moment ago: one line, no retry loop
+        return None, f"model {name!r}: config.json could not be fetched ({type(exc).__name__}); {LOCAL_COPY}"
+    info, err = _from_folder(
+        name, folder, f"hub (commit {folder.name[:12]}; weights download at the first run)"
+    )
+    return info, err
+
+
+def hub_probe(repo_id: str, repo_type: str) -> str | None:
+    """One request for the repository's metadata (no retry loop): None when reachable, else why not."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        HfApi().repo_info(repo_id, repo_type=repo_type, timeout=10)
     except GatedRepoError:
+        return "gated on the hub: accept its licence there and `hf auth login`"
+    except RepositoryNotFoundError:
+        return f"no such {repo_type} repository on the hub (or it is private: `hf auth login`)"
+    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a timeout
         return (
-            None,
-            f"model {name!r} is gated: accept its licence on the hub and `hf auth login`, {LOCAL_COPY}",
+            f"the hub cannot be reached ({type(exc).__name__}); on a machine without network set "
+            "HF_HUB_OFFLINE=1 to use the local cache"
         )
-    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a timeout: one line, one try
-        return None, f"model {name!r} could not be fetched from the hub ({type(exc).__name__}); {LOCAL_COPY}"
-    return ModelInfo(name, "hub (weights download at the first run)", None), None
+    return None
 
 
 def resolve_model(name: str) -> tuple[ModelInfo | None, str | None]:

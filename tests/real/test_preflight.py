@@ -19,9 +19,13 @@ PAPER = REPO / "experiments" / "chord-paper-qwen2.5-7b.toml"
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets.config
     import huggingface_hub.constants
 
+    # The session's tiny model imported these before the variable was set: tell them too.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
 
 
 def write_jsonl(path, rows):
@@ -265,3 +269,42 @@ def test_the_embedded_world_checks_in_a_blink():
     text = rep.summary()
     assert "embedded world" in text and "350 steps" in text
     assert "20 per run" in text and "20 × 400 problems = 8,000 greedy answers per run" in text
+
+
+def test_missing_data_path_is_named_and_hub_data_offline_says_local_copy(good, tmp_path):
+    typo = tmp_path / "data" / "opnr1.jsonl"
+    rep = preflight(load_config(ONE_GPU, [*good, f'data.expert="{typo}"']))
+    (err,) = rep.errors
+    assert err.startswith(f"data.expert: '{typo}' does not exist (the nearest existing folder is {tmp_path})")
+    rep = preflight(load_config(ONE_GPU, [*good, 'data.eval=["HuggingFaceH4/MATH-500:test"]']))
+    (err,) = rep.errors
+    assert err.startswith("data.eval: cannot read data source 'HuggingFaceH4/MATH-500:test'")
+    assert "\n" not in err and err.endswith("(a JSONL/Parquet file or a save_to_disk folder)")
+
+
+def test_online_without_network_fails_after_one_request(good, monkeypatch):
+    """Not offline, but no route to the hub: one metadata request each, no retry loop, then one line."""
+    import huggingface_hub
+
+    calls = []
+
+    def unreachable(self, repo_id, repo_type=None, timeout=None):
+        calls.append((repo_id, repo_type))
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", unreachable)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("retried"))
+    sets = [
+        *good,
+        'model.name_or_path="Qwen/Qwen2.5-0.5B-Instruct"',
+        'data.eval=["HuggingFaceH4/MATH-500:test"]',
+    ]
+    rep = preflight(load_config(ONE_GPU, sets))
+    assert calls == [("Qwen/Qwen2.5-0.5B-Instruct", "model"), ("HuggingFaceH4/MATH-500", "dataset")]
+    model_err, data_err = rep.errors
+    assert "the hub cannot be reached (ConnectionError)" in model_err and "HF_HUB_OFFLINE=1" in model_err
+    assert model_err.endswith(
+        "or point model.name_or_path at a local copy (a folder written by save_pretrained)"
+    )
+    assert data_err.startswith("data.eval: dataset 'HuggingFaceH4/MATH-500': the hub cannot be reached")
