@@ -154,6 +154,8 @@ def _data(cfg: Any, arms: list[str], rep: Report) -> dict[str, d.SourceCheck]:
         limit = {"expert": dc.n_expert, "rl_prompts": dc.n_rl_prompts}.get(role, dc.n_eval)
         key = {"expert": "n_expert", "rl_prompts": "n_rl_prompts"}.get(role, "n_eval")
         skipped = f", {sum(c.skipped.values()):,} skipped" if c.skipped else ""
+        if c.left_to_expert:
+            skipped += f", {c.left_to_expert:,} left to the expert subset"
         short = (
             f" (data.{key} = {limit:,} asks for more)" if limit > len(c.used) and role != "rl_prompts" else ""
         )

@@ -31,6 +31,8 @@ class SourceCheck:
     """Why a field is missing, when the rows say (a list, a dict, a near name)."""
     used: list[Example] = field(default_factory=list)
     """The subset training will use."""
+    left_to_expert: int = 0
+    """RL rows not used because their problem is in the expert subset (one source for both)."""
     error: str | None = None
 
 
@@ -55,7 +57,8 @@ def as_text(value: Any) -> str | None:
 
 
 def field_hint(rows: Any, name: str) -> str | None:
-    """Why `name` gives no text in these rows, when the rows say: a list, a dict, or absent."""
+    """Why `name` gives no text in these rows, when the rows say: a list, a dict, or no row has it."""
+    seen = False
     for row in rows:
         value = get_field(row, name)
         if isinstance(value, (list, tuple)):
@@ -66,9 +69,10 @@ def field_hint(rows: Any, name: str) -> str | None:
         if isinstance(value, dict):
             keys = ", ".join(sorted(map(str, value))[:6])
             return f"'{name}' is a dict (keys: {keys}), not text; use '{name}.<key>'"
+        seen = seen or value is not None
     first = next(iter(rows), None)
-    if first is not None and get_field(first, name) is None:
-        return f"no field '{name}' in the rows (fields: {', '.join(sorted(map(str, first)))})"
+    if first is not None and not seen:
+        return f"no row has a field '{name}' (fields: {', '.join(sorted(map(str, first)))})"
     return None
 
 
@@ -141,6 +145,7 @@ def select(dc: Any, expert: SourceCheck | None, rl: SourceCheck | None, evals: l
         if expert is not None and dc.rl_prompts == dc.expert:
             taken = {norm_prompt(e.prompt) for e in expert.used}
             pool = [e for e in pool if norm_prompt(e.prompt) not in taken]
+            rl.left_to_expert = len(rl.usable) - len(pool)
         rl.used = subset(pool, dc.n_rl_prompts, dc.seed)
     for ev in evals:
         ev.used = subset(ev.usable, dc.n_eval, dc.seed)

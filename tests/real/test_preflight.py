@@ -85,7 +85,8 @@ def test_good_config_has_no_errors_and_a_summary(good, capsys):
     out, err = capsys.readouterr()
     assert err == ""  # no notes
     assert "Qwen2ForCausalLM, 2 layers" in out and "chat template: yes" in out
-    assert "expert: " in out and "20 used" in out and "rl_prompts: " in out and "40 used" in out
+    assert "expert: " in out and "20 used" in out and "rl_prompts: " in out
+    assert "20 left to the expert subset; 40 used" in out
     assert "evaluations at step 0, every 5, step 10: 3 per run" in out
     assert "3 × 8 problems = 24 greedy answers per run" in out and "5 runs: 120" in out
     assert "0 errors, 0 notes: ready to run" in out
@@ -154,7 +155,7 @@ def test_rl_rows_without_answer_are_counted(tmp_path, tiny_model_dir):
     rep = preflight(load_config(ONE_GPU, overrides(tiny_model_dir, expert, rl, [])))
     notes = [n for n in rep.notes if n.startswith(rl)]
     assert len(notes) == 1 and "100 of 200 rl_prompts rows skipped (100 without 'answer')" in notes[0]
-    assert "data.answer_field" in notes[0]
+    assert "data.answer_field" in notes[0] and "no row has" not in notes[0]  # half the rows have one
     assert rep.facts["data"]["rl_prompts"] == {
         "source": rl,
         "rows": 200,
@@ -308,3 +309,13 @@ def test_online_without_network_fails_after_one_request(good, monkeypatch):
         "or point model.name_or_path at a local copy (a folder written by save_pretrained)"
     )
     assert data_err.startswith("data.eval: dataset 'HuggingFaceH4/MATH-500': the hub cannot be reached")
+
+
+def test_a_field_no_row_has_is_an_error_naming_the_fields(good):
+    rep = preflight(load_config(ONE_GPU, [*good, "data.answer_field=final_answer"]))
+    errs = [e for e in rep.errors if "final_answer" in e]
+    assert len(errs) == 2  # the RL prompts and the eval set both need it
+    assert (
+        "none of its 60 rows" in errs[0]
+        and "no row has a field 'final_answer' (fields: answer, generations" in errs[0]
+    )
