@@ -33,8 +33,12 @@ def arm_needs(arm: Any) -> tuple[bool, bool]:
     return True, True
 
 
-def preflight(cfg: Any, arms: list[str] | None = None) -> Report:
-    """Check `cfg` for the arms that will run (default: `experiment.arms`); see the module docstring."""
+def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) -> Report:
+    """Check `cfg` for the arms that will run (default: `experiment.arms`); see the module docstring.
+
+    `for_run`: the run starts on this machine, so a package the config needs and this machine lacks
+    is an error; `phasescope check` may run elsewhere (a laptop before the GPU node), where it is a note.
+    """
     rep = Report()
     arms = list(arms or cfg.experiment.arms)
     unknown = [a for a in arms if a not in cfg.arms]
@@ -47,6 +51,7 @@ def preflight(cfg: Any, arms: list[str] | None = None) -> Report:
     if not name:
         problems = _world(cfg, rep)
     else:
+        _packages(cfg, rep, for_run)
         tokenizer = _model(name, rep)
         checks = _data(cfg, arms, rep)
         if tokenizer is not None:
@@ -67,6 +72,24 @@ def _world(cfg: Any, rep: Report) -> int:
         f"{w.n_eval:,} held-out problems per skill (addition, {w.general_skill})",
     )
     return 2 * w.n_eval
+
+
+PACKAGES_NEEDED = (
+    ("math_verify", "phasescope[math]", lambda m: True, "real models (the reward and eval/accuracy)"),
+    ("peft", "phasescope[peft]", lambda m: m.lora_r > 0, "model.lora_r > 0"),
+    ("vllm", "phasescope[vllm]", lambda m: m.use_vllm, "model.use_vllm = true"),
+    ("flash_attn", "flash-attn", lambda m: m.attn_implementation == "flash_attention_2", "flash_attention_2"),
+)
+"""(module, what to pip install, whether the model config needs it, the setting that does)."""
+
+
+def _packages(cfg: Any, rep: Report, for_run: bool) -> None:
+    from importlib.util import find_spec
+
+    for module, pip, needed, why in PACKAGES_NEEDED:
+        if needed(cfg.model) and find_spec(module) is None:
+            msg = f"{why} needs {module}, which is not installed here: pip install '{pip}'"
+            (rep.error if for_run else rep.note)(msg)
 
 
 def _model(name: str, rep: Report) -> Any:

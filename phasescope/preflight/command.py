@@ -38,7 +38,7 @@ def check_command(
 def run_preflight(cfg: Any, arms: list[str] | None = None, err: Callable[[str], None] = _stderr) -> Report:
     """At the start of `phasescope run` and of the launcher: notes on stderr, errors raised as one
     `PreflightError` (exit 2, one `error:` line each). Returns the report (its `facts` for data.json)."""
-    report = preflight(cfg, arms)
+    report = preflight(cfg, arms, for_run=True)
     for text in report.notes:
         err(f"note: {text}")
     report.raise_for_errors()

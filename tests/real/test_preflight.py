@@ -243,7 +243,7 @@ def test_experiment_files_pass_with_local_stand_ins(experiment, tmp_path, tiny_m
         "data.n_rl_prompts=150",
     ]
     rep = preflight(load_config(experiment, sets))
-    assert rep.ok, rep.errors
+    assert rep.ok, rep.errors  # packages this machine lacks (vllm, flash-attn) are notes for `check`
     assert rep.facts["data"]["expert"]["used"] == 100 and rep.facts["data"]["rl_prompts"]["used"] == 150
     assert rep.facts["overlaps"]["rl_prompts&expert"] == 0
     assert rep.facts["data"]["eval:aime24"]["used"] == 30
@@ -319,3 +319,35 @@ def test_a_field_no_row_has_is_an_error_naming_the_fields(good):
         "none of its 60 rows" in errs[0]
         and "no row has a field 'final_answer' (fields: answer, generations" in errs[0]
     )
+
+
+def test_packages_this_machine_lacks_stop_a_run_but_not_a_check(good, monkeypatch):
+    import importlib.util
+
+    from phasescope.preflight import PreflightError, run_preflight
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda m: None if m == "vllm" else real_find_spec(m))
+    cfg = load_config(ONE_GPU, [*good, "model.use_vllm=true"])
+    rep = preflight(cfg)
+    assert (
+        rep.ok
+        and "model.use_vllm = true needs vllm, which is not installed here: pip install 'phasescope[vllm]'"
+        in rep.notes
+    )
+    with pytest.raises(PreflightError, match="^model.use_vllm = true needs vllm"):
+        run_preflight(cfg, err=lambda _: None)
+
+
+def test_preflight_draws_the_subsets_training_draws(tiny_model_dir, tmp_path):
+    """The same expert, RL and eval subsets as train/real.load_data (so its counts are the run's)."""
+    from phasescope.preflight.checks import _data
+    from phasescope.preflight.report import Report
+    from phasescope.train.real import load_data
+    from tests.real.conftest import real_overrides
+
+    cfg = load_config(ONE_GPU, [*real_overrides(tiny_model_dir, tmp_path), "data.n_rl_prompts=10"])
+    rl, expert, evals, _ = load_data(cfg, log=lambda *_: None)
+    checks = _data(cfg, cfg.experiment.arms, Report())
+    assert checks["expert"].used == expert and checks["rl_prompts"].used == rl
+    assert checks["eval:math_tiny_eval"].used == evals[0][1]
