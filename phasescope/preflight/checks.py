@@ -49,7 +49,7 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
     rep.line("experiment", f"{cfg.experiment.name}: {', '.join(arms)}; {count(seeds, 'seed')}")
     name = setting(cfg.model, "name_or_path", "model_name_or_path", default="")
     if not name:
-        problems = _world(cfg, rep)
+        answers = _world(cfg, rep)
     else:
         _packages(cfg, rep, for_run)
         tokenizer = _model(name, rep)
@@ -58,8 +58,8 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
             _chat_template(cfg, name, tokenizer, rep)
             if checks.get("expert") and checks["expert"].used:
                 _expert_lengths(cfg, tokenizer, checks["expert"], rep)
-        problems = sum(len(c.used) for role, c in checks.items() if role.startswith("eval:"))
-    _schedule(cfg, rep, problems, runs=len(arms) * seeds, real=bool(name))
+        answers = sum(len(c.used) for role, c in checks.items() if role.startswith("eval:"))
+    _schedule(cfg, rep, answers, runs=len(arms) * seeds, real=bool(name))
     return rep
 
 
@@ -71,7 +71,7 @@ def _world(cfg: Any, rep: Report) -> int:
         f"{w.digits}-digit addition: {w.n_expert:,} expert, {w.n_rl_prompts:,} RL prompts, "
         f"{w.n_eval:,} held-out problems per skill (addition, {w.general_skill})",
     )
-    return 2 * w.n_eval
+    return 3 * w.n_eval  # greedy on both skills, one sample on addition
 
 
 PACKAGES_NEEDED = (
@@ -237,25 +237,25 @@ def _expert_lengths(cfg: Any, tokenizer: Any, expert: d.SourceCheck, rep: Report
         )
 
 
-def _schedule(cfg: Any, rep: Report, problems: int, runs: int, real: bool) -> None:
+def _schedule(cfg: Any, rep: Report, answers: int, runs: int, real: bool) -> None:
     tc = cfg.train
     steps = setting(tc, "steps", "max_steps")
     every = setting(tc, "eval_every", "eval_steps")
     early, until = setting(tc, "eval_early_every", default=0), setting(tc, "eval_early_until", default=0)
     plan = schedule.eval_plan(steps, every, early, until)
-    for text in schedule.describe(plan, problems, runs, tc.max_completion_length):
+    for text in schedule.describe(plan, answers, runs, tc.max_completion_length):
         rep.line("schedule", text)
     rep.facts["evaluations"] = {
         "per_run": len(plan.eval_steps),
         "early": plan.early_only,
-        "problems": problems,
+        "answers_per_evaluation": answers,
     }
     if real and plan.early_only:
         rep.note(
             f"train.eval_early_every = {early} adds {plan.early_only} evaluations in the first {until} steps "
-            f"({plan.early_only * problems:,} greedy answers per run); set train.eval_early_every = 0 to skip them"
+            f"({plan.early_only * answers:,} answers generated per run); set train.eval_early_every = 0 to skip them"
         )
-    if real and not problems:
+    if real and not answers:
         rep.note(
             "data.eval is empty: no held-out curve will be logged, so there are no phases to read; add a held-out set"
         )

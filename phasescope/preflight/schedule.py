@@ -31,16 +31,16 @@ def eval_plan(steps: int, eval_every: int, early_every: int = 0, early_until: in
     return EvalPlan(steps, eval_every, early_every, early_until, all_steps, len(all_steps) - regular)
 
 
-def describe(plan: EvalPlan, problems: int, runs: int, max_tokens: int) -> list[str]:
-    """Summary lines: the grid, evaluations per arm and in all, greedy answers they generate."""
+def describe(plan: EvalPlan, answers: int, runs: int, max_tokens: int) -> list[str]:
+    """Summary lines: the grid, evaluations per run, and the answers they generate (`answers` per evaluation)."""
     n = len(plan.eval_steps)
     grid = f"step 0, every {plan.eval_every}, step {plan.steps}"
     if plan.early_only:
         grid += f", and every {plan.early_every} up to {plan.early_until} (+{plan.early_only} early)"
     lines = [f"{plan.steps:,} steps; evaluations at {grid}: {n} per run"]
-    if problems:
+    if answers:
         lines.append(
-            f"{n} × {problems:,} problems = {n * problems:,} greedy answers per run (≤ {max_tokens:,} tokens each); "
-            f"{runs} run{'s' * (runs != 1)}: {n * problems * runs:,}"
+            f"{n} × {answers:,} answers = {n * answers:,} generated per run (≤ {max_tokens:,} tokens each); "
+            f"{runs} run{'s' * (runs != 1)}: {n * answers * runs:,}"
         )
     return lines

@@ -88,7 +88,7 @@ def test_good_config_has_no_errors_and_a_summary(good, capsys):
     assert "expert: " in out and "20 used" in out and "rl_prompts: " in out
     assert "20 left to the expert subset; 40 used" in out
     assert "evaluations at step 0, every 5, step 10: 3 per run" in out
-    assert "3 × 8 problems = 24 greedy answers per run" in out and "5 runs: 120" in out
+    assert "3 × 8 answers = 24 generated per run" in out and "5 runs: 120" in out
     assert "0 errors, 0 notes: ready to run" in out
 
 
@@ -269,7 +269,7 @@ def test_the_embedded_world_checks_in_a_blink():
     assert rep.ok and time.perf_counter() - t0 < 1
     text = rep.summary()
     assert "embedded world" in text and "350 steps" in text
-    assert "20 per run" in text and "20 × 400 problems = 8,000 greedy answers per run" in text
+    assert "20 per run" in text and "20 × 600 answers = 12,000 generated per run" in text
 
 
 def test_missing_data_path_is_named_and_hub_data_offline_says_local_copy(good, tmp_path):
