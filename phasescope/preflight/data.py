@@ -16,6 +16,7 @@ from typing import Any
 from phasescope.data.sources import Example, get_field, norm_prompt, read_rows, split_source, subset
 from phasescope.errors import UsageError
 from phasescope.preflight.model import hub_probe, looks_like_path, nearest_existing, offline
+from phasescope.preflight.report import count
 
 
 @dataclass
@@ -63,7 +64,7 @@ def field_hint(rows: Any, name: str) -> str | None:
         value = get_field(row, name)
         if isinstance(value, (list, tuple)):
             return (
-                f"'{name}' is a list ({len(value)} items in the first such row), not text; "
+                f"'{name}' is a list ({count(len(value), 'item')} in the first such row), not text; "
                 f"use '{name}.0' for its first item"
             )
         if isinstance(value, dict):

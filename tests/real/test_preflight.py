@@ -188,7 +188,11 @@ def test_list_valued_field_says_list_and_suggests_name_0(tmp_path, tiny_model_di
     sets = [*overrides(tiny_model_dir, data, data, []), "data.response_field=generations"]
     rep = preflight(load_config(ONE_GPU, sets))
     (err,) = rep.errors
-    assert data in err and "'generations' is a list (1 items" in err and "use 'generations.0'" in err
+    assert (
+        data in err
+        and "'generations' is a list (1 item in the first such row)" in err
+        and "use 'generations.0'" in err
+    )
 
 
 def test_missing_chat_template_is_a_note(tmp_path, tiny_model_dir, good):
