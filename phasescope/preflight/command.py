@@ -1,4 +1,11 @@
-"""The CLI's side of the preflight: `phasescope check`, and the same checks at the start of a run."""
+"""The CLI's side of the preflight: `phasescope check`, and the same checks at the start of a run.
+
+- `phasescope check CONFIG [--arms a,b] [--set k=v]` → `check_command(config, sets, arms)` (exit code).
+- `phasescope run`: `run_preflight(cfg)` once the config is resolved (after `--resume` picks the stored
+  one), before the run directory, the base model or any worker.
+- The launcher: `run_preflight(cfg, [args.arm])` on every process before `PartialState()` (the checks
+  are deterministic, so all fail alike); only the main process should print the notes.
+"""
 
 from __future__ import annotations
 
