@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phasescope.analysis.phases import PHASES, NAMED, label_phases
+from phasescope.analysis.phases import NAMED, PHASES, label_phases
 from phasescope.analysis.results import describe, format_table, segment_arrays
 from phasescope.analysis.segment import PhaseSegmenter
 from phasescope.analysis.synthetic import FAMILIES, eased, family_curve, planted_curve
