@@ -5,3 +5,12 @@ Training lives in `phasescope.train` (needs torch); reading and analysing curves
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # PhaseCallback needs transformers (and so torch): import it only when asked for.
+    if name == "PhaseCallback":
+        from phasescope.callback import PhaseCallback
+
+        return PhaseCallback
+    raise AttributeError(f"module 'phasescope' has no attribute {name!r}")
