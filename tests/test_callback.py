@@ -147,3 +147,37 @@ def test_import_phasescope_does_not_import_torch():
         "from phasescope import PhaseCallback; assert PhaseCallback.__name__ == 'PhaseCallback'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_works_unchanged_in_trl_sft_trainer(tmp_path):
+    """The same callback in TRL's SFTTrainer: it reads eval_loss and writes phase/* into its rows."""
+    pytest.importorskip("trl")
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from phasescope import PhaseCallback
+    from tests.real.tiny_model import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path / "model")
+    rng = np.random.default_rng(0)
+    p = 1.0 / np.arange(1, 9)
+
+    def texts(n):
+        return Dataset.from_dict(
+            {"text": ["".join(rng.choice(list("abcdefgh"), 20, p=p / p.sum())) for _ in range(n)]}
+        )
+
+    args = SFTConfig(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, learning_rate=3e-3, max_steps=24,
+        eval_strategy="steps", eval_steps=2, logging_steps=2, save_strategy="no", report_to=[], use_cpu=True,
+        disable_tqdm=True, max_length=32, seed=0,
+    )  # fmt: skip
+    cb = PhaseCallback(on_overfit="stop")
+    trainer = SFTTrainer(
+        model=str(model_dir), args=args, train_dataset=texts(16), eval_dataset=texts(8), callbacks=[cb]
+    )
+    trainer.train()
+    rows = [h for h in trainer.state.log_history if "eval_loss" in h]
+    assert len(rows) == 12 and len(cb.detector.steps) == 12
+    assert all("phase/code" in h and "phase/best_value" in h for h in rows)
+    assert rows[-1]["phase/best_value"] == pytest.approx(min(h["eval_loss"] for h in rows))

@@ -35,6 +35,7 @@ import numpy as np
 from phasescope.analysis.curves import infer_direction
 from phasescope.analysis.phases import label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter, noise_sigma
+from phasescope.errors import UsageError
 
 PHASE_CODES = {"shift": 1, "readapt": 2, "rise": 3, "overfit": 4}
 """A number per phase label, for loggers that only take scalars (``phase/code``; 0 = none yet)."""
@@ -62,7 +63,7 @@ def direction_for(metric: str | None, direction: str | None = None) -> str:
     """The direction to use: the one given, else the one the name implies, else 'higher'."""
     if direction is not None:
         if direction not in ("higher", "lower"):
-            raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
+            raise UsageError(f"direction must be 'higher' or 'lower', got {direction!r}")
         return direction
     return (infer_direction(metric) if metric else None) or "higher"
 
@@ -86,6 +87,7 @@ class OnlineDetector:
         min_points: int = 20,
         t_confirm: float = 4.0,
         label_t_min: float = 3.0,
+        min_effect: float = 0.05,
     ):
         self.metric = metric
         self.direction = direction_for(metric, direction)
@@ -96,6 +98,8 @@ class OnlineDetector:
         self.min_points = max(min_points, MIN_POINTS)
         self.t_confirm = t_confirm
         self.label_t_min = label_t_min
+        self.min_effect = min_effect
+        self._fit_sd = self._fit_range = 0.0
         self.steps: list[float] = []
         self.values: list[float] = []
         self.events: list[Event] = []
@@ -139,6 +143,9 @@ class OnlineDetector:
 
     def _fit_phases(self) -> list:
         seg = PhaseSegmenter(n_bootstrap=0).fit(self.steps, self.values).predict()
+        resid = seg.values - seg.fitted
+        self._fit_sd = float(np.sqrt(resid @ resid / max(1, len(resid) - 2 - 2 * len(seg.changepoints))))
+        self._fit_range = float(np.ptp(seg.fitted))
         return label_phases(seg, direction=self.direction, t_min=self.label_t_min)
 
     def _candidate(self, phases: list):
@@ -164,8 +171,11 @@ class OnlineDetector:
         xs, ys = x[inside], y[inside] * (1.0 if self.direction == "higher" else -1.0)
         if len(xs) < 3:
             return False
-        # The noise level of the whole prefix, not of the phase's few residuals (too few to trust).
-        sigma = noise_sigma(x, y)
+        # The noise level of the whole prefix, not of the phase's few residuals (too few to trust),
+        # and the larger of two estimates: the robust one (MAD of pseudo-residuals) that the
+        # segmenter uses often comes out low on a short prefix, and among many looks the detector
+        # would pick exactly those moments. The residuals of the fit seen so far bound it.
+        sigma = max(noise_sigma(x, y), self._fit_sd)
         sxx = float(np.sum((xs - xs.mean()) ** 2))
         t = float(np.polyfit(xs, ys, 1)[0]) * math.sqrt(sxx) / sigma
         return t >= self.t_confirm if label in ("readapt", "rise") else t <= -self.t_confirm
@@ -184,6 +194,8 @@ class OnlineDetector:
             inside = (x >= cand.start_step) & (x <= cand.end_step)
             if self._agreed < self.confirmations or inside.sum() < self.min_phase_points:
                 break
+            if abs(cand.end_value - cand.start_value) < self.min_effect * self._fit_range:
+                break  # significant but too small to matter beside the curve's own movement
             if not self._own_trend_agrees(cand.label, inside):
                 break
             ev = Event(cand.label, float(cand.start_step), float(x[-1]), float(cand.start_value), self.metric)

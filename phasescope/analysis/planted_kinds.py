@@ -59,7 +59,7 @@ def planted_kind(
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
     p = _params(variant, rng)
-    n = int(n_points or rng.integers(60, 301))
+    n = int(n_points or rng.integers(100, 501))  # the range of synthetic.random_planted
     span = float(rng.choice([500, 1000, 3000, 20000]))
     fine = planted_curve(variant, n_points=2001, span=span, noise=0.0, rng=rng, **p)
     shape = fine.clean

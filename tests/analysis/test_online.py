@@ -100,3 +100,10 @@ def test_agrees_with_the_offline_segmenter_at_the_end_of_the_run(kind):
                 lo - tol <= e.start_step <= hi + tol for e, (_, lo, hi) in zip(events, ref, strict=True)
             )
     assert agree >= total - 1  # at most one curve in twelve may differ
+
+
+def test_an_unknown_direction_is_a_one_line_usage_error():
+    from phasescope.errors import UsageError
+
+    with pytest.raises(UsageError, match="direction must be 'higher' or 'lower', got 'up'"):
+        OnlineDetector("eval_loss", "up")
