@@ -9,6 +9,7 @@ Config fields the lead has not added yet (`data.allow_overlap`, `data.max_expert
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 from phasescope.preflight import data as d
@@ -53,7 +54,8 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
     else:
         _packages(cfg, rep, for_run)
         tokenizer = _model(name, rep)
-        checks = _data(cfg, arms, rep)
+        with _quiet_datasets():
+            checks = _data(cfg, arms, rep)
         if tokenizer is not None:
             _chat_template(cfg, name, tokenizer, rep)
             if checks.get("expert") and checks["expert"].used:
@@ -61,6 +63,20 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
         answers = sum(len(c.used) for role, c in checks.items() if role.startswith("eval:"))
     _schedule(cfg, rep, answers, runs=len(arms) * seeds, real=bool(name))
     return rep
+
+
+@contextmanager
+def _quiet_datasets():
+    """No `datasets` progress bars while sources are drawn: `check` prints a summary, not bars."""
+    from datasets import utils as ds_logging
+
+    was_off = ds_logging.are_progress_bars_disabled()
+    ds_logging.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_off:
+            ds_logging.enable_progress_bars()
 
 
 def _world(cfg: Any, rep: Report) -> int:
@@ -133,8 +149,8 @@ def _chat_template(cfg: Any, name: str, tokenizer: Any, rep: Report) -> None:
         )
 
 
-def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str, str, dict[str, str]]]:
-    """(role, source, default split, needed fields) of every source the arms read."""
+def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str]]:
+    """(role, source) of every source the arms read, expert first (RL prompts may skip its problems)."""
     dc = cfg.data
     uses_rl = any(arm_needs(cfg.arms[a])[0] for a in arms)
     uses_expert = any(arm_needs(cfg.arms[a])[1] for a in arms)
@@ -144,44 +160,33 @@ def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str, str
     if uses_rl and not dc.rl_prompts:
         rep.error(f"arms {', '.join(arms)} use RL rollouts but data.rl_prompts is empty; set data.rl_prompts")
     if dc.expert and uses_expert:
-        out.append(("expert", dc.expert, "train", {"prompt": dc.prompt_field, "response": dc.response_field}))
+        out.append(("expert", dc.expert))
     if dc.rl_prompts and uses_rl:
-        out.append(
-            ("rl_prompts", dc.rl_prompts, "train", {"prompt": dc.prompt_field, "answer": dc.answer_field})
-        )
-    for name, src in d.eval_sources(dc.eval):
-        need = {"prompt": dc.prompt_field, "answer": dc.answer_field, "response?": dc.response_field}
-        out.append((f"eval:{name}", src, "test", need))
+        out.append(("rl_prompts", dc.rl_prompts))
+    out += [(f"eval:{name}", src) for name, src in d.eval_sources(dc.eval)]
     return out
 
 
 def _data(cfg: Any, arms: list[str], rep: Report) -> dict[str, d.SourceCheck]:
-    """Open every source, count usable and skipped rows, draw the subsets, check overlaps."""
+    """Open every source, draw the subsets training draws, count skipped rows, check overlaps."""
     dc = cfg.data
     checks: dict[str, d.SourceCheck] = {}
-    for role, src, split, need in _sources(cfg, arms, rep):
-        c = d.check_source(role, src, split, need)
+    for role, src in _sources(cfg, arms, rep):
+        expert = checks["expert"].used if "expert" in checks else None
+        c = d.check_source(dc, role, src, expert)
         if c.error:
             rep.error(f"data.{role.split(':')[0]}: {c.error}")
-            continue
-        if not c.usable:
-            why = "; ".join(c.hints) or "set data.prompt_field / data.answer_field / data.response_field"
-            rep.error(f"{src}: none of its {c.rows:,} rows has every field {role} needs ({why})")
             continue
         if c.skipped:
             rep.note(d.skip_note(c, dc))
         checks[role] = c
-    evals = [c for r, c in checks.items() if r.startswith("eval:")]
-    d.select(dc, checks.get("expert"), checks.get("rl_prompts"), evals)
     for role, c in checks.items():
         limit = {"expert": dc.n_expert, "rl_prompts": dc.n_rl_prompts}.get(role, dc.n_eval)
         key = {"expert": "n_expert", "rl_prompts": "n_rl_prompts"}.get(role, "n_eval")
         skipped = f", {sum(c.skipped.values()):,} skipped" if c.skipped else ""
         if c.left_to_expert:
             skipped += f", {c.left_to_expert:,} left to the expert subset"
-        short = (
-            f" (data.{key} = {limit:,} asks for more)" if limit > len(c.used) and role != "rl_prompts" else ""
-        )
+        short = f" (data.{key} = {limit:,} asks for more)" if limit > len(c.used) else ""
         rep.line("data", f"{role}: {c.source}: {count(c.rows, 'row')}{skipped}; {len(c.used):,} used{short}")
         rep.facts.setdefault("data", {})[role] = {
             "source": c.source,

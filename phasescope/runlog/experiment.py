@@ -1,7 +1,8 @@
 """The experiment file, `runs/<name>/experiment.json`: written once, read by training, resume and reports.
 
-    {"name", "config" (resolved), "arms" (one line each), "seeds", "versions", "git_commit",
-     "started", "host", "resumed": [times]}
+    {"name", "config" (resolved), "arms" (one line each), "seeds", "versions" (every package that
+     shapes the numbers), "model_revision", "data_revisions" (hub commits or local file hashes),
+     "git_commit", "started", "host", "resumed": [times]}
 
 Every reader goes through here: `read_experiment` (the raw record, for reports; {} when absent or
 unreadable), `load_experiment_config` (the stored config, validated) and `resume_config` (the config a
@@ -20,7 +21,9 @@ from typing import Any
 
 from phasescope.arms import describe
 from phasescope.config import Config, config_from_dict
+from phasescope.data.selection import data_sources
 from phasescope.errors import UsageError
+from phasescope.runlog.provenance import package_versions, provenance
 from phasescope.runlog.writer import write_json_atomic
 
 EXPERIMENT_FILE = "experiment.json"
@@ -50,19 +53,14 @@ def _git_commit() -> str | None:
         return None
 
 
-def versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("phasescope", "torch", "transformers", "trl", "accelerate", "ruptures", "pandas"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+def versions() -> dict[str, str | None]:
+    """Every package that can change a logged number (`runlog.provenance.PACKAGES`; None: not installed)."""
+    return package_versions()
 
 
 def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
+    # Model and data revisions: a hub commit from the local cache, or a hash of the local files.
+    rec = provenance(cfg.model.name_or_path, data_sources(cfg.data))
     write_json_atomic(
         Path(exp_dir) / EXPERIMENT_FILE,
         {
@@ -70,7 +68,9 @@ def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
             "config": cfg.to_dict(),
             "arms": {a: describe(a, cfg.arms[a]) for a in cfg.experiment.arms},
             "seeds": list(range(cfg.experiment.seeds)),
-            "versions": versions(),
+            "versions": rec["versions"],
+            "model_revision": rec["model_revision"],
+            "data_revisions": rec["data_revisions"],
             "git_commit": _git_commit(),
             "started": now(),
             "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
