@@ -178,7 +178,7 @@ def test_eval_overlap_with_expert_is_an_error_unless_allowed(tmp_path, tiny_mode
         "eval:eval&expert": 17,
         "eval:eval&rl_prompts": 0,
     }
-    cfg.data.allow_overlap = True  # not a config field yet: the lead adds data.allow_overlap
+    cfg.data.allow_overlap = True
     rep = preflight(cfg)
     assert rep.ok and any("17 of the 40" in n and "allow_overlap" in n for n in rep.notes)
 
@@ -221,7 +221,7 @@ def test_expert_responses_over_the_cap(tmp_path, tiny_model_dir):
         f"{expert}: 40% (4 of 10) expert responses are longer than train.max_completion_length = 64"
     )
     assert rep.facts["expert_lengths"]["over_cap"] == 4
-    cfg.data.max_expert_tokens, cfg.data.expert_truncation = 64, "drop"  # fields the lead adds
+    cfg.data.max_expert_tokens, cfg.data.expert_truncation = 64, "drop"
     rep = preflight(cfg)
     assert "data.max_expert_tokens = 64 drops 4 responses" in rep.summary()
     assert f"{expert}: 40% (4 of 10) expert responses dropped by data.max_expert_tokens" in rep.notes
