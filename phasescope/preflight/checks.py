@@ -2,9 +2,8 @@
 
 Model and tokenizer resolve (config and tokenizer files only), every data source opens and has its
 fields, the sets are disjoint, the chat template is there when asked for, expert responses fit the
-generation cap, and the schedule's cost in evaluations is stated. Nothing is generated or trained.
-Config fields the lead has not added yet (`data.allow_overlap`, `data.max_expert_tokens`,
-`data.expert_truncation`) are read with `getattr` and their planned defaults.
+generation cap (`data.max_expert_tokens` / `data.expert_truncation` counted as training applies
+them), and the schedule's cost in evaluations is stated. Nothing is generated or trained.
 """
 
 from __future__ import annotations
@@ -17,14 +16,6 @@ from phasescope.preflight import lengths, schedule
 from phasescope.preflight.model import describe as describe_model
 from phasescope.preflight.model import load_tokenizer, offline, resolve_model
 from phasescope.preflight.report import Report, count, share
-
-
-def setting(section: Any, *names: str, default: Any = None) -> Any:
-    """The first of `names` that the config section has (fields being added or renamed), else default."""
-    for name in names:
-        if hasattr(section, name):
-            return getattr(section, name)
-    return default
 
 
 def arm_needs(arm: Any) -> tuple[bool, bool]:
@@ -48,7 +39,7 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
         return rep
     seeds = cfg.experiment.seeds
     rep.line("experiment", f"{cfg.experiment.name}: {', '.join(arms)}; {count(seeds, 'seed')}")
-    name = setting(cfg.model, "name_or_path", "model_name_or_path", default="")
+    name = cfg.model.name_or_path
     if not name:
         answers = _world(cfg, rep)
     else:
@@ -199,7 +190,7 @@ def _data(cfg: Any, arms: list[str], rep: Report) -> dict[str, d.SourceCheck]:
 
 
 def _overlaps(cfg: Any, checks: dict[str, d.SourceCheck], rep: Report) -> None:
-    allow = bool(setting(cfg.data, "allow_overlap", default=False))
+    allow = cfg.data.allow_overlap
     pairs = [("rl_prompts", "expert")]
     pairs += [(r, other) for r in checks if r.startswith("eval:") for other in ("expert", "rl_prompts")]
     found = []
@@ -224,8 +215,7 @@ def _overlaps(cfg: Any, checks: dict[str, d.SourceCheck], rep: Report) -> None:
 def _expert_lengths(cfg: Any, tokenizer: Any, expert: d.SourceCheck, rep: Report) -> None:
     """Token counts of the expert responses training will use (plus the end-of-turn token)."""
     cap = cfg.train.max_completion_length
-    limit = setting(cfg.data, "max_expert_tokens", default=None)
-    mode = setting(cfg.data, "expert_truncation", default="truncate")
+    limit, mode = cfg.data.max_expert_tokens or None, cfg.data.expert_truncation
     ids = tokenizer([e.response for e in expert.used], add_special_tokens=False)["input_ids"]
     effect = lengths.cap_effect([len(x) + 1 for x in ids], cap, limit, mode)
     rep.line("expert", lengths.describe(effect, cap))
@@ -244,9 +234,8 @@ def _expert_lengths(cfg: Any, tokenizer: Any, expert: d.SourceCheck, rep: Report
 
 def _schedule(cfg: Any, rep: Report, answers: int, runs: int, real: bool) -> None:
     tc = cfg.train
-    steps = setting(tc, "steps", "max_steps")
-    every = setting(tc, "eval_every", "eval_steps")
-    early, until = setting(tc, "eval_early_every", default=0), setting(tc, "eval_early_until", default=0)
+    steps, every = tc.steps, tc.eval_every
+    early, until = tc.eval_early_every or 0, tc.eval_early_until
     plan = schedule.eval_plan(steps, every, early, until)
     for text in schedule.describe(plan, answers, runs, tc.max_completion_length):
         rep.line("schedule", text)

@@ -64,7 +64,7 @@ def check_source(dc: Any, role: str, source: str, expert: list[Example] | None =
     return out
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def _one_line(text: str, limit: int = 1000) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
