@@ -21,7 +21,7 @@ from typing import Any
 
 from phasescope.arms import describe
 from phasescope.config import Config, config_from_dict
-from phasescope.data.selection import data_sources
+from phasescope.data.selection import data_sources, eval_sources
 from phasescope.errors import UsageError
 from phasescope.runlog.provenance import package_versions, provenance
 from phasescope.runlog.writer import write_json_atomic
@@ -76,6 +76,26 @@ def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
             "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
         },
     )
+
+
+def is_world_run(exp: dict[str, Any]) -> bool:
+    """Whether an experiment record (`read_experiment`) is an embedded-world run (no model.name_or_path)."""
+    return not ((exp.get("config") or {}).get("model") or {}).get("name_or_path")
+
+
+def eval_sets(exp: dict[str, Any]) -> dict[str, str]:
+    """A real run's configured held-out sets, name → source (the first gives eval/accuracy); {} for the world."""
+    if is_world_run(exp):
+        return {}
+    return dict(eval_sources(((exp.get("config") or {}).get("data") or {}).get("eval") or []))
+
+
+def report_config(exp: dict[str, Any]) -> dict[str, Any]:
+    """The stored config without the section the run did not use: [world] for a real model, [data]
+    for the embedded world (a report shows what shaped the numbers)."""
+    config = dict(exp.get("config") or {})
+    config.pop("data" if is_world_run(exp) else "world", None)
+    return config
 
 
 def find_experiment(path, levels: int = 1) -> Path | None:

@@ -82,6 +82,9 @@ def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
     assert meta["model_revision"]["kind"] == "local folder" and len(meta["model_revision"]["sha256"]) == 64
     assert set(meta["data_revisions"]) == {"rl_prompts", "expert", "eval:math_tiny_eval"}
     assert meta["config"]["train"]["eval_early_every"] == 0  # unset: no dense early grid on a real model
+    report = (exp / "analysis" / "report.md").read_text()
+    assert f"eval sets: math_tiny_eval ({DATA / 'math_tiny_eval.jsonl'})" in report
+    assert '"world"' not in report and "general skill" not in report  # the embedded world's sections
     for arm in ("sft_then_rl", "chord_phi"):
         rows = [json.loads(x) for x in (exp / arm / "seed0" / "metrics.jsonl").read_text().splitlines()]
         assert [r["step"] for r in rows] == [0, 1, 2]
