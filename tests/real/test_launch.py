@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from phasescope.cli import main
 from tests.real.conftest import REPO, real_overrides
 
