@@ -98,6 +98,15 @@ def report_config(exp: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def add_launched_arm(exp_dir: Path, cfg: Config, arm: str) -> None:
+    """List `arm` in an existing experiment.json: arms launched one after another share the record,
+    which the first launch wrote."""
+    meta = read_experiment(exp_dir)
+    if meta and arm not in (meta.get("arms") or {}):
+        meta.setdefault("arms", {})[arm] = describe(arm, cfg.arms[arm])
+        write_json_atomic(Path(exp_dir) / EXPERIMENT_FILE, meta)
+
+
 def find_experiment(path, levels: int = 1) -> Path | None:
     """The experiment.json of `path` (a directory or a file in it), looking up to `levels` parents."""
     p = Path(path)

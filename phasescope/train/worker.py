@@ -17,7 +17,12 @@ from pathlib import Path
 
 from phasescope.config import Config
 from phasescope.errors import UsageError
-from phasescope.runlog.experiment import arm_dir, load_experiment_config, write_experiment_json
+from phasescope.runlog.experiment import (
+    add_launched_arm,
+    arm_dir,
+    load_experiment_config,
+    write_experiment_json,
+)
 
 
 def run_worker(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool = False) -> None:
@@ -53,6 +58,7 @@ def launch(cfg: Config, arm: str, seed: int, resume: bool = False, overwrite: bo
         exp_dir.mkdir(parents=True, exist_ok=True)
         if not (exp_dir / "experiment.json").exists():
             write_experiment_json(exp_dir, cfg)
+        add_launched_arm(exp_dir, cfg, arm)
         out.mkdir(parents=True, exist_ok=True)
         if not cfg.model.name_or_path:  # the embedded world's base model is built (cached) once
             from phasescope.world import build_world

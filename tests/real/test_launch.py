@@ -99,3 +99,22 @@ def test_duplicate_step_note_counts_steps_not_values(tmp_path):
     _, notes = load_curves(tmp_path)
     (note,) = [n for n in notes if "duplicated step" in n]
     assert note.startswith("6 duplicated step(s) in sft (6)")
+
+
+def test_launch_trains_its_arm_once_and_refuses_a_second_copy(tiny_model_dir, tmp_path, capsys):
+    """One process (no accelerate launch needed): the arm trains; relaunching it is refused (exit 2),
+    so metrics.jsonl never gets a second copy of its steps."""
+    sets = _sets([*real_overrides(tiny_model_dir, tmp_path), "data.max_expert_tokens=12"])
+    code, _, err = _cli(["launch", EXPERIMENT, "--arm", "sft", *sets], capsys)
+    assert code == 0, err[-2000:]
+    exp = tmp_path / "qwen2.5-0.5b-math"
+    metrics = exp / "sft" / "seed0" / "metrics.jsonl"
+    steps = [json.loads(x)["step"] for x in metrics.read_text().splitlines()]
+    assert steps == [0, 1, 2]
+    meta = json.loads((exp / "experiment.json").read_text())
+    assert list(meta["arms"]) == ["sft"] and meta["config"]["experiment"]["arms"] == ["sft"]
+    data = json.loads((exp / "sft" / "seed0" / "data.json").read_text())
+    assert data["expert_limit"]["truncated"] == 8  # all 8 traces (about 130 tokens) cut to 12
+    code, _, err = _cli(["launch", EXPERIMENT, "--arm", "sft", *sets], capsys)
+    assert code == 2 and "already has logged steps" in err
+    assert [json.loads(x)["step"] for x in metrics.read_text().splitlines()] == steps

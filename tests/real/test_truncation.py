@@ -58,7 +58,7 @@ def test_sft_on_traces_longer_than_the_cap_raises_eval_truncated_rate(short_answ
     rows = [json.loads(x) for x in (tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()]
     rate = {r["step"]: r["eval/truncated_rate"] for r in rows if "eval/truncated_rate" in r}
     fmt = {r["step"]: r["eval/format_rate"] for r in rows if "eval/format_rate" in r}
-    # Measured: truncated 0 → 0.5 → 1.0 and format 1.0 → 0.0 → 0.125 (8 held-out problems).
+    # Measured: truncated 0 → 0.625 → 1.0, format 1.0 → 0.0 → 0.0, length 11 → 19.1 → 24 tokens (8 problems).
     assert rate[0] <= 0.25 and fmt[0] >= 0.75  # the base answers briefly, boxed, and stops
     assert rate[12] >= 0.75 and rate[12] - rate[0] >= 0.5  # after SFT its answers run into the cap
     assert fmt[12] <= 0.25  # ... so the boxed answer never comes: the "shift" is a cut-off
