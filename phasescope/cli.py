@@ -154,7 +154,9 @@ def check(
     chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
     code = check_command(config, overrides, chosen, out=typer.echo, err=lambda t: typer.echo(t, err=True))
     if code:
-        raise typer.Exit(code)
+        sys.exit(
+            code
+        )  # the errors are printed already (typer.Exit's code is dropped outside standalone mode)
 
 
 @app.command(hidden=True)

@@ -249,7 +249,7 @@ def _schedule(cfg: Any, rep: Report, answers: int, runs: int, real: bool) -> Non
             f"train.eval_early_every = {early} adds {plan.early_only} evaluations in the first {until} steps "
             f"({plan.early_only * answers:,} answers generated per run); set train.eval_early_every = 0 to skip them"
         )
-    if real and not answers:
+    if real and not cfg.data.eval:
         rep.note(
             "data.eval is empty: no held-out curve will be logged, so there are no phases to read; add a held-out set"
         )

@@ -38,6 +38,11 @@ def test_check_on_a_good_config_exits_0_and_prints_the_summary(tiny_model_dir, t
     assert "overlaps    rl_prompts∩expert 0, eval:math_tiny_eval∩expert 0" in out
     assert out.rstrip().endswith("0 errors, 0 notes: ready to run")
     assert not (tmp_path / "qwen2.5-0.5b-math").exists()  # check writes nothing
+    code, out, err = _cli(["check", EXPERIMENT, *sets, "--set", 'model.name_or_path="./nope"'], capsys)
+    assert code == 2 and "0 errors" not in out and "1 error, 0 notes: not ready" in out
+    assert [x for x in err.splitlines() if x.startswith("error:")] == [
+        x for x in err.splitlines() if x.strip()
+    ]  # one line per error, nothing else
 
 
 def test_run_with_a_missing_model_path_exits_2_in_seconds_before_any_arm(tiny_model_dir, tmp_path):
