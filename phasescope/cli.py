@@ -126,13 +126,37 @@ def launch(
     overrides: list[str] = typer.Option(
         None, "--set", help="Override a field: --set train.lr=1e-4 (repeatable)."
     ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the arm from its last checkpoint."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the arm's existing steps."),
 ) -> None:
     """Train one arm on every process of an `accelerate launch` (DDP, DeepSpeed ZeRO, FSDP):
     accelerate launch [...] -m phasescope.cli launch CONFIG.toml --arm chord_phi."""
     from phasescope.config import load_config
     from phasescope.train.worker import launch as launch_arm
 
-    launch_arm(load_config(config, overrides), arm, seed)
+    # Only the launched arm is validated: another arm's settings must not stop this one.
+    cfg = load_config(config, overrides, {"experiment.arms": [arm]})
+    launch_arm(cfg, arm, seed, resume=resume, overwrite=overwrite)
+
+
+@app.command()
+def check(
+    config: str = typer.Argument(None, help="Experiment TOML (default: the embedded world)."),
+    arms: str = typer.Option(None, "--arms", help="Comma-separated arms to check (default: the config's)."),
+    overrides: list[str] = typer.Option(
+        None, "--set", help="Override a field: --set model.name_or_path=/models/qwen (repeatable)."
+    ),
+) -> None:
+    """Check a config before the GPU hour: model and tokenizer resolve, data opens with its fields, the
+    sets are disjoint, expert lengths fit, the evaluation cost. Prints a summary; trains nothing."""
+    from phasescope.preflight import check_command
+
+    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
+    code = check_command(config, overrides, chosen, out=typer.echo, err=lambda t: typer.echo(t, err=True))
+    if code:
+        sys.exit(
+            code
+        )  # the errors are printed already (typer.Exit's code is dropped outside standalone mode)
 
 
 @app.command(hidden=True)

@@ -66,6 +66,10 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self):
+        if (
+            self.train.eval_early_every is None
+        ):  # dense early evaluation: cheap in the world, not on a real model
+            self.train.eval_early_every = 0 if self.model.name_or_path else 5
         if self.model.name_or_path:
             _check(
                 bool(self.data.rl_prompts or self.data.expert),

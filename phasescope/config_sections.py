@@ -190,6 +190,15 @@ class DataConfig:
     """Seed of the subsets (and of the probe set); the same for every arm and seed."""
     eval_batch_size: int = 32
     """Problems per batched `generate` call in evaluation (per process)."""
+    allow_overlap: bool = False
+    """Keep problems shared between the RL prompts, the expert set and the held-out sets (counted in
+    data.json and noted); by default an overlap is an error before the run starts."""
+    max_expert_tokens: int = 0
+    """Longest expert response used for SFT, in tokens (0: whole); longer ones are cut or dropped
+    (`expert_truncation`), counted in data.json. Set it near train.max_completion_length so that SFT
+    does not teach answers longer than rollouts and held-out answers can be."""
+    expert_truncation: str = "truncate"
+    """What `max_expert_tokens` does to a longer response: truncate (keep its first tokens) or drop it."""
 
     def __post_init__(self):
         for name in ("n_rl_prompts", "n_expert", "n_eval"):
@@ -200,6 +209,13 @@ class DataConfig:
             _check(bool(getattr(self, name)), f"data.{name} is empty")
         for item in self.eval:
             _check(bool(item.strip()), "data.eval has an empty entry")
+        _check(
+            self.max_expert_tokens >= 0, f"data.max_expert_tokens must be >= 0, got {self.max_expert_tokens}"
+        )
+        _check(
+            self.expert_truncation in ("truncate", "drop"),
+            f"data.expert_truncation must be truncate or drop, got {self.expert_truncation!r}",
+        )
 
 
 @dataclass
@@ -231,8 +247,9 @@ class TrainConfig:
     """Longest generated response, in tokens."""
     eval_every: int = 25
     """Held-out evaluation every this many steps (and at step 0 and the last step)."""
-    eval_early_every: int = 5
-    """Extra evaluations every this many steps during the first `eval_early_until` steps (0: none)."""
+    eval_early_every: int | None = None
+    """Extra evaluations every this many steps during the first `eval_early_until` steps (0: none).
+    Unset: 5 for the embedded world, 0 for a real model (each evaluation generates every held-out answer)."""
     eval_early_until: int = 30
     """End of the dense early evaluation grid (the shift happens early and fast)."""
     grad_clip: float = 1.0
@@ -273,7 +290,7 @@ class TrainConfig:
         )
         _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
         _check(
-            self.eval_early_every >= 0 and self.eval_early_until >= 0,
+            (self.eval_early_every or 0) >= 0 and self.eval_early_until >= 0,
             "train.eval_early_every and train.eval_early_until must be >= 0",
         )
         _check(0.0 < self.clip_range < 1.0, f"train.clip_range must be in (0, 1), got {self.clip_range}")

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -196,6 +197,12 @@ class Drawn:
     """Rows read whose prompt is in `exclude`."""
     read: int
     """Rows read (every row without a limit)."""
+    skipped_by: dict[str, int] = field(default_factory=dict)
+    """Rows skipped, by the first required field they lack ("answer": 100)."""
+    hints: tuple[str, ...] = ()
+    """Why a skipped field gives no text, when a row says (a list: use `name.0`; a dict)."""
+    total: int | None = None
+    """Rows in the source (None for a streamed one)."""
 
 
 def draw_examples(
@@ -217,7 +224,7 @@ def draw_examples(
     subset for every arm and seed of an experiment), reading no further; 0 keeps every usable row in
     the source's order. A row whose prompt (after `norm_prompt`) is in `exclude` is passed over, so
     two draws from one source with one seed can be kept disjoint. A source with no usable row is an
-    error that names the fields it has.
+    error that names the fields it has (unless rows were excluded: then the result may be empty).
     """
     src = parse_source(source, default_split)
     table = open_source(src, source)
@@ -225,21 +232,42 @@ def draw_examples(
     required = [f for f in (prompt_field, answer_field, None if response_optional else response_field) if f]
     table, all_columns = _keep_columns(table, fields, required, source)
     out: list[Example] = []
-    skipped = excluded = read = 0
+    skipped_by: Counter = Counter()
+    hints: dict[str, str] = {}
+    excluded = read = 0
     for row in _rows_in_draw_order(table, limit, seed, src.buffer_size):
         read += 1
         ex = _example(row, prompt_field, answer_field, response_field, response_optional)
         if ex is None:
-            skipped += 1
+            lacking = next(f for f in required if _text(get_field(row, f)) is None)
+            skipped_by[lacking] += 1
+            if lacking not in hints:
+                hints[lacking] = field_hint(get_field(row, lacking), lacking)
         elif exclude and norm_prompt(ex.prompt) in exclude:
             excluded += 1
         else:
             out.append(ex)
             if len(out) == limit:
                 break
-    if not out:
-        _no_usable_row(source, required, read, all_columns)
-    return Drawn(out, skipped, excluded, read)
+    hint_list = tuple(h for h in hints.values() if h)
+    if not out and not excluded:  # every usable row excluded: the caller says why
+        _no_usable_row(source, required, read, all_columns, hint_list)
+    total = len(table) if hasattr(table, "__len__") else None
+    return Drawn(out, sum(skipped_by.values()), excluded, read, dict(skipped_by), hint_list, total)
+
+
+def field_hint(value: Any, name: str) -> str:
+    """Why a field's value is not text, when the value says: a list (use `name.0`) or a dict; else ""."""
+    if isinstance(value, (list, tuple)):
+        n = len(value)
+        return (
+            f"'{name}' is a list ({n} item{'s' * (n != 1)} in the first such row), not text; "
+            f"use '{name}.0' for its first item"
+        )
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(map(str, value))[:6])
+        return f"'{name}' is a dict (keys: {keys}), not text; use '{name}.<key>'"
+    return ""
 
 
 def load_examples(source: str, **kwargs) -> tuple[list[Example], int]:
@@ -261,10 +289,12 @@ def _example(row, prompt_field, answer_field, response_field, response_optional)
     return Example(prompt, answer, response)
 
 
-def _no_usable_row(source: str, required: list[str], read: int, columns: list[str]) -> None:
+def _no_usable_row(
+    source: str, required: list[str], read: int, columns: list[str], hints: tuple[str, ...] = ()
+) -> None:
+    fix = "; ".join(hints) or "set data.prompt_field / data.answer_field / data.response_field"
     raise UsageError(
-        f"data source {source!r} has no row with the fields {required} ({read} rows; fields: {columns}); "
-        "set data.prompt_field / data.answer_field / data.response_field"
+        f"data source {source!r} has no row with the fields {required} ({read} rows; fields: {columns}); {fix}"
     )
 
 
@@ -279,8 +309,10 @@ def _keep_columns(table, fields: list[str], required: list[str], source: str):
         top = f if f in columns else f.split(".")[0]
         return top if top in columns else None
 
-    if any(column(f) is None for f in required):
-        _no_usable_row(source, required, len(table) if hasattr(table, "__len__") else 0, columns)
+    absent = [f for f in required if column(f) is None]
+    if absent:
+        n = len(table) if hasattr(table, "__len__") else 0
+        _no_usable_row(source, required, n, columns, tuple(f"no row has a field '{f}'" for f in absent))
     keep = sorted({c for f in fields if (c := column(f))})
     return table.select_columns(keep), columns
 

@@ -2,13 +2,13 @@
 
 Model and tokenizer resolve (config and tokenizer files only), every data source opens and has its
 fields, the sets are disjoint, the chat template is there when asked for, expert responses fit the
-generation cap, and the schedule's cost in evaluations is stated. Nothing is generated or trained.
-Config fields the lead has not added yet (`data.allow_overlap`, `data.max_expert_tokens`,
-`data.expert_truncation`) are read with `getattr` and their planned defaults.
+generation cap (`data.max_expert_tokens` / `data.expert_truncation` counted as training applies
+them), and the schedule's cost in evaluations is stated. Nothing is generated or trained.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 from phasescope.preflight import data as d
@@ -16,14 +16,6 @@ from phasescope.preflight import lengths, schedule
 from phasescope.preflight.model import describe as describe_model
 from phasescope.preflight.model import load_tokenizer, offline, resolve_model
 from phasescope.preflight.report import Report, count, share
-
-
-def setting(section: Any, *names: str, default: Any = None) -> Any:
-    """The first of `names` that the config section has (fields being added or renamed), else default."""
-    for name in names:
-        if hasattr(section, name):
-            return getattr(section, name)
-    return default
 
 
 def arm_needs(arm: Any) -> tuple[bool, bool]:
@@ -47,13 +39,14 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
         return rep
     seeds = cfg.experiment.seeds
     rep.line("experiment", f"{cfg.experiment.name}: {', '.join(arms)}; {count(seeds, 'seed')}")
-    name = setting(cfg.model, "name_or_path", "model_name_or_path", default="")
+    name = cfg.model.name_or_path
     if not name:
         answers = _world(cfg, rep)
     else:
         _packages(cfg, rep, for_run)
         tokenizer = _model(name, rep)
-        checks = _data(cfg, arms, rep)
+        with _quiet_datasets():
+            checks = _data(cfg, arms, rep)
         if tokenizer is not None:
             _chat_template(cfg, name, tokenizer, rep)
             if checks.get("expert") and checks["expert"].used:
@@ -61,6 +54,20 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
         answers = sum(len(c.used) for role, c in checks.items() if role.startswith("eval:"))
     _schedule(cfg, rep, answers, runs=len(arms) * seeds, real=bool(name))
     return rep
+
+
+@contextmanager
+def _quiet_datasets():
+    """No `datasets` progress bars while sources are drawn: `check` prints a summary, not bars."""
+    from datasets import utils as ds_logging
+
+    was_off = ds_logging.are_progress_bars_disabled()
+    ds_logging.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_off:
+            ds_logging.enable_progress_bars()
 
 
 def _world(cfg: Any, rep: Report) -> int:
@@ -133,8 +140,8 @@ def _chat_template(cfg: Any, name: str, tokenizer: Any, rep: Report) -> None:
         )
 
 
-def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str, str, dict[str, str]]]:
-    """(role, source, default split, needed fields) of every source the arms read."""
+def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str]]:
+    """(role, source) of every source the arms read, expert first (RL prompts may skip its problems)."""
     dc = cfg.data
     uses_rl = any(arm_needs(cfg.arms[a])[0] for a in arms)
     uses_expert = any(arm_needs(cfg.arms[a])[1] for a in arms)
@@ -144,44 +151,33 @@ def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str, str
     if uses_rl and not dc.rl_prompts:
         rep.error(f"arms {', '.join(arms)} use RL rollouts but data.rl_prompts is empty; set data.rl_prompts")
     if dc.expert and uses_expert:
-        out.append(("expert", dc.expert, "train", {"prompt": dc.prompt_field, "response": dc.response_field}))
+        out.append(("expert", dc.expert))
     if dc.rl_prompts and uses_rl:
-        out.append(
-            ("rl_prompts", dc.rl_prompts, "train", {"prompt": dc.prompt_field, "answer": dc.answer_field})
-        )
-    for name, src in d.eval_sources(dc.eval):
-        need = {"prompt": dc.prompt_field, "answer": dc.answer_field, "response?": dc.response_field}
-        out.append((f"eval:{name}", src, "test", need))
+        out.append(("rl_prompts", dc.rl_prompts))
+    out += [(f"eval:{name}", src) for name, src in d.eval_sources(dc.eval)]
     return out
 
 
 def _data(cfg: Any, arms: list[str], rep: Report) -> dict[str, d.SourceCheck]:
-    """Open every source, count usable and skipped rows, draw the subsets, check overlaps."""
+    """Open every source, draw the subsets training draws, count skipped rows, check overlaps."""
     dc = cfg.data
     checks: dict[str, d.SourceCheck] = {}
-    for role, src, split, need in _sources(cfg, arms, rep):
-        c = d.check_source(role, src, split, need)
+    for role, src in _sources(cfg, arms, rep):
+        expert = checks["expert"].used if "expert" in checks else None
+        c = d.check_source(dc, role, src, expert)
         if c.error:
             rep.error(f"data.{role.split(':')[0]}: {c.error}")
-            continue
-        if not c.usable:
-            why = "; ".join(c.hints) or "set data.prompt_field / data.answer_field / data.response_field"
-            rep.error(f"{src}: none of its {c.rows:,} rows has every field {role} needs ({why})")
             continue
         if c.skipped:
             rep.note(d.skip_note(c, dc))
         checks[role] = c
-    evals = [c for r, c in checks.items() if r.startswith("eval:")]
-    d.select(dc, checks.get("expert"), checks.get("rl_prompts"), evals)
     for role, c in checks.items():
         limit = {"expert": dc.n_expert, "rl_prompts": dc.n_rl_prompts}.get(role, dc.n_eval)
         key = {"expert": "n_expert", "rl_prompts": "n_rl_prompts"}.get(role, "n_eval")
         skipped = f", {sum(c.skipped.values()):,} skipped" if c.skipped else ""
         if c.left_to_expert:
             skipped += f", {c.left_to_expert:,} left to the expert subset"
-        short = (
-            f" (data.{key} = {limit:,} asks for more)" if limit > len(c.used) and role != "rl_prompts" else ""
-        )
+        short = f" (data.{key} = {limit:,} asks for more)" if limit > len(c.used) else ""
         rep.line("data", f"{role}: {c.source}: {count(c.rows, 'row')}{skipped}; {len(c.used):,} used{short}")
         rep.facts.setdefault("data", {})[role] = {
             "source": c.source,
@@ -194,7 +190,7 @@ def _data(cfg: Any, arms: list[str], rep: Report) -> dict[str, d.SourceCheck]:
 
 
 def _overlaps(cfg: Any, checks: dict[str, d.SourceCheck], rep: Report) -> None:
-    allow = bool(setting(cfg.data, "allow_overlap", default=False))
+    allow = cfg.data.allow_overlap
     pairs = [("rl_prompts", "expert")]
     pairs += [(r, other) for r in checks if r.startswith("eval:") for other in ("expert", "rl_prompts")]
     found = []
@@ -219,8 +215,7 @@ def _overlaps(cfg: Any, checks: dict[str, d.SourceCheck], rep: Report) -> None:
 def _expert_lengths(cfg: Any, tokenizer: Any, expert: d.SourceCheck, rep: Report) -> None:
     """Token counts of the expert responses training will use (plus the end-of-turn token)."""
     cap = cfg.train.max_completion_length
-    limit = setting(cfg.data, "max_expert_tokens", default=None)
-    mode = setting(cfg.data, "expert_truncation", default="truncate")
+    limit, mode = cfg.data.max_expert_tokens or None, cfg.data.expert_truncation
     ids = tokenizer([e.response for e in expert.used], add_special_tokens=False)["input_ids"]
     effect = lengths.cap_effect([len(x) + 1 for x in ids], cap, limit, mode)
     rep.line("expert", lengths.describe(effect, cap))
@@ -239,9 +234,8 @@ def _expert_lengths(cfg: Any, tokenizer: Any, expert: d.SourceCheck, rep: Report
 
 def _schedule(cfg: Any, rep: Report, answers: int, runs: int, real: bool) -> None:
     tc = cfg.train
-    steps = setting(tc, "steps", "max_steps")
-    every = setting(tc, "eval_every", "eval_steps")
-    early, until = setting(tc, "eval_early_every", default=0), setting(tc, "eval_early_until", default=0)
+    steps, every = tc.steps, tc.eval_every
+    early, until = tc.eval_early_every or 0, tc.eval_early_until
     plan = schedule.eval_plan(steps, every, early, until)
     for text in schedule.describe(plan, answers, runs, tc.max_completion_length):
         rep.line("schedule", text)
@@ -255,7 +249,7 @@ def _schedule(cfg: Any, rep: Report, answers: int, runs: int, real: bool) -> Non
             f"train.eval_early_every = {early} adds {plan.early_only} evaluations in the first {until} steps "
             f"({plan.early_only * answers:,} answers generated per run); set train.eval_early_every = 0 to skip them"
         )
-    if real and not answers:
+    if real and not cfg.data.eval:
         rep.note(
             "data.eval is empty: no held-out curve will be logged, so there are no phases to read; add a held-out set"
         )

@@ -32,7 +32,8 @@ def check_command(
     on stderr; 0 when the run may start, 2 when it must not. A bad config raises `UsageError` (exit 2)."""
     from phasescope.config import load_config
 
-    cfg = load_config(config, list(sets or []))
+    # As `run --arms`: only the chosen arms' settings are validated.
+    cfg = load_config(config, list(sets or []), {"experiment.arms": list(arms)} if arms else None)
     report = preflight(cfg, arms)
     out(report.summary())
     for text in report.notes:

@@ -1,9 +1,10 @@
 """Do the data sources open, have their fields, and give disjoint sets? Counted, never silently dropped.
 
-The same selection `train/real.py` makes (fields → usable rows → subsets drawn with `data.seed`,
-RL prompts drawn from the problems the expert subset leaves when both come from one source), done
-here without a model, so that each problem is found before any worker starts and is reported with
-its count: rows skipped and why, a list-valued field (use `name.0`), overlaps between the sets.
+Each subset is drawn by `data.selection.draw_set`, the function `train/real.load_data` draws with
+(fields → usable rows → the first `n_*` of the source shuffled with `data.seed`, RL prompts from the
+expert's source skipping the expert subset's problems), here without a model, so that each problem
+is found before any worker starts and is reported with its count: rows skipped and why, a
+list-valued field (use `name.0`), overlaps between the sets.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phasescope.data.sources import Example, get_field, norm_prompt, read_rows, split_source, subset
+from phasescope.data.selection import data_sources, draw_set, eval_sources
+from phasescope.data.sources import Example, parse_source, prompt_overlap
 from phasescope.errors import UsageError
 from phasescope.preflight.model import hub_probe, looks_like_path, nearest_existing, offline
-from phasescope.preflight.report import count
+
+__all__ = ["SourceCheck", "check_source", "data_sources", "eval_sources", "overlap", "skip_note"]
 
 
 @dataclass
@@ -25,11 +28,11 @@ class SourceCheck:
     """rl_prompts, expert or eval:<name>."""
     source: str
     rows: int = 0
-    usable: list[Example] = field(default_factory=list)
+    """Rows in the source (rows read, for a streamed one)."""
     skipped: Counter = field(default_factory=Counter)
     """Rows skipped, by the field they lack ("answer": 100)."""
     hints: list[str] = field(default_factory=list)
-    """Why a field is missing, when the rows say (a list, a dict, a near name)."""
+    """Why a field is missing, when the rows say (a list, a dict)."""
     used: list[Example] = field(default_factory=list)
     """The subset training will use."""
     left_to_expert: int = 0
@@ -37,81 +40,31 @@ class SourceCheck:
     error: str | None = None
 
 
-def eval_sources(eval_items: list[str]) -> list[tuple[str, str]]:
-    """`data.eval` entries → (name, source): `name=source`, or the file stem of a bare source."""
-    out = []
-    for item in eval_items:
-        head = item.split(":", 1)[0]
-        name, src = item.split("=", 1) if "=" in head else ("", item)
-        name = name or Path(src.split(":")[0]).stem.replace("-", "_").replace(".", "_") or f"set{len(out)}"
-        out.append((name, src))
-    return out
-
-
-def as_text(value: Any) -> str | None:
-    """A usable field value: a non-empty string or a number (as text); anything else is None."""
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def field_hint(rows: Any, name: str) -> str | None:
-    """Why `name` gives no text in these rows, when the rows say: a list, a dict, or no row has it."""
-    seen = False
-    for row in rows:
-        value = get_field(row, name)
-        if isinstance(value, (list, tuple)):
-            return (
-                f"'{name}' is a list ({count(len(value), 'item')} in the first such row), not text; "
-                f"use '{name}.0' for its first item"
-            )
-        if isinstance(value, dict):
-            keys = ", ".join(sorted(map(str, value))[:6])
-            return f"'{name}' is a dict (keys: {keys}), not text; use '{name}.<key>'"
-        seen = seen or value is not None
-    first = next(iter(rows), None)
-    if first is not None and not seen:
-        return f"no row has a field '{name}' (fields: {', '.join(sorted(map(str, first)))})"
-    return None
-
-
-def check_source(role: str, source: str, split: str, need: dict[str, str]) -> SourceCheck:
-    """Read `source` and keep the rows where every needed field is text.
-
-    `need` maps a Example attribute (prompt, answer, response) to its field name; a response under
-    the key `response?` is optional (kept as None when missing).
-    """
+def check_source(dc: Any, role: str, source: str, expert: list[Example] | None = None) -> SourceCheck:
+    """Draw `role`'s subset of `source` as training will (`draw_set`) and count what was passed over."""
     out = SourceCheck(role, source)
-    out.error = _unreadable(source, split)
-    if out.error:
-        return out
+    kind = role.split(":")[0]
     try:
-        rows = read_rows(source, split)
+        out.error = _unreadable(source, "test" if kind == "eval" else "train")
+        if out.error:
+            return out
+        drawn = draw_set(dc, kind, source, expert)
     except UsageError as exc:
         out.error = _one_line(str(exc))
-        if not looks_like_path(split_source(source, split)[0]):
+        if not looks_like_path(parse_source(source).path) and "cannot read" in out.error:
             out.error += (
                 "; without network, point it at a local copy (a JSONL/Parquet file or a save_to_disk folder)"
             )
         return out
-    out.rows = len(rows)
-    for row in rows:
-        values = {attr.rstrip("?"): as_text(get_field(row, name)) for attr, name in need.items()}
-        lacking = [need[a] for a in need if not a.endswith("?") and values[a] is None]
-        if lacking:
-            out.skipped[lacking[0]] += 1
-            continue
-        out.usable.append(Example(values["prompt"], values.get("answer"), values.get("response")))
-    for name in out.skipped:
-        hint = field_hint(rows, name)
-        if hint:
-            out.hints.append(hint)
+    out.rows = drawn.total if drawn.total is not None else drawn.read
+    out.skipped = Counter(drawn.skipped_by)
+    out.hints = list(drawn.hints)
+    out.used = drawn.examples
+    out.left_to_expert = drawn.excluded
     return out
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def _one_line(text: str, limit: int = 1000) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -119,7 +72,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 def _unreadable(source: str, split: str) -> str | None:
     """A local path that does not exist, named as such (never tried as a hub dataset id); a hub id
     that one request cannot reach (datasets itself would retry for half a minute)."""
-    path_or_id = split_source(source, split)[0]
+    path_or_id = parse_source(source, split).path
     path = Path(path_or_id).expanduser()
     if path.exists():
         return None
@@ -133,25 +86,7 @@ def _unreadable(source: str, split: str) -> str | None:
 
 def overlap(a: list[Example], b: list[Example]) -> int:
     """How many prompts of `a` also occur in `b` (after lower-casing and collapsing whitespace)."""
-    seen = {norm_prompt(e.prompt) for e in b}
-    return sum(norm_prompt(e.prompt) in seen for e in a)
-
-
-def select(dc: Any, expert: SourceCheck | None, rl: SourceCheck | None, evals: list[SourceCheck]) -> None:
-    """Fill `used` with the subsets training draws (see the module docstring)."""
-    if expert is not None:
-        expert.used = subset(expert.usable, dc.n_expert, dc.seed)
-    if rl is not None:
-        pool = rl.usable
-        if expert is not None and dc.rl_prompts == dc.expert:
-            taken = {norm_prompt(e.prompt) for e in expert.used}
-            pool = [e for e in pool if norm_prompt(e.prompt) not in taken]
-            rl.left_to_expert = len(rl.usable) - len(pool)
-        rl.used = subset(pool, dc.n_rl_prompts, dc.seed)
-    for ev in evals:
-        ev.used = subset(ev.usable, dc.n_eval, dc.seed)
-        if not all(e.response for e in ev.used):  # eval/expert_nll needs a response for every problem
-            ev.used = [Example(e.prompt, e.answer, None) for e in ev.used]
+    return prompt_overlap(a, b)
 
 
 def skip_note(check: SourceCheck, dc: Any) -> str:
@@ -165,15 +100,3 @@ def _fix(check: SourceCheck, dc: Any) -> str:
     if dc.answer_field in check.skipped and check.role == "rl_prompts":
         return f"RL rows need a reference answer to be rewarded: fill in '{dc.answer_field}' or set data.answer_field"
     return "fill in the fields or point data.prompt_field / data.answer_field / data.response_field at others"
-
-
-def data_sources(dc: Any) -> dict[str, tuple[str, str]]:
-    """Role → (source, default split) of every configured source (for provenance records)."""
-    out = {}
-    if dc.rl_prompts:
-        out["rl_prompts"] = (dc.rl_prompts, "train")
-    if dc.expert:
-        out["expert"] = (dc.expert, "train")
-    for name, src in eval_sources(dc.eval):
-        out[f"eval:{name}"] = (src, "test")
-    return out

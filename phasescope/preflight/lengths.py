@@ -2,9 +2,10 @@
 
 Rollouts and held-out answers stop at `train.max_completion_length` tokens; an expert trace longer
 than that teaches the model answers it cannot finish there (its held-out answers hit the cap, the
-format rate falls, and the segmenter reads a shift). `data.max_expert_tokens` (not yet a config
-field: read with a default of None) would cut such traces (`data.expert_truncation = "truncate"`) or
-drop them (`"drop"`); `cap_effect` counts what either would do. Pure functions on token counts.
+format rate falls, and the segmenter reads a shift). `data.max_expert_tokens` cuts such traces
+(`data.expert_truncation = "truncate"`) or drops them (`"drop"`), as `train/real.cap_expert_responses`
+applies it; `cap_effect` counts what either does. Pure functions on token counts (the raw response
+plus its end-of-turn token: about the rendered assistant turn training cuts).
 """
 
 from __future__ import annotations

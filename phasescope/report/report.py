@@ -30,7 +30,7 @@ from phasescope.analysis.tables import (
 )
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.report import plots
-from phasescope.runlog.experiment import read_experiment
+from phasescope.runlog.experiment import eval_sets, is_world_run, read_experiment, report_config
 from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
 
 CAPTIONS = {
@@ -195,14 +195,25 @@ def build_report(path, out=None, metric: str = "eval/accuracy", frame=None) -> R
     return rep
 
 
-def _caption(name: str) -> str:
+def _caption(name: str, exp: dict | None = None) -> str:
+    if name == "general" and exp and not is_world_run(exp):
+        return "NLL of held-out expert answers (rising = overfitting the expert style)."
     return CAPTIONS["token_hist"] if name.startswith("token_hist") else CAPTIONS.get(name, name)
+
+
+def _eval_sets_text(exp: dict) -> str:
+    """` · eval sets: math500 (HuggingFaceH4/MATH-500:test), ...` for a real run, "" for the world."""
+    sets = eval_sets(exp) if exp else {}
+    return " · eval sets: " + ", ".join(f"{k} ({v})" for k, v in sets.items()) if sets else ""
 
 
 def _config_text(exp: dict) -> str:
     keep = {
         k: exp[k] for k in ("name", "config", "arms", "seeds", "git_commit", "started", "host") if k in exp
     }
+    if "config" in keep:  # a real run: no [world] section, and its eval sets named
+        keep["config"] = report_config(exp)
+        keep.update({"eval_sets": eval_sets(exp)} if eval_sets(exp) else {})
     return json.dumps(keep, indent=2, default=str)
 
 
@@ -212,7 +223,8 @@ def render_markdown(rep: Report, source: str) -> str:
         f"# phasescope report: {rep.experiment.get('name') or Path(source).name}",
         "",
         f"Source: `{source}` · metric `{c['metric']}` ({c['direction']} is better)"
-        + (f" · eval set n = {c['eval_n']}" if c.get("eval_n") else ""),
+        + (f" · eval set n = {c['eval_n']}" if c.get("eval_n") else "")
+        + _eval_sets_text(rep.experiment),
         "",
         "## Verdict",
         "",
@@ -222,7 +234,7 @@ def render_markdown(rep: Report, source: str) -> str:
         "",
     ]
     for name, p in rep.figures.items():
-        md += [f"![{name}](figures/{p.name})", "", f"*{_caption(name)}*", ""]
+        md += [f"![{name}](figures/{p.name})", "", f"*{_caption(name, rep.experiment)}*", ""]
     md += ["## Arms", "", to_markdown(arm_table(c)), ""]
     md += ["## Phases (per seed, over seeds)", "", to_markdown(phase_table(c)), ""]
     md += ["## Pairwise comparisons", "", to_markdown(pair_table(c)), ""]
@@ -260,6 +272,7 @@ def render_html(rep: Report, source: str) -> str:
         f'<p class="meta">Source: <code>{html.escape(source)}</code> · metric <code>{html.escape(c["metric"])}</code> '
         f"({c['direction']} is better)"
         + (f" · eval set n = {c['eval_n']}" if c.get("eval_n") else "")
+        + html.escape(_eval_sets_text(rep.experiment))
         + f" · generated {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}</p>",
         "<h2>Verdict</h2>",
         f'<p class="verdict">{html.escape(c["verdict"])}</p>',
@@ -269,7 +282,7 @@ def render_html(rep: Report, source: str) -> str:
         data = base64.b64encode(p.read_bytes()).decode("ascii")
         parts.append(
             f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(_caption(name))}</figcaption></figure>"
+            f"<figcaption>{html.escape(_caption(name, rep.experiment))}</figcaption></figure>"
         )
     parts += ["<h2>Arms</h2>", to_html(arm_table(c))]
     parts += ["<h2>Phases (per seed, over seeds)</h2>", to_html(phase_table(c))]

@@ -1,7 +1,8 @@
 """The experiment file, `runs/<name>/experiment.json`: written once, read by training, resume and reports.
 
-    {"name", "config" (resolved), "arms" (one line each), "seeds", "versions", "git_commit",
-     "started", "host", "resumed": [times]}
+    {"name", "config" (resolved), "arms" (one line each), "seeds", "versions" (every package that
+     shapes the numbers), "model_revision", "data_revisions" (hub commits or local file hashes),
+     "git_commit", "started", "host", "resumed": [times]}
 
 Every reader goes through here: `read_experiment` (the raw record, for reports; {} when absent or
 unreadable), `load_experiment_config` (the stored config, validated) and `resume_config` (the config a
@@ -20,7 +21,9 @@ from typing import Any
 
 from phasescope.arms import describe
 from phasescope.config import Config, config_from_dict
+from phasescope.data.selection import data_sources, eval_sources
 from phasescope.errors import UsageError
+from phasescope.runlog.provenance import package_versions, provenance
 from phasescope.runlog.writer import write_json_atomic
 
 EXPERIMENT_FILE = "experiment.json"
@@ -50,19 +53,14 @@ def _git_commit() -> str | None:
         return None
 
 
-def versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("phasescope", "torch", "transformers", "trl", "accelerate", "ruptures", "pandas"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+def versions() -> dict[str, str | None]:
+    """Every package that can change a logged number (`runlog.provenance.PACKAGES`; None: not installed)."""
+    return package_versions()
 
 
 def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
+    # Model and data revisions: a hub commit from the local cache, or a hash of the local files.
+    rec = provenance(cfg.model.name_or_path, data_sources(cfg.data))
     write_json_atomic(
         Path(exp_dir) / EXPERIMENT_FILE,
         {
@@ -70,12 +68,43 @@ def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
             "config": cfg.to_dict(),
             "arms": {a: describe(a, cfg.arms[a]) for a in cfg.experiment.arms},
             "seeds": list(range(cfg.experiment.seeds)),
-            "versions": versions(),
+            "versions": rec["versions"],
+            "model_revision": rec["model_revision"],
+            "data_revisions": rec["data_revisions"],
             "git_commit": _git_commit(),
             "started": now(),
             "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
         },
     )
+
+
+def is_world_run(exp: dict[str, Any]) -> bool:
+    """Whether an experiment record (`read_experiment`) is an embedded-world run (no model.name_or_path)."""
+    return not ((exp.get("config") or {}).get("model") or {}).get("name_or_path")
+
+
+def eval_sets(exp: dict[str, Any]) -> dict[str, str]:
+    """A real run's configured held-out sets, name → source (the first gives eval/accuracy); {} for the world."""
+    if is_world_run(exp):
+        return {}
+    return dict(eval_sources(((exp.get("config") or {}).get("data") or {}).get("eval") or []))
+
+
+def report_config(exp: dict[str, Any]) -> dict[str, Any]:
+    """The stored config without the section the run did not use: [world] for a real model, [data]
+    for the embedded world (a report shows what shaped the numbers)."""
+    config = dict(exp.get("config") or {})
+    config.pop("data" if is_world_run(exp) else "world", None)
+    return config
+
+
+def add_launched_arm(exp_dir: Path, cfg: Config, arm: str) -> None:
+    """List `arm` in an existing experiment.json: arms launched one after another share the record,
+    which the first launch wrote."""
+    meta = read_experiment(exp_dir)
+    if meta and arm not in (meta.get("arms") or {}):
+        meta.setdefault("arms", {})[arm] = describe(arm, cfg.arms[arm])
+        write_json_atomic(Path(exp_dir) / EXPERIMENT_FILE, meta)
 
 
 def find_experiment(path, levels: int = 1) -> Path | None:

@@ -353,10 +353,12 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     long = long.sort_values([*keys, "step"], kind="stable")
     dup = long.duplicated([*keys, "step"], keep="last")
     if dup.any():
-        where = Counter(long.loc[dup, "run"].astype(str))
+        # Count steps, not values: a re-logged step repeats every metric of its row.
+        steps = long.loc[dup, ["run", "seed", "step"]].drop_duplicates()
+        where = Counter(steps["run"].astype(str))
         what = ", ".join(f"{r} ({n})" for r, n in where.most_common(4))
         notes.append(
-            f"{int(dup.sum())} duplicated step(s) in {what}; kept the last value logged at each step "
+            f"{len(steps)} duplicated step(s) in {what}; kept the last value logged at each step "
             "(a resumed run re-logs steps)"
         )
         long = long[~dup]

@@ -17,7 +17,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from phasescope.data.sources import split_source
+from phasescope.data.sources import parse_source, split_source
+from phasescope.errors import UsageError
 
 PACKAGES = (
     "phasescope",
@@ -114,7 +115,11 @@ def data_revision(
     source: str, default_split: str = "train", cache_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """A local file's content hash, a local folder's (every file by content), or a hub dataset's commit."""
-    path_or_id, split = split_source(source, default_split)
+    try:
+        src = parse_source(source, default_split)
+        path_or_id, split = src.path, src.split
+    except UsageError:  # options the run itself rejects; record the text as given
+        path_or_id, split = split_source(source, default_split)
     path = Path(path_or_id).expanduser()
     if path.is_file():
         return {

@@ -5,6 +5,7 @@ Every metric is computed on fixed held-out sets (never trained on), each in one 
 - `eval/sampled_accuracy`: accuracy of one sample per problem at the rollout temperature;
 - `eval/format_rate`: share of greedy responses that are a well-formed direct answer or chain of thought;
 - `eval/response_length`: mean greedy response length in tokens;
+- `eval/truncated_rate`: share of greedy responses cut off at `max_completion_length` (no end mark);
 - `eval/cot_rate`: share of greedy responses in the expert's chain-of-thought style;
 - `eval/expert_nll`: token-mean NLL of expert-style (chain-of-thought) answers to held-out problems —
   it falls while the expert style is learnt and rises again when the expert set is memorised;
@@ -42,6 +43,7 @@ def make_world_evaluator(
             "eval/format_rate": sum(is_well_formed(t, digits) for t in main) / n,
             "eval/cot_rate": sum(t.startswith(COT_MARK) for t in main) / n,
             "eval/response_length": sum(len(t) for t in main) / n,
+            "eval/truncated_rate": sum(not t.endswith(tokenizer.eos_token) for t in main) / n,
             "eval/expert_nll": float(response_nll(model, tokenizer, prompts, cot_refs)),
             "eval/general_accuracy": sum(reward(p.answer, t) for p, t in zip(general, gen)) / len(general),
         }

@@ -28,7 +28,8 @@ import torch
 from phasescope.arms import needs_rollouts
 from phasescope.config import Config, DataConfig, ModelConfig
 from phasescope.data.mathcheck import has_boxed, is_correct, math_reward
-from phasescope.data.sources import Example, load_examples, norm_prompt, prompt_overlap, subset
+from phasescope.data.selection import draw_set, eval_sources, limit_expert
+from phasescope.data.sources import Example, prompt_overlap
 from phasescope.errors import UsageError
 from phasescope.lm import eos_ids, generate_ids, response_nll_sum
 from phasescope.train.distributed import process_rank, world_size
@@ -141,16 +142,28 @@ def _gather(items: list) -> list:
     return gather_object(items)
 
 
-def greedy_responses(model, tokenizer, prompts: list[str], max_new_tokens: int) -> list[tuple[str, int]]:
-    """(decoded response, length in tokens including the end token) per prompt, one `generate` call."""
-    rows = generate_ids(model, tokenizer, prompts, max_new_tokens, 1.0, True, eos_ids(model, tokenizer))
-    return [(tokenizer.decode(row, skip_special_tokens=True), len(row)) for row in rows]
+def greedy_responses(
+    model, tokenizer, prompts: list[str], max_new_tokens: int
+) -> list[tuple[str, int, bool]]:
+    """(decoded response, length in tokens including the end token, whether it hit `max_new_tokens`
+    without an end token) per prompt, one `generate` call."""
+    stop = eos_ids(model, tokenizer)
+    rows = generate_ids(model, tokenizer, prompts, max_new_tokens, 1.0, True, stop)
+    return [
+        (tokenizer.decode(row, skip_special_tokens=True), len(row), is_truncated(row, stop)) for row in rows
+    ]
+
+
+def is_truncated(row: list[int], stop: list[int]) -> bool:
+    """An answer cut off by the length cap: it has no end token (`generate_ids` cuts after the first)."""
+    return not row or row[-1] not in stop
 
 
 def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, batch_size: int):
     """Greedy held-out evaluation; the first set is the headline.
 
-    First set: eval/accuracy, eval/format_rate (has a boxed answer), eval/response_length (tokens) and,
+    First set: eval/accuracy, eval/format_rate (has a boxed answer), eval/response_length (tokens),
+    eval/truncated_rate (share of answers cut off at `max_new_tokens`) and,
     when it has expert responses, eval/expert_nll. Further sets: eval/<name>_accuracy and
     eval/<name>_format_rate. Each process evaluates every P-th problem, in the same number of
     `generate` calls (ZeRO-3 / FSDP need every process in every forward pass); results are gathered.
@@ -173,9 +186,9 @@ def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, bat
                 take = idx or [0]
                 res = greedy_responses(model, tokenizer, [s.prompts[i] for i in take], max_new_tokens)
                 if idx:
-                    for i, (text, n_tok) in zip(idx, res):
+                    for i, (text, n_tok, cut) in zip(idx, res):
                         ok = s.answers[i] is not None and is_correct(text, s.answers[i])
-                        local.append((i, ok, has_boxed(text), n_tok))
+                        local.append((i, ok, has_boxed(text), n_tok, cut))
             rows = _gather(local)
             n = max(len(rows), 1)
             prefix = "eval/" if k == 0 else f"eval/{s.name}_"
@@ -183,6 +196,7 @@ def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, bat
             out[f"{prefix}format_rate"] = sum(r[2] for r in rows) / n
             if k == 0:
                 out["eval/response_length"] = sum(r[3] for r in rows) / n
+                out["eval/truncated_rate"] = sum(r[4] for r in rows) / n
                 if s.responses:
                     out["eval/expert_nll"] = _expert_nll(model, tokenizer, s, shard)
         return out
@@ -210,75 +224,46 @@ def _expert_nll(model, tokenizer, s: EvalSet, shard) -> float:
 # --- data ---------------------------------------------------------------------------------------------
 
 
-def _eval_sources(dc: DataConfig) -> list[tuple[str, str]]:
-    out = []
-    for item in dc.eval:
-        name, _, src = item.partition("=") if "=" in item.split(":", 1)[0] else ("", "", item)
-        src = src or item
-        name = name or Path(src.split(":")[0]).stem.replace("-", "_").replace(".", "_") or f"set{len(out)}"
-        out.append((name, src))
-    return out
-
-
-def _load_eval_sets(dc: DataConfig, common: dict, report: dict) -> list[tuple[str, list[Example]]]:
-    """The named held-out sets; each one's size and skips go into `report`."""
-    evals = []
-    for name, src in _eval_sources(dc):
-        rows, skipped = load_examples(
-            src,
-            answer_field=dc.answer_field,
-            response_field=dc.response_field,
-            response_optional=True,
-            default_split="test",
-            limit=dc.n_eval,
-            **common,
-        )
-        # Expert responses of the held-out set, when every problem has one, give eval/expert_nll.
-        has_resp = all(e.response for e in rows)
-        if not has_resp:
-            rows = [Example(e.prompt, e.answer, None) for e in rows]
-        evals.append((name, rows))
-        report[f"eval:{name}"] = {
-            "source": src,
-            "rows": len(rows),
-            "skipped": skipped,
-            "expert_responses": has_resp,
-        }
-    return evals
+def _drawn_report(source: str, drawn) -> dict[str, Any]:
+    return {
+        "source": source,
+        "rows": len(drawn.examples),
+        "skipped": drawn.skipped,
+        "skipped_by": drawn.skipped_by,
+        "rows_read": drawn.read,
+    }
 
 
 def load_data(
     cfg: Config, log=print
 ) -> tuple[list[Example], list[Example], list[tuple[str, list[Example]]], dict]:
-    """RL prompts, expert rows, named held-out sets, and a report of sizes, skips and overlaps."""
+    """RL prompts, expert rows, named held-out sets, and a report of sizes, skips and overlaps.
+
+    Each subset is `data.selection.draw_set`'s, the rule the preflight counts with.
+    """
     dc = cfg.data
-    common = {"prompt_field": dc.prompt_field, "seed": dc.seed}
     report: dict[str, Any] = {}
     rl: list[Example] = []
     expert: list[Example] = []
     if dc.expert:
-        expert, skipped = load_examples(
-            dc.expert, response_field=dc.response_field, limit=dc.n_expert, **common
-        )
-        report["expert"] = {"source": dc.expert, "rows": len(expert), "skipped": skipped}
+        drawn = draw_set(dc, "expert", dc.expert)
+        expert = drawn.examples
+        report["expert"] = _drawn_report(dc.expert, drawn)
     if dc.rl_prompts:
-        rl, skipped = load_examples(dc.rl_prompts, answer_field=dc.answer_field, **common)
-        removed = 0
-        if dc.rl_prompts == dc.expert:
-            # One source for both (the paper's OpenR1 split): RL prompts are drawn from the problems
-            # the expert subset does not use, so the two sets are disjoint and reproducible.
-            taken = {norm_prompt(e.prompt) for e in expert}
-            kept = [e for e in rl if norm_prompt(e.prompt) not in taken]
-            removed, rl = len(rl) - len(kept), kept
-        rl = subset(rl, dc.n_rl_prompts, dc.seed)
+        # One source for both (the paper's OpenR1 split): RL prompts skip the expert subset's problems.
+        drawn = draw_set(dc, "rl_prompts", dc.rl_prompts, expert)
+        rl = drawn.examples
         report["rl_prompts"] = {
-            "source": dc.rl_prompts,
-            "rows": len(rl),
-            "skipped": skipped,
-            "excluded_expert_problems": removed,
+            **_drawn_report(dc.rl_prompts, drawn),
+            "excluded_expert_problems": drawn.excluded,
         }
-    evals = _load_eval_sets(dc, common, report)
-    # The paper keeps RL prompts and expert problems disjoint; phasescope reports overlaps, never drops rows.
+    evals = []
+    for name, src in eval_sources(dc.eval):
+        drawn = draw_set(dc, "eval", src)
+        evals.append((name, drawn.examples))
+        has_resp = bool(drawn.examples) and all(e.response for e in drawn.examples)
+        report[f"eval:{name}"] = {**_drawn_report(src, drawn), "expert_responses": has_resp}
+    # Overlaps are errors in the preflight unless data.allow_overlap; either way they are counted here.
     if rl and expert:
         report["overlap_rl_expert"] = prompt_overlap(rl, expert)
     for name, rows in evals:
@@ -304,6 +289,34 @@ def _eval_sets(tokenizer, dc: DataConfig, evals: list[tuple[str, list[Example]]]
         )
         for name, rows in evals
     ]
+
+
+def cap_expert_responses(
+    tokenizer, dc: DataConfig, prompts: list[str], responses: list[str], report: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """`data.max_expert_tokens` applied to the rendered expert responses (truncate or drop), counted
+    in `report["expert_limit"]` (data.json). A truncated response keeps its first tokens and so has
+    no end-of-turn token: SFT then teaches the start of a long answer, not where to stop."""
+    limit, mode = dc.max_expert_tokens, dc.expert_truncation
+    ids = tokenizer(responses, add_special_tokens=False)["input_ids"] if responses else []
+    kept, lengths = limit_expert([len(x) for x in ids], limit, mode)
+    over = sum(len(x) > limit for x in ids) if limit else 0
+    report["expert_limit"] = {
+        "max_expert_tokens": limit,
+        "expert_truncation": mode,
+        "responses": len(ids),
+        "over_limit": over,
+        "truncated": over if mode == "truncate" else 0,
+        "dropped": len(ids) - len(kept),
+        "kept": len(kept),
+    }
+    if ids and not kept:
+        raise UsageError(
+            f"data.max_expert_tokens = {limit} drops all {len(ids)} expert responses; "
+            'raise it or set data.expert_truncation = "truncate"'
+        )
+    cut = [tokenizer.decode(ids[i][:n]) if n < len(ids[i]) else responses[i] for i, n in zip(kept, lengths)]
+    return [prompts[i] for i in kept], cut
 
 
 def _precision_and_generation(cfg: Config) -> dict[str, Any]:
@@ -337,6 +350,9 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
     answers = [e.answer for e in rl] or [None] * len(prompts)
     expert_prompts = [render_prompt(tokenizer, dc, e.prompt) for e in expert]
     expert_responses = [render_response(tokenizer, dc, e.prompt, e.response) for e in expert]
+    expert_prompts, expert_responses = cap_expert_responses(
+        tokenizer, dc, expert_prompts, expert_responses, report
+    )
     sets = _eval_sets(tokenizer, dc, evals)
     evaluator = (
         make_math_evaluator(tokenizer, sets, cfg.train.max_completion_length, dc.eval_batch_size)

@@ -18,6 +18,7 @@ from typing import Any
 
 from phasescope.config import Config
 from phasescope.errors import UsageError
+from phasescope.preflight import run_preflight
 from phasescope.runlog.experiment import arm_dir, note_resumed, write_experiment_json
 from phasescope.runlog.reader import read_metrics
 from phasescope.train.pool import ArmResult, run_pool
@@ -55,6 +56,7 @@ def run_experiment(
     their last checkpoint (`train_one(resume=True)`). SIGINT/SIGTERM stop every worker, then raise
     `pool.Interrupted`.
     """
+    run_preflight(cfg)  # model, data, overlaps, lengths: a usage error before anything is written
     prepare_dir(cfg, exp_dir, overwrite, resume)
     if not cfg.model.name_or_path:
         from phasescope.world import build_world

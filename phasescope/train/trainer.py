@@ -298,6 +298,8 @@ class PhaseTrainer(GRPOTrainer):
             row["rollout/reward_std"] = trl["reward_std"][-1]
             row["rollout/frac_zero_std"] = trl["frac_reward_zero_std"][-1]
             row["rollout/response_length"] = trl["completions/mean_length"][-1]
+            if trl.get("completions/clipped_ratio"):  # TRL's count of rollouts that hit the length cap
+                row["rollout/truncated_rate"] = trl["completions/clipped_ratio"][-1]
         row["time/step_s"] = self._step_s
         if self._step_s > 0:
             row["perf/tokens_per_s"] = self._tokens / self._step_s

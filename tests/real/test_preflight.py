@@ -178,7 +178,7 @@ def test_eval_overlap_with_expert_is_an_error_unless_allowed(tmp_path, tiny_mode
         "eval:eval&expert": 17,
         "eval:eval&rl_prompts": 0,
     }
-    cfg.data.allow_overlap = True  # not a config field yet: the lead adds data.allow_overlap
+    cfg.data.allow_overlap = True
     rep = preflight(cfg)
     assert rep.ok and any("17 of the 40" in n and "allow_overlap" in n for n in rep.notes)
 
@@ -221,7 +221,7 @@ def test_expert_responses_over_the_cap(tmp_path, tiny_model_dir):
         f"{expert}: 40% (4 of 10) expert responses are longer than train.max_completion_length = 64"
     )
     assert rep.facts["expert_lengths"]["over_cap"] == 4
-    cfg.data.max_expert_tokens, cfg.data.expert_truncation = 64, "drop"  # fields the lead adds
+    cfg.data.max_expert_tokens, cfg.data.expert_truncation = 64, "drop"
     rep = preflight(cfg)
     assert "data.max_expert_tokens = 64 drops 4 responses" in rep.summary()
     assert f"{expert}: 40% (4 of 10) expert responses dropped by data.max_expert_tokens" in rep.notes
@@ -319,10 +319,8 @@ def test_a_field_no_row_has_is_an_error_naming_the_fields(good):
     rep = preflight(load_config(ONE_GPU, [*good, "data.answer_field=final_answer"]))
     errs = [e for e in rep.errors if "final_answer" in e]
     assert len(errs) == 2  # the RL prompts and the eval set both need it
-    assert (
-        "none of its 60 rows" in errs[0]
-        and "no row has a field 'final_answer' (fields: answer, generations" in errs[0]
-    )
+    assert errs[0].startswith("data.rl_prompts: data source ") and "(60 rows; fields: [" in errs[0]
+    assert errs[0].endswith("no row has a field 'final_answer'")
 
 
 def test_packages_this_machine_lacks_stop_a_run_but_not_a_check(good, monkeypatch):

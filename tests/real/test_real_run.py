@@ -78,18 +78,28 @@ def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:] + logs[-3000:]
     meta = json.loads((exp / "experiment.json").read_text())
     assert meta["config"]["model"]["name_or_path"] == str(tiny_model_dir)
+    assert {"math-verify", "datasets", "peft", "tokenizers"} <= set(meta["versions"])
+    assert meta["model_revision"]["kind"] == "local folder" and len(meta["model_revision"]["sha256"]) == 64
+    assert set(meta["data_revisions"]) == {"rl_prompts", "expert", "eval:math_tiny_eval"}
+    assert meta["config"]["train"]["eval_early_every"] == 0  # unset: no dense early grid on a real model
+    report = (exp / "analysis" / "report.md").read_text()
+    assert f"eval sets: math_tiny_eval ({DATA / 'math_tiny_eval.jsonl'})" in report
+    assert '"world"' not in report and "general skill" not in report  # the embedded world's sections
     for arm in ("sft_then_rl", "chord_phi"):
         rows = [json.loads(x) for x in (exp / arm / "seed0" / "metrics.jsonl").read_text().splitlines()]
         assert [r["step"] for r in rows] == [0, 1, 2]
         for r in rows:
             assert {"eval/accuracy", "eval/format_rate", "eval/response_length", "eval/expert_nll"} <= set(r)
+            assert 0.0 <= r["eval/truncated_rate"] <= 1.0
             assert 0.0 <= r["eval/accuracy"] <= 1.0
         for r in rows[1:]:
             assert r["train/loss"] == r["train/loss"]  # finite, not NaN
             assert ("rollout/reward_mean" in r) == (r["train/mu"] < 1.0)
+            assert ("rollout/truncated_rate" in r) == (r["train/mu"] < 1.0)  # TRL's clipped ratio, our name
             assert ("expert/p_mean" in r) == (r["train/mu"] > 0.0)
         data = json.loads((exp / arm / "seed0" / "data.json").read_text())
         assert data["model"]["chat_template"] and data["expert"]["rows"] == 8
+        assert data["expert_limit"]["max_expert_tokens"] == 0 and data["expert_limit"]["kept"] == 8
     assert [
         json.loads(x)["stage"] for x in (exp / "sft_then_rl/seed0/metrics.jsonl").read_text().splitlines()
     ][1:] == [

@@ -66,3 +66,30 @@ def build_tiny_model(path: Path, hidden: int = 32, layers: int = 2, seed: int = 
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def teach_short_answers(path: Path, problems: list[str], answers: list[str], steps: int = 80) -> Path:
+    """Fine-tune the saved tiny model at `path` (in place) to answer `\\boxed{answer}` and stop, in the
+    chat format training uses: a base whose held-out answers end well before a small length cap."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from phasescope.config import DataConfig
+    from phasescope.train.real import render_prompt
+
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    dc = DataConfig()
+    texts = [render_prompt(tok, dc, p) + f"\\boxed{{{a}}}<|im_end|>" for p, a in zip(problems, answers)]
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    torch.manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        loss = model(**enc, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.save_pretrained(path)
+    return path
