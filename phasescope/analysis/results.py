@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from phasescope.analysis.curves import Curve, curves_for, infer_direction, resolve_metric
@@ -50,7 +51,7 @@ def segment_arrays(
         segmenter = PhaseSegmenter(**(segmenter.get_params() | overrides))
     seg = segmenter.fit(steps, values).predict()
     phases = label_phases(seg, direction)
-    return {
+    out = {
         "direction": direction,
         "n_points": len(seg.steps),
         "changepoints": [_num(p.start_step) for p in phases[1:]],
@@ -66,6 +67,27 @@ def segment_arrays(
             {k: v if isinstance(v, str | bool) else _num(v) for k, v in p.to_dict().items()} for p in phases
         ],
     }
+    _evaluated_recovery(out["phases"], steps, values, direction)
+    return out
+
+
+def _evaluated_recovery(phases: list[dict], steps, values, direction: str) -> None:
+    """Recovery as the first *evaluated* step at or beyond the base (the first value) after the
+    shift's worst point, on the data rather than the fitted line (which crosses between
+    evaluations, e.g. at step 334.8), wherever it happens. Set on the shift and on the readapt
+    spans after it (``recover_step``, ``time_to_recover``); None when the curve never gets back."""
+    from phasescope.analysis.evalset import recovery_step
+
+    y = np.asarray(values, float)
+    y = y.mean(axis=0) if y.ndim == 2 else y
+    rec = None
+    for p in phases:
+        if p["label"] == "shift":
+            rec = _num(recovery_step(steps, y, p.get("worst_step"), direction))
+            p["recover_step"] = rec
+        if p["label"] in ("shift", "readapt") and any(q["label"] == "shift" for q in phases):
+            p["recover_step"] = rec
+            p["time_to_recover"] = None if rec is None else _num(rec - p["start_step"])
 
 
 def _no_phases(seg, phases) -> str | None:
@@ -95,6 +117,27 @@ def segment_curve(
             for i, s in enumerate(curve.seeds)
         ]
     return out
+
+
+def usable_knots(steps, knots) -> tuple[list | None, list]:
+    """The fixed knots (first steps of later stages) that leave every stage enough points to be
+    segmented on its own, and those dropped: a short last stage (the 4 evaluations after the SFT->RL
+    switch of a short run) is then read together with the one before it."""
+    if knots is None or len(knots) == 0:
+        return None, []
+    x = np.asarray(steps, float)
+    kept, dropped, prev = [], [], 0
+    for k in sorted(knots):
+        i = int(np.searchsorted(x, k))
+        if i <= 0 or i >= len(x):
+            continue  # outside the curve: nothing to cut
+        nxt = [int(np.searchsorted(x, j)) for j in sorted(knots) if j > k] + [len(x)]
+        if i - prev >= MIN_POINTS and nxt[0] - i >= MIN_POINTS:
+            kept.append(k)
+            prev = i
+        else:
+            dropped.append(k)
+    return kept or None, dropped
 
 
 def segment_frame(
@@ -133,6 +176,12 @@ def segment_frame(
             continue
         n = eval_n.get(c.run) if isinstance(eval_n, dict) else eval_n
         knots = fixed_knots.get(c.run) if isinstance(fixed_knots, dict) else fixed_knots
+        knots, dropped = usable_knots(c.steps, knots)
+        if dropped:
+            notes.append(
+                f"{c.run}: {name} has fewer than {MIN_POINTS} points in the stage starting at step "
+                f"{', '.join(_s(_num(k)) for k in dropped)}; read across that stage boundary, not as its own stage"
+            )
         try:
             results.append(segment_curve(c, direction, segmenter, n, knots))
         except ValueError as exc:  # a stage too short to segment
@@ -167,20 +216,14 @@ def describe(result: dict) -> list[str]:
     for p in phases:
         span = f"steps {_s(p['start_step'])}–{_s(p['end_step'])}"
         if p["label"] == "shift":
+            rec = p.get("recover_step")
+            back = "not back at its base by the end" if rec is None else f"back at its base at step {_s(rec)}"
             out.append(
                 f"shift ({span}): {name} {worse} to its worst, {p['worst_value']:.4g} at step "
-                f"{_s(p['worst_step'])}, {p['depth']:.4g} worse than where it started"
+                f"{_s(p['worst_step'])}, {p['depth']:.4g} worse than where it started; {back}"
             )
         elif p["label"] == "readapt":
-            rec = p["recover_step"]
-            back = (
-                "does not get back to its initial level"
-                if rec is None
-                else f"back to its initial level at step {_s(rec)}"
-            )
-            out.append(
-                f"readapt ({span}): {name} {better} by {abs(p['end_value'] - p['start_value']):.4g}; {back}"
-            )
+            out.append(f"readapt ({span}): {name} {better} by {abs(p['end_value'] - p['start_value']):.4g}")
         elif p["label"] == "overfit":
             out.append(
                 f"overfit ({span}): from its best, {p['best_value']:.4g} at step {_s(p['best_step'])}, "

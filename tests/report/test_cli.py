@@ -13,7 +13,7 @@ def test_compare_prints_table_and_writes_default_json(toy_exp_plain, cli):
     proc = cli("compare", toy_exp_plain)
     assert proc.returncode == 0, proc.stderr
     assert "verdict: Highest final eval/accuracy: chord_phi" in proc.stdout
-    data = json.loads((toy_exp_plain / "analysis" / "compare.json").read_text())
+    data = json.loads((toy_exp_plain / "analysis" / "eval-accuracy" / "compare.json").read_text())
     assert data["metric"] == "eval/accuracy"
     assert set(data["arms"]) == {"sft", "sft_then_rl", "chord_phi"}
 
@@ -31,7 +31,17 @@ def test_report_command_on_a_run_dir_without_probes(toy_exp_plain, tmp_path, cli
     proc = cli("report", toy_exp_plain, "--out", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     figures = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
-    assert {"heldout", "phases", "endpoints", "mu", "losses", "divergence", "general"} == figures
+    metrics = {"phases_eval-accuracy", "phases_eval-expert_nll", "phases_eval-general_accuracy"}
+    assert {
+        "heldout",
+        "timeline",
+        "endpoints",
+        "mu",
+        "rollout",
+        "losses",
+        "divergence",
+        "general",
+    } | metrics == figures
     assert "tokens.jsonl" in proc.stderr and "kl_to_base" in proc.stderr
     assert (tmp_path / "out" / "report.html").is_file() and "chord_phi" in proc.stdout
 
