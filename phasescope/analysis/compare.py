@@ -234,19 +234,7 @@ def compare_frame(
             pts = [
                 phase_points(s["phases"], c.steps, c.values[i], direction) for i, s in enumerate(seed_segs)
             ]
-            phases = {}
-            for label in PHASES:
-                present = [p[label] for p in pts if p[label]["present"]]
-                entry = {"presence": len(present) / len(pts), "n_present": len(present), "n": len(pts)}
-                for q in PHASE_QUANTITIES:
-                    vals = [p.get(q) for p in present]
-                    if any(v is not None for v in vals):
-                        entry[q] = summarize_values(vals, n_boot, rng)
-                if label in ("shift", "readapt") and present:
-                    entry["recovered"] = sum(p.get("recovery") is not None for p in present)
-                    entry["recovery_steps"] = [p.get("recovery") for p in present]
-                phases[label] = entry
-            arm["phases"] = phases
+            arm["phases"] = _phase_summary(pts, n_boot, rng)
             arm["segmentation"] = seg
         arms[c.run] = arm
     result = {"metric": name, "direction": direction, "eval_n": eval_n, "arms": arms, "pairwise": []}
@@ -256,6 +244,23 @@ def compare_frame(
             result["pairwise"].append(_pair(a, b, q, arms, eval_n, direction))
     result["verdict"] = verdict(result)
     return _jsonable(result), notes
+
+
+def _phase_summary(pts: list[dict], n_boot: int, rng) -> dict:
+    """Per phase label over seeds: presence, each quantity summarised, and recovery steps."""
+    phases = {}
+    for label in PHASES:
+        present = [p[label] for p in pts if p[label]["present"]]
+        entry = {"presence": len(present) / len(pts), "n_present": len(present), "n": len(pts)}
+        for q in PHASE_QUANTITIES:
+            vals = [p.get(q) for p in present]
+            if any(v is not None for v in vals):
+                entry[q] = summarize_values(vals, n_boot, rng)
+        if label in ("shift", "readapt") and present:
+            entry["recovered"] = sum(p.get("recovery") is not None for p in present)
+            entry["recovery_steps"] = [p.get("recovery") for p in present]
+        phases[label] = entry
+    return phases
 
 
 def _binomial(p: float, n: int) -> dict:

@@ -218,7 +218,9 @@ def _panels(frame, panels, title, figsize_h=2.8, smooth_train=True, switches=Non
     arms = ordered({a for m, _ in panels for a in loaded[m]})
     styles = arm_styles(arms)
     with print_style():
-        fig, axes = plt.subplots(1, len(panels), figsize=(max(6.4, 3.4 * len(panels) + 1.4), figsize_h), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(max(6.4, 3.4 * len(panels) + 1.4), figsize_h), squeeze=False
+        )
         for ax, (m, ylab) in zip(axes[0], panels):
             data = loaded[m]
             w = 1

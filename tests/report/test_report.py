@@ -10,18 +10,9 @@ import pytest
 from phasescope.report import build_report
 from phasescope.report.plots import ARM_ORDER, arm_styles
 
-FULL = {
-    "heldout",
-    "timeline",
-    "endpoints",
-    "mu",
-    "rollout",
-    "losses",
-    "divergence",
-    "token_hist_sft_then_rl",
-    "general",
-}
-FULL |= {"phases_eval-accuracy", "phases_eval-expert_nll", "phases_eval-general_accuracy"}
+from .conftest import FIGURES
+
+FULL = FIGURES | {"token_hist_sft_then_rl"}
 
 
 @pytest.fixture(scope="module")
