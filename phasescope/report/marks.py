@@ -45,7 +45,8 @@ def draw_switches(ax, switches: dict, styles: dict | None = None, runs=None, nam
             ax.axvline(step, color=colour, lw=1.1, ls=(0, (4, 2)), zorder=1.5)
             who = (styles or {}).get(run, {}).get("label", run)
             text = f" {label}" + (f" ({who})" if name_run else "")
-            ax.text(step, 0.02, text, transform=trans, ha="left", va="bottom", fontsize=7, color=colour)
+            ax.text(step, 0.02, text, transform=trans, ha="left", va="bottom", fontsize=7, color=colour,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.75, "pad": 0.6})  # fmt: skip
 
 
 def draw_base(ax, base: float | None, label: str = "base (step 0)") -> None:

@@ -75,7 +75,7 @@ def fig_phases(
     segs = [(compare["arms"].get(a) or {}).get("segmentation") for a in arms]
     with print_style():
         fig, axes = plt.subplots(
-            nrow, ncol, figsize=(3.2 * ncol + 0.5, 2.7 * nrow + 0.7), sharey=True, squeeze=False
+            nrow, ncol, figsize=(max(6.4, 3.2 * ncol + 0.5), 2.7 * nrow + 0.9), sharey=True, squeeze=False
         )
         for ax in axes.flat[len(arms) :]:
             ax.set_visible(False)
@@ -97,15 +97,16 @@ def fig_phases(
         for r in range(nrow):
             axes[r, 0].set_ylabel(_ylabel(metric))
         band = (
-            " Band: 95% binomial eval-set noise (1 seed)."
+            "; band: 95% binomial eval-set noise"
             if eval_n and any(v.shape[0] == 1 for _, v in data.values())
             else ""
         )
-        fig.suptitle(f"Phases of {metric} ({compare['direction']} is better; ▼ with bar = changepoint, 95% CI).{band}", fontsize=9)  # fmt: skip
+        what = f"Phases of {metric} ({compare['direction']} is better)"
+        fig.suptitle(f"{what}\n▼ with bar: changepoint and its 95% CI{band}", fontsize=9)
         handles = _phase_handles(segs)
         if handles:
             fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
-        fig.tight_layout(rect=(0, 0.05 if handles else 0, 1, 0.95))
+        fig.tight_layout(rect=(0, 0.05 if handles else 0, 1, 1 - 0.45 / (2.7 * nrow + 0.9)))
     return fig
 
 
@@ -152,10 +153,9 @@ def fig_timeline(compares: dict, switches: dict | None = None) -> Figure | None:
     styles = arm_styles({a for a, _ in rows})
     labels = [styles[a]["label"] + ("" if s is None else f" · seed {s}") for a, s in rows]
     n = len(compares)
+    height = max(2.4, 0.32 * len(rows) + 1.6)
     with print_style():
-        fig, axes = plt.subplots(
-            1, n, figsize=(3.3 * n + 1.6, 0.32 * len(rows) + 1.5), sharey=True, squeeze=False
-        )
+        fig, axes = plt.subplots(1, n, figsize=(max(6.4, 3.3 * n + 1.6), height), sharey=True, squeeze=False)
         for ax, (metric, c) in zip(axes[0], compares.items(), strict=False):
             for y, (a, s) in enumerate(rows):
                 seg = _seed_segmentation(c["arms"].get(a) or {}, s)
@@ -166,7 +166,7 @@ def fig_timeline(compares: dict, switches: dict | None = None) -> Figure | None:
             ax.grid(False)
             ax.grid(True, axis="x", alpha=0.3)
         axes[0, 0].set_yticks(range(len(rows)), labels)
-        axes[0, 0].invert_yaxis()
+        axes[0, 0].set_ylim(len(rows) - 0.5, -0.5)  # first arm on top
         found = {ph["label"] for c in compares.values() for a in c["arms"].values()
                  for ph in (a.get("segmentation") or {}).get("phases", [])}  # fmt: skip
         handles = [matplotlib.patches.Patch(color=TIMELINE_COLORS[p], label=p) for p in PHASES if p in found]
@@ -174,5 +174,5 @@ def fig_timeline(compares: dict, switches: dict | None = None) -> Figure | None:
             handles.append(matplotlib.lines.Line2D([], [], color="black", lw=1.6, label="stage switch"))
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
         fig.suptitle("Phase timeline: one row per arm and seed, spans coloured by phase", fontsize=9.5)
-        fig.tight_layout(rect=(0, 0.6 / (0.32 * len(rows) + 1.5), 1, 0.95))
+        fig.tight_layout(rect=(0, 0.35 / height, 1, 1 - 0.1 / height))
     return fig
