@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from phasescope.analysis.curves import curves_for, infer_direction, resolve_metric
-from phasescope.analysis.evalset import eval_set_size  # noqa: F401 (re-export)
+from phasescope.analysis.evalset import eval_set_size, is_rate_name  # noqa: F401 (eval_set_size: re-export)
 from phasescope.analysis.phasepoints import phase_points
 from phasescope.analysis.phases import PHASES
 from phasescope.analysis.results import _num, segment_frame
@@ -186,8 +186,7 @@ PHASE_QUANTITIES = ("depth", "duration", "onset", "recovery")
 
 
 def _is_rate(name: str, curves) -> bool:
-    lname = name.lower()
-    if not any(k in lname for k in ("acc", "rate", "pass", "correct", "success")):
+    if not is_rate_name(name):
         return False
     return all(np.nanmin(c.values) >= 0 and np.nanmax(c.values) <= 1 for c in curves)
 

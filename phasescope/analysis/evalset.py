@@ -13,6 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+RATE_WORDS = ("acc", "rate", "pass", "correct", "success")
+
+
+def is_rate_name(metric: str) -> bool:
+    """Whether the name says the metric is a share of problems (accuracy, a rate, pass@k)."""
+    return any(k in metric.lower() for k in RATE_WORDS)
+
 
 def _is_wandb(spec: str) -> bool:
     return spec.startswith("wandb:") or "wandb.ai/" in spec
@@ -51,7 +58,10 @@ def _experiment_config(spec: str) -> dict:
 
 
 def eval_set_size(path, metric: str | None = None) -> int | None:
-    """Held-out problems behind ``metric`` (default: the main eval set), None when unknown."""
+    """Held-out problems behind ``metric`` (default: the main eval set), None when unknown or when
+    the metric's name is not a rate's (an NLL or a length has no binomial noise)."""
+    if metric is not None and not is_rate_name(metric):
+        return None
     spec = str(path)
     cfg = _experiment_config(spec)
     if (cfg.get("model") or {}).get("name_or_path") or (cfg.get("data") or {}).get("eval"):

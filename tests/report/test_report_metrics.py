@@ -158,3 +158,8 @@ def test_base_level_and_names():
     assert base_level(data) == pytest.approx(0.5)  # b did not log step 0
     assert metric_slug("eval/expert_nll") == "eval-expert_nll"
     assert default_out("wandb:ent/proj/grp") == Path("analysis") / "ent-proj-grp"
+
+
+def test_eval_set_size_is_for_rates_only(toy_exp):
+    assert eval_set_size(toy_exp, "eval/accuracy") == 256
+    assert eval_set_size(toy_exp, "eval/expert_nll") is None
