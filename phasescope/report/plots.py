@@ -398,20 +398,24 @@ def fig_endpoints(compare: dict) -> Figure | None:
     styles = arm_styles(arms)
     with print_style():
         fig, axes = plt.subplots(1, 2, figsize=(7, 0.45 * len(arms) + 1.4), sharey=True)
-        for ax, q, title in zip(axes, ("final", "best"), ("final value", "best value (peak)")):
+        for ax, q, title in zip(axes, ("final", "best"), ("final value", "best value")):
             for i, a in enumerate(arms):
                 s = compare["arms"][a][q]
                 c = styles[a]["color"]
                 ax.scatter(s["values"], [i] * len(s["values"]), color=c, s=14, alpha=0.6, zorder=2)
                 if s["mean"] is not None:
-                    ci = s.get("ci_t")
+                    ci = s.get("ci_t") or s.get("ci_binomial")  # one seed: the eval set's interval
                     xerr = None if not ci else [[s["mean"] - ci[0]], [ci[1] - s["mean"]]]
                     ax.errorbar(s["mean"], i, xerr=xerr, fmt="D", color=c, ms=5, capsize=3, zorder=3)
             ax.set_yticks(range(len(arms)), [styles[a]["label"] for a in arms])
             ax.set_xlabel(compare["metric"])
             ax.set_title(title)
         axes[0].invert_yaxis()  # shared y: inverting each axis would undo the first
-        fig.suptitle("Per-seed values (dots) and mean with t 95% CI (diamond, bar)", fontsize=9.5)
+        one = any(compare["arms"][a]["final"]["n"] == 1 for a in arms) and compare.get("eval_n")
+        how = (
+            f"\n(one seed: the 95% binomial interval of the eval set, n = {compare['eval_n']})" if one else ""
+        )
+        fig.suptitle(f"Per-seed values (dots) and mean with t 95% CI (diamond, bar){how}", fontsize=9.5)
         fig.tight_layout()
     return fig
 
