@@ -119,25 +119,50 @@ def segment_curve(
     return out
 
 
-def usable_knots(steps, knots) -> tuple[list | None, list]:
-    """The fixed knots (first steps of later stages) that leave every stage enough points to be
-    segmented on its own, and those dropped: a short last stage (the 4 evaluations after the SFT->RL
-    switch of a short run) is then read together with the one before it."""
+def usable_knots(steps, knots) -> tuple[list | None, list, float | None]:
+    """Plan the stages of one curve from its fixed knots (first steps of later stages): the knots
+    kept (every stage left with enough points to be segmented on its own), those dropped (a short
+    stage inside the run is read with the one before it) and ``cut``: the first step of a short
+    *last* stage (the 4 evaluations after the SFT->RL switch of a short run), which is left unread
+    rather than read across the switch."""
     if knots is None or len(knots) == 0:
-        return None, []
+        return None, [], None
     x = np.asarray(steps, float)
+    inside = sorted(k for k in knots if 0 < np.searchsorted(x, k) < len(x))
+    end, cut = len(x), None
+    if inside:
+        last = int(np.searchsorted(x, inside[-1]))
+        if len(x) - last < MIN_POINTS and last >= MIN_POINTS:
+            end, cut = last, inside.pop()
     kept, dropped, prev = [], [], 0
-    for k in sorted(knots):
+    for j, k in enumerate(inside):
         i = int(np.searchsorted(x, k))
-        if i <= 0 or i >= len(x):
-            continue  # outside the curve: nothing to cut
-        nxt = [int(np.searchsorted(x, j)) for j in sorted(knots) if j > k] + [len(x)]
-        if i - prev >= MIN_POINTS and nxt[0] - i >= MIN_POINTS:
+        nxt = int(np.searchsorted(x, inside[j + 1])) if j + 1 < len(inside) else end
+        if i - prev >= MIN_POINTS and nxt - i >= MIN_POINTS:
             kept.append(k)
             prev = i
         else:
             dropped.append(k)
-    return kept or None, dropped
+    return kept or None, dropped, cut
+
+
+def _plan(c: Curve, name: str, knots) -> tuple[Curve, list | None, float | None, list[str]]:
+    """The curve to segment (without a short last stage), its fixed knots, and notes."""
+    knots, dropped, cut = usable_knots(c.steps, knots)
+    notes = []
+    if dropped:
+        notes.append(
+            f"{c.run}: {name} has fewer than {MIN_POINTS} points in the stage starting at step "
+            f"{', '.join(_s(_num(k)) for k in dropped)}; read with the stage before it"
+        )
+    if cut is not None:
+        keep = c.steps < cut
+        notes.append(
+            f"{c.run}: the last stage of {name} (from step {_s(_num(cut))}) has {int((~keep).sum())} "
+            f"point(s), fewer than the {MIN_POINTS} a stage needs: its phases are not read"
+        )
+        c = Curve(c.run, c.metric, c.source, c.steps[keep], c.values[:, keep], c.seeds)
+    return c, knots, cut, notes
 
 
 def segment_frame(
@@ -176,16 +201,17 @@ def segment_frame(
             continue
         n = eval_n.get(c.run) if isinstance(eval_n, dict) else eval_n
         knots = fixed_knots.get(c.run) if isinstance(fixed_knots, dict) else fixed_knots
-        knots, dropped = usable_knots(c.steps, knots)
-        if dropped:
-            notes.append(
-                f"{c.run}: {name} has fewer than {MIN_POINTS} points in the stage starting at step "
-                f"{', '.join(_s(_num(k)) for k in dropped)}; read across that stage boundary, not as its own stage"
-            )
+        part, knots, cut, more = _plan(c, name, knots)
+        notes += more
         try:
-            results.append(segment_curve(c, direction, segmenter, n, knots))
+            results.append(segment_curve(part, direction, segmenter, n, knots))
         except ValueError as exc:  # a stage too short to segment
             raise PhasescopeError(f"{name} in {c.run}: {exc}") from None
+        results[-1]["unread_from"] = _num(cut)
+        if cut is not None:  # recovery may come in the unread stage: look for it on the whole curve
+            _evaluated_recovery(results[-1]["phases"], c.steps, c.values, direction)
+            for i, sd in enumerate(results[-1].get("seeds", [])):
+                _evaluated_recovery(sd["phases"], c.steps, c.values[i], direction)
     for c in short:
         notes.append(
             f"{c.run}: {name} has {len(c.steps)} point(s); at least {MIN_POINTS} are needed, skipped"
@@ -259,6 +285,10 @@ def _caveats(result: dict) -> list[str]:
                 else f"its 95% CI spans {(ci[1] - ci[0]) / steps:.0%} of the run"
             )
             out.append(f"changepoint at step {_s(cp)} is uncertain ({why})")
+    if result.get("unread_from") is not None:
+        out.append(
+            f"from step {_s(result['unread_from'])}: a last stage with too few points to segment; not read"
+        )
     for d in result.get("not_separable", []):
         out.append(
             f"a change of {d['change']:.3g} in {name} (steps {_s(d['start_step'])}–{_s(d['end_step'])}) is not "

@@ -18,7 +18,8 @@ CAPTIONS = {
     "heldout": "Held-out accuracy of every arm: mean over seeds, band ±1 sd (one seed: the 95% "
     "binomial eval-set band). Dotted: the base level (step 0); dashed: stage switches (SFT → RL).",
     "timeline": "Phase timeline: each arm and seed as a row, its phases as coloured spans, one panel "
-    "per metric; black ticks are stage switches (read as known changepoints).",
+    "per metric; black ticks are stage switches (known changepoints); a row that stops at one: the "
+    "stage after it has too few evaluations to read.",
     "phases": "The curve read as phases: spans shaded by phase, dashed lines at changepoints, ▼ with "
     "bar = the changepoint's 95% CI; dotted: the base level; coloured dashes: stage switches.",
     "endpoints": "Final and best value per arm: seeds as dots, mean with t 95% CI (one seed: the "

@@ -43,11 +43,27 @@ def test_load_curves_exposes_where_stages_begin(frame):
     assert stage_switches(frame)["sft_then_rl"] == [(100.0, "sft → rl")]
 
 
-def test_short_stages_lose_their_knot():
-    steps = np.arange(0, 21) * 10.0
-    assert usable_knots(steps, [100]) == ([100], [])
-    assert usable_knots(steps, [180]) == (None, [180])  # 3 points after: too few to read alone
-    assert usable_knots(steps, None) == (None, [])
+def test_stage_plan_keeps_cuts_or_drops_knots():
+    steps = np.arange(0, 21) * 10.0  # 0, 10, ..., 200
+    assert usable_knots(steps, [100]) == ([100], [], None)
+    # 3 points after step 180: the last stage is too short to read, and is left unread
+    assert usable_knots(steps, [180]) == (None, [], 180)
+    # a short first stage (steps 0-20) is read with the next one
+    assert usable_knots(steps, [30, 100]) == ([100], [30], None)
+    assert usable_knots(steps, None) == (None, [], None)
+
+
+def test_a_short_last_stage_is_not_read_across_the_switch(tmp_path):
+    exp = make_experiment(tmp_path, arms=("sft_then_rl",), seeds=1, steps=200, with_probes=False)
+    frame = load_curves(exp)[0]
+    c, notes = compare_frame(frame, "eval/accuracy", fixed_knots={"sft_then_rl": [170]})
+    seg = c["arms"]["sft_then_rl"]["segmentation"]
+    assert seg["unread_from"] == 170 and seg["phases"][-1]["end_step"] == 160
+    assert (
+        c["arms"]["sft_then_rl"]["final"]["mean"]
+        == frame[frame["metric"] == "eval/accuracy"]["value"].iloc[-1]
+    )
+    assert any("not read" in n for n in notes)
 
 
 def test_the_switch_is_a_fixed_knot_of_sft_then_rl(frame):
