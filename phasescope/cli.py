@@ -16,15 +16,40 @@ app = typer.Typer(
 )
 
 
+_WANDB_HELP = "wandb:entity/project/run_id or wandb:entity/project/group"
+
+
+def _eval_n(text: str | None) -> int | None:
+    """--eval-n as a positive integer (a one-line usage error otherwise)."""
+    from phasescope.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise UsageError(f"--eval-n must be a whole number of problems >= 1, not {text!r}")
+    return n
+
+
 @app.command()
 def segment(
-    path: str = typer.Argument(..., help="Run/experiment dir, log file, or wandb:entity/project/run_id."),
+    path: str = typer.Argument(..., help=f"Run/experiment dir, log file, {_WANDB_HELP}."),
     metric: str = typer.Option(None, "--metric", "-m", help="Metric to segment; omit to list metrics."),
     json_out: str = typer.Option(None, "--json", help="Write the segment JSON here ('-' for stdout)."),
     direction: str = typer.Option(None, "--direction", help="higher|lower is better (default: from name)."),
     step_col: str = typer.Option(None, "--step-col", help="Step column of a CSV/JSONL, if not detected."),
+    eval_n: str = typer.Option(
+        None,
+        "--eval-n",
+        help="Problems in the eval set the metric is a rate on: changes within its binomial noise are "
+        "not called phases (default: from the run's experiment.json / data.json).",
+    ),
 ) -> None:
-    """Read a learning curve as phases (shift, readapt, overfit, improve, plateau) with changepoint CIs."""
+    """Read a learning curve as phases (shift, readapt, overfit, improve, plateau) with changepoint CIs.
+    Stage switches logged by phasescope (SFT -> RL) are known changepoints: each stage is read on its own."""
     import json
 
     from phasescope.analysis import format_table, load_curves, metric_table, segment_frame
@@ -32,6 +57,7 @@ def segment(
 
     if direction is not None and direction not in ("higher", "lower"):
         raise UsageError(f"--direction must be 'higher' or 'lower', not {direction!r}")
+    n_eval = _eval_n(eval_n)
     frame, notes = load_curves(path, step_col=step_col)
     if frame.empty:
         raise PhasescopeError(f"{path}: no finite metric values found")
@@ -44,7 +70,12 @@ def segment(
             pts = row.min_points if row.min_points == row.max_points else f"{row.min_points}-{row.max_points}"
             typer.echo(f"  {row.metric:<40} {row.curves} curve(s), {pts} points")
         return
-    results, notes = segment_frame(frame, metric, direction)
+    if n_eval is None:
+        from phasescope.analysis.evalset import eval_set_size
+
+        n_eval = eval_set_size(path, metric)
+    knots = frame.attrs.get("stage_starts") or None
+    results, notes = segment_frame(frame, metric, direction, eval_n=n_eval, fixed_knots=knots)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     if json_out != "-":
@@ -199,10 +230,12 @@ def _report_after_run(exp_dir, wandb_mode: str, config: dict) -> None:
 
 @app.command()
 def compare(
-    path: str = typer.Argument(..., help="Experiment directory (or any log `segment` reads)."),
+    path: str = typer.Argument(..., help=f"Experiment directory, any log `segment` reads, or {_WANDB_HELP}."),
     metric: str = typer.Option("eval/accuracy", "--metric", "-m", help="Metric to compare arms on."),
     json_out: str = typer.Option(
-        None, "--json", help="compare.json path ('-' for stdout; default <PATH>/analysis/compare.json)."
+        None,
+        "--json",
+        help="compare.json path ('-' for stdout; default <PATH>/analysis/<metric>/compare.json).",
     ),
 ) -> None:
     """Compare arms over seeds: end points, phase statistics with CIs, pairwise tests and a verdict."""
@@ -210,15 +243,18 @@ def compare(
     from pathlib import Path
 
     from phasescope.analysis import load_curves
-    from phasescope.analysis.compare import compare_frame, eval_set_size
+    from phasescope.analysis.compare import compare_frame
+    from phasescope.analysis.curves import resolve_metric
+    from phasescope.analysis.evalset import eval_set_size
     from phasescope.analysis.tables import format_compare
     from phasescope.errors import UsageError
-    from phasescope.report import default_out
+    from phasescope.report import compare_path, default_out
 
     frame, notes = load_curves(path)
     if frame.empty:
         raise PhasescopeError(f"{path}: no finite metric values found")
-    result, more = compare_frame(frame, metric, eval_n=eval_set_size(path))
+    metric = resolve_metric(frame, metric)
+    result, more = compare_frame(frame, metric, eval_n=eval_set_size(path, metric))
     for note in notes + more:
         typer.echo(f"note: {note}", err=True)
     text = json.dumps(result, indent=2)
@@ -226,7 +262,7 @@ def compare(
         typer.echo(text)
         return
     typer.echo(format_compare(result))
-    target = Path(json_out) if json_out else default_out(path) / "compare.json"
+    target = Path(json_out) if json_out else compare_path(default_out(path), metric)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text + "\n", encoding="utf-8")
@@ -237,12 +273,21 @@ def compare(
 
 @app.command()
 def report(
-    path: str = typer.Argument(..., help="Experiment directory (or any log `segment` reads)."),
-    out: str = typer.Option(None, "--out", help="Output folder (default <PATH>/analysis)."),
-    metric: str = typer.Option("eval/accuracy", "--metric", "-m", help="Held-out metric to read as phases."),
+    path: str = typer.Argument(..., help=f"Experiment directory, any log `segment` reads, or {_WANDB_HELP}."),
+    out: str = typer.Option(
+        None, "--out", help="Output folder (default <PATH>/analysis; analysis/<entity-project-name> for W&B)."
+    ),
+    metric: list[str] = typer.Option(
+        None,
+        "--metric",
+        "-m",
+        help="Metric to read as phases (repeatable; default: eval/accuracy, eval/expert_nll and "
+        "eval/general_accuracy, those logged). Each metric's compare.json goes to analysis/<metric>/.",
+    ),
     wandb: str = typer.Option("off", "--wandb", help="Also log the analysis to W&B: off|offline|online."),
 ) -> None:
-    """Write report.html (self-contained), report.md and figures/*.png for an experiment."""
+    """Write report.html (self-contained), report.md and figures/*.png for an experiment: every
+    phase-bearing metric segmented, a phase timeline, stage switches and base levels on the curves."""
     from pathlib import Path
 
     from phasescope.errors import UsageError
@@ -251,7 +296,7 @@ def report(
 
     if wandb not in MODES:
         raise UsageError(f"--wandb must be one of {', '.join(MODES)}, not {wandb!r}")
-    rep = build_report(path, out, metric)
+    rep = build_report(path, out, metric or None)
     for note in rep.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(rep.compare["verdict"])

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from phasescope.analysis.curves import curves_for, infer_direction, resolve_metric
+from phasescope.analysis.evalset import eval_set_size, is_rate_name  # noqa: F401 (eval_set_size: re-export)
+from phasescope.analysis.phasepoints import phase_points
 from phasescope.analysis.phases import PHASES
 from phasescope.analysis.results import _num, segment_frame
 from phasescope.errors import PhasescopeError
@@ -177,34 +178,6 @@ def curve_points(steps, y, direction: str) -> dict:
     }
 
 
-def phase_points(phases: list[dict]) -> dict:
-    """Per phase label in one seed's segmentation: present?, depth, duration, onset, recovery step."""
-    out = {}
-    for label in PHASES:
-        found = [p for p in phases if p["label"] == label]
-        if not found:
-            out[label] = {"present": False}
-            continue
-        p = found[0]  # a label can repeat (two improve spans in a row): the first one counts
-        d = {
-            "present": True,
-            "onset": p["start_step"],
-            "end": p["end_step"],
-            "duration": p["end_step"] - p["start_step"],
-        }
-        if label == "shift":
-            d["depth"] = p.get("depth")
-            d["worst_step"] = p.get("worst_step")
-        elif label == "readapt":
-            d["recovery"] = p.get("recover_step")
-        elif label == "overfit":
-            d["depth"] = p.get("decline")
-        elif label == "improve":
-            d["depth"] = p.get("gain")
-        out[label] = d
-    return out
-
-
 PHASE_QUANTITIES = ("depth", "duration", "onset", "recovery")
 
 
@@ -212,20 +185,8 @@ PHASE_QUANTITIES = ("depth", "duration", "onset", "recovery")
 # The comparison
 
 
-def eval_set_size(path) -> int | None:
-    """Held-out problems per evaluation, from a phasescope experiment.json (None when unknown)."""
-    from phasescope.runlog.experiment import read_experiment
-
-    cfg = read_experiment(path, levels=2 if Path(path).is_dir() else 1).get("config") or {}
-    if (cfg.get("model") or {}).get("name_or_path"):
-        return None  # a real dataset: its eval size is not in the config
-    n = (cfg.get("world") or {}).get("n_eval")
-    return int(n) if isinstance(n, int) and n > 0 else None
-
-
 def _is_rate(name: str, curves) -> bool:
-    lname = name.lower()
-    if not any(k in lname for k in ("acc", "rate", "pass", "correct", "success")):
+    if not is_rate_name(name):
         return False
     return all(np.nanmin(c.values) >= 0 and np.nanmax(c.values) <= 1 for c in curves)
 
@@ -238,21 +199,24 @@ def compare_frame(
     direction: str | None = None,
     n_boot: int = 2000,
     seed: int = 0,
+    fixed_knots: dict | None = None,
 ) -> tuple[dict, list[str]]:
-    """Compare every run (arm) of ``metric`` in a tidy frame. Returns (JSON-ready dict, notes)."""
+    """Compare every run (arm) of ``metric`` in a tidy frame. Returns (JSON-ready dict, notes).
+    ``eval_n`` applies to rates only; ``fixed_knots`` ({run: first steps of later stages}) defaults
+    to the stage changes the reader found (``frame.attrs["stage_starts"]``)."""
     name = resolve_metric(frame, metric)
     direction = direction or infer_direction(name) or "higher"
     curves, notes = curves_for(frame, name)
+    if eval_n and not _is_rate(name, curves):
+        eval_n = None
+    knots = frame.attrs.get("stage_starts") if fixed_knots is None else fixed_knots
     try:
-        segs, more = segment_frame(frame, name, direction)
+        segs, more = segment_frame(frame, name, direction, eval_n=eval_n, fixed_knots=knots or None)
         notes += more
     except PhasescopeError as exc:
         segs = []
         notes.append(f"no phases: {exc}")
     seg_by_run = {s["run"]: s for s in segs}
-    rate = _is_rate(name, curves)
-    if eval_n and not rate:
-        eval_n = None
     rng = np.random.default_rng(seed)
     arms = {}
     for c in curves:
@@ -261,23 +225,15 @@ def compare_frame(
         for q in ("base", "worst", "worst_step", "best", "best_step", "final", "auc"):
             arm[q] = summarize_values([s[q] for s in per_seed], n_boot, rng)
         if eval_n:
-            arm["final"]["eval_se"] = binomial_se(arm["final"]["mean"], eval_n)
+            for q in ("base", "final", "best"):
+                arm[q].update(_binomial(arm[q]["mean"], eval_n))
         seg = seg_by_run.get(c.run)
         if seg is not None:
             seed_segs = seg.get("seeds") or [{"seed": c.seeds[0], **seg}]
-            pts = [phase_points(s["phases"]) for s in seed_segs]
-            phases = {}
-            for label in PHASES:
-                present = [p[label] for p in pts if p[label]["present"]]
-                entry = {"presence": len(present) / len(pts), "n_present": len(present), "n": len(pts)}
-                for q in PHASE_QUANTITIES:
-                    vals = [p.get(q) for p in present]
-                    if any(v is not None for v in vals):
-                        entry[q] = summarize_values(vals, n_boot, rng)
-                if label == "readapt" and present:
-                    entry["recovered"] = sum(p.get("recovery") is not None for p in present)
-                phases[label] = entry
-            arm["phases"] = phases
+            pts = [
+                phase_points(s["phases"], c.steps, c.values[i], direction) for i, s in enumerate(seed_segs)
+            ]
+            arm["phases"] = _phase_summary(pts, n_boot, rng)
             arm["segmentation"] = seg
         arms[c.run] = arm
     result = {"metric": name, "direction": direction, "eval_n": eval_n, "arms": arms, "pairwise": []}
@@ -287,6 +243,30 @@ def compare_frame(
             result["pairwise"].append(_pair(a, b, q, arms, eval_n, direction))
     result["verdict"] = verdict(result)
     return _jsonable(result), notes
+
+
+def _phase_summary(pts: list[dict], n_boot: int, rng) -> dict:
+    """Per phase label over seeds: presence, each quantity summarised, and recovery steps."""
+    phases = {}
+    for label in PHASES:
+        present = [p[label] for p in pts if p[label]["present"]]
+        entry = {"presence": len(present) / len(pts), "n_present": len(present), "n": len(pts)}
+        for q in PHASE_QUANTITIES:
+            vals = [p.get(q) for p in present]
+            if any(v is not None for v in vals):
+                entry[q] = summarize_values(vals, n_boot, rng)
+        if label in ("shift", "readapt") and present:
+            entry["recovered"] = sum(p.get("recovery") is not None for p in present)
+            entry["recovery_steps"] = [p.get("recovery") for p in present]
+        phases[label] = entry
+    return phases
+
+
+def _binomial(p: float, n: int) -> dict:
+    """The binomial standard error and 95% interval of a rate measured once on n problems: the
+    interval a single seed's value carries."""
+    se = binomial_se(p, n)
+    return {"eval_se": se, "ci_binomial": [max(0.0, p - Z95 * se), min(1.0, p + Z95 * se)]}
 
 
 def _pair(a: str, b: str, q: str, arms: dict, eval_n: int | None, direction: str) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from phasescope.analysis.curves import Curve, curves_for, infer_direction, resolve_metric
@@ -50,7 +51,7 @@ def segment_arrays(
         segmenter = PhaseSegmenter(**(segmenter.get_params() | overrides))
     seg = segmenter.fit(steps, values).predict()
     phases = label_phases(seg, direction)
-    return {
+    out = {
         "direction": direction,
         "n_points": len(seg.steps),
         "changepoints": [_num(p.start_step) for p in phases[1:]],
@@ -66,6 +67,27 @@ def segment_arrays(
             {k: v if isinstance(v, str | bool) else _num(v) for k, v in p.to_dict().items()} for p in phases
         ],
     }
+    _evaluated_recovery(out["phases"], steps, values, direction)
+    return out
+
+
+def _evaluated_recovery(phases: list[dict], steps, values, direction: str) -> None:
+    """Recovery as the first *evaluated* step at or beyond the base (the first value) after the
+    shift's worst point, on the data rather than the fitted line (which crosses between
+    evaluations, e.g. at step 334.8), wherever it happens. Set on the shift and on the readapt
+    spans after it (``recover_step``, ``time_to_recover``); None when the curve never gets back."""
+    from phasescope.analysis.evalset import recovery_step
+
+    y = np.asarray(values, float)
+    y = y.mean(axis=0) if y.ndim == 2 else y
+    rec = None
+    for p in phases:
+        if p["label"] == "shift":
+            rec = _num(recovery_step(steps, y, p.get("worst_step"), direction))
+            p["recover_step"] = rec
+        if p["label"] in ("shift", "readapt") and any(q["label"] == "shift" for q in phases):
+            p["recover_step"] = rec
+            p["time_to_recover"] = None if rec is None else _num(rec - p["start_step"])
 
 
 def _no_phases(seg, phases) -> str | None:
@@ -95,6 +117,52 @@ def segment_curve(
             for i, s in enumerate(curve.seeds)
         ]
     return out
+
+
+def usable_knots(steps, knots) -> tuple[list | None, list, float | None]:
+    """Plan the stages of one curve from its fixed knots (first steps of later stages): the knots
+    kept (every stage left with enough points to be segmented on its own), those dropped (a short
+    stage inside the run is read with the one before it) and ``cut``: the first step of a short
+    *last* stage (the 4 evaluations after the SFT->RL switch of a short run), which is left unread
+    rather than read across the switch."""
+    if knots is None or len(knots) == 0:
+        return None, [], None
+    x = np.asarray(steps, float)
+    inside = sorted(k for k in knots if 0 < np.searchsorted(x, k) < len(x))
+    end, cut = len(x), None
+    if inside:
+        last = int(np.searchsorted(x, inside[-1]))
+        if len(x) - last < MIN_POINTS and last >= MIN_POINTS:
+            end, cut = last, inside.pop()
+    kept, dropped, prev = [], [], 0
+    for j, k in enumerate(inside):
+        i = int(np.searchsorted(x, k))
+        nxt = int(np.searchsorted(x, inside[j + 1])) if j + 1 < len(inside) else end
+        if i - prev >= MIN_POINTS and nxt - i >= MIN_POINTS:
+            kept.append(k)
+            prev = i
+        else:
+            dropped.append(k)
+    return kept or None, dropped, cut
+
+
+def _plan(c: Curve, name: str, knots) -> tuple[Curve, list | None, float | None, list[str]]:
+    """The curve to segment (without a short last stage), its fixed knots, and notes."""
+    knots, dropped, cut = usable_knots(c.steps, knots)
+    notes = []
+    if dropped:
+        notes.append(
+            f"{c.run}: {name} has fewer than {MIN_POINTS} points in the stage starting at step "
+            f"{', '.join(_s(_num(k)) for k in dropped)}; read with the stage before it"
+        )
+    if cut is not None:
+        keep = c.steps < cut
+        notes.append(
+            f"{c.run}: the last stage of {name} (from step {_s(_num(cut))}) has {int((~keep).sum())} "
+            f"point(s), fewer than the {MIN_POINTS} a stage needs: its phases are not read"
+        )
+        c = Curve(c.run, c.metric, c.source, c.steps[keep], c.values[:, keep], c.seeds)
+    return c, knots, cut, notes
 
 
 def segment_frame(
@@ -133,10 +201,17 @@ def segment_frame(
             continue
         n = eval_n.get(c.run) if isinstance(eval_n, dict) else eval_n
         knots = fixed_knots.get(c.run) if isinstance(fixed_knots, dict) else fixed_knots
+        part, knots, cut, more = _plan(c, name, knots)
+        notes += more
         try:
-            results.append(segment_curve(c, direction, segmenter, n, knots))
+            results.append(segment_curve(part, direction, segmenter, n, knots))
         except ValueError as exc:  # a stage too short to segment
             raise PhasescopeError(f"{name} in {c.run}: {exc}") from None
+        results[-1]["unread_from"] = _num(cut)
+        if cut is not None:  # recovery may come in the unread stage: look for it on the whole curve
+            _evaluated_recovery(results[-1]["phases"], c.steps, c.values, direction)
+            for i, sd in enumerate(results[-1].get("seeds", [])):
+                _evaluated_recovery(sd["phases"], c.steps, c.values[i], direction)
     for c in short:
         notes.append(
             f"{c.run}: {name} has {len(c.steps)} point(s); at least {MIN_POINTS} are needed, skipped"
@@ -167,20 +242,14 @@ def describe(result: dict) -> list[str]:
     for p in phases:
         span = f"steps {_s(p['start_step'])}–{_s(p['end_step'])}"
         if p["label"] == "shift":
+            rec = p.get("recover_step")
+            back = "not back at its base by the end" if rec is None else f"back at its base at step {_s(rec)}"
             out.append(
                 f"shift ({span}): {name} {worse} to its worst, {p['worst_value']:.4g} at step "
-                f"{_s(p['worst_step'])}, {p['depth']:.4g} worse than where it started"
+                f"{_s(p['worst_step'])}, {p['depth']:.4g} worse than where it started; {back}"
             )
         elif p["label"] == "readapt":
-            rec = p["recover_step"]
-            back = (
-                "does not get back to its initial level"
-                if rec is None
-                else f"back to its initial level at step {_s(rec)}"
-            )
-            out.append(
-                f"readapt ({span}): {name} {better} by {abs(p['end_value'] - p['start_value']):.4g}; {back}"
-            )
+            out.append(f"readapt ({span}): {name} {better} by {abs(p['end_value'] - p['start_value']):.4g}")
         elif p["label"] == "overfit":
             out.append(
                 f"overfit ({span}): from its best, {p['best_value']:.4g} at step {_s(p['best_step'])}, "
@@ -216,6 +285,10 @@ def _caveats(result: dict) -> list[str]:
                 else f"its 95% CI spans {(ci[1] - ci[0]) / steps:.0%} of the run"
             )
             out.append(f"changepoint at step {_s(cp)} is uncertain ({why})")
+    if result.get("unread_from") is not None:
+        out.append(
+            f"from step {_s(result['unread_from'])}: a last stage with too few points to segment; not read"
+        )
     for d in result.get("not_separable", []):
         out.append(
             f"a change of {d['change']:.3g} in {name} (steps {_s(d['start_step'])}–{_s(d['end_step'])}) is not "

@@ -78,6 +78,15 @@ def num_cell(x, fmt: str = "{:.3g}") -> Cell:
 # --- the tables ----------------------------------------------------------------------------------------
 
 
+def _final_ci(s: dict) -> str:
+    """The t interval over seeds; for one seed, the eval set's binomial interval (marked)."""
+    if s.get("ci_t"):
+        return interval(s["ci_t"])
+    if s.get("ci_binomial"):
+        return interval(s["ci_binomial"]) + " binomial"
+    return NONE
+
+
 def arm_table(compare: dict) -> Table:
     t = Table(
         "arms",
@@ -91,7 +100,7 @@ def arm_table(compare: dict) -> Table:
             "best",
             "best step",
             "final",
-            "final t 95% CI",
+            "final 95% CI",
             "area/step",
         ],
     )
@@ -107,17 +116,29 @@ def arm_table(compare: dict) -> Table:
                 mean_cell(r["best"]),
                 mean_cell(r["best_step"], 0),
                 mean_cell(r["final"]),
-                text_cell(interval(r["final"]["ci_t"])),
+                text_cell(_final_ci(r["final"])),
                 mean_cell(r["auc"]),
             ]
         )
     return t
 
 
+def recovery_text(ph: dict) -> str:
+    """Recovery as evaluated steps: one integer per seed that recovered, "not recovered" for each
+    that did not (never a mean step no evaluation happened at)."""
+    steps = ph.get("recovery_steps")
+    if steps is None:
+        return NONE
+    got = [f"{s:.0f}" for s in steps if s is not None]
+    missing = len(steps) - len(got)
+    if not got:
+        return "not recovered"
+    return ", ".join(got) + (f" ({missing} of {len(steps)} not recovered)" if missing else "")
+
+
 def _phase_row(arm: str, label: str, ph: dict) -> list[Cell]:
-    rec = mean_cell(ph.get("recovery"), 0)
-    if label == "readapt" and ph.get("recovered", 0) < ph["n_present"]:
-        rec = Cell(rec.value, rec.text + f" ({ph['n_present'] - ph.get('recovered', 0)} never recover)")
+    rec = ph.get("recovery_steps")
+    rec_value = None if not rec or any(s is None for s in rec) else min(rec)
     return [
         text_cell(arm),
         text_cell(label),
@@ -125,15 +146,17 @@ def _phase_row(arm: str, label: str, ph: dict) -> list[Cell]:
         mean_cell(ph.get("onset"), 0),
         mean_cell(ph.get("duration"), 0),
         mean_cell(ph.get("depth")),
-        rec,
+        Cell(rec_value, recovery_text(ph) if label == "shift" else NONE),
         text_cell(interval((ph.get("depth") or {}).get("ci_t"))),
     ]
 
 
 def phase_table(compare: dict) -> Table:
+    """Each arm's phases in the order they happen (by mean onset step)."""
     t = Table(
         "phases",
-        "Phases (per seed, over seeds; the phases found: presence, and mean ± sd where present)",
+        "Phases in time order (per seed, over seeds; presence, and mean ± sd where present; "
+        "recovery: first evaluated step back at the base after the shift's worst point)",
         [
             "arm",
             "phase",
@@ -146,10 +169,13 @@ def phase_table(compare: dict) -> Table:
         ],
     )
     for a in ranking(compare):
-        for label in PHASES:
-            ph = (compare["arms"][a].get("phases") or {}).get(label)
-            if ph and ph["n_present"]:
-                t.rows.append(_phase_row(a, label, ph))
+        found = [
+            (label, ph)
+            for label, ph in (compare["arms"][a].get("phases") or {}).items()
+            if label in PHASES and ph and ph["n_present"]
+        ]
+        found.sort(key=lambda lp: ((lp[1].get("onset") or {}).get("mean") or 0.0, PHASES.index(lp[0])))
+        t.rows += [_phase_row(a, label, ph) for label, ph in found]
     return t
 
 

@@ -1,11 +1,28 @@
-"""Reports of an experiment: figures (``plots``) and the HTML/Markdown report (``report``).
+"""Reports of an experiment: figures (``plots``, ``phasefigs``, ``marks``), the report's text
+(``render``) and the report itself (``report``).
 
     rep = build_report("runs/my_exp")      # writes runs/my_exp/analysis/report.html, report.md, figures/
-    rep.figures["phases"], rep.compare["verdict"]
+    rep.figures["timeline"], rep.compares["eval/expert_nll"]["verdict"]
 
 Never imports torch, so reports can be built wherever the logs are.
 """
 
-from phasescope.report.report import Report, build_report, default_out
+from phasescope.report.report import (
+    PHASE_METRICS,
+    Report,
+    build_report,
+    compare_path,
+    default_out,
+    metric_slug,
+    read_compare,
+)
 
-__all__ = ["Report", "build_report", "default_out"]
+__all__ = [
+    "PHASE_METRICS",
+    "Report",
+    "build_report",
+    "compare_path",
+    "default_out",
+    "metric_slug",
+    "read_compare",
+]

@@ -158,87 +158,32 @@ def _seed_note(data: dict) -> str:
 # Figures
 
 
-def fig_heldout(frame: pd.DataFrame, metric: str) -> Figure | None:
-    """All arms on one axis: mean over seeds with a ±1 sd band."""
+def fig_heldout(
+    frame: pd.DataFrame, metric: str, switches: dict | None = None, eval_n: int | None = None
+) -> Figure | None:
+    """All arms on one axis: mean over seeds with a ±1 sd band (a single seed: the 95% binomial
+    eval-set band when the eval-set size is known), the base level and the stage switches."""
+    from phasescope.report.marks import base_level, binomial_band, draw_base, draw_switches
+
     data = series(frame, metric)
     if not data:
         return None
     styles = arm_styles(data)
+    binom = False
     with print_style():
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        fig, ax = plt.subplots(figsize=(7.4, 3.8))
         for a in ordered(data):
             x, v = data[a]
             _mean_band(ax, x, v, styles[a])
+            if v.shape[0] == 1:
+                binom = binomial_band(ax, x, v[0], eval_n, styles[a]["color"]) or binom
+        draw_base(ax, base_level(data))
+        draw_switches(ax, switches or {}, styles, runs=[a for a in ordered(data) if a in (switches or {})])
         ax.set_xlabel("training step (optimizer updates)")
         ax.set_ylabel(_ylabel(metric))
-        ax.set_title(f"Held-out {metric} by arm ({_seed_note(data)})")
+        band = f"; band: 95% binomial noise, n = {eval_n}" if binom else ""
+        ax.set_title(f"Held-out {metric} by arm ({_seed_note(data)}{band})", pad=12)
         _side_legend(fig, ax)
-    return fig
-
-
-def _draw_segmentation(ax, seg: dict, hi: float, pad: float) -> None:
-    """Phase spans shaded and named, changepoints dashed with their 95% CI as a bar along the top."""
-    for ph in seg["phases"]:
-        ax.axvspan(ph["start_step"], ph["end_step"], color=PHASE_COLORS[ph["label"]], alpha=0.35, lw=0)
-        mid = (ph["start_step"] + ph["end_step"]) / 2
-        ax.text(mid, hi + 0.35 * pad, ph["label"], ha="center", va="bottom", fontsize=7.5)
-    for cp, ci in zip(seg["changepoints"], seg["changepoint_ci"]):
-        ax.axvline(cp, color="0.25", lw=0.8, ls="--")
-        if ci and ci[0] is not None:
-            xerr = [[cp - ci[0]], [ci[1] - cp]]
-            ax.errorbar(cp, hi + 0.1 * pad, xerr=xerr, fmt="v", color="0.25", ms=3, capsize=2, lw=1)
-
-
-def fig_phases(frame: pd.DataFrame, compare: dict) -> Figure | None:
-    """One panel per arm: seeds (thin), mean (thick), phase spans shaded and named, changepoints
-    with their bootstrap 95% CI as a bar along the top."""
-    metric = compare["metric"]
-    data = series(frame, metric)
-    if not data:
-        return None
-    arms = ordered(data)
-    styles = arm_styles(arms)
-    ncol = min(3, len(arms))
-    nrow = int(np.ceil(len(arms) / ncol))
-    lo = min(float(np.min(v)) for _, v in data.values())
-    hi = max(float(np.max(v)) for _, v in data.values())
-    pad = 0.08 * (hi - lo or 1.0)
-    with print_style():
-        fig, axes = plt.subplots(
-            nrow, ncol, figsize=(3.0 * ncol + 0.4, 2.6 * nrow + 0.5), sharey=True, squeeze=False
-        )
-        for ax in axes.flat[len(arms) :]:
-            ax.set_visible(False)
-        for ax, a in zip(axes.flat, arms):
-            x, v = data[a]
-            st = styles[a]
-            seg = (compare["arms"].get(a) or {}).get("segmentation")
-            if seg:
-                _draw_segmentation(ax, seg, hi, pad)
-            for row in v:
-                ax.plot(x, row, color=st["color"], lw=0.6, alpha=0.45)
-            ax.plot(x, v.mean(axis=0), color=st["color"], ls=st["ls"], lw=2)
-            ax.set_title(f"{st['label']} ({v.shape[0]} seed{'s' if v.shape[0] > 1 else ''})")
-            ax.set_ylim(lo - pad, hi + 1.6 * pad)
-            ax.set_xlabel("training step")
-        for r in range(nrow):
-            axes[r, 0].set_ylabel(_ylabel(metric))
-        fig.suptitle(
-            f"Phases of {metric} (mean curve segmented; ▼ with bar = changepoint and its 95% CI)",
-            fontsize=9.5,
-        )
-        handles = [
-            matplotlib.patches.Patch(color=c, alpha=0.6, label=lab)
-            for lab, c in PHASE_COLORS.items()
-            if any(
-                ph["label"] == lab
-                for a in arms
-                for ph in ((compare["arms"].get(a) or {}).get("segmentation") or {}).get("phases", [])
-            )
-        ]
-        if handles:
-            fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
-        fig.tight_layout(rect=(0, 0.05 if handles else 0, 1, 0.96))
     return fig
 
 
@@ -261,8 +206,11 @@ def fig_mu(frame: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def _panels(frame, panels, title, figsize_h=2.8, smooth_train=True):
-    """Side-by-side panels of per-arm curves; ``panels`` = [(metric, ylabel or None)]."""
+def _panels(frame, panels, title, figsize_h=2.8, smooth_train=True, switches=None):
+    """Side-by-side panels of per-arm curves; ``panels`` = [(metric, ylabel or None)]. Stage
+    switches (vertical) and, for metrics logged at step 0, the base level (horizontal) are marked."""
+    from phasescope.report.marks import base_level, draw_base, draw_switches
+
     loaded = {m: series(frame, m) for m, _ in panels if m}
     panels = [(m, y) for m, y in panels if m and loaded[m]]
     if not panels:
@@ -270,7 +218,9 @@ def _panels(frame, panels, title, figsize_h=2.8, smooth_train=True):
     arms = ordered({a for m, _ in panels for a in loaded[m]})
     styles = arm_styles(arms)
     with print_style():
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels) + 1.4, figsize_h), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(max(6.4, 3.4 * len(panels) + 1.4), figsize_h), squeeze=False
+        )
         for ax, (m, ylab) in zip(axes[0], panels):
             data = loaded[m]
             w = 1
@@ -278,9 +228,17 @@ def _panels(frame, panels, title, figsize_h=2.8, smooth_train=True):
                 x, v = data[a]
                 w = _window(len(x)) if smooth_train and not m.startswith(("eval/", "probe/")) else 1
                 _mean_band(ax, x, v, styles[a], smooth_window=w)
+            draw_base(ax, base_level(data), "base")
+            draw_switches(
+                ax,
+                switches or {},
+                styles,
+                runs=[a for a in ordered(data) if a in (switches or {})],
+                name_run=False,
+            )
             ax.set_xlabel("training step")
             ax.set_ylabel(ylab or _ylabel(m))
-            ax.set_title(m + (f" (rolling mean, {w} steps)" if w > 1 else ""), fontsize=8.5)
+            ax.set_title(m + (f" (rolling mean, {w} steps)" if w > 1 else ""), fontsize=8.5, pad=12)
         handles = [
             matplotlib.lines.Line2D(
                 [], [], color=styles[a]["color"], ls=styles[a]["ls"], label=styles[a]["label"]
@@ -289,11 +247,11 @@ def _panels(frame, panels, title, figsize_h=2.8, smooth_train=True):
         ]
         fig.legend(handles=handles, loc="center right", frameon=False)
         fig.suptitle(title, fontsize=9.5)
-        fig.tight_layout(rect=(0, 0, 1 - 1.3 / (3.4 * len(panels) + 1.4), 0.95))
+        fig.tight_layout(rect=(0, 0, 1 - 1.3 / max(6.4, 3.4 * len(panels) + 1.4), 0.95))
     return fig
 
 
-def fig_losses(frame: pd.DataFrame) -> Figure | None:
+def fig_losses(frame: pd.DataFrame, switches: dict | None = None) -> Figure | None:
     """The two parts of the loss: the GRPO surrogate and the (weighted) SFT NLL."""
     return _panels(
         frame,
@@ -303,6 +261,22 @@ def fig_losses(frame: pd.DataFrame) -> Figure | None:
             ("train/loss", "total loss (1 − μ)·GRPO + μ·SFT"),
         ],
         "Training losses (band: ±1 sd over seeds)",
+        switches=switches,
+    )
+
+
+def fig_rollout(frame: pd.DataFrame, switches: dict | None = None) -> Figure | None:
+    """The standard GRPO panels: mean reward, policy entropy and response length of the rollouts
+    (absent while μ = 1: nothing is generated)."""
+    return _panels(
+        frame,
+        [
+            ("rollout/reward_mean", "mean reward of the rollouts"),
+            ("rollout/entropy", "policy entropy on rollout\ntokens (nats/token)"),
+            ("rollout/response_length", "rollout length (tokens)"),
+        ],
+        "Rollouts: reward, entropy, response length (band: ±1 sd over seeds)",
+        switches=switches,
     )
 
 
@@ -365,13 +339,14 @@ def fig_divergence(frame: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def fig_general(frame: pd.DataFrame) -> Figure | None:
+def fig_general(frame: pd.DataFrame, switches: dict | None = None) -> Figure | None:
     """The world's general skill (what SFT may erode) and the NLL of held-out expert answers (the
     overfit signal), when logged."""
     return _panels(
         frame,
         [("eval/general_accuracy", None), ("eval/expert_nll", None)],
         "General skill and overfit signal on held-out problems (band: ±1 sd over seeds)",
+        switches=switches,
     )
 
 
@@ -423,19 +398,33 @@ def fig_endpoints(compare: dict) -> Figure | None:
     styles = arm_styles(arms)
     with print_style():
         fig, axes = plt.subplots(1, 2, figsize=(7, 0.45 * len(arms) + 1.4), sharey=True)
-        for ax, q, title in zip(axes, ("final", "best"), ("final value", "best value (peak)")):
+        for ax, q, title in zip(axes, ("final", "best"), ("final value", "best value")):
             for i, a in enumerate(arms):
                 s = compare["arms"][a][q]
                 c = styles[a]["color"]
                 ax.scatter(s["values"], [i] * len(s["values"]), color=c, s=14, alpha=0.6, zorder=2)
                 if s["mean"] is not None:
-                    ci = s.get("ci_t")
+                    ci = s.get("ci_t") or s.get("ci_binomial")  # one seed: the eval set's interval
                     xerr = None if not ci else [[s["mean"] - ci[0]], [ci[1] - s["mean"]]]
                     ax.errorbar(s["mean"], i, xerr=xerr, fmt="D", color=c, ms=5, capsize=3, zorder=3)
             ax.set_yticks(range(len(arms)), [styles[a]["label"] for a in arms])
             ax.set_xlabel(compare["metric"])
             ax.set_title(title)
         axes[0].invert_yaxis()  # shared y: inverting each axis would undo the first
-        fig.suptitle("Per-seed values (dots) and mean with t 95% CI (diamond, bar)", fontsize=9.5)
+        one = any(compare["arms"][a]["final"]["n"] == 1 for a in arms) and compare.get("eval_n")
+        how = (
+            f"\n(one seed: the 95% binomial interval of the eval set, n = {compare['eval_n']})" if one else ""
+        )
+        fig.suptitle(f"Per-seed values (dots) and mean with t 95% CI (diamond, bar){how}", fontsize=9.5)
         fig.tight_layout()
     return fig
+
+
+def __getattr__(name: str):
+    """fig_phases and fig_timeline live in phasefigs (which imports this module); they stay
+    reachable as ``plots.fig_phases`` for the notebook and older code."""
+    if name in ("fig_phases", "fig_timeline"):
+        from phasescope.report import phasefigs
+
+        return getattr(phasefigs, name)
+    raise AttributeError(name)

@@ -1,51 +1,34 @@
-"""One report per experiment: figures (PNG), ``report.md`` beside them, and a self-contained
-``report.html`` (figures embedded as base64 data URIs, inline CSS, no external assets: it opens
-offline and survives being mailed), plus ``compare.json`` and ``phases.json``.
+"""One report per experiment: every phase-bearing metric of the run (held-out accuracy, the NLL of
+held-out expert answers — the overfit signal — and the general skill) segmented and compared in one
+report, with figures (PNG), ``report.md`` beside them and a self-contained ``report.html``.
 
-    analysis/report.html  report.md  compare.json  phases.json  figures/*.png
+    analysis/report.html  report.md  figures/*.png
+    analysis/<metric-slug>/compare.json  phases.json     one folder per metric, never overwritten
+                                                          by another metric's
 
-Figures whose data the run did not log (probe metrics, tokens.jsonl, the general skill) are skipped
-and the report says so, so older run directories and foreign logs still get a report.
+Figures whose data the run did not log (probe metrics, tokens.jsonl, the general skill, rollouts)
+are skipped and the report says so, so older run directories and foreign logs still get a report.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import html
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phasescope.analysis.compare import compare_frame, eval_set_size
-from phasescope.analysis.tables import (
-    Table,
-    arm_table,
-    num_cell,
-    pair_table,
-    phase_table,
-    text_cell,
-    to_html,
-    to_markdown,
-)
+from phasescope.analysis.compare import compare_frame
+from phasescope.analysis.evalset import eval_set_size
+from phasescope.analysis.tables import Table, num_cell, text_cell
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.report import plots
-from phasescope.runlog.experiment import eval_sets, is_world_run, read_experiment, report_config
+from phasescope.report.marks import stage_switches
+from phasescope.report.render import render_html, render_markdown
 from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
 
-CAPTIONS = {
-    "heldout": "Held-out accuracy of every arm: mean over seeds, band ±1 sd.",
-    "phases": "Each arm's curve read as phases: spans shaded by phase, dashed lines at changepoints, "
-    "▼ with bar = the changepoint's bootstrap 95% CI. Thin lines are single seeds.",
-    "endpoints": "Final and best value per arm: seeds as dots, mean with t 95% CI.",
-    "mu": "μ over training steps: the schedule that defines each arm.",
-    "losses": "Training losses: the GRPO surrogate and the SFT NLL (rolling mean).",
-    "divergence": "Token divergence: expert-token probability quantiles, share of divergent tokens, "
-    "and KL to the base model where logged.",
-    "token_hist": "Histogram of expert-token log-probabilities over training (from tokens.jsonl).",
-    "general": "The world's general skill (held-out) and the NLL of held-out expert answers "
-    "(rising = overfitting the expert style).",
-}
+PHASE_METRICS = ("eval/accuracy", "eval/expert_nll", "eval/general_accuracy")
+"""The metrics a phasescope run's phases are read on: shift and readapt on accuracy, overfit on
+the held-out expert NLL, and what SFT costs elsewhere on the general skill."""
 
 
 @dataclass
@@ -54,16 +37,89 @@ class Report:
     html: Path
     markdown: Path
     figures: dict[str, Path] = field(default_factory=dict)
-    compare: dict = field(default_factory=dict)
+    compare: dict = field(default_factory=dict)  # the first metric's (the headline verdict)
     phases: list = field(default_factory=list)
     experiment: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     tokens: Table | None = None  # the most divergent expert tokens, when logged
+    compares: dict[str, dict] = field(default_factory=dict)  # metric -> comparison, every metric
+    source: str = ""
+    title: str = ""
+
+
+def _is_wandb(spec: str) -> bool:
+    return spec.startswith("wandb:") or "wandb.ai/" in spec
 
 
 def default_out(path) -> Path:
+    """``<dir>/analysis`` for local logs; ``analysis/<entity-project-name>`` for a W&B source."""
+    spec = str(path)
+    if _is_wandb(spec):
+        from phasescope.runlog.wandb_reader import parse_wandb_spec
+
+        return Path("analysis") / parse_wandb_spec(spec).slug
     p = Path(path)
     return (p if p.is_dir() else p.parent) / "analysis"
+
+
+def metric_slug(metric: str) -> str:
+    """A folder name for a metric: ``eval/expert_nll`` -> ``eval-expert_nll``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", metric).strip("-") or "metric"
+
+
+def compare_path(out_dir, metric: str) -> Path:
+    """Where a metric's compare.json lives under an analysis folder."""
+    return Path(out_dir) / metric_slug(metric) / "compare.json"
+
+
+def read_compare(out_dir, metric: str) -> dict:
+    """A metric's stored comparison; reports written before one folder per metric kept a single
+    ``compare.json`` at the top, which is read when it is for that metric."""
+    for p in (compare_path(out_dir, metric), Path(out_dir) / "compare.json"):
+        if p.is_file():
+            data = json.loads(p.read_text(encoding="utf-8"))
+            if data.get("metric") == metric or p.parent.name == metric_slug(metric):
+                return data
+    raise UsageError(f"no comparison of {metric} in {out_dir}; run: phasescope compare <path> -m {metric}")
+
+
+def read_report_experiment(path) -> dict:
+    """experiment.json of a run directory; for a W&B group, the config its runs carry."""
+    spec = str(path)
+    if _is_wandb(spec):
+        from phasescope.runlog.wandb_reader import experiment_config
+
+        return {"config": experiment_config(spec) or {}}
+    from phasescope.runlog.experiment import read_experiment
+
+    return read_experiment(path)
+
+
+def report_metrics(frame, asked=None) -> tuple[list[str], list[str]]:
+    """The metrics to read as phases: those asked for, else every one of ``PHASE_METRICS`` the run
+    logged, else (a foreign log) eval/accuracy by a loose match, else its longest eval curve."""
+    from phasescope.analysis import metric_table
+    from phasescope.analysis.curves import resolve_metric
+    from phasescope.analysis.segment import MIN_POINTS
+
+    if asked:
+        return [resolve_metric(frame, m) for m in ([asked] if isinstance(asked, str) else asked)], []
+    have = set(frame["metric"])
+    found = [m for m in PHASE_METRICS if m in have]
+    if found:
+        return found, []
+    try:
+        return [resolve_metric(frame, "eval/accuracy")], []
+    except PhasescopeError:
+        pass
+    table = metric_table(frame)
+    table = table[table["max_points"] >= MIN_POINTS]
+    if table.empty:
+        raise PhasescopeError(f"no metric has the {MIN_POINTS} points segmenting needs")
+    table = table.assign(ev=~table["metric"].str.contains("eval")).sort_values(["ev", "max_points"],
+                                                                              ascending=[True, False])  # fmt: skip
+    pick = str(table["metric"].iloc[0])
+    return [pick], [f"no eval/accuracy logged: the report reads {pick} (choose with --metric)"]
 
 
 def token_snapshots(path) -> dict[tuple[str, int | None], list[dict]]:
@@ -81,18 +137,6 @@ def token_snapshots(path) -> dict[tuple[str, int | None], list[dict]]:
                 continue
             out[run_identity(run_dir)] = rows
     return out
-
-
-def switch_step(frame, arm: str) -> float | None:
-    """First step at which μ leaves 1 (the SFT → RL switch of a step schedule)."""
-    sub = frame[(frame["run"] == arm) & (frame["metric"] == "train/mu")].sort_values("step")
-    if sub.empty:
-        return None
-    v = sub["value"].to_numpy()
-    if v[0] < 1:
-        return None
-    idx = (v < 1).nonzero()[0]
-    return float(sub["step"].to_numpy()[idx[0]]) if len(idx) else None
 
 
 def heatmap_run(snaps: dict) -> tuple[str, int | None]:
@@ -124,25 +168,33 @@ def divergent_table(snaps: dict, k: int = 5) -> Table:
     return t
 
 
-def make_figures(frame, compare: dict, snaps: dict, notes: list[str]) -> dict:
+def make_figures(frame, compares: dict, snaps: dict, notes: list[str]) -> dict:
     """name -> Figure, for every figure the data supports; notes say what was skipped and why."""
+    from phasescope.report.phasefigs import fig_phases, fig_timeline
+
+    switches = stage_switches(frame)
+    first = next(iter(compares.values()))
     figs = {
-        "heldout": plots.fig_heldout(frame, compare["metric"]),
-        "phases": plots.fig_phases(frame, compare),
-        "endpoints": plots.fig_endpoints(compare),
-        "mu": plots.fig_mu(frame),
-        "losses": plots.fig_losses(frame),
-        "divergence": plots.fig_divergence(frame),
+        "heldout": plots.fig_heldout(frame, first["metric"], switches, first.get("eval_n")),
+        "timeline": fig_timeline(compares, switches),
     }
+    for m, c in compares.items():
+        figs[f"phases_{metric_slug(m)}"] = fig_phases(frame, c, switches, c.get("eval_n"))
+    figs["endpoints"] = plots.fig_endpoints(first)
+    figs["mu"] = plots.fig_mu(frame)
+    figs["rollout"] = plots.fig_rollout(frame, switches)
+    figs["losses"] = plots.fig_losses(frame, switches)
+    figs["divergence"] = plots.fig_divergence(frame)
     if snaps:
         arm, seed = heatmap_run(snaps)
+        sw = switches.get(arm)
         figs[f"token_hist_{arm}"] = plots.fig_token_heatmap(
-            snaps[(arm, seed)], arm, seed, switch_step(frame, arm)
+            snaps[(arm, seed)], arm, seed, sw[0][0] if sw else None
         )
     else:
         notes.append("no tokens.jsonl in any run: the expert log-prob heat map is skipped")
-    figs["general"] = plots.fig_general(frame)
-    for name in ("divergence", "general"):
+    figs["general"] = plots.fig_general(frame, switches)
+    for name in ("divergence", "general", "rollout"):
         if figs[name] is None:
             notes.append(f"figure {name!r} skipped: its metrics were not logged")
     if not plots.first_present(frame, "probe/kl_to_base"):
@@ -150,8 +202,28 @@ def make_figures(frame, compare: dict, snaps: dict, notes: list[str]) -> dict:
     return {k: v for k, v in figs.items() if v is not None}
 
 
-def build_report(path, out=None, metric: str = "eval/accuracy", frame=None) -> Report:
-    """Analyse the experiment at ``path`` and write the report files into ``out``."""
+def _compare_all(path, frame, metrics: list[str], notes: list[str]) -> dict[str, dict]:
+    """metric -> comparison (eval-set size from the run's records, stage switches as fixed knots)."""
+    out = {}
+    for m in metrics:
+        c, more = compare_frame(frame, m, eval_n=eval_set_size(path, m))
+        notes += [n if m in n or len(metrics) == 1 else f"{m}: {n}" for n in more]
+        out[c["metric"]] = c
+    return out
+
+
+def _write_json(out_dir: Path, compares: dict) -> None:
+    for m, c in compares.items():
+        d = out_dir / metric_slug(m)
+        d.mkdir(parents=True, exist_ok=True)
+        phases = [a["segmentation"] for a in c["arms"].values() if "segmentation" in a]
+        (d / "compare.json").write_text(json.dumps(c, indent=2) + "\n")
+        (d / "phases.json").write_text(json.dumps(phases, indent=2) + "\n")
+
+
+def build_report(path, out=None, metric=None, frame=None) -> Report:
+    """Analyse the experiment at ``path`` and write the report files into ``out``. ``metric``: one
+    metric or a list; default every phase-bearing metric the run logged (``PHASE_METRICS``)."""
     import matplotlib.pyplot as plt
 
     from phasescope.analysis import load_curves
@@ -161,8 +233,9 @@ def build_report(path, out=None, metric: str = "eval/accuracy", frame=None) -> R
         frame, notes = load_curves(path)
     if frame.empty:
         raise PhasescopeError(f"{path}: no finite metric values found")
-    compare, more = compare_frame(frame, metric, eval_n=eval_set_size(path))
+    metrics, more = report_metrics(frame, metric)
     notes += more
+    compares = _compare_all(path, frame, metrics, notes)
     out_dir = Path(out) if out else default_out(path)
     fig_dir = out_dir / "figures"
     try:
@@ -170,135 +243,20 @@ def build_report(path, out=None, metric: str = "eval/accuracy", frame=None) -> R
     except OSError as exc:
         raise UsageError(f"cannot write the report into {out_dir}: {exc.strerror}") from None
     snaps = token_snapshots(path)
-    figs = make_figures(frame, compare, snaps, notes)
     paths = {}
-    for name, fig in figs.items():
+    for name, fig in make_figures(frame, compares, snaps, notes).items():
         paths[name] = fig_dir / f"{name}.png"
         fig.savefig(paths[name], dpi=150)
         plt.close(fig)
-    phases = [a["segmentation"] for a in compare["arms"].values() if "segmentation" in a]
-    (out_dir / "compare.json").write_text(json.dumps(compare, indent=2) + "\n")
-    (out_dir / "phases.json").write_text(json.dumps(phases, indent=2) + "\n")
+    _write_json(out_dir, compares)
+    first = next(iter(compares.values()))
+    exp = read_report_experiment(path)
     rep = Report(
-        out_dir,
-        out_dir / "report.html",
-        out_dir / "report.md",
-        paths,
-        compare,
-        phases,
-        read_experiment(path),
-        notes,
-        divergent_table(snaps),
-    )
-    rep.markdown.write_text(render_markdown(rep, str(path)))
-    rep.html.write_text(render_html(rep, str(path)))
+        out_dir, out_dir / "report.html", out_dir / "report.md", paths, first,
+        [a["segmentation"] for a in first["arms"].values() if "segmentation" in a],
+        exp, list(dict.fromkeys(notes)), divergent_table(snaps), compares, str(path),
+        f"phasescope report: {exp.get('name') or Path(str(path)).name}",
+    )  # fmt: skip
+    rep.markdown.write_text(render_markdown(rep))
+    rep.html.write_text(render_html(rep))
     return rep
-
-
-def _caption(name: str, exp: dict | None = None) -> str:
-    if name == "general" and exp and not is_world_run(exp):
-        return "NLL of held-out expert answers (rising = overfitting the expert style)."
-    return CAPTIONS["token_hist"] if name.startswith("token_hist") else CAPTIONS.get(name, name)
-
-
-def _eval_sets_text(exp: dict) -> str:
-    """` · eval sets: math500 (HuggingFaceH4/MATH-500:test), ...` for a real run, "" for the world."""
-    sets = eval_sets(exp) if exp else {}
-    return " · eval sets: " + ", ".join(f"{k} ({v})" for k, v in sets.items()) if sets else ""
-
-
-def _config_text(exp: dict) -> str:
-    keep = {
-        k: exp[k] for k in ("name", "config", "arms", "seeds", "git_commit", "started", "host") if k in exp
-    }
-    if "config" in keep:  # a real run: no [world] section, and its eval sets named
-        keep["config"] = report_config(exp)
-        keep.update({"eval_sets": eval_sets(exp)} if eval_sets(exp) else {})
-    return json.dumps(keep, indent=2, default=str)
-
-
-def render_markdown(rep: Report, source: str) -> str:
-    c = rep.compare
-    md = [
-        f"# phasescope report: {rep.experiment.get('name') or Path(source).name}",
-        "",
-        f"Source: `{source}` · metric `{c['metric']}` ({c['direction']} is better)"
-        + (f" · eval set n = {c['eval_n']}" if c.get("eval_n") else "")
-        + _eval_sets_text(rep.experiment),
-        "",
-        "## Verdict",
-        "",
-        c["verdict"],
-        "",
-        "## Figures",
-        "",
-    ]
-    for name, p in rep.figures.items():
-        md += [f"![{name}](figures/{p.name})", "", f"*{_caption(name, rep.experiment)}*", ""]
-    md += ["## Arms", "", to_markdown(arm_table(c)), ""]
-    md += ["## Phases (per seed, over seeds)", "", to_markdown(phase_table(c)), ""]
-    md += ["## Pairwise comparisons", "", to_markdown(pair_table(c)), ""]
-    if rep.tokens is not None and rep.tokens.rows:
-        md += [f"## {rep.tokens.title}", "", to_markdown(rep.tokens), ""]
-    if rep.notes:
-        md += ["## Notes", ""] + [f"- {n}" for n in rep.notes] + [""]
-    if rep.experiment:
-        md += ["## Versions", ""]
-        md += [f"- {k}: {v}" for k, v in (rep.experiment.get("versions") or {}).items()]
-        md += ["", "## Configuration", "", "```json", _config_text(rep.experiment), "```", ""]
-    return "\n".join(md)
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;
-text-align:right}td:first-child,td:nth-child(2),th{text-align:left}th{background:#f3f3f3}
-figure{margin:1em 0}img{max-width:100%;height:auto}figcaption{font-size:.9em;color:#444}
-.verdict{background:#f6f8fa;border-left:4px solid #0072B2;padding:.6em 1em}
-pre{background:#f6f8fa;padding:.6em;overflow:auto;font-size:.8em}.meta{color:#555;font-size:.9em}
-"""
-
-
-def render_html(rep: Report, source: str) -> str:
-    c = rep.compare
-    title = f"phasescope report: {rep.experiment.get('name') or Path(source).name}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f'<p class="meta">Source: <code>{html.escape(source)}</code> · metric <code>{html.escape(c["metric"])}</code> '
-        f"({c['direction']} is better)"
-        + (f" · eval set n = {c['eval_n']}" if c.get("eval_n") else "")
-        + html.escape(_eval_sets_text(rep.experiment))
-        + f" · generated {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}</p>",
-        "<h2>Verdict</h2>",
-        f'<p class="verdict">{html.escape(c["verdict"])}</p>',
-        "<h2>Figures</h2>",
-    ]
-    for name, p in rep.figures.items():
-        data = base64.b64encode(p.read_bytes()).decode("ascii")
-        parts.append(
-            f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(_caption(name, rep.experiment))}</figcaption></figure>"
-        )
-    parts += ["<h2>Arms</h2>", to_html(arm_table(c))]
-    parts += ["<h2>Phases (per seed, over seeds)</h2>", to_html(phase_table(c))]
-    parts += ["<h2>Pairwise comparisons</h2>", to_html(pair_table(c))]
-    if rep.tokens is not None and rep.tokens.rows:
-        parts += [f"<h2>{html.escape(rep.tokens.title)}</h2>", to_html(rep.tokens)]
-    if rep.notes:
-        parts += ["<h2>Notes</h2><ul>"] + [f"<li>{html.escape(n)}</li>" for n in rep.notes] + ["</ul>"]
-    if rep.experiment:
-        versions = rep.experiment.get("versions") or {}
-        parts += ["<h2>Versions</h2><ul>"]
-        parts += [f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in versions.items()]
-        parts += [
-            "</ul>",
-            "<h2>Configuration</h2>",
-            f"<pre>{html.escape(_config_text(rep.experiment))}</pre>",
-        ]
-    parts.append("</body></html>")
-    return "\n".join(parts)

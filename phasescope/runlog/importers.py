@@ -29,6 +29,7 @@ import pandas as pd
 
 from phasescope.errors import UsageError
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, read_jsonl, run_identity
+from phasescope.runlog.reader import stages as read_stages
 
 COLUMNS = ["run", "seed", "step", "metric", "value", "source"]
 
@@ -74,6 +75,8 @@ def load_curves(path: str | os.PathLike, step_col: str | None = None) -> tuple[p
             )
         long, notes = _read_path(p, step_col)
     frame, more = clean_frame(long)
+    for key in ("stages", "stage_starts"):
+        frame.attrs[key] = long.attrs.get(key, {})
     return frame, notes + more
 
 
@@ -136,17 +139,22 @@ def _run_name(p: Path) -> str:
 
 
 def _read_phasescope(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
-    parts, notes = [], []
+    parts, notes, stages = [], [], {}
     for run_dir in find_run_dirs(p):
         rows, n = read_jsonl(run_dir / "metrics.jsonl")
         notes += n
         run, seed = run_identity(run_dir)
+        stages.setdefault(run, read_stages(rows))  # seeds of an arm share its μ schedule
         long, n = _records_to_long(rows, step_col or "step", run, seed, str(run_dir / "metrics.jsonl"))
         parts.append(long)
         notes += n
     if not parts:
         raise UsageError(f"{p} has no <arm>/seed<k>/metrics.jsonl files yet; has the run logged a step?")
-    return pd.concat(parts, ignore_index=True), notes
+    long = pd.concat(parts, ignore_index=True)
+    # run -> [(first step, stage)], and run -> first steps of later stages (the fixed knots)
+    long.attrs["stages"] = stages
+    long.attrs["stage_starts"] = {r: [step for step, _ in s[1:]] for r, s in stages.items() if len(s) > 1}
+    return long, notes
 
 
 def _read_json(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:

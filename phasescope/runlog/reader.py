@@ -73,6 +73,22 @@ def run_identity(run_dir: Path) -> tuple[str, int | None]:
     return (run_dir.parent.name if seed is not None else run_dir.name), seed
 
 
+def stages(rows: list[dict]) -> list[tuple[float, str]]:
+    """(first step, stage) of every stage (the ``stage`` column: sft, rl, mixed), in step order:
+    where μ's regime changes, e.g. the SFT -> RL switch of ``sft_then_rl``. The step-0 row (the
+    base, before any update) carries no regime of its own and is skipped."""
+    out: list[tuple[float, str]] = []
+    for row in sorted((r for r in rows if "stage" in r and "step" in r), key=lambda r: r["step"]):
+        if row["step"] != 0 and (not out or row["stage"] != out[-1][1]):
+            out.append((float(row["step"]), str(row["stage"])))
+    return out
+
+
+def stage_starts(rows: list[dict]) -> list[float]:
+    """First step of every stage after the first: the known changepoints of a run."""
+    return [step for step, _ in stages(rows)[1:]]
+
+
 def read_metrics(path: Path, notes: list[str] | None = None) -> list[dict]:
     """metrics.jsonl rows of a run that may still be writing: none when the file is missing or has
     no readable line yet; a truncated last line (a crash mid-write) is skipped and, when `notes` is

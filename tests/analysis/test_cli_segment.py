@@ -104,3 +104,46 @@ def test_bad_direction(cli):
 @pytest.mark.parametrize("name", ["qwen06_syntagrus_lora.stdout_log.txt"])
 def test_unsupported_real_log_is_one_line(real_logs, name):
     assert "trainer_state.json" in _one_line_error(run_cli("segment", real_logs / name), (2,))
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "many", "2.5"])
+def test_eval_n_must_be_a_positive_whole_number(bad, cli):
+    proc = cli("segment", FIXTURES / "hf_trainer_state.json", "-m", "eval_accuracy", "--eval-n", bad)
+    assert "--eval-n" in _one_line_error(proc, (2,))
+
+
+def test_eval_n_sets_the_binomial_noise_floor(tmp_path, cli):
+    # One problem of 40 flipping back and forth: within a 40-problem eval set's noise, no phase.
+    p = tmp_path / "flips.csv"
+    p.write_text("step,accuracy\n" + "\n".join(f"{i * 10},{0.5 + 0.025 * (i % 2)}" for i in range(30)))
+    proc = cli("segment", p, "-m", "accuracy", "--eval-n", "40", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    (curve,) = json.loads(proc.stdout)
+    assert curve["eval_n"] == 40
+    assert curve["no_phases"] is not None
+    assert [ph["label"] for ph in curve["phases"]] == ["plateau"]
+
+
+def test_constant_curve_has_no_phases(tmp_path, cli):
+    p = tmp_path / "const.csv"
+    p.write_text("step,accuracy\n" + "\n".join(f"{i},0.25" for i in range(20)))
+    proc = cli("segment", p, "-m", "accuracy")
+    assert proc.returncode == 0, proc.stderr
+    assert "no phases: accuracy is constant (0.25 at every step)" in proc.stdout
+
+
+def test_stage_switch_of_a_phasescope_run_is_a_fixed_knot(tmp_path, cli):
+    run = tmp_path / "exp" / "sft_then_rl" / "seed0"
+    run.mkdir(parents=True)
+    rows = [{"step": 0, "stage": "sft", "eval/accuracy": 0.5}]
+    for s in range(1, 121):
+        row = {"step": s, "stage": "sft" if s < 61 else "rl"}
+        if s % 5 == 0:
+            row["eval/accuracy"] = 0.5 - 0.3 * (s < 61) * min(s, 20) / 20 + 0.003 * max(s - 60, 0)
+        rows.append(row)
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = cli("segment", tmp_path / "exp", "-m", "eval/accuracy", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    (curve,) = json.loads(proc.stdout)
+    fixed = [cp for cp, f in zip(curve["changepoints"], curve["changepoint_fixed"]) if f]
+    assert fixed == [65]  # the first evaluation of the RL stage (its first step is 61)

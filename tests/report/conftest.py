@@ -21,6 +21,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ARMS = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
+# The figures of a report on this experiment without probes; with probes it adds the token heat map.
+FIGURES = {"heldout", "timeline", "endpoints", "mu", "rollout", "losses", "divergence", "general"}
+FIGURES |= {"phases_eval-accuracy", "phases_eval-expert_nll", "phases_eval-general_accuracy"}
 # variant, planted-curve overrides, μ(step) as a function of the fraction of training done
 _PLAN = {
     "sft": ("full", {}, lambda f: 1.0),

@@ -6,14 +6,14 @@ import json
 
 from phasescope.cli import _report_after_run
 
-from .conftest import make_experiment, one_line_error
+from .conftest import FIGURES, make_experiment, one_line_error
 
 
 def test_compare_prints_table_and_writes_default_json(toy_exp_plain, cli):
     proc = cli("compare", toy_exp_plain)
     assert proc.returncode == 0, proc.stderr
     assert "verdict: Highest final eval/accuracy: chord_phi" in proc.stdout
-    data = json.loads((toy_exp_plain / "analysis" / "compare.json").read_text())
+    data = json.loads((toy_exp_plain / "analysis" / "eval-accuracy" / "compare.json").read_text())
     assert data["metric"] == "eval/accuracy"
     assert set(data["arms"]) == {"sft", "sft_then_rl", "chord_phi"}
 
@@ -31,7 +31,7 @@ def test_report_command_on_a_run_dir_without_probes(toy_exp_plain, tmp_path, cli
     proc = cli("report", toy_exp_plain, "--out", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     figures = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
-    assert {"heldout", "phases", "endpoints", "mu", "losses", "divergence", "general"} == figures
+    assert figures == FIGURES
     assert "tokens.jsonl" in proc.stderr and "kl_to_base" in proc.stderr
     assert (tmp_path / "out" / "report.html").is_file() and "chord_phi" in proc.stdout
 

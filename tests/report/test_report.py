@@ -10,7 +10,9 @@ import pytest
 from phasescope.report import build_report
 from phasescope.report.plots import ARM_ORDER, arm_styles
 
-FULL = {"heldout", "phases", "endpoints", "mu", "losses", "divergence", "token_hist_sft_then_rl", "general"}
+from .conftest import FIGURES
+
+FULL = FIGURES | {"token_hist_sft_then_rl"}
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +23,10 @@ def rep(toy_exp):
 def test_writes_expected_files_and_figures(rep, toy_exp):
     out = toy_exp / "analysis"
     assert rep.out_dir == out
-    for name in ("report.html", "report.md", "compare.json", "phases.json"):
+    for name in ("report.html", "report.md"):
         assert (out / name).is_file()
+    for slug in ("eval-accuracy", "eval-expert_nll", "eval-general_accuracy"):
+        assert (out / slug / "compare.json").is_file() and (out / slug / "phases.json").is_file()
     assert set(rep.figures) == FULL
     for name in FULL:
         png = out / "figures" / f"{name}.png"
