@@ -15,9 +15,13 @@ the trainer's latest training signals (e.g. `{"rollout/reward_mean": 0.4}`), for
 depends on how training goes; it is None when nothing is known yet (planning a run, step 0), and
 such a schedule must then return the μ it may take (any value in (0, 1) when it could be either).
 
-`step` is the number of optimizer updates already applied (0 for the first update), the same
-convention as Trinity-RFT's `global_step` in `mu_schedule_function`. Never imports torch: the
-weightings use tensor methods only, so the registry can be read where no training stack exists.
+Step origin: `step` is the update's number counted from 1 — update 1 is the first optimizer update,
+and the metrics row at step N (which describes update N) carries μ(N). This is Trinity-RFT's origin:
+its trainer's `global_steps` start at 1, and `mu_schedule_function(global_steps, ...)` gives the μ of
+that update, so CHORD-μ's first update already has μ = mu_peak / mu_warmup_steps (not 0) and the
+schedules here equal Trinity-RFT's step for step. μ(0) is the step-0 row (the base model, no update).
+Never imports torch: the weightings use tensor methods only, so the registry can be read where no
+training stack exists.
 """
 
 from __future__ import annotations
@@ -50,8 +54,8 @@ def constant_mu(step: int, mu: float) -> float:
 
 
 def step_mu(step: int, sft_steps: int) -> float:
-    """SFT-then-RL: μ = 1 for the first `sft_steps` updates (steps 0..sft_steps−1), then 0."""
-    return 1.0 if step < sft_steps else 0.0
+    """SFT-then-RL: μ = 1 for the first `sft_steps` updates (steps 1..sft_steps), then 0."""
+    return 1.0 if step <= sft_steps else 0.0
 
 
 def warmup_cosine_mu(
@@ -177,12 +181,12 @@ def stage_at(step: int, arm, state: State = None) -> str:
 
 def needs_rollouts(arm, steps: int) -> bool:
     """Whether the arm has an RL term (μ < 1) at some step of a `steps`-step run."""
-    return any(mu_at(s, arm) < 1.0 for s in range(steps))
+    return any(mu_at(s, arm) < 1.0 for s in range(1, steps + 1))
 
 
 def needs_expert(arm, steps: int) -> bool:
     """Whether the arm has an SFT term (μ > 0) at some step of a `steps`-step run."""
-    return any(mu_at(s, arm) > 0.0 for s in range(steps))
+    return any(mu_at(s, arm) > 0.0 for s in range(1, steps + 1))
 
 
 def describe(name: str, arm) -> str:

@@ -34,6 +34,37 @@ def encode_pairs(tokenizer, prompts: list[str], responses: list[str]) -> dict[st
     }
 
 
+def encode_from_start(tokenizer, prompts: list[str], responses: list[str]) -> dict[str, torch.Tensor]:
+    """Like `encode_pairs`, but every row starts at position 0 (no left padding), for TRL's forward.
+
+    TRL's log-probability path passes no position ids, so a left-padded prompt shifts the positions
+    of a model with absolute position embeddings (GPT-2) away from those of generation and
+    evaluation. Here each row is prompt + response, right-padded; the "prompt" part is as long as the
+    shortest prompt and the "completion" part holds the rest: `completion_attention_mask` marks its
+    real tokens (what the model attends to), `completion_mask` the response tokens (what is scored).
+    """
+    pad = tokenizer.pad_token_id
+    p_ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+    r_ids = [tokenizer.encode(r, add_special_tokens=False) for r in responses]
+    lp = min(len(x) for x in p_ids)
+    width = max(len(p) + len(r) for p, r in zip(p_ids, r_ids)) - lp
+    completion_ids = torch.full((len(p_ids), width), pad, dtype=torch.long)
+    completion_mask = torch.zeros((len(p_ids), width), dtype=torch.long)
+    attention = torch.zeros((len(p_ids), width), dtype=torch.long)
+    for i, (p, r) in enumerate(zip(p_ids, r_ids)):
+        rest = p[lp:] + r
+        completion_ids[i, : len(rest)] = torch.tensor(rest)
+        completion_mask[i, len(p) - lp : len(rest)] = 1
+        attention[i, : len(rest)] = 1
+    return {
+        "prompt_ids": torch.tensor([p[:lp] for p in p_ids], dtype=torch.long).reshape(len(p_ids), lp),
+        "prompt_mask": torch.ones((len(p_ids), lp), dtype=torch.long),
+        "completion_ids": completion_ids,
+        "completion_mask": completion_mask,
+        "completion_attention_mask": attention,
+    }
+
+
 def completion_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits that predict each completion token, shape (B, T_completion, V)."""
     input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)

@@ -3,8 +3,13 @@
     L = (1 − μ) · L_GRPO + μ · L_SFT,w
 
 Departures from the paper / Trinity-RFT, on purpose:
-- L_GRPO is a token-mean over all response tokens of the batch (the paper's choice); TRL's default
-  `loss_type="grpo"` averages per sequence first. Both are available through `token_mean`.
+- L_GRPO is a token-mean over all response tokens of the batch (the paper's choice), TRL 1.16's
+  default aggregation (`loss_type="dapo"`): on one process with one accumulation step the two are
+  equal (tested against TRL's own `_compute_loss`). With gradient accumulation each micro-batch is a
+  token mean of its own (DAPO's normaliser is the whole accumulated batch's tokens).
+- Rollouts from vLLM carry TRL's importance-sampling ratio π_train/π_vLLM (already truncated or
+  masked by TRL as `vllm_importance_sampling_mode` says); as in TRL, it multiplies the per-token
+  clipped surrogate (`is_ratio`). Other TRL loss options are refused, not ignored (`fidelity.py`).
 - When a batch has no on-policy rows (μ = 1, nothing generated) or no expert rows (μ = 0), the missing
   term is exactly 0 rather than NaN, and it receives no weight (LUFFY's NaN failure, BACKGROUND.md).
 """
@@ -26,16 +31,20 @@ def grpo_loss(
     advantages: torch.Tensor,
     mask: torch.Tensor,
     clip_range: float,
+    is_ratio: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """PPO-clipped surrogate, token-mean over the batch, no KL.
 
-    logp, old_logp, mask: (B, T); advantages: (B,). Returns (loss, clip_fraction).
+    logp, old_logp, mask: (B, T); advantages: (B,) or (B, T); is_ratio: the sampler-correction
+    ratio, (B, T) per token or (B, 1) per sequence, or None. Returns (loss, clip_fraction).
     """
     ratio = torch.exp(logp - old_logp)
-    adv = advantages.unsqueeze(1)
+    adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1.0 - clip_range, 1.0 + clip_range) * adv
     per_token = -torch.minimum(unclipped, clipped)
+    if is_ratio is not None:
+        per_token = per_token * is_ratio
     clip_frac = masked_mean((unclipped > clipped).float(), mask).detach()
     return masked_mean(per_token, mask), clip_frac
 

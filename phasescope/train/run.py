@@ -127,7 +127,7 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs):
             tc.probe_top_k,
             tc.divergent_threshold,
         )
-        evaluator = with_probe(evaluator, probe, logs.tokens.write, lambda s: stage_at(max(s - 1, 0), arm))
+        evaluator = with_probe(evaluator, probe, logs.tokens.write, lambda s: stage_at(s, arm))
     trainer = PhaseTrainer(
         model=setup.model,
         reward_funcs=setup.reward_funcs,

@@ -1,7 +1,9 @@
 """When the trainer does what: the learning-rate factor of each update and the evaluation grid.
 
-μ itself is the arm's schedule (`phasescope.arms`); these are the step-indexed rules of the loop
-around it, as pure functions. `step` is the number of optimizer updates already applied.
+μ itself is the arm's schedule (`phasescope.arms`, whose `step` is the update's number from 1, as
+Trinity-RFT's `global_steps`); these are the step-indexed rules of the loop around it, as pure
+functions. `lr_factor` follows torch's LambdaLR and counts scheduler steps from 0: its `step` is the
+number of optimizer updates already applied, so its update is number `step + 1`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ def lr_factor(step: int, arm, warmup_steps: int, lr: float, sft_lr: float | None
     pure-SFT updates (μ = 1), so the SFT stage of sft_then_rl runs at the SFT learning rate.
     """
     factor = step / warmup_steps if step < warmup_steps else 1.0
-    if sft_lr is not None and mu_at(step, arm) == 1.0:
+    if sft_lr is not None and mu_at(step + 1, arm) == 1.0:
         factor *= sft_lr / lr
     return factor
 

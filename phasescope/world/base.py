@@ -4,7 +4,13 @@ The base is the "instruct model" of the miniature: it answers addition directly 
 accuracy and its general skill (max, or subtraction) well. Pre-training stops at the first check where held-out *dev*
 addition accuracy reaches `base_target_accuracy` (the dev set is disjoint from `eval`, so
 choosing the checkpoint never looks at the evaluation problems). Same config → same base,
-bit for bit on CPU; the cache key is a hash of every field that shapes the base.
+bit for bit on one CPU; the cache key is a hash of every field that shapes the base.
+
+The default world's base ships with the package (`world/shipped/`, built by
+`python -m phasescope.world.build_base`): CPU float differences move where pre-training's early stop
+lands, so bases built on two machines differ, and every machine must start from the same one. A
+world whose key is the shipped base's loads it and trains nothing; any other world builds its own
+base once and caches it under `cache_root()/base/<key>`.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ BASE_FIELDS = (
     "n_rl_prompts",
 )
 CHECK_EVERY = 25
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+"""The default world's base model, shipped as package data; its phasescope_base.json holds its key."""
 
 
 def cache_root() -> Path:
@@ -58,18 +66,43 @@ def base_key(world) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def shipped_key() -> str | None:
+    """The key of the base that ships with the package (None when the package has none)."""
+    meta = SHIPPED_DIR / "phasescope_base.json"
+    if not (meta.exists() and (SHIPPED_DIR / "model.safetensors").exists()):
+        return None
+    return json.loads(meta.read_text()).get("key")
+
+
 def base_model_path(world, splits, log=print) -> Path:
-    """Path of the cached base model for `world`, building it first when it is not cached."""
-    path = cache_root() / "base" / base_key(world)
+    """Path of the base model for `world`: the shipped one when the keys match, else the cached one,
+    built first when it is not cached."""
+    key = base_key(world)
+    if shipped_key() == key:
+        return SHIPPED_DIR
+    path = cache_root() / "base" / key
     if (path / "config.json").exists() and (path / "phasescope_base.json").exists():
         return path
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    log(f"building the base model (cached afterwards in {path}) ...")
+    meta = train_base(world, splits, tmp, log)
+    if path.exists():  # another process finished first; keep its copy
+        return path
+    os.replace(tmp, path)
+    log(
+        f"base model built in {meta['seconds']} s: {meta['steps']} steps, "
+        f"dev addition accuracy {meta['dev_accuracy']}"
+    )
+    return path
+
+
+def train_base(world, splits, out_dir: Path, log=print) -> dict:
+    """Pre-train the base model of `world` and save it (with phasescope_base.json) in `out_dir`."""
     t0 = time.perf_counter()
     # One thread: the tiny model gains little from two, and a second busy process on a 2-core machine
     # makes multi-threaded torch many times slower (spinning workers).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    log(f"building the base model (cached afterwards in {path}) ...")
     tokenizer = CharTokenizer()
     model = build_model(tokenizer, world.n_layer, world.n_embd, world.n_head, n_positions=48, seed=world.seed)
     examples = [(p.prompt, direct_response(p)) for p in splits.pretrain_add]
@@ -100,24 +133,19 @@ def base_model_path(world, splits, log=print) -> Path:
         )
     finally:
         torch.set_num_threads(threads)
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
     meta = {
+        "key": base_key(world),
         "steps": steps,
         "dev_accuracy": history[-1][1] if history else None,
         "history": history,
         "seconds": round(time.perf_counter() - t0, 1),
         "key_fields": {k: getattr(world, k) for k in BASE_FIELDS},
     }
-    (tmp / "phasescope_base.json").write_text(json.dumps(meta, indent=1))
-    if path.exists():  # another process finished first; keep its copy
-        return path
-    os.replace(tmp, path)
-    log(
-        f"base model built in {meta['seconds']} s: {steps} steps, dev addition accuracy {meta['dev_accuracy']}"
-    )
-    return path
+    (out_dir / "phasescope_base.json").write_text(json.dumps(meta, indent=1))
+    return meta
 
 
 def load_base(path: Path):

@@ -104,3 +104,15 @@ def test_grpo_no_nonzero_advantages_gives_zero_loss_not_nan():
     logp = torch.randn(4, 3)
     loss, _ = grpo_loss(logp, logp.detach(), torch.zeros(4), torch.ones(4, 3), 0.2)
     assert loss.item() == 0.0
+
+
+def test_grpo_loss_multiplies_each_token_by_the_sampler_ratio():
+    # ratio 1 (logp == old), A = 1: per-token surrogate -1, times the IS ratio, token mean
+    logp = torch.zeros(2, 2)
+    mask = torch.tensor([[1, 1], [1, 0]])
+    per_token = torch.tensor([[0.5, 2.0], [0.0, 9.0]])
+    loss, _ = grpo_loss(logp, logp, torch.tensor([1.0, 1.0]), mask, 0.2, per_token)
+    assert loss.item() == pytest.approx(-(0.5 + 2.0 + 0.0) / 3)
+    per_seq = torch.tensor([[3.0], [0.0]])  # sequence-level (masked) ratio, broadcast over tokens
+    loss, _ = grpo_loss(logp, logp, torch.tensor([1.0, 1.0]), mask, 0.2, per_seq)
+    assert loss.item() == pytest.approx(-(3.0 + 3.0 + 0.0) / 3)

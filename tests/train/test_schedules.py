@@ -13,8 +13,9 @@ def test_constant():
 
 
 def test_step_schedule_is_sft_for_exactly_s_updates():
-    assert [step_mu(s, 3) for s in range(5)] == [1.0, 1.0, 1.0, 0.0, 0.0]
-    assert step_mu(0, 0) == 0.0  # S = 0 is pure RL
+    # updates are numbered from 1 (Trinity-RFT's global_steps); step 0 is the base model's row
+    assert [step_mu(s, 3) for s in range(1, 6)] == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert step_mu(1, 0) == 0.0  # S = 0 is pure RL
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_warmup_cosine_is_monotone_during_decay():
 
 def test_mu_at_and_stage_for_arms():
     stl = ArmConfig(schedule="step", sft_steps=2)
-    assert [stage_at(s, stl) for s in range(4)] == ["sft", "sft", "rl", "rl"]
+    assert [stage_at(s, stl) for s in range(1, 5)] == ["sft", "sft", "rl", "rl"]
     phi = ArmConfig(schedule="constant", mu=0.1, weighting="phi")
     assert mu_at(7, phi) == 0.1 and stage_at(7, phi) == "mixed"
     cm = ArmConfig(schedule="warmup_cosine", mu_decay_steps=10, mu_peak=0.9, mu_valley=0.05)
@@ -63,6 +64,7 @@ def test_mu_at_and_stage_for_arms():
 
 
 def test_lr_factor_switches_at_the_stage_boundary_and_warms_up():
+    # lr_factor counts scheduler steps from 0: its step s is update s + 1
     stl = ArmConfig(schedule="step", sft_steps=3)
     got = [lr_factor(s, stl, 0, 1e-4, 1e-3) for s in range(5)]
     assert got == pytest.approx([10.0, 10.0, 10.0, 1.0, 1.0])
@@ -75,3 +77,12 @@ def test_eval_grid_is_dense_early_then_regular():
     steps = [s for s in range(0, 101) if is_eval_step(s, 100, 20, 5, 40)]
     assert steps == [0, 5, 10, 15, 20, 25, 30, 35, 40, 60, 80, 100]
     assert [s for s in range(0, 51) if is_eval_step(s, 50, 20)] == [0, 20, 40, 50]  # last step always
+
+
+def test_step_origin_is_trinity_rft_global_steps():
+    # Trinity-RFT's mu_schedule_function(global_steps=1, W=10, ...) for the first update: 0.09, not 0
+    cm = ArmConfig(
+        schedule="warmup_cosine", mu_warmup_steps=10, mu_decay_steps=20, mu_peak=0.9, mu_valley=0.05
+    )
+    assert mu_at(1, cm) == pytest.approx(0.09)
+    assert mu_at(10, cm) == pytest.approx(0.9)
