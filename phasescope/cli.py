@@ -73,7 +73,7 @@ def run(
     out: str = typer.Option(None, "--out", help="Parent folder of the run directory (default: runs)."),
     name: str = typer.Option(None, "--name", help="Experiment name (the run directory's name)."),
     overrides: list[str] = typer.Option(
-        None, "--set", help="Override a field: --set train.lr=1e-4 (repeatable)."
+        None, "--set", help="Override a field: --set train.learning_rate=1e-4 (repeatable)."
     ),
     workers: int = typer.Option(None, "--workers", help="Arms trained at once (one process each)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
@@ -124,7 +124,7 @@ def launch(
     arm: str = typer.Option(..., "--arm", help="Arm to train (one of the config's arms)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the arm."),
     overrides: list[str] = typer.Option(
-        None, "--set", help="Override a field: --set train.lr=1e-4 (repeatable)."
+        None, "--set", help="Override a field: --set train.learning_rate=1e-4 (repeatable)."
     ),
 ) -> None:
     """Train one arm on every process of an `accelerate launch` (DDP, DeepSpeed ZeRO, FSDP):

@@ -134,7 +134,7 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def config_diff(new: Config, old: Config) -> list[str]:
-    """Flat keys ("train.lr") whose values differ, except the RESUME_FREE ones (sorted)."""
+    """Flat keys ("train.learning_rate") whose values differ, except the RESUME_FREE ones (sorted)."""
     a, b = _flat(new.to_dict()), _flat(old.to_dict())
     return sorted(k for k in a.keys() | b.keys() if k not in RESUME_FREE and a.get(k) != b.get(k))
 

@@ -145,7 +145,7 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs):
     for cb in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(cb)
     trainer.add_callback(
-        EvalCallback(trainer, evaluator, tc.eval_every, tc.eval_early_every, tc.eval_early_until)
+        EvalCallback(trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until)
     )
     return trainer, probe
 

@@ -55,8 +55,12 @@ def run_experiment(
     their last checkpoint (`train_one(resume=True)`). SIGINT/SIGTERM stop every worker, then raise
     `pool.Interrupted`.
     """
+    if cfg.trl:  # a typo in [trl] is one error here, not a failure in every worker
+        from phasescope.train.args import check_trl_fields
+
+        check_trl_fields(cfg.trl)
     prepare_dir(cfg, exp_dir, overwrite, resume)
-    if not cfg.model.name_or_path:
+    if not cfg.model.model_name_or_path:
         from phasescope.world import build_world
 
         build_world(cfg.world, log=log)
@@ -72,7 +76,7 @@ def run_experiment(
                     )
                 )
                 log(f"skipped {arm}/seed{seed} (finished before)")
-    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, cfg.train.steps, resume, log)
+    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, cfg.train.max_steps, resume, log)
 
 
 def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[dict[str, Any]]:

@@ -141,7 +141,7 @@ class PhaseTrainer(GRPOTrainer):
         step = self.state.global_step + 1
         if self.on_nonfinite == "stop":
             raise NonFiniteError(
-                f"{what} is not finite at step {step}; {self.last_good_checkpoint()}. Lower train.lr "
+                f"{what} is not finite at step {step}; {self.last_good_checkpoint()}. Lower train.learning_rate "
                 f'(or train.sft_lr), or set train.on_nonfinite="skip" to drop such updates'
             )
         self._nonfinite = what

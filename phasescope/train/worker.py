@@ -41,7 +41,7 @@ def launch(cfg: Config, arm: str, seed: int) -> None:
         if not (exp_dir / "experiment.json").exists():
             write_experiment_json(exp_dir, cfg)
         out.mkdir(parents=True, exist_ok=True)
-        if not cfg.model.name_or_path:  # the embedded world's base model is built (cached) once
+        if not cfg.model.model_name_or_path:  # the embedded world's base model is built (cached) once
             from phasescope.world import build_world
 
             build_world(cfg.world)

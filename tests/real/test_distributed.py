@@ -18,8 +18,8 @@ WORKER = REPO / "tests" / "real" / "dist_worker.py"
 SETS = [
     "train.prompts_per_step=4",
     "train.expert_batch_size=4",
-    "train.steps=2",
-    "train.eval_every=2",
+    "train.max_steps=2",
+    "train.eval_steps=2",
     "arms.sft_then_rl.sft_steps=1",
 ]
 

@@ -57,7 +57,7 @@ def test_config_needs_a_model_for_data_and_data_for_a_model():
     with pytest.raises(UsageError, match="need a real model"):
         load_config(None, [f'data.rl_prompts="{DATA / "math_tiny.jsonl"}"'])
     with pytest.raises(UsageError, match="names no rl_prompts"):
-        load_config(None, ['model.name_or_path="some/model"'])
+        load_config(None, ['model.model_name_or_path="some/model"'])
 
 
 def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
