@@ -111,3 +111,35 @@ def test_an_old_named_config_still_runs(cli, tmp_path, tiny_cache, tiny_world):
     assert [json.loads(r)["step"] for r in rows] == [0, 1, 2, 3]
     meta = json.loads((tmp_path / "old" / "experiment.json").read_text())
     assert meta["config"]["train"]["max_steps"] == 3 and "steps" not in meta["config"]["train"]
+
+
+def _trl_trainer_state(path):
+    """A TRL GRPOTrainer's trainer_state.json: flat TRL metric names."""
+    rows = [
+        {"step": s, "loss": 0.1, "reward": 0.2 + 0.01 * s, "completions/mean_length": 100.0 + s}
+        for s in range(1, 13)
+    ]
+    path.write_text(json.dumps({"global_step": 12, "log_history": rows}))
+    return path
+
+
+def test_phasescope_names_find_trl_metrics_and_back(tmp_path):
+    import pandas as pd
+
+    from phasescope.analysis import load_curves
+    from phasescope.analysis.curves import resolve_metric
+
+    frame, _ = load_curves(_trl_trainer_state(tmp_path / "trainer_state.json"))
+    assert resolve_metric(frame, "rollout/reward_mean") == "reward"
+    assert resolve_metric(frame, "rollout/response_length") == "completions/mean_length"
+    assert resolve_metric(frame, "reward") == "reward"
+    ours = pd.DataFrame({"metric": ["rollout/reward_mean", "rollout/clip_frac"], "step": [1, 1]})
+    assert resolve_metric(ours, "reward") == "rollout/reward_mean"
+    assert resolve_metric(ours, "clip_ratio/region_mean") == "rollout/clip_frac"
+
+
+def test_segment_reads_a_trl_log_by_phasescope_name(cli, tmp_path):
+    path = _trl_trainer_state(tmp_path / "trainer_state.json")
+    res = cli("segment", path, "-m", "rollout/reward_mean", "--json", "-")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)[0]["metric"] == "reward"

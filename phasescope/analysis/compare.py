@@ -217,7 +217,8 @@ def eval_set_size(path) -> int | None:
     from phasescope.runlog.experiment import read_experiment
 
     cfg = read_experiment(path, levels=2 if Path(path).is_dir() else 1).get("config") or {}
-    if (cfg.get("model") or {}).get("name_or_path"):
+    model = cfg.get("model") or {}
+    if model.get("model_name_or_path") or model.get("name_or_path"):  # its TRL name, and the name before it
         return None  # a real dataset: its eval size is not in the config
     n = (cfg.get("world") or {}).get("n_eval")
     return int(n) if isinstance(n, int) and n > 0 else None
