@@ -105,7 +105,8 @@ def run(
     exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
     if resume and not overwrite:
         explicit = config is not None or bool(overrides) or arms is not None or seeds is not None
-        cfg = resume_config(cfg, exp_dir, explicit)
+        # a W&B mirror continues into the same W&B run unless --wandb says otherwise
+        cfg = resume_config(cfg, exp_dir, explicit, keep=("experiment.wandb",) if wandb is None else ())
     t0 = time.perf_counter()
     results = run_experiment(cfg, exp_dir, log=typer.echo, overwrite=overwrite, resume=resume)
     typer.echo("")

@@ -65,3 +65,14 @@ def cli(capsys, monkeypatch):
         return subprocess.CompletedProcess(args, code, out, err)
 
     return invoke
+
+
+@pytest.fixture
+def wandb_offline(monkeypatch, tmp_path):
+    """W&B in offline mode in `tmp_path`: no credentials, no network, nothing from the environment."""
+    for var in ("WANDB_API_KEY", "WANDB_DIR", "WANDB_PROJECT", "WANDB_ENTITY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    return tmp_path

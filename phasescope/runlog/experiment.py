@@ -139,12 +139,13 @@ def config_diff(new: Config, old: Config) -> list[str]:
     return sorted(k for k in a.keys() | b.keys() if k not in RESUME_FREE and a.get(k) != b.get(k))
 
 
-def resume_config(cfg: Config, exp_dir: Path, explicit: bool) -> Config:
+def resume_config(cfg: Config, exp_dir: Path, explicit: bool, keep: tuple[str, ...] = ()) -> Config:
     """The config a `--resume` continues with: the one stored in experiment.json.
 
     `cfg` is what the command line resolved; when the user gave a config file or overrides
     (`explicit`), it must equal the stored one except for where and how the run executes
-    (workers, W&B mode), since a resumed arm must train exactly as it started.
+    (workers, W&B mode), since a resumed arm must train exactly as it started. The RESUME_FREE keys
+    in `keep` (those the command line did not give, e.g. "experiment.wandb") stay as stored.
     """
     _require(exp_dir)
     stored = load_experiment_config(exp_dir)
@@ -158,7 +159,8 @@ def resume_config(cfg: Config, exp_dir: Path, explicit: bool) -> Config:
             "resume without a config file or --set (the stored config is used), or start a new run"
         )
     d = stored.to_dict()
-    d["experiment"].update({k.split(".")[1]: getattr(cfg.experiment, k.split(".")[1]) for k in RESUME_FREE})
+    free = [k.split(".")[1] for k in RESUME_FREE if k not in keep]
+    d["experiment"].update({k: getattr(cfg.experiment, k) for k in free})
     return config_from_dict(d)
 
 
