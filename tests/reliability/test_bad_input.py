@@ -94,11 +94,26 @@ CASES = [
         "[arms.sft] must be a table",
     ),
     # --- --set overrides ----------------------------------------------------------------------
-    ("set-no-equals", lambda t, m: ["run", "--set", "train.learning_rate"], 2, "must look like section.key=value"),
+    (
+        "set-no-equals",
+        lambda t, m: ["run", "--set", "train.learning_rate"],
+        2,
+        "must look like section.key=value",
+    ),
     ("set-no-section", lambda t, m: ["run", "--set", "lr=1"], 2, "the key must be section.key"),
-    ("set-inf", lambda t, m: ["run", "--set", "train.learning_rate=inf"], 2, "train.learning_rate must be a finite number"),
+    (
+        "set-inf",
+        lambda t, m: ["run", "--set", "train.learning_rate=inf"],
+        2,
+        "train.learning_rate must be a finite number",
+    ),
     ("set-nan", lambda t, m: ["run", "--set", "arms.chord_phi.mu=nan"], 2, "mu must be a finite number"),
-    ("set-into-a-value", lambda t, m: ["run", "--set", "train.learning_rate.x=1"], 2, "train.learning_rate must be float"),
+    (
+        "set-into-a-value",
+        lambda t, m: ["run", "--set", "train.learning_rate.x=1"],
+        2,
+        "train.learning_rate must be float",
+    ),
     (
         "set-list-of-ints",
         lambda t, m: ["run", "--set", "experiment.arms=[1,2]"],
