@@ -77,7 +77,7 @@ def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
     logs = "".join(p.read_text() for p in exp.glob("*/seed0/train.log"))
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:] + logs[-3000:]
     meta = json.loads((exp / "experiment.json").read_text())
-    assert meta["config"]["model"]["name_or_path"] == str(tiny_model_dir)
+    assert meta["config"]["model"]["model_name_or_path"] == str(tiny_model_dir)
     for arm in ("sft_then_rl", "chord_phi"):
         rows = [json.loads(x) for x in (exp / arm / "seed0" / "metrics.jsonl").read_text().splitlines()]
         assert [r["step"] for r in rows] == [0, 1, 2]

@@ -388,4 +388,4 @@ def test_resume_uses_the_stored_config(tmp_path):
     exp = _experiment(tmp_path)
     cfg = resume_config(load_config(None, ["experiment.workers=1"]), exp, explicit=False)
     assert cfg.train.max_steps == 5 and cfg.experiment.arms == ["sft"] and cfg.experiment.workers == 1
-    assert json.loads((exp / "experiment.json").read_text())["config"]["train"]["steps"] == 5
+    assert json.loads((exp / "experiment.json").read_text())["config"]["train"]["max_steps"] == 5
