@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import Enum
 
 import typer
 
@@ -12,8 +13,48 @@ from phasescope.errors import PhasescopeError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Train SFT/RL/CHORD arms, and read their learning curves as shift, readapt and overfit phases.",
 )
+
+
+class Direction(str, Enum):
+    """Which way a metric is better (the choices `--help` shows)."""
+
+    higher = "higher"
+    lower = "lower"
+
+
+class WandbMode(str, Enum):
+    """`--wandb` choices (see runlog/wandb_mirror.py)."""
+
+    off = "off"
+    offline = "offline"
+    online = "online"
+
+
+def _value(choice: Enum | None) -> str | None:
+    return None if choice is None else choice.value
+
+
+def _print_version(flag: bool) -> None:
+    if flag:
+        from phasescope import __version__
+
+        typer.echo(f"phasescope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error (also PHASESCOPE_DEBUG=1); any position."
+    ),
+) -> None:
+    """Train SFT/RL/CHORD arms, and read their learning curves as shift, readapt and overfit phases."""
 
 
 @app.command()
@@ -21,7 +62,9 @@ def segment(
     path: str = typer.Argument(..., help="Run/experiment dir, log file, or wandb:entity/project/run_id."),
     metric: str = typer.Option(None, "--metric", "-m", help="Metric to segment; omit to list metrics."),
     json_out: str = typer.Option(None, "--json", help="Write the segment JSON here ('-' for stdout)."),
-    direction: str = typer.Option(None, "--direction", help="higher|lower is better (default: from name)."),
+    direction: Direction = typer.Option(
+        None, "--direction", help="Which way is better (default: from the name)."
+    ),
     step_col: str = typer.Option(None, "--step-col", help="Step column of a CSV/JSONL, if not detected."),
 ) -> None:
     """Read a learning curve as phases (shift, readapt, overfit, improve, plateau) with changepoint CIs."""
@@ -30,8 +73,7 @@ def segment(
     from phasescope.analysis import format_table, load_curves, metric_table, segment_frame
     from phasescope.errors import UsageError
 
-    if direction is not None and direction not in ("higher", "lower"):
-        raise UsageError(f"--direction must be 'higher' or 'lower', not {direction!r}")
+    direction = _value(direction)
     frame, notes = load_curves(path, step_col=step_col)
     if frame.empty:
         raise PhasescopeError(f"{path}: no finite metric values found")
@@ -83,8 +125,8 @@ def run(
         help="Continue an interrupted run directory: finished arms are skipped, the others continue "
         "from their last checkpoint (the stored config is used).",
     ),
-    wandb: str = typer.Option(
-        None, "--wandb", help="Mirror to W&B: off|offline|online (default off; WANDB_MODE respected)."
+    wandb: WandbMode = typer.Option(
+        None, "--wandb", help="Mirror to W&B (default: experiment.wandb, off; WANDB_MODE respected)."
     ),
 ) -> None:
     """Train the arms (sft, rl, sft_then_rl, chord_mu, chord_phi), print a per-arm summary and write
@@ -94,6 +136,7 @@ def run(
 
     from phasescope.config import load_config
 
+    wandb = _value(wandb)
     given = {"seeds": seeds, "out": out, "name": name, "workers": workers, "wandb": wandb}
     if arms is not None:
         given["arms"] = [a.strip() for a in arms.split(",") if a.strip()]
@@ -217,17 +260,15 @@ def report(
     path: str = typer.Argument(..., help="Experiment directory (or any log `segment` reads)."),
     out: str = typer.Option(None, "--out", help="Output folder (default <PATH>/analysis)."),
     metric: str = typer.Option("eval/accuracy", "--metric", "-m", help="Held-out metric to read as phases."),
-    wandb: str = typer.Option("off", "--wandb", help="Also log the analysis to W&B: off|offline|online."),
+    wandb: WandbMode = typer.Option(WandbMode.off, "--wandb", help="Also log the analysis to W&B."),
 ) -> None:
     """Write report.html (self-contained), report.md and figures/*.png for an experiment."""
     from pathlib import Path
 
-    from phasescope.errors import UsageError
     from phasescope.report import build_report
-    from phasescope.runlog.wandb_mirror import MODES, upload_analysis
+    from phasescope.runlog.wandb_mirror import upload_analysis
 
-    if wandb not in MODES:
-        raise UsageError(f"--wandb must be one of {', '.join(MODES)}, not {wandb!r}")
+    wandb = _value(wandb)
     rep = build_report(path, out, metric)
     for note in rep.notes:
         typer.echo(f"note: {note}", err=True)

@@ -158,7 +158,7 @@ CASES = [
         "report-wandb",
         lambda t, m: ["report", _write(t / "c.jsonl", CURVE), "--wandb", "x"],
         2,
-        "--wandb must be",
+        "Invalid value for '--wandb'",
     ),
     ("wandb-spec", lambda t, m: ["segment", "wandb:just-a-name"], 2, "must look like wandb:<entity>"),
     # --- run directories ----------------------------------------------------------------------
