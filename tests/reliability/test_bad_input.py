@@ -143,7 +143,7 @@ CASES = [
         "wandb-mode",
         lambda t, m: ["run", "--wandb", "loud"],
         2,
-        "experiment.wandb must be off, offline or online",
+        "'loud' is not one of 'off', 'offline', 'online'",
     ),
     ("unknown-option", lambda t, m: ["run", "--bogus"], 2, "No such option: --bogus"),
     ("unknown-command", lambda t, m: ["frobnicate"], 2, "No such command 'frobnicate'"),
