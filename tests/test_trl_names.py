@@ -143,3 +143,16 @@ def test_segment_reads_a_trl_log_by_phasescope_name(cli, tmp_path):
     res = cli("segment", path, "-m", "rollout/reward_mean", "--json", "-")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)[0]["metric"] == "reward"
+
+
+def test_readme_tables_list_every_renamed_key_and_metric_alias():
+    from pathlib import Path
+
+    from phasescope.runlog.names import METRIC_ALIASES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for old, new in RENAMED_KEYS.items():
+        if old.startswith(("train.", "model.")):
+            assert f"| `{new}` | `{old}` |" in readme, new
+    for ours, trl in METRIC_ALIASES.items():
+        assert f"| `{ours}` | `{trl}` |" in readme, ours
