@@ -11,10 +11,13 @@ metrics keep their max in the summary, loss- and nll-like ones their min (and bo
 
 Resume: the run id is derived from the experiment (name and start time), the arm and the seed
 (`run_id`), and W&B is opened with ``resume="allow"``, so `phasescope run --resume` continues the
-same W&B run. Rows the run already holds (the steps between the last checkpoint and a kill, which
-the resumed process trains again) are not sent twice: online, the resumed run's summary says its
-last step; offline, the earlier ``offline-run-*-<id>`` files of the same id are read
-(`runlog/wandb_offline.py`), and ``wandb sync`` then merges them into one run. After the analysis, one more run in the group (``job_type`` =
+same W&B run. It learns the last step the W&B run holds (online: the resumed run's summary;
+offline: the earlier ``offline-run-*-<id>`` files of the same id, read by `runlog/wandb_offline.py`;
+``wandb sync`` merges them into one run), first sends the rows of the kept metrics.jsonl after it
+(`catch_up`: a kill can lose what wandb had not yet written), then never sends a step at or before
+it again (the steps between the last checkpoint and a kill are trained twice).
+
+After the analysis, one more run in the group (``job_type`` =
 "analysis") carries the phase, arm and pairwise tables as W&B Tables, the report figures as images
 and the phase spans as summary values (``phase/<arm>/<label>/start_step`` ...), so a dashboard can
 chart and filter them. (Writing the spans into each training run's own summary would need resuming
