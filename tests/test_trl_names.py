@@ -156,3 +156,18 @@ def test_readme_tables_list_every_renamed_key_and_metric_alias():
             assert f"| `{new}` | `{old}` |" in readme, new
     for ours, trl in METRIC_ALIASES.items():
         assert f"| `{ours}` | `{trl}` |" in readme, ours
+
+
+def test_dtype_auto_means_the_checkpoints_dtype_and_the_old_auto_is_named():
+    import torch
+
+    from phasescope.train.real import resolve_dtype
+
+    assert resolve_dtype("auto") == "auto"  # from_pretrained(dtype="auto"): the checkpoint's own dtype
+    expected = (
+        torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    )
+    assert resolve_dtype("bf16_if_supported") == expected
+    assert load_config(None, ['model.dtype="bf16_if_supported"']).model.dtype == "bf16_if_supported"
+    with pytest.raises(UsageError, match="model.dtype 'bf16' is unknown"):
+        load_config(None, ['model.dtype="bf16"'])
