@@ -38,10 +38,12 @@ import math
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 MODES = ("off", "offline", "online")
+_IN_USE_TRIES = 20
 
 
 def _warn(msg: str) -> None:
@@ -157,7 +159,7 @@ class WandbMirror:
         wdir = os.environ.get("WANDB_DIR") or (str(dir) if dir else None)
         if wdir:
             Path(wdir).mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(
+        kwargs = dict(
             project=project or os.environ.get("WANDB_PROJECT") or "phasescope",
             entity=entity or os.environ.get("WANDB_ENTITY") or None,
             mode=self.mode,
@@ -167,6 +169,15 @@ class WandbMirror:
             settings=wandb.Settings(silent=True, init_timeout=60, console="off"),
             **init,
         )
+        for attempt in range(_IN_USE_TRIES):
+            try:
+                self.run = wandb.init(**kwargs)
+                break
+            except Exception as exc:  # noqa: BLE001
+                # the same id just finished in this process and its stream is still closing
+                if "is in use" not in str(exc) or attempt == _IN_USE_TRIES - 1:
+                    raise
+                time.sleep(0.5)
         self.run.define_metric("step")
         self.run.define_metric("*", step_metric="step")
 

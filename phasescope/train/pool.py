@@ -47,8 +47,11 @@ def threads_per_worker(workers: int) -> int:
 
 
 def worker_env(threads: int) -> dict[str, str]:
+    # WANDB_SERVICE would make the worker share this process's wandb-core (wandb exports it once it
+    # starts one): a killed worker's W&B run would then stay open there and block its --resume.
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
     return {
-        **os.environ,
+        **env,
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
         "TOKENIZERS_PARALLELISM": "false",

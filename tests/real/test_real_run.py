@@ -20,7 +20,7 @@ def test_model_and_tokenizer_load_like_a_hub_model(tiny_model_dir):
     from phasescope.config import DataConfig, ModelConfig
     from phasescope.train.real import load_model_and_tokenizer, render_prompt, render_response
 
-    model, tok = load_model_and_tokenizer(ModelConfig(name_or_path=str(tiny_model_dir)))
+    model, tok = load_model_and_tokenizer(ModelConfig(model_name_or_path=str(tiny_model_dir)))
     assert type(model).__name__ == "Qwen2ForCausalLM" and type(tok).__name__ == "Qwen2Tokenizer"
     assert tok.padding_side == "left" and tok.chat_template
     dc = DataConfig()
@@ -38,7 +38,7 @@ def test_unloadable_model_is_a_usage_error(tmp_path):
     from phasescope.train.real import load_model_and_tokenizer
 
     with pytest.raises(UsageError, match="cannot load the tokenizer"):
-        load_model_and_tokenizer(ModelConfig(name_or_path=str(tmp_path / "nothing")))
+        load_model_and_tokenizer(ModelConfig(model_name_or_path=str(tmp_path / "nothing")))
 
 
 def test_data_sets_are_disjoint_and_reported(tiny_model_dir, tmp_path):
@@ -103,8 +103,8 @@ def test_lora_from_config(tiny_model_dir):
     from phasescope.config import ModelConfig
     from phasescope.train.real import lora_config
 
-    assert lora_config(ModelConfig(name_or_path="x")) is None
-    lc = lora_config(ModelConfig(name_or_path="x", lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
+    assert lora_config(ModelConfig(model_name_or_path="x")) is None
+    lc = lora_config(ModelConfig(model_name_or_path="x", lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
     assert lc.r == 4 and set(lc.target_modules) == {"q_proj", "v_proj"}
     torch.manual_seed(0)
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,6 @@ def _run_and_summary(path: Path, timeout: float = 30.0):
     """The run record and the final summary of a finished offline run file (wandb-core may still be
     writing it just after finish(): wait for the exit record)."""
     import json
-    import time
 
     from phasescope.runlog.wandb_offline import read_records
 
@@ -68,6 +68,7 @@ def test_a_second_mirror_with_the_same_id_continues_without_repeating_steps(offl
     assert run.run_id == rid and list(run.tags) == tags
     assert summary["eval/accuracy"] == {"max": 0.7, "last": 0.2}  # accuracy-like: its best is the max
     assert summary["train/loss"] == {"min": 1.0, "last": 1.8}  # loss-like: the min
+    time.sleep(1.1)  # offline folders are named by the second and the id: a resume within it would share one
     again = WandbMirror("offline", group="toy", job_type="sft", name="sft/seed0", dir=offline, run_id=rid)
     assert again.sent_through == 5
     for s in range(3, 9):  # steps 3..5 were trained again after a resume from a checkpoint at 2
@@ -128,11 +129,24 @@ def test_kill_9_then_resume_is_one_wandb_run_with_every_step_once(offline, tiny_
     started = json.loads((offline / "exp" / "experiment.json").read_text())["started"]
     rid = run_id("exp", started, "chord_phi", 0)
     files = _files(offline / "exp", rid)
-    assert len(files) == 2  # the killed run's file and the resumed one's: `wandb sync` merges them
+    log = (run / "train.log").read_text()
+    why = "\n".join(x for x in log.splitlines() if "W&B" in x)
+    # the killed run's file and the resumed one's, which `wandb sync` merges into one run (one file
+    # only if the killed run's W&B had failed: a warning, never fatal; the resumed run catches up)
+    assert len(files) == 2 or (len(files) == 1 and "W&B mirror disabled" in log), why
     others = [d.name for d in (offline / "exp").glob("wandb/offline-run-*") if not d.name.endswith(rid)]
     assert len(others) == 1  # the analysis run, and no second training run
     steps = [logged_steps(f) for f in files]
-    assert steps[0] == sorted(set(steps[0])) and (not steps[0] or steps[0][-1] < steps[1][0])
     # every step once, in order: what the killed run's wandb had written, then the rest (from
     # metrics.jsonl up to the checkpoint, then the resumed training)
-    assert steps[0] + steps[1] == list(range(13))
+    assert [s for part in steps for s in part] == list(range(13)), (steps, why)
+
+
+def test_workers_get_their_own_wandb_service(monkeypatch):
+    """wandb exports WANDB_SERVICE once a process starts wandb-core; a worker that inherited it would
+    keep its run open in the parent's service after a kill, and the resumed run's id would be 'in use'."""
+    from phasescope.train.pool import worker_env
+
+    monkeypatch.setenv("WANDB_SERVICE", "2-123-tcp-localhost-4567")
+    env = worker_env(1)
+    assert "WANDB_SERVICE" not in env and env["OMP_NUM_THREADS"] == "1"
