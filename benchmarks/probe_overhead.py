@@ -41,7 +41,7 @@ def main() -> None:
     from phasescope.train.run import train_one
     from phasescope.world import build_world
 
-    sets = [f"train.steps={args.steps}", f'experiment.arms=["{args.arm}"]', *args.overrides]
+    sets = [f"train.max_steps={args.steps}", f'experiment.arms=["{args.arm}"]', *args.overrides]
     if args.arm == "sft_then_rl" and not any(s.startswith("arms.sft_then_rl.sft_steps") for s in sets):
         sets.append(f"arms.sft_then_rl.sft_steps={args.steps // 2}")
     base_cfg = load_config(None, sets)
@@ -72,7 +72,7 @@ def main() -> None:
     result = {
         "arm": args.arm,
         "steps": args.steps,
-        "eval_every": base_cfg.train.eval_every,
+        "eval_every": base_cfg.train.eval_steps,
         "probe_size": base_cfg.train.probe_size,
         "evals_per_run": n_evals,
         "wall_off_s": [round(w, 2) for w in walls[False]],

@@ -82,8 +82,8 @@ def _step_check(name: str, arm: Any, steps: int) -> str | None:
     if arm.sft_steps < steps:
         return None
     return (
-        f"arms.{name}.sft_steps={arm.sft_steps} leaves no RL stage in train.steps={steps}; "
-        f"lower arms.{name}.sft_steps or raise train.steps"
+        f"arms.{name}.sft_steps={arm.sft_steps} leaves no RL stage in train.max_steps={steps}; "
+        f"lower arms.{name}.sft_steps or raise train.max_steps"
     )
 
 

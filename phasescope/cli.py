@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import Enum
 
 import typer
 
@@ -12,6 +13,7 @@ from phasescope.errors import PhasescopeError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Train SFT/RL/CHORD arms, and read their learning curves as shift, readapt and overfit phases.",
 )
 
@@ -34,12 +36,53 @@ def _eval_n(text: str | None) -> int | None:
     return n
 
 
+class Direction(str, Enum):
+    """Which way a metric is better (the choices `--help` shows)."""
+
+    higher = "higher"
+    lower = "lower"
+
+
+class WandbMode(str, Enum):
+    """`--wandb` choices (see runlog/wandb_mirror.py)."""
+
+    off = "off"
+    offline = "offline"
+    online = "online"
+
+
+def _value(choice: Enum | None) -> str | None:
+    return None if choice is None else choice.value
+
+
+def _print_version(flag: bool) -> None:
+    if flag:
+        from phasescope import __version__
+
+        typer.echo(f"phasescope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error (also PHASESCOPE_DEBUG=1); any position."
+    ),
+) -> None:
+    """Train SFT/RL/CHORD arms, and read their learning curves as shift, readapt and overfit phases."""
+
+
 @app.command()
 def segment(
     path: str = typer.Argument(..., help=f"Run/experiment dir, log file, {_WANDB_HELP}."),
     metric: str = typer.Option(None, "--metric", "-m", help="Metric to segment; omit to list metrics."),
     json_out: str = typer.Option(None, "--json", help="Write the segment JSON here ('-' for stdout)."),
-    direction: str = typer.Option(None, "--direction", help="higher|lower is better (default: from name)."),
+    direction: Direction = typer.Option(
+        None, "--direction", help="Which way is better (default: from the name)."
+    ),
     step_col: str = typer.Option(None, "--step-col", help="Step column of a CSV/JSONL, if not detected."),
     eval_n: str = typer.Option(
         None,
@@ -55,8 +98,7 @@ def segment(
     from phasescope.analysis import format_table, load_curves, metric_table, segment_frame
     from phasescope.errors import UsageError
 
-    if direction is not None and direction not in ("higher", "lower"):
-        raise UsageError(f"--direction must be 'higher' or 'lower', not {direction!r}")
+    direction = _value(direction)
     n_eval = _eval_n(eval_n)
     frame, notes = load_curves(path, step_col=step_col)
     if frame.empty:
@@ -104,7 +146,7 @@ def run(
     out: str = typer.Option(None, "--out", help="Parent folder of the run directory (default: runs)."),
     name: str = typer.Option(None, "--name", help="Experiment name (the run directory's name)."),
     overrides: list[str] = typer.Option(
-        None, "--set", help="Override a field: --set train.lr=1e-4 (repeatable)."
+        None, "--set", help="Override a field: --set train.learning_rate=1e-4 (repeatable)."
     ),
     workers: int = typer.Option(None, "--workers", help="Arms trained at once (one process each)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
@@ -114,8 +156,8 @@ def run(
         help="Continue an interrupted run directory: finished arms are skipped, the others continue "
         "from their last checkpoint (the stored config is used).",
     ),
-    wandb: str = typer.Option(
-        None, "--wandb", help="Mirror to W&B: off|offline|online (default off; WANDB_MODE respected)."
+    wandb: WandbMode = typer.Option(
+        None, "--wandb", help="Mirror to W&B (default: experiment.wandb, off; WANDB_MODE respected)."
     ),
 ) -> None:
     """Train the arms (sft, rl, sft_then_rl, chord_mu, chord_phi), print a per-arm summary and write
@@ -125,6 +167,7 @@ def run(
 
     from phasescope.config import load_config
 
+    wandb = _value(wandb)
     given = {"seeds": seeds, "out": out, "name": name, "workers": workers, "wandb": wandb}
     if arms is not None:
         given["arms"] = [a.strip() for a in arms.split(",") if a.strip()]
@@ -136,7 +179,8 @@ def run(
     exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
     if resume and not overwrite:
         explicit = config is not None or bool(overrides) or arms is not None or seeds is not None
-        cfg = resume_config(cfg, exp_dir, explicit)
+        # a W&B mirror continues into the same W&B run unless --wandb says otherwise
+        cfg = resume_config(cfg, exp_dir, explicit, keep=("experiment.wandb",) if wandb is None else ())
     t0 = time.perf_counter()
     results = run_experiment(cfg, exp_dir, log=typer.echo, overwrite=overwrite, resume=resume)
     typer.echo("")
@@ -155,7 +199,7 @@ def launch(
     arm: str = typer.Option(..., "--arm", help="Arm to train (one of the config's arms)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the arm."),
     overrides: list[str] = typer.Option(
-        None, "--set", help="Override a field: --set train.lr=1e-4 (repeatable)."
+        None, "--set", help="Override a field: --set train.learning_rate=1e-4 (repeatable)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the arm from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the arm's existing steps."),
@@ -175,7 +219,7 @@ def check(
     config: str = typer.Argument(None, help="Experiment TOML (default: the embedded world)."),
     arms: str = typer.Option(None, "--arms", help="Comma-separated arms to check (default: the config's)."),
     overrides: list[str] = typer.Option(
-        None, "--set", help="Override a field: --set model.name_or_path=/models/qwen (repeatable)."
+        None, "--set", help="Override a field: --set model.model_name_or_path=/models/qwen (repeatable)."
     ),
 ) -> None:
     """Check a config before the GPU hour: model and tokenizer resolve, data opens with its fields, the
@@ -284,18 +328,16 @@ def report(
         help="Metric to read as phases (repeatable; default: eval/accuracy, eval/expert_nll and "
         "eval/general_accuracy, those logged). Each metric's compare.json goes to analysis/<metric>/.",
     ),
-    wandb: str = typer.Option("off", "--wandb", help="Also log the analysis to W&B: off|offline|online."),
+    wandb: WandbMode = typer.Option(WandbMode.off, "--wandb", help="Also log the analysis to W&B."),
 ) -> None:
     """Write report.html (self-contained), report.md and figures/*.png for an experiment: every
     phase-bearing metric segmented, a phase timeline, stage switches and base levels on the curves."""
     from pathlib import Path
 
-    from phasescope.errors import UsageError
     from phasescope.report import build_report
-    from phasescope.runlog.wandb_mirror import MODES, upload_analysis
+    from phasescope.runlog.wandb_mirror import upload_analysis
 
-    if wandb not in MODES:
-        raise UsageError(f"--wandb must be one of {', '.join(MODES)}, not {wandb!r}")
+    wandb = _value(wandb)
     rep = build_report(path, out, metric or None)
     for note in rep.notes:
         typer.echo(f"note: {note}", err=True)

@@ -2,7 +2,7 @@
 
 An experiment is a TOML file (see `experiments/default.toml`) whose tables mirror the dataclasses
 below; every field has a default, so an empty file is the embedded default. `--set a.b=value`
-overrides one field (values are parsed as TOML literals, so `--set train.lr=1e-4` is a float and
+overrides one field (values are parsed as TOML literals, so `--set train.learning_rate=1e-4` is a float and
 `--set experiment.arms=["sft","rl"]` a list). Unknown keys, wrong types and impossible values are
 `UsageError`s with one-line messages. The resolved config is saved as `experiment.json`.
 
@@ -35,6 +35,7 @@ from phasescope.config_sections import (
     default_arms,
 )
 from phasescope.errors import UsageError
+from phasescope.trl_table import check_trl_table
 
 __all__ = [
     "ArmConfig",
@@ -53,6 +54,14 @@ __all__ = [
 RENAMED_KEYS: dict[str, str] = {
     # old "section.key" → new "section.key"; accepted for one release, with a deprecation note
     "world.pretrain_sub_share": "world.pretrain_general_share",
+    # TRL's / transformers' names (issue 14), so that a TRL user's habits carry over
+    "train.steps": "train.max_steps",
+    "train.lr": "train.learning_rate",
+    "train.grad_clip": "train.max_grad_norm",
+    "train.clip_range": "train.epsilon",
+    "train.eval_every": "train.eval_steps",
+    "train.checkpoint_every": "train.save_steps",
+    "model.name_or_path": "model.model_name_or_path",
 }
 
 
@@ -64,27 +73,30 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     arms: dict[str, ArmConfig] = field(default_factory=default_arms)
     data: DataConfig = field(default_factory=DataConfig)
+    trl: dict[str, Any] = field(default_factory=dict)
+    """GRPOConfig fields passed through as they are (see phasescope/trl_table.py for what is refused)."""
 
     def __post_init__(self):
+        check_trl_table(self.trl)
         if (
             self.train.eval_early_every is None
         ):  # dense early evaluation: cheap in the world, not on a real model
-            self.train.eval_early_every = 0 if self.model.name_or_path else 5
-        if self.model.name_or_path:
+            self.train.eval_early_every = 0 if self.model.model_name_or_path else 5
+        if self.model.model_name_or_path:
             _check(
                 bool(self.data.rl_prompts or self.data.expert),
-                "model.name_or_path is set but [data] names no rl_prompts or expert source",
+                "model.model_name_or_path is set but [data] names no rl_prompts or expert source",
             )
         else:
             _check(
                 not (self.data.rl_prompts or self.data.expert or self.data.eval),
-                "[data] sources need a real model: set model.name_or_path (the embedded world has its own data)",
+                "[data] sources need a real model: set model.model_name_or_path (the embedded world has its own data)",
             )
         for arm in self.experiment.arms:
             _check(arm in self.arms, f"unknown arm {arm!r}; defined arms: {', '.join(self.arms)}")
         for name in self.experiment.arms:
             arm = self.arms[name]
-            problem = SCHEDULES[arm.schedule].check(name, arm, self.train.steps)
+            problem = SCHEDULES[arm.schedule].check(name, arm, self.train.max_steps)
             _check(problem is None, problem or "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,8 +124,8 @@ def _type_ok(value: Any, tp: Any) -> bool:
     return isinstance(value, tp)
 
 
-def _renamed(data: dict, where: str) -> dict:
-    """`data` with every deprecated key of section `where` under its new name, each noted once on stderr."""
+def _renamed(data: dict, where: str, noted: list[str]) -> dict:
+    """`data` with every deprecated key of section `where` under its new name; each is added to `noted`."""
     out = dict(data)
     for old, new in RENAMED_KEYS.items():
         section, _, old_key = old.rpartition(".")
@@ -122,18 +134,18 @@ def _renamed(data: dict, where: str) -> dict:
             continue
         if new_key in out:
             raise UsageError(f"{where} sets both {old} and its new name {new}; keep {new}")
-        print(f"note: config key {old} is deprecated; use {new}", file=sys.stderr)
+        noted.append(f"{old} → {new}")
         out[new_key] = out.pop(old_key)
     return out
 
 
-def _build(cls, data: Any, where: str):
+def _build(cls, data: Any, where: str, noted: list[str]):
     if not isinstance(data, dict):
         raise UsageError(f"[{where}] must be a table, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
-    for key, value in _renamed(data, where).items():
+    for key, value in _renamed(data, where, noted).items():
         if key not in names:
             raise UsageError(f"unknown config key {where}.{key}; known keys: {', '.join(sorted(names))}")
         tp = hints[key]
@@ -162,9 +174,14 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         "data": DataConfig,
     }
     kwargs: dict[str, Any] = {}
+    noted: list[str] = []
     for key, value in data.items():
         if key in sections:
-            kwargs[key] = _build(sections[key], value, key)
+            kwargs[key] = _build(sections[key], value, key, noted)
+        elif key == "trl":
+            if not isinstance(value, dict):
+                raise UsageError("[trl] must be a table of GRPOConfig fields")
+            kwargs["trl"] = dict(value)
         elif key == "arms":
             if not isinstance(value, dict):
                 raise UsageError("[arms] must be a table of arm tables")
@@ -173,10 +190,14 @@ def config_from_dict(data: dict[str, Any]) -> Config:
                 base = dataclasses.asdict(arms[name]) if name in arms else {}
                 if not isinstance(table, dict):
                     raise UsageError(f"[arms.{name}] must be a table")
-                arms[name] = _build(ArmConfig, {**base, **table}, f"arms.{name}")
+                arms[name] = _build(ArmConfig, {**base, **table}, f"arms.{name}", noted)
             kwargs["arms"] = arms
         else:
-            raise UsageError(f"unknown config section [{key}]; known: {', '.join([*sections, 'arms'])}")
+            raise UsageError(
+                f"unknown config section [{key}]; known: {', '.join([*sections, 'arms', 'trl'])}"
+            )
+    if noted:  # one line for all of them: an old config is not a wall of warnings
+        print(f"note: deprecated config keys, renamed: {', '.join(noted)}", file=sys.stderr)
     return Config(**kwargs)
 
 
@@ -187,7 +208,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     path, raw = text.split("=", 1)
     keys = path.strip().split(".")
     if len(keys) < 2 or not all(keys):
-        raise UsageError(f"--set {text!r}: the key must be section.key (e.g. train.lr=1e-4)")
+        raise UsageError(f"--set {text!r}: the key must be section.key (e.g. train.learning_rate=1e-4)")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:

@@ -49,7 +49,7 @@ class ExperimentConfig:
 
 @dataclass
 class WorldConfig:
-    """The embedded world (used when `model.name_or_path` is empty). See phasescope/world/task.py."""
+    """The embedded world (used when `model.model_name_or_path` is empty). See phasescope/world/task.py."""
 
     seed: int = 0
     """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
@@ -105,10 +105,11 @@ class WorldConfig:
 
 @dataclass
 class ModelConfig:
-    name_or_path: str = ""
+    model_name_or_path: str = ""
     """Hugging Face hub id or local path of a causal LM; empty = the embedded world's base model."""
     dtype: str = "auto"
-    """auto (bf16 on a GPU that supports it, else fp32), float32, bfloat16 or float16."""
+    """As transformers' `dtype`: auto (the checkpoint's own dtype), float32, bfloat16 or float16; or
+    bf16_if_supported (bf16 on a GPU that supports it, else fp32: phasescope's former "auto")."""
     gradient_checkpointing: bool = False
     """Trade compute for memory on large models."""
     attn_implementation: str = ""
@@ -130,7 +131,8 @@ class ModelConfig:
 
     def __post_init__(self):
         _check(
-            self.dtype in ("auto", "float32", "bfloat16", "float16"), f"model.dtype {self.dtype!r} is unknown"
+            self.dtype in ("auto", "bf16_if_supported", "float32", "bfloat16", "float16"),
+            f"model.dtype {self.dtype!r} is unknown",
         )
         _check(self.lora_r >= 0, f"model.lora_r must be >= 0, got {self.lora_r}")
         _check(self.lora_alpha > 0, f"model.lora_alpha must be > 0, got {self.lora_alpha}")
@@ -154,7 +156,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Real datasets (used with `model.name_or_path`); see phasescope/data/.
+    """Real datasets (used with `model.model_name_or_path`); see phasescope/data/.
 
     A source is a JSONL file, a local dataset folder (save_to_disk or data files) or a Hugging Face
     dataset id; `source:split` picks a split (default: train for rl/expert, test for eval), and
@@ -222,9 +224,9 @@ class DataConfig:
 class TrainConfig:
     """Settings shared by every arm, so that arms differ only by their schedule and weighting."""
 
-    steps: int = 350
+    max_steps: int = 350
     """Optimizer steps per arm (one global step counter across the stages of sft_then_rl)."""
-    lr: float = 1e-4
+    learning_rate: float = 1e-4
     """Learning rate of updates with an RL term (μ < 1), constant after `warmup_steps`; an arm may override it."""
     sft_lr: float = 1e-3
     """Learning rate of pure-SFT updates (μ = 1): the sft arm and the first stage of sft_then_rl.
@@ -239,20 +241,20 @@ class TrainConfig:
     """Rollouts per prompt (K, the GRPO group size)."""
     expert_batch_size: int = 32
     """Expert rows per update (Trinity-RFT's expert_data_ratio times the batch)."""
-    clip_range: float = 0.2
+    epsilon: float = 0.2
     """PPO clip epsilon of the GRPO surrogate."""
     temperature: float = 1.0
     """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
     max_completion_length: int = 28
     """Longest generated response, in tokens."""
-    eval_every: int = 25
+    eval_steps: int = 25
     """Held-out evaluation every this many steps (and at step 0 and the last step)."""
     eval_early_every: int | None = None
     """Extra evaluations every this many steps during the first `eval_early_until` steps (0: none).
     Unset: 5 for the embedded world, 0 for a real model (each evaluation generates every held-out answer)."""
     eval_early_until: int = 30
     """End of the dense early evaluation grid (the shift happens early and fast)."""
-    grad_clip: float = 1.0
+    max_grad_norm: float = 1.0
     """Gradient-norm clip."""
     divergent_threshold: float = 0.1
     """An expert token with p below this counts as highly divergent (expert/divergent_frac)."""
@@ -265,7 +267,7 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1
     """Micro-batches per update: each process sees (prompts_per_step × num_generations) / (processes ×
     this) rollouts and expert_batch_size / (processes × this) expert rows per micro-batch."""
-    checkpoint_every: int = 100
+    save_steps: int = 100
     """Save a checkpoint (model, optimizer, scheduler, RNG, step) every this many steps and at the last
     step, into `<arm>/seed<k>/checkpoint/` (only the latest is kept) for `phasescope run --resume`.
     0: never (a resumed run then starts that arm over)."""
@@ -274,14 +276,14 @@ class TrainConfig:
     or skip (that update is dropped: no parameter moves; the row gets train/skipped = 1)."""
 
     def __post_init__(self):
-        _check(self.steps > 0, f"train.steps must be > 0, got {self.steps}")
-        _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        _check(self.max_steps > 0, f"train.max_steps must be > 0, got {self.max_steps}")
+        _check(self.learning_rate > 0, f"train.learning_rate must be > 0, got {self.learning_rate}")
         _check(self.sft_lr > 0, f"train.sft_lr must be > 0, got {self.sft_lr}")
         for name in (
             "prompts_per_step",
             "num_generations",
             "expert_batch_size",
-            "eval_every",
+            "eval_steps",
             "max_completion_length",
         ):
             _check(getattr(self, name) > 0, f"train.{name} must be > 0, got {getattr(self, name)}")
@@ -293,15 +295,13 @@ class TrainConfig:
             (self.eval_early_every or 0) >= 0 and self.eval_early_until >= 0,
             "train.eval_early_every and train.eval_early_until must be >= 0",
         )
-        _check(0.0 < self.clip_range < 1.0, f"train.clip_range must be in (0, 1), got {self.clip_range}")
+        _check(0.0 < self.epsilon < 1.0, f"train.epsilon must be in (0, 1), got {self.epsilon}")
         _check(self.temperature > 0, "train.temperature must be > 0")
         _check(0.0 < self.divergent_threshold < 1.0, "train.divergent_threshold must be in (0, 1)")
         _check(self.probe_size > 0, f"train.probe_size must be > 0, got {self.probe_size}")
         _check(self.probe_top_k >= 0, f"train.probe_top_k must be >= 0, got {self.probe_top_k}")
         _check(self.gradient_accumulation_steps >= 1, "train.gradient_accumulation_steps must be >= 1")
-        _check(
-            self.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0, got {self.checkpoint_every}"
-        )
+        _check(self.save_steps >= 0, f"train.save_steps must be >= 0, got {self.save_steps}")
         _check(
             self.on_nonfinite in ("stop", "skip"),
             f"train.on_nonfinite must be stop or skip, got {self.on_nonfinite!r}",
@@ -329,7 +329,7 @@ class ArmConfig:
     weighting: str = "none"
     """Per-token weight of the SFT loss: none, phi (p(1-p), detached) or is (sg(p), as DFT)."""
     lr: float | None = None
-    """Learning-rate override for this arm (default: train.lr)."""
+    """Learning-rate override for this arm (default: train.learning_rate)."""
 
     def __post_init__(self):
         _check(

@@ -18,8 +18,8 @@ TINY_WORLD = [
     "world.n_eval=16",
     "world.n_expert=16",
     "world.n_rl_prompts=64",
-    "train.steps=3",
-    "train.eval_every=2",
+    "train.max_steps=3",
+    "train.eval_steps=2",
     "train.prompts_per_step=2",
     "train.num_generations=2",
     "train.expert_batch_size=4",
@@ -65,3 +65,14 @@ def cli(capsys, monkeypatch):
         return subprocess.CompletedProcess(args, code, out, err)
 
     return invoke
+
+
+@pytest.fixture
+def wandb_offline(monkeypatch, tmp_path):
+    """W&B in offline mode in `tmp_path`: no credentials, no network, nothing from the environment."""
+    for var in ("WANDB_API_KEY", "WANDB_DIR", "WANDB_PROJECT", "WANDB_ENTITY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    return tmp_path

@@ -12,8 +12,8 @@ import pytest
     [
         (["--arms", "sft,ppo"], "unknown arm 'ppo'"),
         (["--set", "train.lrr=1e-4"], "unknown config key train.lrr"),
-        (["--set", 'train.steps="many"'], "train.steps must be int"),
-        (["--set", "train.steps=-5"], "train.steps must be > 0"),
+        (["--set", 'train.max_steps="many"'], "train.max_steps must be int"),
+        (["--set", "train.max_steps=-5"], "train.max_steps must be > 0"),
         (["--set", "arms.chord_phi.mu=1.5"], "mu must be in [0, 1]"),
         (["--set", "arms.chord_mu.mu_peak=-0.2"], "mu_peak must be in [0, 1]"),
         (["no/such/experiment.toml"], "does not exist"),

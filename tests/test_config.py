@@ -13,20 +13,20 @@ def test_default_toml_equals_builtin_defaults():
 
 
 def test_overrides_parse_as_toml_literals():
-    assert parse_override("train.lr=1e-4") == (["train", "lr"], 1e-4)
+    assert parse_override("train.learning_rate=1e-4") == (["train", "learning_rate"], 1e-4)
     assert parse_override('experiment.arms=["sft","rl"]') == (["experiment", "arms"], ["sft", "rl"])
-    assert parse_override("model.name_or_path=Qwen/Qwen2.5-0.5B") == (
-        ["model", "name_or_path"],
+    assert parse_override("model.model_name_or_path=Qwen/Qwen2.5-0.5B") == (
+        ["model", "model_name_or_path"],
         "Qwen/Qwen2.5-0.5B",
     )
-    cfg = load_config(None, ["train.lr=1e-4", "arms.chord_phi.mu=0.2", "train.steps=500"])
-    assert cfg.train.lr == 1e-4 and cfg.arms["chord_phi"].mu == 0.2 and cfg.train.steps == 500
+    cfg = load_config(None, ["train.learning_rate=1e-4", "arms.chord_phi.mu=0.2", "train.max_steps=500"])
+    assert cfg.train.learning_rate == 1e-4 and cfg.arms["chord_phi"].mu == 0.2 and cfg.train.max_steps == 500
     # an override of one arm field keeps the arm's other defaults
     assert cfg.arms["chord_phi"].weighting == "phi"
 
 
 def test_int_is_accepted_for_float_fields():
-    assert load_config(None, ["train.lr=1"]).train.lr == 1.0
+    assert load_config(None, ["train.learning_rate=1"]).train.learning_rate == 1.0
 
 
 def test_new_arm_from_the_same_knobs():
@@ -39,15 +39,15 @@ def test_new_arm_from_the_same_knobs():
     [
         ("train.lrr=1", "unknown config key train.lrr"),
         ("bogus.x=1", "unknown config section [bogus]"),
-        ('train.lr="fast"', "train.lr must be float"),
-        ("train.steps=1.5", "train.steps must be int"),
-        ("train.steps=-3", "train.steps must be > 0"),
+        ('train.learning_rate="fast"', "train.learning_rate must be float"),
+        ("train.max_steps=1.5", "train.max_steps must be int"),
+        ("train.max_steps=-3", "train.max_steps must be > 0"),
         ("arms.chord_phi.mu=1.5", "arms.chord_phi.mu must be in [0, 1]"),
         ("arms.chord_mu.mu_valley=-0.1", "mu_valley must be in [0, 1]"),
         ('arms.sft.schedule="linear"', "schedule 'linear' is unknown"),
         ('experiment.arms=["sft","ppo"]', "unknown arm 'ppo'"),
         ("arms.sft_then_rl.sft_steps=400", "leaves no RL stage"),
-        ("train.lr", "must look like section.key=value"),
+        ("train.learning_rate", "must look like section.key=value"),
         ("lr=1", "the key must be section.key"),
     ],
 )
@@ -72,7 +72,7 @@ def test_a_renamed_key_is_accepted_with_one_deprecation_note(capsys):
     assert cfg.world.pretrain_general_share == 0.25
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "note: config key world.pretrain_sub_share is deprecated; use world.pretrain_general_share"
+        "note: deprecated config keys, renamed: world.pretrain_sub_share → world.pretrain_general_share"
     ]
     with pytest.raises(UsageError, match="both world.pretrain_sub_share and its new name"):
         load_config(None, ["world.pretrain_sub_share=0.25", "world.pretrain_general_share=0.5"])

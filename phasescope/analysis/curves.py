@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from phasescope.errors import PhasescopeError, UsageError
+from phasescope.runlog.names import metric_aliases
 
 # Name fragments that mean lower is better. Substrings where they are unambiguous, whole tokens
 # where a substring would misfire ("err" in "interr...", "cer" in "cancer").
@@ -46,6 +47,9 @@ def resolve_metric(frame: pd.DataFrame, metric: str) -> str:
     names = list(pd.unique(frame["metric"]))
     if metric in names:
         return metric
+    aliased = [a for a in metric_aliases(metric) if a in names]  # TRL's name for ours, or ours for TRL's
+    if aliased:
+        return aliased[0]
     loose = [n for n in names if _loose(n) == _loose(metric)]
     if len(loose) == 1:
         return loose[0]

@@ -64,7 +64,11 @@ def eval_set_size(path, metric: str | None = None) -> int | None:
         return None
     spec = str(path)
     cfg = _experiment_config(spec)
-    if (cfg.get("model") or {}).get("name_or_path") or (cfg.get("data") or {}).get("eval"):
+    if (
+        (cfg.get("model") or {}).get("model_name_or_path")
+        or (cfg.get("model") or {}).get("name_or_path")
+        or (cfg.get("data") or {}).get("eval")
+    ):
         if _is_wandb(spec):
             return None  # a real run's data.json is on the training machine, not in W&B
         sizes = _data_json_sizes(Path(spec))

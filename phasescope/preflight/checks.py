@@ -39,7 +39,7 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
         return rep
     seeds = cfg.experiment.seeds
     rep.line("experiment", f"{cfg.experiment.name}: {', '.join(arms)}; {count(seeds, 'seed')}")
-    name = cfg.model.name_or_path
+    name = cfg.model.model_name_or_path
     if not name:
         answers = _world(cfg, rep)
     else:
@@ -234,7 +234,7 @@ def _expert_lengths(cfg: Any, tokenizer: Any, expert: d.SourceCheck, rep: Report
 
 def _schedule(cfg: Any, rep: Report, answers: int, runs: int, real: bool) -> None:
     tc = cfg.train
-    steps, every = tc.steps, tc.eval_every
+    steps, every = tc.max_steps, tc.eval_steps
     early, until = tc.eval_early_every or 0, tc.eval_early_until
     plan = schedule.eval_plan(steps, every, early, until)
     for text in schedule.describe(plan, answers, runs, tc.max_completion_length):

@@ -1,4 +1,4 @@
-"""Does `model.name_or_path` resolve, without loading a weight? Local folder or hub id, and its tokenizer.
+"""Does `model.model_name_or_path` resolve, without loading a weight? Local folder or hub id, and its tokenizer.
 
 A string that looks like a path is never sent to the hub: a typo in `./models/qwen` is reported as
 the missing folder it is, not retried against the network as a repository id. A hub id is looked up
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
-LOCAL_COPY = "or point model.name_or_path at a local copy (a folder written by save_pretrained)"
+LOCAL_COPY = "or point model.model_name_or_path at a local copy (a folder written by save_pretrained)"
 
 
 @dataclass
@@ -78,7 +78,7 @@ def _from_folder(name: str, folder: Path, where: str) -> tuple[ModelInfo | None,
     cfg_file = folder / "config.json"
     if not cfg_file.is_file():
         return None, (
-            f"model.name_or_path {name!r} has no config.json ({folder}); "
+            f"model.model_name_or_path {name!r} has no config.json ({folder}); "
             "point it at the folder save_pretrained wrote"
         )
     try:
@@ -101,11 +101,11 @@ def _local(name: str) -> tuple[ModelInfo | None, str | None]:
         near = nearest_existing(path.absolute())
         hint = f" (the nearest existing folder is {near})" if near is not None else ""
         return None, (
-            f"model.name_or_path {name!r} does not exist{hint}; fix the path "
+            f"model.model_name_or_path {name!r} does not exist{hint}; fix the path "
             "(a local folder written by save_pretrained) or give a hub id such as Qwen/Qwen2.5-0.5B-Instruct"
         )
     if not path.is_dir():
-        return None, f"model.name_or_path {name!r} is a file; give the folder that holds config.json"
+        return None, f"model.model_name_or_path {name!r} is a file; give the folder that holds config.json"
     return _from_folder(name, path, "local folder")
 
 
@@ -117,7 +117,7 @@ def _hub(name: str) -> tuple[ModelInfo | None, str | None]:
         cached = try_to_load_from_cache(name, "config.json")
     except HFValidationError:
         return None, (
-            f"model.name_or_path {name!r} is neither a local folder nor a valid hub id; "
+            f"model.model_name_or_path {name!r} is neither a local folder nor a valid hub id; "
             "fix the path or give a hub id such as Qwen/Qwen2.5-0.5B-Instruct"
         )
     if isinstance(cached, str):

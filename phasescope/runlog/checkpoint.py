@@ -4,7 +4,9 @@
                                                     scheduler, RNG states, trainer_state.json)
     <arm>/seed<k>/checkpoint/checkpoint-<step>/phasescope_checkpoint.json   written last: "complete"
 
-The trainer writes a checkpoint, then the marker (atomically), then deletes every other checkpoint,
+The trainer writes a checkpoint, waits until every process has written its part (on several
+processes each writes its own RNG state, and ZeRO/FSDP shards), then the main process writes the
+marker (atomically), then deletes every other checkpoint,
 so at any instant at least one complete checkpoint exists once the first has been written; a
 checkpoint without its marker (a kill mid-save) is never resumed from. No torch here: the CLI and
 the analysis can inspect run directories without a GPU stack.

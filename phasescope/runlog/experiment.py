@@ -60,7 +60,7 @@ def versions() -> dict[str, str | None]:
 
 def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
     # Model and data revisions: a hub commit from the local cache, or a hash of the local files.
-    rec = provenance(cfg.model.name_or_path, data_sources(cfg.data))
+    rec = provenance(cfg.model.model_name_or_path, data_sources(cfg.data))
     write_json_atomic(
         Path(exp_dir) / EXPERIMENT_FILE,
         {
@@ -79,8 +79,9 @@ def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
 
 
 def is_world_run(exp: dict[str, Any]) -> bool:
-    """Whether an experiment record (`read_experiment`) is an embedded-world run (no model.name_or_path)."""
-    return not ((exp.get("config") or {}).get("model") or {}).get("name_or_path")
+    """Whether an experiment record (`read_experiment`) is an embedded-world run (no model.model_name_or_path)."""
+    model = (exp.get("config") or {}).get("model") or {}
+    return not (model.get("model_name_or_path") or model.get("name_or_path"))  # TRL's name, the old one
 
 
 def eval_sets(exp: dict[str, Any]) -> dict[str, str]:
@@ -163,17 +164,18 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def config_diff(new: Config, old: Config) -> list[str]:
-    """Flat keys ("train.lr") whose values differ, except the RESUME_FREE ones (sorted)."""
+    """Flat keys ("train.learning_rate") whose values differ, except the RESUME_FREE ones (sorted)."""
     a, b = _flat(new.to_dict()), _flat(old.to_dict())
     return sorted(k for k in a.keys() | b.keys() if k not in RESUME_FREE and a.get(k) != b.get(k))
 
 
-def resume_config(cfg: Config, exp_dir: Path, explicit: bool) -> Config:
+def resume_config(cfg: Config, exp_dir: Path, explicit: bool, keep: tuple[str, ...] = ()) -> Config:
     """The config a `--resume` continues with: the one stored in experiment.json.
 
     `cfg` is what the command line resolved; when the user gave a config file or overrides
     (`explicit`), it must equal the stored one except for where and how the run executes
-    (workers, W&B mode), since a resumed arm must train exactly as it started.
+    (workers, W&B mode), since a resumed arm must train exactly as it started. The RESUME_FREE keys
+    in `keep` (those the command line did not give, e.g. "experiment.wandb") stay as stored.
     """
     _require(exp_dir)
     stored = load_experiment_config(exp_dir)
@@ -187,7 +189,8 @@ def resume_config(cfg: Config, exp_dir: Path, explicit: bool) -> Config:
             "resume without a config file or --set (the stored config is used), or start a new run"
         )
     d = stored.to_dict()
-    d["experiment"].update({k.split(".")[1]: getattr(cfg.experiment, k.split(".")[1]) for k in RESUME_FREE})
+    free = [k.split(".")[1] for k in RESUME_FREE if k not in keep]
+    d["experiment"].update({k: getattr(cfg.experiment, k) for k in free})
     return config_from_dict(d)
 
 

@@ -5,8 +5,19 @@ So nothing here may stop training or lose a row: every W&B failure (wandb not in
 network, no or bad API key, a W&B bug) prints one warning and turns the mirror into a no-op.
 
 Layout on W&B: one run per (arm, seed), ``group`` = experiment name, ``job_type`` = arm, name
-``<arm>/seed<k>``, the resolved config attached, metrics under their metrics.jsonl names with
-``step`` as the step metric. After the analysis, one more run in the group (``job_type`` =
+``<arm>/seed<k>``, tags (arm, world or model, phasescope version), the resolved config attached,
+metrics under their metrics.jsonl names with ``step`` as the step metric; accuracy- and reward-like
+metrics keep their max in the summary, loss- and nll-like ones their min (and both their last).
+
+Resume: the run id is derived from the experiment (name and start time), the arm and the seed
+(`run_id`), and W&B is opened with ``resume="allow"``, so `phasescope run --resume` continues the
+same W&B run. It learns the last step the W&B run holds (online: the resumed run's summary;
+offline: the earlier ``offline-run-*-<id>`` files of the same id, read by `runlog/wandb_offline.py`;
+``wandb sync`` merges them into one run), first sends the rows of the kept metrics.jsonl after it
+(`catch_up`: a kill can lose what wandb had not yet written), then never sends a step at or before
+it again (the steps between the last checkpoint and a kill are trained twice).
+
+After the analysis, one more run in the group (``job_type`` =
 "analysis") carries the phase, arm and pairwise tables as W&B Tables, the report figures as images
 and the phase spans as summary values (``phase/<arm>/<label>/start_step`` ...), so a dashboard can
 chart and filter them. (Writing the spans into each training run's own summary would need resuming
@@ -22,13 +33,17 @@ imported lazily, only when a mirror is switched on.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 MODES = ("off", "offline", "online")
+_IN_USE_TRIES = 20
 
 
 def _warn(msg: str) -> None:
@@ -67,6 +82,24 @@ def has_credentials() -> bool:
         return False
 
 
+def run_id(experiment: str, started: str, arm: str, seed: int) -> str:
+    """A W&B run id that names one (arm, seed) of one experiment directory: the same after --resume,
+    a new one after --overwrite (a new start time). Letters, digits and dashes, at most 64 characters."""
+    digest = hashlib.sha1(f"{experiment}|{started}|{arm}|{seed}".encode()).hexdigest()[:12]
+    readable = re.sub(r"[^a-z0-9]+", "-", f"{experiment}-{arm}-seed{seed}".lower()).strip("-")[:48]
+    return f"{readable}-{digest}"
+
+
+def summary_of(name: str) -> str | None:
+    """The W&B summary of a metric: its best value (max or min) and its last, or None (last only)."""
+    low = name.lower()
+    if "accuracy" in low or ("reward" in low and "std" not in low):
+        return "max,last"
+    if "loss" in low or "nll" in low:
+        return "min,last"
+    return None
+
+
 def _numeric(row: dict[str, Any]) -> dict[str, float]:
     """W&B charts numbers; strings such as ``stage`` stay in metrics.jsonl."""
     out = {}
@@ -80,7 +113,10 @@ def _numeric(row: dict[str, Any]) -> dict[str, float]:
 
 
 class WandbMirror:
-    """Copies metrics rows to one W&B run; a no-op when off or after any failure."""
+    """Copies metrics rows to one W&B run; a no-op when off or after any failure.
+
+    With `run_id`, the run is opened with ``resume="allow"``: a second mirror with the same id
+    continues the run, and rows at or before the last step it already holds are not sent again."""
 
     def __init__(
         self,
@@ -93,40 +129,69 @@ class WandbMirror:
         dir: str | os.PathLike | None = None,
         project: str | None = None,
         entity: str | None = None,
+        run_id: str | None = None,
+        tags: list[str] | None = None,
         warn=_warn,
     ):
         self.run = None
         self.mode = resolve_mode(mode)
         self._warn = warn
+        self._defined: set[str] = set()
+        self.sent_through: float | None = None
+        """The last step the W&B run held when this mirror opened it (rows up to it are skipped)."""
         if self.mode == "off":
             return
         if self.mode == "online" and not has_credentials():
             self._fail("online mode needs WANDB_API_KEY or `wandb login` (use --wandb offline to sync later)")
             return
+        init = dict(group=group, job_type=job_type, name=name, config=config or {}, tags=tags, id=run_id)
         try:
-            import wandb
-
-            wdir = os.environ.get("WANDB_DIR") or (str(dir) if dir else None)
-            if wdir:
-                Path(wdir).mkdir(parents=True, exist_ok=True)
-            self.run = wandb.init(
-                project=project or os.environ.get("WANDB_PROJECT") or "phasescope",
-                entity=entity or os.environ.get("WANDB_ENTITY") or None,
-                group=group,
-                job_type=job_type,
-                name=name,
-                config=config or {},
-                mode=self.mode,
-                dir=wdir,
-                reinit="create_new",
-                settings=wandb.Settings(silent=True, init_timeout=60, console="off"),
-            )
-            self.run.define_metric("step")
-            self.run.define_metric("*", step_metric="step")
+            self._open(init, dir, project, entity)
+            self.sent_through = self._last_step(run_id) if run_id else None
         except ImportError:
             self._fail("wandb is not installed (pip install 'phasescope[wandb]')")
         except Exception as exc:  # noqa: BLE001 - any W&B failure must not reach training
             self._fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+    def _open(self, init: dict, dir, project: str | None, entity: str | None) -> None:
+        import wandb
+
+        wdir = os.environ.get("WANDB_DIR") or (str(dir) if dir else None)
+        if wdir:
+            Path(wdir).mkdir(parents=True, exist_ok=True)
+        kwargs = dict(
+            project=project or os.environ.get("WANDB_PROJECT") or "phasescope",
+            entity=entity or os.environ.get("WANDB_ENTITY") or None,
+            mode=self.mode,
+            dir=wdir,
+            resume="allow" if init.get("id") else None,
+            reinit="create_new",
+            settings=wandb.Settings(silent=True, init_timeout=60, console="off"),
+            **init,
+        )
+        for attempt in range(_IN_USE_TRIES):
+            try:
+                self.run = wandb.init(**kwargs)
+                break
+            except Exception as exc:  # noqa: BLE001
+                # the same id just finished in this process and its stream is still closing
+                if "is in use" not in str(exc) or attempt == _IN_USE_TRIES - 1:
+                    raise
+                time.sleep(0.5)
+        self.run.define_metric("step")
+        self.run.define_metric("*", step_metric="step")
+
+    def _last_step(self, run_id: str) -> float | None:
+        """The last `step` the run already holds: the resumed run's summary online, the earlier
+        offline files of the same id offline; None for a new run."""
+        if self.mode == "online":
+            last = self.run.summary.get("step")
+            return last if isinstance(last, int | float) else None
+        from phasescope.runlog.wandb_offline import logged_steps
+
+        runs_dir = Path(self.run.dir).parents[1]  # <dir>/wandb/offline-run-<time>-<id>/files
+        steps = [s for f in sorted(runs_dir.glob(f"*-{run_id}/run-{run_id}.wandb")) for s in logged_steps(f)]
+        return max(steps) if steps else None
 
     @property
     def active(self) -> bool:
@@ -144,10 +209,24 @@ class WandbMirror:
     def log(self, row: dict[str, Any]) -> None:
         if self.run is None:
             return
+        step = row.get("step")
+        if self.sent_through is not None and isinstance(step, int | float) and step <= self.sent_through:
+            return  # the run already has this step (sent before a kill, trained again after --resume)
         try:
-            self.run.log(_numeric(row))
+            values = _numeric(row)
+            for key in values.keys() - self._defined:
+                if summary_of(key):
+                    self.run.define_metric(key, step_metric="step", summary=summary_of(key))
+                self._defined.add(key)
+            self.run.log(values)
         except Exception as exc:  # noqa: BLE001
             self._fail(f"log failed ({type(exc).__name__}: {exc})")
+
+    def catch_up(self, rows: list[dict[str, Any]]) -> None:
+        """Send the rows of a resumed run's metrics.jsonl that the W&B run lacks (a kill can lose what
+        wandb had not yet written), so that W&B holds every step once before training continues."""
+        for row in rows:
+            self.log(row)
 
     def finish(self, exit_code: int = 0) -> None:
         if self.run is None:

@@ -21,15 +21,14 @@ before any network call.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from phasescope.errors import PhasescopeError, UsageError
+from phasescope.runlog.wandb_mirror import has_credentials
 
 WANDB_STEP_COLUMNS = ("step", "train/global_step", "trainer/global_step", "global_step", "_step")
 """Step columns of a W&B history row, tried in order (the first present in the run's rows wins)."""
@@ -79,22 +78,12 @@ def wandb_api():
         raise UsageError(
             "reading W&B runs needs the wandb package: pip install 'phasescope[wandb]'"
         ) from None
-    if not _has_credentials():
+    if not has_credentials():  # the one credential check, shared with the mirror
         raise UsageError(
             "no W&B credentials (run `wandb login` or set WANDB_API_KEY), or export the run's history "
             "as CSV from the W&B UI and pass that file"
         )
     return wandb.Api()
-
-
-def _has_credentials() -> bool:
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    try:
-        return "api.wandb.ai" in netrc.read_text()
-    except OSError:
-        return False
 
 
 def _api_error(what: str, exc: Exception) -> PhasescopeError:

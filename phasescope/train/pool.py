@@ -1,4 +1,4 @@
-"""The worker pool of `phasescope run`: one process per (arm, seed), signals, progress lines.
+"""The worker pool of `phasescope run`: one process per (arm, seed), signals, progress (`train/progress.py`).
 
 Arms are independent, so up to `experiment.workers` of them train at once, each in its own process
 (`phasescope worker EXP_DIR ARM SEED THREADS`) with one torch thread: on a 2-core CPU two
@@ -20,8 +20,6 @@ from typing import Any
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.experiment import arm_dir, now
 from phasescope.runlog.reader import read_metrics
-
-PROGRESS_EVERY_S = 15
 
 
 @dataclass
@@ -49,8 +47,11 @@ def threads_per_worker(workers: int) -> int:
 
 
 def worker_env(threads: int) -> dict[str, str]:
+    # WANDB_SERVICE would make the worker share this process's wandb-core (wandb exports it once it
+    # starts one): a killed worker's W&B run would then stay open there and block its --resume.
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
     return {
-        **os.environ,
+        **env,
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
         "TOKENIZERS_PARALLELISM": "false",
@@ -67,21 +68,23 @@ def run_pool(
     jobs: list[tuple[str, int]], exp_dir: Path, workers: int, steps: int, resume: bool, log=print
 ) -> list[ArmResult]:
     """Train every (arm, seed) of `jobs` in worker processes, `workers` at a time; their results."""
+    from phasescope.train.progress import progress_display
+
     workers = max(1, min(workers, len(jobs)))
     threads = threads_per_worker(workers)
     pending, running, results = list(jobs), {}, []
-    last_report = 0.0
-    with _stop_workers_on_signal(running, exp_dir):
+    with _stop_workers_on_signal(running, exp_dir), progress_display(exp_dir, steps) as shown:
+        log = shown.say(log)
         while pending or running:
             while pending and len(running) < workers:
                 arm, seed = pending.pop(0)
                 running[(arm, seed)] = _start(exp_dir, arm, seed, threads, resume, log)
+                shown.add(arm, seed)
             time.sleep(0.5)
             for key in [k for k, (proc, _, _) in running.items() if proc.poll() is not None]:
+                shown.remove(*key)
                 results.append(_finish(exp_dir, key, running.pop(key), log))
-            if running and time.perf_counter() - last_report > PROGRESS_EVERY_S:
-                last_report = time.perf_counter()
-                log("  " + " | ".join(_progress(exp_dir, a, s, steps) for a, s in running))
+            shown.refresh(running, log)
     return results
 
 
@@ -119,14 +122,6 @@ def _finish(exp_dir: Path, key: tuple[str, int], entry, log) -> ArmResult:
     for note in notes:
         log(f"note: {note}")
     return ArmResult(arm, seed, ok, seconds, rows)
-
-
-def _progress(exp_dir: Path, arm: str, seed: int, steps: int) -> str:
-    rows = read_metrics(arm_dir(exp_dir, arm, seed) / "metrics.jsonl")
-    step = rows[-1]["step"] if rows else 0
-    accs = [r["eval/accuracy"] for r in rows if "eval/accuracy" in r]
-    acc = f" acc {accs[-1]:.2f}" if accs else ""
-    return f"{arm}/seed{seed} {step}/{steps}{acc}"
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

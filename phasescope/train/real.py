@@ -38,9 +38,12 @@ from phasescope.train.setup import Setup, expert_set
 # --- model and tokenizer ------------------------------------------------------------------------------
 
 
-def resolve_dtype(name: str) -> torch.dtype:
-    """model.dtype → torch dtype; auto is bf16 on a GPU that supports it, else fp32."""
+def resolve_dtype(name: str) -> torch.dtype | str:
+    """model.dtype → what from_pretrained takes: "auto" is transformers' (the checkpoint's own dtype);
+    bf16_if_supported is bf16 on a GPU that supports it, else fp32 (phasescope's old "auto")."""
     if name == "auto":
+        return "auto"
+    if name == "bf16_if_supported":
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
             return torch.bfloat16
         return torch.float32
@@ -48,13 +51,13 @@ def resolve_dtype(name: str) -> torch.dtype:
 
 
 def load_model_and_tokenizer(mc: ModelConfig):
-    """`AutoModelForCausalLM` / `AutoTokenizer.from_pretrained(model.name_or_path)`; left padding."""
+    """`AutoModelForCausalLM` / `AutoTokenizer.from_pretrained(model.model_name_or_path)`; left padding."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(mc.name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(mc.model_name_or_path)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot load the tokenizer of {mc.name_or_path!r}: {exc}") from None
+        raise UsageError(f"cannot load the tokenizer of {mc.model_name_or_path!r}: {exc}") from None
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -62,9 +65,9 @@ def load_model_and_tokenizer(mc: ModelConfig):
     if mc.attn_implementation:
         kwargs["attn_implementation"] = mc.attn_implementation
     try:
-        model = AutoModelForCausalLM.from_pretrained(mc.name_or_path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(mc.model_name_or_path, **kwargs)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot load the model {mc.name_or_path!r}: {exc}") from None
+        raise UsageError(f"cannot load the model {mc.model_name_or_path!r}: {exc}") from None
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
@@ -319,9 +322,8 @@ def cap_expert_responses(
     return [prompts[i] for i in kept], cut
 
 
-def _precision_and_generation(cfg: Config) -> dict[str, Any]:
-    """GRPOConfig's bf16/fp16 (from model.dtype, on a GPU) and vLLM settings."""
-    dtype = resolve_dtype(cfg.model.dtype)
+def _precision_and_generation(cfg: Config, dtype: torch.dtype) -> dict[str, Any]:
+    """GRPOConfig's bf16/fp16 (from the loaded model's dtype, on a GPU) and vLLM settings."""
     on_gpu = torch.cuda.is_available()
     out: dict[str, Any] = {
         "bf16": on_gpu and dtype == torch.bfloat16,
@@ -341,7 +343,7 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
     from datasets import Dataset
 
     rl, expert, evals, report = load_data(cfg, log=log)
-    if needs_rollouts(cfg.arms[arm_name], cfg.train.steps) and not rl:
+    if needs_rollouts(cfg.arms[arm_name], cfg.train.max_steps) and not rl:
         raise UsageError(f"arm {arm_name} has an RL term and needs data.rl_prompts")
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     dc = cfg.data
@@ -361,9 +363,9 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
     )
     peft = lora_config(cfg.model)
     report["model"] = {
-        "name_or_path": cfg.model.name_or_path,
+        "name_or_path": cfg.model.model_name_or_path,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "dtype": str(resolve_dtype(cfg.model.dtype)).replace("torch.", ""),
+        "dtype": str(model.dtype).replace("torch.", ""),
         "chat_template": _use_chat(tokenizer, dc),
     }
     return Setup(
@@ -374,7 +376,7 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
         expert=expert_set(tokenizer, expert_prompts, expert_responses, cfg, seed),
         evaluator=evaluator,
         probe_seed=dc.seed,
-        grpo_kwargs=_precision_and_generation(cfg),
+        grpo_kwargs=_precision_and_generation(cfg, model.dtype),
         trainer_kwargs={"peft_config": peft} if peft is not None else {},
         data_report=report,
     )

@@ -97,12 +97,33 @@ def run_logs(cfg: Config, arm_name: str, seed: int, out_dir: Path, is_main: bool
         name=f"{arm_name}/seed{seed}",
         config={**cfg.to_dict(), "arm_name": arm_name, "seed": seed},
         dir=out_dir.parent.parent,
+        **wandb_identity(cfg, arm_name, seed, out_dir.parent.parent),
     )
+    if mirror.active and (out_dir / "metrics.jsonl").exists():  # a resumed run: W&B catches up first
+        from phasescope.runlog.reader import read_metrics
+
+        mirror.catch_up(read_metrics(out_dir / "metrics.jsonl"))
     with _writer(out_dir / "metrics.jsonl", is_main) as metrics:
         yield Logs(mirror_rows(metrics.write, mirror), tokens)
     mirror.finish()
     if tokens is not None:
         tokens.close()
+
+
+def wandb_identity(cfg: Config, arm_name: str, seed: int, exp_dir: Path) -> dict[str, Any]:
+    """The W&B run id (the same after --resume, see `wandb_mirror.run_id`) and tags of one run."""
+    from pathlib import PurePath
+
+    from phasescope import __version__
+    from phasescope.runlog.experiment import read_experiment
+    from phasescope.runlog.wandb_mirror import run_id
+
+    started = str(read_experiment(exp_dir).get("started", ""))
+    model = PurePath(cfg.model.model_name_or_path).name if cfg.model.model_name_or_path else "embedded-world"
+    return {
+        "run_id": run_id(cfg.experiment.name, started, arm_name, seed),
+        "tags": [arm_name, model[:64], f"phasescope-{__version__}"],
+    }
 
 
 def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs):
@@ -145,7 +166,7 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs):
     for cb in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(cb)
     trainer.add_callback(
-        EvalCallback(trainer, evaluator, tc.eval_every, tc.eval_early_every, tc.eval_early_until)
+        EvalCallback(trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until)
     )
     return trainer, probe
 

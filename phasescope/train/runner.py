@@ -57,8 +57,12 @@ def run_experiment(
     `pool.Interrupted`.
     """
     run_preflight(cfg)  # model, data, overlaps, lengths: a usage error before anything is written
+    if cfg.trl:  # a typo in [trl] is one error here, not a failure in every worker
+        from phasescope.train.args import check_trl_fields
+
+        check_trl_fields(cfg.trl)
     prepare_dir(cfg, exp_dir, overwrite, resume)
-    if not cfg.model.name_or_path:
+    if not cfg.model.model_name_or_path:
         from phasescope.world import build_world
 
         build_world(cfg.world, log=log)
@@ -74,7 +78,7 @@ def run_experiment(
                     )
                 )
                 log(f"skipped {arm}/seed{seed} (finished before)")
-    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, cfg.train.steps, resume, log)
+    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, cfg.train.max_steps, resume, log)
 
 
 def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """What training one arm needs, whatever the model: one `Setup`, built by `world_setup` or `hf_setup`.
 
-`build_setup(cfg, seed)` picks the embedded world (no `model.name_or_path`) or a real Hugging Face
+`build_setup(cfg, seed)` picks the embedded world (no `model.model_name_or_path`) or a real Hugging Face
 model with real data (`train/real.py`); everything after it (`grpo_args`, the trainer, the logs)
 reads the `Setup` only, so the two paths cannot drift apart.
 """
@@ -84,7 +84,7 @@ def world_setup(cfg: Config, seed: int) -> Setup:
 
 def build_setup(cfg: Config, arm_name: str, seed: int, out_dir: Path | None = None) -> Setup:
     """The Setup for `arm_name`; a real model's data report goes to `out_dir`/data.json when given."""
-    if not cfg.model.name_or_path:
+    if not cfg.model.model_name_or_path:
         return world_setup(cfg, seed)
     from phasescope.train.real import hf_setup, write_data_report
 

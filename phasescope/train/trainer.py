@@ -133,6 +133,8 @@ class PhaseTrainer(GRPOTrainer):
     def _save_checkpoint(self, model, trial):
         """HF's checkpoint, then the completeness marker, then every other checkpoint is deleted."""
         super()._save_checkpoint(model, trial)
+        # Every rank writes its own files (rng_state_<rank>.pth, ZeRO/FSDP shards): the marker waits for all.
+        self.accelerator.wait_for_everyone()
         if self.args.should_save:
             step = self.state.global_step
             path = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{step}"
@@ -150,7 +152,7 @@ class PhaseTrainer(GRPOTrainer):
         step = self.state.global_step + 1
         if self.on_nonfinite == "stop":
             raise NonFiniteError(
-                f"{what} is not finite at step {step}; {self.last_good_checkpoint()}. Lower train.lr "
+                f"{what} is not finite at step {step}; {self.last_good_checkpoint()}. Lower train.learning_rate "
                 f'(or train.sft_lr), or set train.on_nonfinite="skip" to drop such updates'
             )
         self._nonfinite = what

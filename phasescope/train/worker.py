@@ -60,7 +60,7 @@ def launch(cfg: Config, arm: str, seed: int, resume: bool = False, overwrite: bo
             write_experiment_json(exp_dir, cfg)
         add_launched_arm(exp_dir, cfg, arm)
         out.mkdir(parents=True, exist_ok=True)
-        if not cfg.model.name_or_path:  # the embedded world's base model is built (cached) once
+        if not cfg.model.model_name_or_path:  # the embedded world's base model is built (cached) once
             from phasescope.world import build_world
 
             build_world(cfg.world)

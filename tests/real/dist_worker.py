@@ -40,10 +40,27 @@ def _generate_single_turn(
     return out, None
 
 
+def _slow_rng_save_off_main(save):
+    """PHASESCOPE_TEST_SLOW_SAVE=<s>: ranks other than 0 write their RNG state <s> seconds late, so
+    a completion marker that does not wait for every rank is written before their files."""
+    import os
+    import time
+
+    delay = float(os.environ.get("PHASESCOPE_TEST_SLOW_SAVE", "0"))
+
+    def slow(self, output_dir):
+        if self.args.process_index != 0:
+            time.sleep(delay)
+        return save(self, output_dir)
+
+    return slow if delay else save
+
+
 def main(argv):
     out_dir, weights, arm = argv[0], argv[1], argv[2]
     sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
     PhaseTrainer._generate_single_turn = _generate_single_turn
+    PhaseTrainer._save_rng_state = _slow_rng_save_off_main(PhaseTrainer._save_rng_state)
     cfg = load_config(None, sets)
     from pathlib import Path
 

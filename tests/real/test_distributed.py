@@ -18,8 +18,8 @@ WORKER = REPO / "tests" / "real" / "dist_worker.py"
 SETS = [
     "train.prompts_per_step=4",
     "train.expert_batch_size=4",
-    "train.steps=2",
-    "train.eval_every=2",
+    "train.max_steps=2",
+    "train.eval_steps=2",
     "arms.sft_then_rl.sft_steps=1",
 ]
 
@@ -81,3 +81,28 @@ def test_two_processes_match_one(tmp_path, tiny_cache, tiny_world):
     w1, w2 = torch.load(tmp_path / "w1.pt"), torch.load(tmp_path / "w2.pt")
     for k in w1:
         torch.testing.assert_close(w2[k], w1[k], rtol=0, atol=1e-3)  # a few Adam steps of 1e-4
+
+
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="needs the accelerate launcher")
+def test_checkpoint_marker_waits_for_every_rank(tmp_path, tiny_cache, tiny_world):
+    """Rank 1 writes its RNG state 3 s late; the completion marker must still come after it (a marker
+    written by rank 0 alone would be older than rank 1's file, or the pruning would delete it)."""
+    from phasescope.runlog.checkpoint import MARKER, latest_checkpoint
+    from phasescope.world import build_world
+
+    sets = [*tiny_world, *SETS, "train.save_steps=1", 'experiment.arms=["sft"]']
+    build_world(load_config(None, sets).world, log=lambda *_: None)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO)}
+    env.update(PHASESCOPE_TEST_SLOW_SAVE="3")
+    env.pop("WORLD_SIZE", None)
+    env.pop("RANK", None)
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--main_process_port", "0"]
+    args = [x for s in sets for x in ("--set", s)]
+    _run([*launch, str(WORKER), str(tmp_path / "run"), str(tmp_path / "w.pt"), "sft", *args], env)
+    step, ckpt = latest_checkpoint(tmp_path / "run")
+    assert step == 2
+    files = {p.name: p.stat().st_mtime_ns for p in ckpt.iterdir()}
+    assert {"rng_state_0.pth", "rng_state_1.pth", MARKER} <= set(files)
+    assert files[MARKER] >= max(files.values())  # the marker is the checkpoint's last file

@@ -38,7 +38,7 @@ def test_check_on_a_good_config_exits_0_and_prints_the_summary(tiny_model_dir, t
     assert "overlaps    rl_prompts∩expert 0, eval:math_tiny_eval∩expert 0" in out
     assert out.rstrip().endswith("0 errors, 0 notes: ready to run")
     assert not (tmp_path / "qwen2.5-0.5b-math").exists()  # check writes nothing
-    code, out, err = _cli(["check", EXPERIMENT, *sets, "--set", 'model.name_or_path="./nope"'], capsys)
+    code, out, err = _cli(["check", EXPERIMENT, *sets, "--set", 'model.model_name_or_path="./nope"'], capsys)
     assert code == 2 and "0 errors" not in out and "1 error, 0 notes: not ready" in out
     assert [x for x in err.splitlines() if x.startswith("error:")] == [
         x for x in err.splitlines() if x.strip()
@@ -46,7 +46,7 @@ def test_check_on_a_good_config_exits_0_and_prints_the_summary(tiny_model_dir, t
 
 
 def test_run_with_a_missing_model_path_exits_2_in_seconds_before_any_arm(tiny_model_dir, tmp_path):
-    sets = _sets([*real_overrides(tiny_model_dir, tmp_path / "runs"), 'model.name_or_path="./nope"'])
+    sets = _sets([*real_overrides(tiny_model_dir, tmp_path / "runs"), 'model.model_name_or_path="./nope"'])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1"}
     t0 = time.perf_counter()
     res = subprocess.run(
@@ -61,7 +61,7 @@ def test_run_with_a_missing_model_path_exits_2_in_seconds_before_any_arm(tiny_mo
     assert res.returncode == 2, res.stderr[-2000:]
     assert seconds < 30  # interpreter start and imports; the check itself is instant (see test_preflight)
     (line,) = res.stderr.strip().splitlines()
-    assert line.startswith("error: model.name_or_path './nope' does not exist")
+    assert line.startswith("error: model.model_name_or_path './nope' does not exist")
     assert not (tmp_path / "runs").exists()  # no run directory, no experiment.json, no worker
 
 

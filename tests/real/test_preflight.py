@@ -54,7 +54,7 @@ def math500_rows(ids):
 
 def overrides(model, expert, rl, evals, **more):
     sets = [
-        f'model.name_or_path="{model}"',
+        f'model.model_name_or_path="{model}"',
         f'data.expert="{expert}"',
         f'data.rl_prompts="{rl}"',
         "data.eval=[" + ",".join(f'"{e}"' for e in evals) + "]",
@@ -74,8 +74,8 @@ def good(tmp_path, tiny_model_dir):
         data,
         [ev],
         data__n_expert=20,
-        train__steps=10,
-        train__eval_every=5,
+        train__max_steps=10,
+        train__eval_steps=5,
         arms__sft_then_rl__sft_steps=5,
     )
 
@@ -100,7 +100,7 @@ def test_missing_model_path_is_named_within_seconds(tmp_path, good, capsys, monk
     )
     missing = tmp_path / "models" / "qwen2.5-0.5b"
     t0 = time.perf_counter()
-    code = check_command(str(ONE_GPU), [*good, f'model.name_or_path="{missing}"'])
+    code = check_command(str(ONE_GPU), [*good, f'model.model_name_or_path="{missing}"'])
     assert code == 2 and time.perf_counter() - t0 < 5
     errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and f"'{missing}' does not exist" in errors[0]
@@ -131,7 +131,7 @@ def test_relative_typo_under_an_existing_folder_is_a_path(tmp_path, monkeypatch)
 
 
 def test_hub_id_offline_says_how_to_point_at_a_local_copy(good):
-    cfg = load_config(ONE_GPU, [*good, 'model.name_or_path="Qwen/Qwen2.5-0.5B-Instruct"'])
+    cfg = load_config(ONE_GPU, [*good, 'model.model_name_or_path="Qwen/Qwen2.5-0.5B-Instruct"'])
     t0 = time.perf_counter()
     rep = preflight(cfg)
     assert time.perf_counter() - t0 < 5
@@ -144,7 +144,7 @@ def test_hub_id_found_in_the_cache(good, tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, snap)
     (snap.parents[1] / "refs").mkdir()
     (snap.parents[1] / "refs" / "main").write_text("abc123def4567")
-    rep = preflight(load_config(ONE_GPU, [*good, 'model.name_or_path="org/tiny"']))
+    rep = preflight(load_config(ONE_GPU, [*good, 'model.model_name_or_path="org/tiny"']))
     assert rep.ok, rep.errors
     assert "org/tiny (HF cache (commit abc123def456))" in rep.summary()
 
@@ -199,12 +199,12 @@ def test_missing_chat_template_is_a_note(tmp_path, tiny_model_dir, good):
     plain = tmp_path / "plain-model"
     shutil.copytree(tiny_model_dir, plain)
     (plain / "chat_template.jinja").unlink()
-    rep = preflight(load_config(ONE_GPU, [*good, f'model.name_or_path="{plain}"']))
+    rep = preflight(load_config(ONE_GPU, [*good, f'model.model_name_or_path="{plain}"']))
     assert rep.ok and "chat template: none (data.chat_template = true)" in rep.summary()
     (note,) = rep.notes
     assert "has no chat template" in note and "data.chat_template = false" in note
     rep = preflight(
-        load_config(ONE_GPU, [*good, f'model.name_or_path="{plain}"', "data.chat_template=false"])
+        load_config(ONE_GPU, [*good, f'model.model_name_or_path="{plain}"', "data.chat_template=false"])
     )
     assert rep.notes == []
 
@@ -239,7 +239,7 @@ def test_experiment_files_pass_with_local_stand_ins(experiment, tmp_path, tiny_m
         tmp_path / "aime24.jsonl", [{"problem": f"AIME {i}", "answer": str(i)} for i in range(30)]
     )
     sets = [
-        f'model.name_or_path="{tiny_model_dir}"',
+        f'model.model_name_or_path="{tiny_model_dir}"',
         f'data.rl_prompts="{openr1}"',
         f'data.expert="{openr1}"',
         f'data.eval=["{math500}", "aime24={aime}"]',
@@ -256,7 +256,7 @@ def test_experiment_files_pass_with_local_stand_ins(experiment, tmp_path, tiny_m
 def test_launcher_checks_only_its_arm(tmp_path, tiny_model_dir):
     expert = write_jsonl(tmp_path / "expert.jsonl", openr1_rows(10))
     sets = [
-        f'model.name_or_path="{tiny_model_dir}"',
+        f'model.model_name_or_path="{tiny_model_dir}"',
         f'data.expert="{expert}"',
         'data.rl_prompts=""',
         "data.eval=[]",
@@ -302,7 +302,7 @@ def test_online_without_network_fails_after_one_request(good, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("retried"))
     sets = [
         *good,
-        'model.name_or_path="Qwen/Qwen2.5-0.5B-Instruct"',
+        'model.model_name_or_path="Qwen/Qwen2.5-0.5B-Instruct"',
         'data.eval=["HuggingFaceH4/MATH-500:test"]',
     ]
     rep = preflight(load_config(ONE_GPU, sets))
@@ -310,7 +310,7 @@ def test_online_without_network_fails_after_one_request(good, monkeypatch):
     model_err, data_err = rep.errors
     assert "the hub cannot be reached (ConnectionError)" in model_err and "HF_HUB_OFFLINE=1" in model_err
     assert model_err.endswith(
-        "or point model.name_or_path at a local copy (a folder written by save_pretrained)"
+        "or point model.model_name_or_path at a local copy (a folder written by save_pretrained)"
     )
     assert data_err.startswith("data.eval: dataset 'HuggingFaceH4/MATH-500': the hub cannot be reached")
 

@@ -20,7 +20,7 @@ def test_model_and_tokenizer_load_like_a_hub_model(tiny_model_dir):
     from phasescope.config import DataConfig, ModelConfig
     from phasescope.train.real import load_model_and_tokenizer, render_prompt, render_response
 
-    model, tok = load_model_and_tokenizer(ModelConfig(name_or_path=str(tiny_model_dir)))
+    model, tok = load_model_and_tokenizer(ModelConfig(model_name_or_path=str(tiny_model_dir)))
     assert type(model).__name__ == "Qwen2ForCausalLM" and type(tok).__name__ == "Qwen2Tokenizer"
     assert tok.padding_side == "left" and tok.chat_template
     dc = DataConfig()
@@ -38,7 +38,7 @@ def test_unloadable_model_is_a_usage_error(tmp_path):
     from phasescope.train.real import load_model_and_tokenizer
 
     with pytest.raises(UsageError, match="cannot load the tokenizer"):
-        load_model_and_tokenizer(ModelConfig(name_or_path=str(tmp_path / "nothing")))
+        load_model_and_tokenizer(ModelConfig(model_name_or_path=str(tmp_path / "nothing")))
 
 
 def test_data_sets_are_disjoint_and_reported(tiny_model_dir, tmp_path):
@@ -57,7 +57,7 @@ def test_config_needs_a_model_for_data_and_data_for_a_model():
     with pytest.raises(UsageError, match="need a real model"):
         load_config(None, [f'data.rl_prompts="{DATA / "math_tiny.jsonl"}"'])
     with pytest.raises(UsageError, match="names no rl_prompts"):
-        load_config(None, ['model.name_or_path="some/model"'])
+        load_config(None, ['model.model_name_or_path="some/model"'])
 
 
 def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
@@ -77,7 +77,7 @@ def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
     logs = "".join(p.read_text() for p in exp.glob("*/seed0/train.log"))
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:] + logs[-3000:]
     meta = json.loads((exp / "experiment.json").read_text())
-    assert meta["config"]["model"]["name_or_path"] == str(tiny_model_dir)
+    assert meta["config"]["model"]["model_name_or_path"] == str(tiny_model_dir)
     assert {"math-verify", "datasets", "peft", "tokenizers"} <= set(meta["versions"])
     assert meta["model_revision"]["kind"] == "local folder" and len(meta["model_revision"]["sha256"]) == 64
     assert set(meta["data_revisions"]) == {"rl_prompts", "expert", "eval:math_tiny_eval"}
@@ -113,8 +113,8 @@ def test_lora_from_config(tiny_model_dir):
     from phasescope.config import ModelConfig
     from phasescope.train.real import lora_config
 
-    assert lora_config(ModelConfig(name_or_path="x")) is None
-    lc = lora_config(ModelConfig(name_or_path="x", lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
+    assert lora_config(ModelConfig(model_name_or_path="x")) is None
+    lc = lora_config(ModelConfig(model_name_or_path="x", lora_r=4, lora_target_modules=["q_proj", "v_proj"]))
     assert lc.r == 4 and set(lc.target_modules) == {"q_proj", "v_proj"}
     torch.manual_seed(0)
 

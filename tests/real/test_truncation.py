@@ -27,7 +27,7 @@ def short_answer_model(tmp_path_factory):
 def _sets(model, *more):
     train = DATA / "math_tiny.jsonl"
     return [
-        f'model.name_or_path="{model}"',
+        f'model.model_name_or_path="{model}"',
         "model.attn_implementation=eager",
         f'data.rl_prompts="{train}"',
         f'data.expert="{train}"',
@@ -35,8 +35,8 @@ def _sets(model, *more):
         "data.n_expert=16",
         "data.eval_batch_size=8",
         'experiment.arms=["sft"]',
-        "train.steps=12",
-        "train.eval_every=6",
+        "train.max_steps=12",
+        "train.eval_steps=6",
         f"train.max_completion_length={CAP}",
         "train.expert_batch_size=8",
         "train.sft_lr=3e-3",
@@ -105,12 +105,12 @@ def test_max_expert_tokens_truncates_or_drops_and_counts(tiny_model_dir):
 )
 def test_new_data_settings_are_validated_in_one_line(setting, message, tiny_model_dir):
     with pytest.raises(UsageError, match=message) as err:
-        load_config(EXPERIMENT, [f'model.name_or_path="{tiny_model_dir}"', setting])
+        load_config(EXPERIMENT, [f'model.model_name_or_path="{tiny_model_dir}"', setting])
     assert "\n" not in str(err.value)
 
 
 def test_dense_early_evaluation_is_off_for_real_models_unless_set(tiny_model_dir):
     assert load_config(None).train.eval_early_every == 5  # the embedded world: the shift is early and cheap
-    real = [f'model.name_or_path="{tiny_model_dir}"']
+    real = [f'model.model_name_or_path="{tiny_model_dir}"']
     assert load_config(EXPERIMENT, real).train.eval_early_every == 0
     assert load_config(EXPERIMENT, [*real, "train.eval_early_every=10"]).train.eval_early_every == 10

@@ -9,7 +9,7 @@ import pytest
 
 # Ten steps over an RL prompt set of 8 (4 updates per epoch): a resume at step 6 lands mid-epoch 1,
 # so it exercises TRL's batch skipping and the per-epoch data order as well as the checkpoint.
-RESUMABLE = ["train.steps=10", "train.checkpoint_every=3", "world.n_rl_prompts=8"]
+RESUMABLE = ["train.max_steps=10", "train.save_steps=3", "world.n_rl_prompts=8"]
 
 # Wall-clock metrics differ between any two runs; everything else must match exactly.
 VOLATILE = ("time/", "perf/")

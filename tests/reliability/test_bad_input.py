@@ -36,7 +36,7 @@ CURVE = "".join(f'{{"step": {i}, "eval/accuracy": {0.1 + 0.02 * i:.2f}}}\n' for 
 def _experiment(tmp: Path, name: str = "exp") -> Path:
     exp = tmp / name
     exp.mkdir(parents=True)
-    write_experiment_json(exp, load_config(None, ["train.steps=5", 'experiment.arms=["sft"]']))
+    write_experiment_json(exp, load_config(None, ["train.max_steps=5", 'experiment.arms=["sft"]']))
     return exp
 
 
@@ -79,7 +79,7 @@ CASES = [
         "toml-wrong-type",
         lambda t, m: ["run", _write(t / "c.toml", '[train]\nsteps = "many"\n')],
         2,
-        "train.steps must be int",
+        "train.max_steps must be int",
     ),
     (
         "toml-not-a-table",
@@ -94,11 +94,26 @@ CASES = [
         "[arms.sft] must be a table",
     ),
     # --- --set overrides ----------------------------------------------------------------------
-    ("set-no-equals", lambda t, m: ["run", "--set", "train.lr"], 2, "must look like section.key=value"),
+    (
+        "set-no-equals",
+        lambda t, m: ["run", "--set", "train.learning_rate"],
+        2,
+        "must look like section.key=value",
+    ),
     ("set-no-section", lambda t, m: ["run", "--set", "lr=1"], 2, "the key must be section.key"),
-    ("set-inf", lambda t, m: ["run", "--set", "train.lr=inf"], 2, "train.lr must be a finite number"),
+    (
+        "set-inf",
+        lambda t, m: ["run", "--set", "train.learning_rate=inf"],
+        2,
+        "train.learning_rate must be a finite number",
+    ),
     ("set-nan", lambda t, m: ["run", "--set", "arms.chord_phi.mu=nan"], 2, "mu must be a finite number"),
-    ("set-into-a-value", lambda t, m: ["run", "--set", "train.lr.x=1"], 2, "train.lr must be float"),
+    (
+        "set-into-a-value",
+        lambda t, m: ["run", "--set", "train.learning_rate.x=1"],
+        2,
+        "train.learning_rate must be float",
+    ),
     (
         "set-list-of-ints",
         lambda t, m: ["run", "--set", "experiment.arms=[1,2]"],
@@ -114,9 +129,9 @@ CASES = [
     ),
     (
         "set-negative-cadence",
-        lambda t, m: ["run", "--set", "train.checkpoint_every=-1"],
+        lambda t, m: ["run", "--set", "train.save_steps=-1"],
         2,
-        "train.checkpoint_every must be >= 0",
+        "train.save_steps must be >= 0",
     ),
     # --- command-line arguments ---------------------------------------------------------------
     ("arms-unknown", lambda t, m: ["run", "--arms", "sft,ppo"], 2, "unknown arm 'ppo'"),
@@ -128,7 +143,7 @@ CASES = [
         "wandb-mode",
         lambda t, m: ["run", "--wandb", "loud"],
         2,
-        "experiment.wandb must be off, offline or online",
+        "'loud' is not one of 'off', 'offline', 'online'",
     ),
     ("unknown-option", lambda t, m: ["run", "--bogus"], 2, "No such option: --bogus"),
     ("unknown-command", lambda t, m: ["frobnicate"], 2, "No such command 'frobnicate'"),
@@ -143,7 +158,7 @@ CASES = [
         "report-wandb",
         lambda t, m: ["report", _write(t / "c.jsonl", CURVE), "--wandb", "x"],
         2,
-        "--wandb must be",
+        "Invalid value for '--wandb'",
     ),
     ("wandb-spec", lambda t, m: ["segment", "wandb:just-a-name"], 2, "must look like wandb:<entity>"),
     # --- run directories ----------------------------------------------------------------------
@@ -194,7 +209,7 @@ CASES = [
             "--name",
             "exp",
             "--set",
-            "train.lr=0.5",
+            "train.learning_rate=0.5",
         ],
         2,
         "differs from",
@@ -349,7 +364,7 @@ def test_debug_shows_the_traceback(cli, tmp_path):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["run", "--set", "train.steps=1.5"], "train.steps must be int"),
+        (["run", "--set", "train.max_steps=1.5"], "train.max_steps must be int"),
         (["run", "--seeds", "x"], "'--seeds'"),
     ],
 )
@@ -372,5 +387,5 @@ def test_resume_uses_the_stored_config(tmp_path):
 
     exp = _experiment(tmp_path)
     cfg = resume_config(load_config(None, ["experiment.workers=1"]), exp, explicit=False)
-    assert cfg.train.steps == 5 and cfg.experiment.arms == ["sft"] and cfg.experiment.workers == 1
-    assert json.loads((exp / "experiment.json").read_text())["config"]["train"]["steps"] == 5
+    assert cfg.train.max_steps == 5 and cfg.experiment.arms == ["sft"] and cfg.experiment.workers == 1
+    assert json.loads((exp / "experiment.json").read_text())["config"]["train"]["max_steps"] == 5

@@ -67,7 +67,7 @@ def test_nan_loss_skipped_leaves_the_model_unchanged(tmp_path, tiny_cache, resum
     from phasescope.train.run import train_one
 
     _nan_loss_at(monkeypatch, 2)
-    cfg = load_config(None, [*resumable, "train.steps=3", 'train.on_nonfinite="skip"'])
+    cfg = load_config(None, [*resumable, "train.max_steps=3", 'train.on_nonfinite="skip"'])
     snapshots = {}
     import phasescope.train.trainer as trainer_mod
 

@@ -82,7 +82,7 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_c
 def test_resume_without_a_checkpoint_starts_over(tmp_path, tiny_cache, resumable, monkeypatch):
     from phasescope.train.run import train_one
 
-    cfg = load_config(None, [*resumable, "train.checkpoint_every=0"])
+    cfg = load_config(None, [*resumable, "train.save_steps=0"])
     with monkeypatch.context() as m:
         _crash_at(m, 2)
         with pytest.raises(Crash):
@@ -155,7 +155,7 @@ def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli, 
     from phasescope.train.run import train_one
     from phasescope.train.runner import run_experiment
 
-    sets = [*tiny_world, "train.steps=20", "train.checkpoint_every=5", "train.eval_every=5"]
+    sets = [*tiny_world, "train.max_steps=20", "train.save_steps=5", "train.eval_steps=5"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         _cli_run(tmp_path, "exp", sets),
@@ -222,7 +222,7 @@ def rows_safe(path: Path) -> list[dict]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 def test_sigterm_to_run_stops_its_workers(tmp_path, tiny_cache, tiny_world):
-    sets = [*tiny_world, "train.steps=200", "train.checkpoint_every=0"]
+    sets = [*tiny_world, "train.max_steps=200", "train.save_steps=0"]
     proc = subprocess.Popen(
         _cli_run(tmp_path, "exp", sets),
         stdout=subprocess.PIPE,

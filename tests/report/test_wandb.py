@@ -27,13 +27,8 @@ ROWS = [
 
 
 @pytest.fixture
-def offline(monkeypatch, tmp_path):
-    for var in ("WANDB_API_KEY", "WANDB_DIR", "WANDB_PROJECT", "WANDB_ENTITY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    return tmp_path
+def offline(wandb_offline):
+    return wandb_offline
 
 
 def test_offline_training_run_and_analysis_run_are_readable(offline, toy_exp):

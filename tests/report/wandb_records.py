@@ -1,20 +1,12 @@
-"""Read back an offline W&B run file (``run-<id>.wandb``), as ``wandb sync`` does, without wandb's
-internal reader (0.31 no longer ships ``wandb.sdk.internal.datastore``).
-
-The file is wandb's LevelDB-style log: a 7-byte header (":W&B", magic 0xBEE1, version 0), then
-32 KiB blocks of chunks, each chunk = crc32 (4 bytes) + length (2, little-endian) + type (1: full,
-2: first, 3: middle, 4: last) + payload; a block tail shorter than a chunk header is zero padding.
-Payloads are ``wandb_internal_pb2.Record`` protobufs.
-"""
+"""Read back an offline W&B run file (``run-<id>.wandb``), as ``wandb sync`` does: the reader is
+`phasescope.runlog.wandb_offline`; here, waiting for a run to be written and what tests look at."""
 
 from __future__ import annotations
 
-import struct
 import time
 from pathlib import Path
 
-BLOCK = 32768
-HEADER = 7
+from phasescope.runlog.wandb_offline import read_records
 
 
 def records(path: Path, timeout: float = 30.0) -> list:
@@ -22,35 +14,10 @@ def records(path: Path, timeout: float = 30.0) -> list:
     ``run.finish()`` returns, so wait (up to ``timeout`` s) for the run's exit record."""
     deadline = time.monotonic() + timeout
     while True:
-        recs = _read(path)
+        recs = read_records(path)
         if any(r.WhichOneof("record_type") == "exit" for r in recs) or time.monotonic() > deadline:
             return recs
         time.sleep(0.1)
-
-
-def _read(path: Path) -> list:
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = Path(path).read_bytes()
-    assert data[:4] == b":W&B", "not a W&B run file"
-    out, buf, pos = [], b"", HEADER
-    while pos + 7 <= len(data):
-        left = BLOCK - pos % BLOCK
-        if left < 7:
-            pos += left
-            continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
-        payload = data[pos + 7 : pos + 7 + length]
-        pos += 7 + length
-        if kind == 0 and length == 0:
-            continue
-        buf = payload if kind in (1, 2) else buf + payload
-        if kind in (1, 4):
-            rec = pb.Record()
-            rec.ParseFromString(buf)
-            out.append(rec)
-            buf = b""
-    return out
 
 
 def logged_keys(path: Path, kind: str = "history") -> set[str]:
@@ -68,3 +35,23 @@ def run_meta(path: Path) -> dict:
         if r.WhichOneof("record_type") == "run":
             return {"group": r.run.run_group, "job_type": r.run.job_type, "name": r.run.display_name}
     return {}
+
+
+def run_identity(path: Path) -> tuple[str, list[str]]:
+    """The run id and tags of a run file."""
+    for r in records(path):
+        if r.WhichOneof("record_type") == "run":
+            return r.run.run_id, list(r.run.tags)
+    return "", []
+
+
+def summary_updates(path: Path) -> dict[str, object]:
+    """The last value of every summary key of a run file (nested keys joined by '/')."""
+    import json
+
+    out: dict[str, object] = {}
+    for r in records(path):
+        if r.WhichOneof("record_type") == "summary":
+            for item in r.summary.update:
+                out[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+    return out

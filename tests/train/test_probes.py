@@ -231,8 +231,8 @@ TINY = [
     "world.base_max_steps=50",
     "world.n_eval=32",
     "world.n_rl_prompts=64",
-    "train.steps=4",
-    "train.eval_every=2",
+    "train.max_steps=4",
+    "train.eval_steps=2",
     "train.prompts_per_step=2",
     "train.num_generations=4",
     "train.expert_batch_size=8",
@@ -279,7 +279,7 @@ def test_training_run_writes_probe_metrics_and_tokens_jsonl(tmp_path, monkeypatc
     # Switched off: no probe metrics, no tokens.jsonl.
     off = tmp_path / "rl" / "seed0"
     train_one(
-        load_config(None, [*TINY, "train.steps=2", "train.probes=false", 'experiment.arms=["rl"]']),
+        load_config(None, [*TINY, "train.max_steps=2", "train.probes=false", 'experiment.arms=["rl"]']),
         "rl",
         0,
         off,

@@ -1,0 +1,41 @@
+"""`phasescope run`'s progress: bars (step, held-out accuracy, ETA) on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import json
+
+import phasescope.train.progress as progress
+from phasescope.train.progress import Bars, PlainLines, progress_display
+
+
+def _exp(tmp_path):
+    run = tmp_path / "sft" / "seed0"
+    run.mkdir(parents=True)
+    rows = [{"step": 0, "eval/accuracy": 0.25}, {"step": 1}, {"step": 2, "eval/accuracy": 0.5}, {"step": 3}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return tmp_path
+
+
+def test_not_a_terminal_gives_todays_plain_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(progress, "PLAIN_EVERY_S", 0)
+    said = []
+    with progress_display(_exp(tmp_path), 10) as shown:  # pytest's stdout is not a terminal
+        assert isinstance(shown, PlainLines)
+        shown.add("sft", 0)
+        shown.refresh({("sft", 0): None, ("rl", 0): None}, said.append)
+    assert said == ["  sft/seed0 3/10 acc 0.50 | rl/seed0 0/10"]
+
+
+def test_a_terminal_gets_a_bar_per_run_with_step_and_accuracy(tmp_path, monkeypatch):
+    monkeypatch.setattr(progress, "BAR_EVERY_S", 0)
+    with progress_display(_exp(tmp_path), 10, terminal=True) as shown:
+        assert isinstance(shown, Bars)
+        shown.add("sft", 0)
+        shown.add("rl", 0)
+        shown.refresh(None, None)
+        tasks = {t.description: t for t in shown.progress.tasks}
+        assert (tasks["sft/seed0"].completed, tasks["sft/seed0"].total) == (3, 10)
+        assert tasks["sft/seed0"].fields["acc"] == "acc 0.50"
+        assert tasks["rl/seed0"].completed == 0 and "-" in tasks["rl/seed0"].fields["acc"]
+        shown.remove("sft", 0)
+        assert [t.description for t in shown.progress.tasks] == ["rl/seed0"]
