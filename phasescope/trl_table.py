@@ -75,11 +75,6 @@ IGNORED: dict[str, str] = {
             "entropy_coef_delta",
             "entropy_target",
             "off_policy_mask_threshold",
-            "vllm_importance_sampling_correction",
-            "vllm_importance_sampling_mode",
-            "vllm_importance_sampling_clip_max",
-            "vllm_importance_sampling_clip_min",
-            "vllm_importance_sampling_cap",
             "use_liger_kernel",
         ],
         _LOSS,
@@ -91,8 +86,10 @@ IGNORED: dict[str, str] = {
     **dict.fromkeys(["lr_scheduler_type", "lr_scheduler_kwargs", "warmup_ratio"], _SCHED),
 }
 
-ACCEPTED: dict[str, Any] = {"beta": 0.0}
-"""Values of IGNORED fields that state what PhaseTrainer does anyway."""
+ACCEPTED: dict[str, Any] = {"beta": 0.0, "loss_type": "dapo"}
+"""Values of IGNORED fields that state what PhaseTrainer does anyway (`train/fidelity.py` re-checks the
+built GRPOConfig). The `vllm_importance_sampling_*` fields pass through: the loss applies TRL's
+correction as TRL does."""
 
 
 def check_trl_table(table: dict[str, Any]) -> None:
