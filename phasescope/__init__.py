@@ -7,3 +7,12 @@ maps every module and the data flow from `phasescope run` to the report.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # PhaseCallback needs transformers (and so torch): import it only when asked for.
+    if name == "PhaseCallback":
+        from phasescope.callback import PhaseCallback
+
+        return PhaseCallback
+    raise AttributeError(f"module 'phasescope' has no attribute {name!r}")

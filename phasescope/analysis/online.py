@@ -1,0 +1,226 @@
+"""Phases while a run is training: an online detector fed one (step, value) point at a time.
+
+``OnlineDetector.update(step, value)`` returns the phase changes confirmed by that point, each as
+an ``Event`` with the step where the phase began (``start_step``), the step at which it was
+confirmed (``confirmed_step``; the difference is the lag) and the fitted value where it began (for
+an overfit, the best value reached). ``detector.phase`` is the label of the last confirmed phase.
+It is causal: an event, once returned, is never revised or withdrawn.
+
+How it decides, and why it is built on the offline segmenter rather than a classic online
+changepoint test (CUSUM, Bayesian online changepoint detection): the phases are changes of *trend*
+with labels that depend on what came before (a decline is a shift before any improvement and an
+overfit after one), and at the end of the run the events must agree with what ``phasescope
+segment`` says about the whole curve. So after each new point (every point on short curves, every
+``refit_fraction`` of the points so far on long ones) the prefix seen so far is segmented and
+labelled exactly as offline (``PhaseSegmenter`` without bootstrap, ``label_phases``), and the next
+phase after the last confirmed one becomes a *candidate*. A candidate is confirmed when
+
+- the prefix fits have agreed on it (same label, start within ``tolerance`` of the span seen so
+  far) ``confirmations`` times in a row, and
+- at least ``min_phase_points`` points lie inside it.
+
+Plateaus are not reported (see ``_candidate``): the events are the offline phases without them,
+and ``phase`` stays at the last trend through a plateau. Persistence is what keeps the false-alarm rate down: a noisy wiggle at the end of the prefix is
+labelled as a phase by one fit and absorbed by the next. The confirmed ``start_step`` is the start
+that the latest agreeing fit gives, so it uses everything seen up to the confirmation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from phasescope.analysis.curves import infer_direction
+from phasescope.analysis.phases import label_phases
+from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter, noise_sigma
+from phasescope.errors import UsageError
+
+PHASE_CODES = {"shift": 1, "readapt": 2, "rise": 3, "overfit": 4}
+"""A number per phase label, for loggers that only take scalars (``phase/code``; 0 = none yet)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One confirmed phase change; JSON-ready through ``to_dict``."""
+
+    label: str
+    start_step: float
+    confirmed_step: float
+    value: float  # the fitted value of the metric at start_step
+    metric: str | None = None
+
+    @property
+    def lag(self) -> float:
+        return self.confirmed_step - self.start_step
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "lag": self.lag}
+
+
+def direction_for(metric: str | None, direction: str | None = None) -> str:
+    """The direction to use: the one given, else the one the name implies, else 'higher'."""
+    if direction is not None:
+        if direction not in ("higher", "lower"):
+            raise UsageError(f"direction must be 'higher' or 'lower', got {direction!r}")
+        return direction
+    return (infer_direction(metric) if metric else None) or "higher"
+
+
+class OnlineDetector:
+    """Causal phase detector. ``update(step, value) -> list[Event]``; ``phase``; ``events``.
+
+    Points with a step not after the last one are ignored (a resumed trainer re-logs steps), as
+    are non-finite values (a NaN evaluation is not evidence of a phase).
+    """
+
+    def __init__(
+        self,
+        metric: str | None = None,
+        direction: str | None = None,
+        *,
+        confirmations: int = 3,
+        min_phase_points: int = 4,
+        tolerance: float = 0.05,
+        refit_fraction: float = 0.01,
+        min_points: int = 20,
+        t_confirm: float = 4.0,
+        label_t_min: float = 3.0,
+        min_effect: float = 0.05,
+    ):
+        self.metric = metric
+        self.direction = direction_for(metric, direction)
+        self.confirmations = confirmations
+        self.min_phase_points = min_phase_points
+        self.tolerance = tolerance
+        self.refit_fraction = refit_fraction
+        self.min_points = max(min_points, MIN_POINTS)
+        self.t_confirm = t_confirm
+        self.label_t_min = label_t_min
+        self.min_effect = min_effect
+        self._fit_sd = self._fit_range = 0.0
+        self.steps: list[float] = []
+        self.values: list[float] = []
+        self.events: list[Event] = []
+        self._pending: tuple[str, float] | None = None
+        self._agreed = 0
+        self._next_fit = self.min_points
+
+    @property
+    def phase(self) -> str | None:
+        """The label of the last confirmed phase (None before the first is confirmed)."""
+        return self.events[-1].label if self.events else None
+
+    @property
+    def best(self) -> tuple[float, float] | None:
+        """(step, value) of the best value seen so far in the metric's direction, or None."""
+        if not self.values:
+            return None
+        y = np.asarray(self.values)
+        i = int(np.argmax(y) if self.direction == "higher" else np.argmin(y))
+        return self.steps[i], self.values[i]
+
+    def update(self, step: float, value: float) -> list[Event]:
+        """Add one point; return the phase changes it confirms (usually none)."""
+        step, value = float(step), float(value)
+        if not math.isfinite(value) or not math.isfinite(step) or (self.steps and step <= self.steps[-1]):
+            return []
+        self.steps.append(step)
+        self.values.append(value)
+        n = len(self.steps)
+        if n < self._next_fit:
+            return []
+        self._next_fit = n + max(1, int(self.refit_fraction * n))
+        return self._confirm(self._fit_phases())
+
+    def run(self, steps, values) -> list[Event]:
+        """Feed a whole curve point by point; return every event confirmed."""
+        out: list[Event] = []
+        for s, v in zip(steps, values, strict=True):
+            out += self.update(s, v)
+        return out
+
+    def _fit_phases(self) -> list:
+        seg = PhaseSegmenter(n_bootstrap=0).fit(self.steps, self.values).predict()
+        resid = seg.values - seg.fitted
+        self._fit_sd = float(np.sqrt(resid @ resid / max(1, len(resid) - 2 - 2 * len(seg.changepoints))))
+        self._fit_range = float(np.ptp(seg.fitted))
+        return label_phases(seg, direction=self.direction, t_min=self.label_t_min)
+
+    def _candidate(self, phases: list):
+        """The first fitted trend phase after the last confirmed one, with a different label.
+
+        Plateaus are never candidates: "plateau" is also what every phase looks like before it has
+        enough points to be significant, so a confirmed plateau would mostly be the first points
+        of an overfit or a readapt, and would hide it.
+        """
+        last = self.events[-1] if self.events else None
+        for ph in phases:
+            if ph.label == "plateau":
+                continue
+            if last is None or (ph.start_step > last.start_step and ph.label != last.label):
+                return ph
+        return None
+
+    def _own_trend_agrees(self, label: str, inside: np.ndarray) -> bool:
+        """Does a line through the candidate's own points have the trend its label says, at
+        ``t_confirm`` standard errors? The prefix fit chose the knot
+        to make the change look as large as possible; this test on the phase alone does not."""
+        x, y = np.asarray(self.steps), np.asarray(self.values)
+        xs, ys = x[inside], y[inside] * (1.0 if self.direction == "higher" else -1.0)
+        if len(xs) < 3:
+            return False
+        # The noise level of the whole prefix, not of the phase's few residuals (too few to trust),
+        # and the larger of two estimates: the robust one (MAD of pseudo-residuals) that the
+        # segmenter uses often comes out low on a short prefix, and among many looks the detector
+        # would pick exactly those moments. The residuals of the fit seen so far bound it.
+        sigma = max(noise_sigma(x, y), self._fit_sd)
+        sxx = float(np.sum((xs - xs.mean()) ** 2))
+        t = float(np.polyfit(xs, ys, 1)[0]) * math.sqrt(sxx) / sigma
+        return t >= self.t_confirm if label in ("readapt", "rise") else t <= -self.t_confirm
+
+    def _confirm(self, phases: list) -> list[Event]:
+        out: list[Event] = []
+        x = np.asarray(self.steps)
+        tol = self.tolerance * (x[-1] - x[0])
+        while (cand := self._candidate(phases)) is not None:
+            same = self._pending is not None and self._pending[0] == cand.label
+            if same and abs(self._pending[1] - cand.start_step) <= tol:
+                self._agreed += 1
+            else:
+                self._agreed = 1
+            self._pending = (cand.label, cand.start_step)
+            inside = (x >= cand.start_step) & (x <= cand.end_step)
+            if self._agreed < self.confirmations or inside.sum() < self.min_phase_points:
+                break
+            if abs(cand.end_value - cand.start_value) < self.min_effect * self._fit_range:
+                break  # significant but too small to matter beside the curve's own movement
+            if not self._own_trend_agrees(cand.label, inside):
+                break
+            ev = Event(cand.label, float(cand.start_step), float(x[-1]), float(cand.start_value), self.metric)
+            self.events.append(ev)
+            out.append(ev)
+            self._pending, self._agreed = None, 0
+        return out
+
+
+def offline_reference(phases: list) -> list[tuple[str, float, float]]:
+    """What the online detector should have reported by the end of a run, from the offline
+    ``label_phases`` of the whole curve: per trend phase, (label, earliest start, latest start).
+
+    Plateaus are left out and equal neighbours merged. A trend that follows a plateau may be
+    reported from anywhere in that plateau (a rounded turn: the prefix fits often place the knot at
+    the plateau's start), hence the start range.
+    """
+    out: list[tuple[str, float, float]] = []
+    plateau_start = None
+    for ph in phases:
+        if ph.label == "plateau":
+            plateau_start = ph.start_step if plateau_start is None else plateau_start
+            continue
+        if not out or out[-1][0] != ph.label:
+            earliest = ph.start_step if plateau_start is None else plateau_start
+            out.append((ph.label, float(earliest), float(ph.start_step)))
+        plateau_start = None
+    return out

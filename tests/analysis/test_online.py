@@ -1,0 +1,109 @@
+"""The online phase detector on planted curves: events, lag, causality, agreement with offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from phasescope.analysis.online import OnlineDetector, offline_reference
+from phasescope.analysis.phases import label_phases
+from phasescope.analysis.planted_kinds import planted_kind
+from phasescope.analysis.segment import PhaseSegmenter
+from phasescope.analysis.synthetic import planted_curve
+
+
+def _full(noise: float = 0.01, seed: int = 0, **kw):
+    # shift to step 100, readapt to step 500, overfit to step 1000
+    return planted_curve("full", n_points=200, span=1000, noise=noise, rng=seed, **kw)
+
+
+def test_reports_shift_readapt_overfit_near_the_planted_steps_after_they_begin():
+    c = _full()
+    events = OnlineDetector().run(c.steps, c.values)
+    assert [e.label for e in events] == ["shift", "readapt", "overfit"]
+    for ev, true in zip(events, [0.0, *c.changepoints], strict=True):
+        assert ev.start_step == pytest.approx(true, abs=30)
+        assert ev.start_step < ev.confirmed_step <= true + 150  # confirmed after it began, soon
+    assert events[2].value == pytest.approx(0.75, abs=0.02)  # the peak: 0.5 + gain 0.25
+    assert json.loads(json.dumps(events[2].to_dict()))["lag"] == events[2].lag
+
+
+def test_is_causal_events_confirmed_by_a_step_do_not_depend_on_later_points():
+    c = _full(noise=0.03, seed=3)
+    final = OnlineDetector().run(c.steps, c.values)
+    for cut in (60, 110, 150):
+        early = OnlineDetector().run(c.steps[:cut], c.values[:cut])
+        assert early == [e for e in final if e.confirmed_step <= c.steps[cut - 1]]
+
+
+def test_phase_is_the_last_confirmed_label_and_updates_return_only_new_events():
+    c = _full()
+    det = OnlineDetector()
+    assert det.phase is None
+    seen = []
+    for s, v in zip(c.steps, c.values, strict=True):
+        new = det.update(s, v)
+        seen += new
+        if new:
+            assert det.phase == new[-1].label
+    assert seen == det.events and det.phase == "overfit"
+
+
+def test_a_loss_gives_the_same_events_as_the_accuracy_it_mirrors():
+    c = _full(noise=0.02, seed=1)
+    acc = OnlineDetector("eval/accuracy").run(c.steps, c.values)
+    loss_det = OnlineDetector("eval_loss")
+    assert loss_det.direction == "lower"
+    loss = loss_det.run(c.steps, 2.0 - c.values)
+    assert [(e.label, e.start_step, e.confirmed_step) for e in loss] == [
+        (e.label, e.start_step, e.confirmed_step) for e in acc
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variant", "labels"), [("flat", []), ("rise_only", ["rise"]), ("no_overfit", ["shift", "readapt"])]
+)
+def test_no_phase_that_is_not_planted(variant, labels):
+    found = [
+        [e.label for e in OnlineDetector().run(c.steps, c.values)]
+        for c in (planted_curve(variant, n_points=150, span=1000, noise=0.04, rng=seed) for seed in range(8))
+    ]
+    assert sum(f != labels for f in found) <= 1, found
+    assert not any("overfit" in f for f in found)
+
+
+def test_ignores_non_finite_values_and_steps_that_do_not_advance():
+    det = OnlineDetector()
+    assert det.update(0, 0.5) == [] and det.update(0, 0.7) == [] and det.update(-1, 0.1) == []
+    assert det.update(1, float("nan")) == []
+    assert det.steps == [0.0] and det.values == [0.5]
+
+
+@pytest.mark.parametrize("kind", ["linear", "eased", "binomial", "uneven", "lower"])
+def test_agrees_with_the_offline_segmenter_at_the_end_of_the_run(kind):
+    """Over planted curves of every variant, the events at the end of the run are the offline
+    phases (``offline_reference``), with starts within 5% of the run."""
+    rng = np.random.default_rng(7)
+    agree = total = 0
+    for variant in ("full", "no_overfit", "no_shift", "rise_only"):
+        for _ in range(3):
+            c, direction = planted_kind(variant, kind, rng, n_points=150, noise_frac=0.15)
+            span = c.steps[-1] - c.steps[0]
+            events = OnlineDetector(direction=direction).run(c.steps, c.values)
+            phases = label_phases(PhaseSegmenter(n_bootstrap=0).fit(c.steps, c.values).predict(), direction)
+            ref = offline_reference(phases)
+            total += 1
+            tol = 0.05 * span
+            agree += [e.label for e in events] == [r[0] for r in ref] and all(
+                lo - tol <= e.start_step <= hi + tol for e, (_, lo, hi) in zip(events, ref, strict=True)
+            )
+    assert agree >= total - 1  # at most one curve in twelve may differ
+
+
+def test_an_unknown_direction_is_a_one_line_usage_error():
+    from phasescope.errors import UsageError
+
+    with pytest.raises(UsageError, match="direction must be 'higher' or 'lower', got 'up'"):
+        OnlineDetector("eval_loss", "up")
