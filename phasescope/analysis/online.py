@@ -10,19 +10,28 @@ How it decides, and why it is built on the offline segmenter rather than a class
 changepoint test (CUSUM, Bayesian online changepoint detection): the phases are changes of *trend*
 with labels that depend on what came before (a decline is a shift before any improvement and an
 overfit after one), and at the end of the run the events must agree with what ``phasescope
-segment`` says about the whole curve. So after each new point (every point on short curves, every
-``refit_fraction`` of the points so far on long ones) the prefix seen so far is segmented and
-labelled exactly as offline (``PhaseSegmenter`` without bootstrap, ``label_phases``), and the next
-phase after the last confirmed one becomes a *candidate*. A candidate is confirmed when
+segment`` says about the whole curve. So once ``min_points`` points are in (20: shorter prefixes
+fit knots to noise), after each new point (every ``refit_fraction`` of the points so far on long
+curves) the prefix is segmented and labelled exactly as offline (``PhaseSegmenter`` without
+bootstrap, ``label_phases``), and the first trend phase after the last confirmed one becomes a
+*candidate*. It is confirmed when
 
 - the prefix fits have agreed on it (same label, start within ``tolerance`` of the span seen so
-  far) ``confirmations`` times in a row, and
-- at least ``min_phase_points`` points lie inside it.
+  far) ``confirmations`` times in a row: a wiggle at the end of the prefix is labelled as a phase
+  by one fit and absorbed by the next;
+- at least ``min_phase_points`` points lie inside it;
+- its fitted change is at least ``min_effect`` of the fitted curve's range: with little noise a
+  knot placed a little late makes a plateau look like a significant, tiny decline;
+- its trend, measured from the level where the phase before it ends (``_trend_t``), has the sign
+  of its label at ``t_confirm`` standard errors, and a line through its own points at ``t_own``.
+  This is the test that sets the lag. The segmenter's own slope test is not enough on its own:
+  it placed the knot where the change looks largest and leans on continuity with the phase
+  before, so it confirms wiggles. ``t_confirm`` trades lag for false alarms
+  (``benchmarks/online_benchmark.py --t-confirm``).
 
-Plateaus are not reported (see ``_candidate``): the events are the offline phases without them,
-and ``phase`` stays at the last trend through a plateau. Persistence is what keeps the false-alarm rate down: a noisy wiggle at the end of the prefix is
-labelled as a phase by one fit and absorbed by the next. The confirmed ``start_step`` is the start
-that the latest agreeing fit gives, so it uses everything seen up to the confirmation.
+Plateaus are not reported (see ``_candidate``): the events are the offline trend phases, and
+``phase`` stays at the last trend through a plateau. The confirmed ``start_step`` is the start that
+the latest agreeing fit gives, so it uses everything seen up to the confirmation.
 """
 
 from __future__ import annotations
@@ -88,6 +97,7 @@ class OnlineDetector:
         t_confirm: float = 4.0,
         label_t_min: float = 3.0,
         min_effect: float = 0.05,
+        t_own: float = 2.0,
     ):
         self.metric = metric
         self.direction = direction_for(metric, direction)
@@ -99,6 +109,7 @@ class OnlineDetector:
         self.t_confirm = t_confirm
         self.label_t_min = label_t_min
         self.min_effect = min_effect
+        self.t_own = t_own
         self._fit_sd = self._fit_range = 0.0
         self.steps: list[float] = []
         self.values: list[float] = []
@@ -163,22 +174,42 @@ class OnlineDetector:
                 return ph
         return None
 
-    def _own_trend_agrees(self, label: str, inside: np.ndarray) -> bool:
-        """Does a line through the candidate's own points have the trend its label says, at
-        ``t_confirm`` standard errors? The prefix fit chose the knot
-        to make the change look as large as possible; this test on the phase alone does not."""
-        x, y = np.asarray(self.steps), np.asarray(self.values)
-        xs, ys = x[inside], y[inside] * (1.0 if self.direction == "higher" else -1.0)
-        if len(xs) < 3:
-            return False
-        # The noise level of the whole prefix, not of the phase's few residuals (too few to trust),
-        # and the larger of two estimates: the robust one (MAD of pseudo-residuals) that the
-        # segmenter uses often comes out low on a short prefix, and among many looks the detector
-        # would pick exactly those moments. The residuals of the fit seen so far bound it.
+    def _trend_t(self, cand, before) -> tuple[float, float]:
+        """t statistics of the candidate's trend in goodness units: (own, anchored).
+
+        own: the slope of a line through the candidate's points alone. anchored: the slope of its
+        points measured from the level where the phase before it ends, that level estimated from a
+        line through the points of that phase alone (so a knot placed late cannot lift it), with
+        that estimate's uncertainty included. Anchoring is what lets a slow decline be confirmed in
+        about two-thirds of the time the own test needs.
+        """
+        x, y = np.asarray(self.steps), np.asarray(self.values) * (1.0 if self.direction == "higher" else -1.0)
+        # The larger of two noise estimates: the robust one (MAD of pseudo-residuals) often comes
+        # out low on a short prefix, and among many looks the detector would pick those moments.
         sigma = max(noise_sigma(x, y), self._fit_sd)
+        inside = (x >= cand.start_step) & (x <= cand.end_step)
+        xs, ys = x[inside], y[inside]
         sxx = float(np.sum((xs - xs.mean()) ** 2))
-        t = float(np.polyfit(xs, ys, 1)[0]) * math.sqrt(sxx) / sigma
-        return t >= self.t_confirm if label in ("readapt", "rise") else t <= -self.t_confirm
+        own = float(np.polyfit(xs, ys, 1)[0]) * math.sqrt(sxx) / sigma
+        prev = (x >= before.start_step) & (x <= before.end_step) if before is not None else None
+        if prev is None or prev.sum() < 3:
+            return own, own
+        k = cand.start_step
+        xp, yp = x[prev] - k, y[prev]
+        slope, anchor = np.polyfit(xp, yp, 1)
+        var_anchor = sigma**2 * (1 / len(xp) + xp.mean() ** 2 / float(np.sum((xp - xp.mean()) ** 2)))
+        u = xs - k
+        suu, su = float(u @ u), float(u.sum())
+        c = float(u @ (ys - anchor)) / suu
+        var_c = sigma**2 / suu + var_anchor * (su / suu) ** 2
+        return own, c / math.sqrt(var_c)
+
+    def _trend_agrees(self, cand, before) -> bool:
+        """The candidate's trend has its label's sign: anchored at ``t_confirm`` standard errors, and
+        its own points at least at ``t_own`` (a check that does not lean on the phase before)."""
+        own, anchored = self._trend_t(cand, before)
+        sign = 1.0 if cand.label in ("readapt", "rise") else -1.0
+        return sign * anchored >= self.t_confirm and sign * own >= self.t_own
 
     def _confirm(self, phases: list) -> list[Event]:
         out: list[Event] = []
@@ -196,7 +227,10 @@ class OnlineDetector:
                 break
             if abs(cand.end_value - cand.start_value) < self.min_effect * self._fit_range:
                 break  # significant but too small to matter beside the curve's own movement
-            if not self._own_trend_agrees(cand.label, inside):
+            before = max(
+                (p for p in phases if p.end_step <= cand.start_step), key=lambda p: p.end_step, default=None
+            )
+            if not self._trend_agrees(cand, before):
                 break
             ev = Event(cand.label, float(cand.start_step), float(x[-1]), float(cand.start_value), self.metric)
             self.events.append(ev)

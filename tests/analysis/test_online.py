@@ -107,3 +107,14 @@ def test_an_unknown_direction_is_a_one_line_usage_error():
 
     with pytest.raises(UsageError, match="direction must be 'higher' or 'lower', got 'up'"):
         OnlineDetector("eval_loss", "up")
+
+
+def test_the_detector_and_the_follower_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, phasescope.analysis.online, phasescope.analysis.planted_kinds, phasescope.runlog.follow;"
+        " assert 'torch' not in sys.modules and 'phasescope.train' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
