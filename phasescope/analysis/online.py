@@ -46,7 +46,7 @@ from phasescope.analysis.phases import label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter, noise_sigma
 from phasescope.errors import UsageError
 
-PHASE_CODES = {"shift": 1, "readapt": 2, "rise": 3, "overfit": 4}
+PHASE_CODES = {"shift": 1, "readapt": 2, "rise": 3, "improve": 3, "overfit": 4}
 """A number per phase label, for loggers that only take scalars (``phase/code``; 0 = none yet)."""
 
 
@@ -208,7 +208,7 @@ class OnlineDetector:
         """The candidate's trend has its label's sign: anchored at ``t_confirm`` standard errors, and
         its own points at least at ``t_own`` (a check that does not lean on the phase before)."""
         own, anchored = self._trend_t(cand, before)
-        sign = 1.0 if cand.label in ("readapt", "rise") else -1.0
+        sign = 1.0 if cand.label in ("readapt", "rise", "improve") else -1.0
         return sign * anchored >= self.t_confirm and sign * own >= self.t_own
 
     def _confirm(self, phases: list) -> list[Event]:
