@@ -59,6 +59,32 @@ class StageView:
     eval_at_start: bool = True
 
 
+def merging_detector(metric: str, direction: str):
+    """`OnlineDetector` whose candidate phase spans its run of same-label neighbours.
+
+    Why: an SFT curve's first fall is steep and convex, so the prefix fits cut it into several
+    `improve` (or `shift`) pieces, the first of them often 2 points long; the plain detector waits
+    for that piece alone to hold `min_phase_points` and, as it never skips an unconfirmed phase,
+    confirms nothing after it (seen on the default world's dev/expert_nll: no event in 350 steps).
+    Merging equal neighbours is what `offline_reference` does with the offline phases too.
+    """
+    from phasescope.analysis.online import OnlineDetector
+
+    class Merging(OnlineDetector):
+        def _candidate(self, phases):
+            last = self.events[-1] if self.events else None
+            trend = [p for p in phases if p.label != "plateau"]
+            for i, ph in enumerate(trend):
+                if last is None or (ph.start_step > last.start_step and ph.label != last.label):
+                    j = i
+                    while j + 1 < len(trend) and trend[j + 1].label == ph.label:
+                        j += 1
+                    return dataclasses.replace(ph, end_step=trend[j].end_step, end_value=trend[j].end_value)
+            return None
+
+    return Merging(metric, direction)
+
+
 @dataclass
 class SwitchChooser:
     """The switch step of a selecting SFT stage, from its dev evaluations (no torch: a pure rule).
@@ -76,9 +102,7 @@ class SwitchChooser:
 
     def __post_init__(self):
         if self.mode == "auto" and not self.detectors:
-            from phasescope.analysis.online import OnlineDetector
-
-            self.detectors = {m: OnlineDetector(m, d) for m, d in AUTO_SIGNALS.items()}
+            self.detectors = {m: merging_detector(m, d) for m, d in AUTO_SIGNALS.items()}
 
     @property
     def stop(self) -> bool:
@@ -129,7 +153,13 @@ class DevCallback(TrainerCallback):
     `auto` stops the stage once the chooser says so. Metrics go to `found[step]`."""
 
     def __init__(
-        self, trainer, evaluate, every: int, chooser: SwitchChooser, weights: BestWeights, early_until: int = 0
+        self,
+        trainer,
+        evaluate,
+        every: int,
+        chooser: SwitchChooser,
+        weights: BestWeights,
+        early_until: int = 0,
     ):
         self.trainer, self.evaluate, self.every = trainer, evaluate, every
         self.early_until = early_until

@@ -181,3 +181,19 @@ def test_the_world_dev_split_is_disjoint_from_every_other_split():
     assert len(dev) == 256
     for other in (sp.eval, sp.expert, sp.rl, sp.pretrain_add):
         assert not dev & {(p.a, p.b) for p in other}
+
+
+@pytest.mark.slow  # ~100 prefix fits of the detector
+def test_auto_stops_on_a_dev_nll_that_falls_steeply_then_creeps_up():
+    # The default world's dev/expert_nll: a steep convex fall (cut into several short `improve` pieces
+    # by the prefix fits), its minimum near step 45, then a slow rise; dense points to step 30.
+    steps = np.concatenate([np.arange(31), np.arange(35, 351, 5)]).astype(float)
+    nll = np.where(steps < 45, 0.2 + 1.0 * np.exp(-steps / 12), 0.2 + 0.0003 * (steps - 45))
+    nll = nll + np.random.default_rng(2).normal(0, 0.003, len(steps))
+    ch = SwitchChooser("auto")
+    for s, v in zip(steps, nll):
+        ch.update(int(s), {"dev/expert_nll": float(v), "dev/accuracy": 0.5})
+        if ch.stop:
+            break
+    assert ch.stop and ch.stopped_by.metric == "dev/expert_nll" and ch.stopped_by.label == "overfit"
+    assert 30 <= ch.stopped_by.start_step <= 60 and ch.stopped_by.confirmed_step < 350
