@@ -63,7 +63,7 @@ def test_a_loss_gives_the_same_events_as_the_accuracy_it_mirrors():
 
 
 @pytest.mark.parametrize(
-    ("variant", "labels"), [("flat", []), ("rise_only", ["rise"]), ("no_overfit", ["shift", "readapt"])]
+    ("variant", "labels"), [("flat", []), ("rise_only", ["improve"]), ("no_overfit", ["shift", "readapt"])]
 )
 def test_no_phase_that_is_not_planted(variant, labels):
     found = [
