@@ -19,9 +19,9 @@ joins the switch row when the SFT stage did not evaluate there. Also in the run 
     switch.json       switch_step, how it was chosen, the two stages' lengths, the detector's events
 
 Departures from the paper: its SFT-best is a checkpoint of a separate SFT training picked after the
-fact; here the candidates are the stage's dev evaluations (step 0 excluded: the SFT stage makes at
-least `dev_every` updates) and the best weights are kept in host memory (one copy of the model; with
-ZeRO-3 sharded weights this is not supported). A two-stage arm writes no resumable checkpoint:
+fact; here the candidates are the stage's dev evaluations (every step through the early grid, then
+every `dev_every`; step 0 excluded: the SFT stage makes at least one update) and the best weights are
+kept in host memory (one copy of the model; with ZeRO-3 sharded weights this is not supported). A two-stage arm writes no resumable checkpoint:
 `--resume` starts it over. Probe records (tokens.jsonl) past the switch are dropped with the rows.
 """
 
