@@ -19,9 +19,9 @@ joins the switch row when the SFT stage did not evaluate there. Also in the run 
     switch.json       switch_step, how it was chosen, the two stages' lengths, the detector's events
 
 Departures from the paper: its SFT-best is a checkpoint of a separate SFT training picked after the
-fact; here the candidates are the stage's dev evaluations (every step through the early grid, then
-every `dev_every`; step 0 excluded: the SFT stage makes at least one update) and the best weights are
-kept in host memory (one copy of the model; with ZeRO-3 sharded weights this is not supported). A two-stage arm writes no resumable checkpoint:
+fact; here the candidates are the dev evaluations every `dev_every` steps (as checkpoints saved at an
+interval; step 0 excluded; the denser early dev points feed the detector only) and the best weights
+are kept in host memory (one copy of the model; with ZeRO-3 sharded weights this is not supported). A two-stage arm writes no resumable checkpoint:
 `--resume` starts it over. Probe records (tokens.jsonl) past the switch are dropped with the rows.
 """
 
@@ -108,11 +108,15 @@ class SwitchChooser:
     def stop(self) -> bool:
         return self.stopped_by is not None
 
-    def update(self, step: int, metrics: dict[str, float]) -> bool:
-        """Add the dev metrics of `step`; True when it is the best so far (keep its weights)."""
+    def update(self, step: int, metrics: dict[str, float], candidate: bool = True) -> bool:
+        """Add the dev metrics of `step`; True when it is the best candidate so far (keep its weights).
+
+        Every point feeds the detectors; only `candidate` steps can be chosen (the `dev_every`
+        grid, like checkpoints saved at an interval: the dense early points serve the detector).
+        """
         self.curve.append({"step": step, **metrics})
         value = metrics.get(SELECT_ON)
-        improved = step > 0 and value is not None and value > self.best_value
+        improved = candidate and step > 0 and value is not None and value > self.best_value
         if improved:
             self.best_step, self.best_value = step, value
         for name, det in self.detectors.items():
@@ -165,6 +169,7 @@ class DevCallback(TrainerCallback):
         self.early_until = early_until
         self.chooser, self.weights = chooser, weights
         self.found: dict[int, dict[str, float]] = {}
+        self.max_steps = 0
 
     def _run(self, step: int) -> None:
         model = self.trainer.model
@@ -175,10 +180,11 @@ class DevCallback(TrainerCallback):
         out["time/dev_s"] = time.perf_counter() - t0
         model.train(was_training)
         self.found[step] = out
-        if self.chooser.update(step, out):
+        if self.chooser.update(step, out, candidate=step % self.every == 0 or step == self.max_steps):
             self.weights.keep(model)
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self.max_steps = state.max_steps
         if state.global_step == 0:
             self._run(0)
 

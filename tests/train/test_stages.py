@@ -78,7 +78,9 @@ def test_best_switches_at_the_dev_best_and_rl_starts_from_its_weights(
     from phasescope.train.run import train_one
     from phasescope.train.trainer import PhaseTrainer
 
-    planted = {0: 0.9, 1: 0.2, 2: 0.6, 3: 0.4}  # step 0 (the base) is never a candidate
+    # Step 0 (the base) is never a candidate, nor step 1: the early grid evaluates every step for the
+    # detector, but the candidates are the dev_every (2) grid and the last step.
+    planted = {0: 0.9, 1: 0.8, 2: 0.6, 3: 0.4}
     seen = {}
 
     def fake_dev(cfg, tokenizer):
@@ -97,7 +99,7 @@ def test_best_switches_at_the_dev_best_and_rl_starts_from_its_weights(
 
     monkeypatch.setattr("phasescope.train.dev.world_dev_evaluator", fake_dev)
     monkeypatch.setattr(PhaseTrainer, "train", train)
-    cfg = load_config(None, [*tiny_world, "arms.sft_then_rl.sft_steps=best", "arms.sft_then_rl.dev_every=1"])
+    cfg = load_config(None, [*tiny_world, "arms.sft_then_rl.sft_steps=best", "arms.sft_then_rl.dev_every=2"])
     out = tmp_path / "run"
     train_one(cfg, "sft_then_rl", 0, out, threads=1)
 
@@ -124,9 +126,12 @@ def _shift_readapt_overfit(seed=0):
 
 def test_best_is_the_earliest_highest_dev_accuracy_after_step_0():
     ch = SwitchChooser("best")
-    for step, acc in [(0, 0.9), (5, 0.3), (10, 0.7), (15, 0.7), (20, 0.5)]:
+    ch.update(0, {"dev/accuracy": 0.9})
+    ch.update(1, {"dev/accuracy": 0.95}, candidate=False)  # a dense early point: for the detector only
+    for step, acc in [(5, 0.3), (10, 0.7), (15, 0.7), (20, 0.5)]:
         ch.update(step, {"dev/accuracy": acc})
     assert (ch.best_step, ch.best_value, ch.stop) == (10, 0.7, False)
+    assert [p["step"] for p in ch.report()["dev_curve"]] == [0, 1, 5, 10, 15, 20]
 
 
 def test_auto_stops_after_the_peak_once_overfit_is_confirmed():
