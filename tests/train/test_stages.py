@@ -202,3 +202,23 @@ def test_auto_stops_on_a_dev_nll_that_falls_steeply_then_creeps_up():
             break
     assert ch.stop and ch.stopped_by.metric == "dev/expert_nll" and ch.stopped_by.label == "overfit"
     assert 30 <= ch.stopped_by.start_step <= 60 and ch.stopped_by.confirmed_step < 350
+
+
+def test_real_data_needs_a_dev_source_disjoint_from_eval(tmp_path):
+    from pathlib import Path
+
+    from phasescope.train.dev import real_dev_evaluator
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    eval_set = data / "math_tiny_eval.jsonl"
+    real = [
+        'model.name_or_path="some/model"',
+        f'data.rl_prompts="{data / "math_tiny.jsonl"}"',
+        f'data.eval=["{eval_set}"]',
+    ]
+    with pytest.raises(UsageError, match="set data.dev"):
+        real_dev_evaluator(load_config(None, real), None, "sft_then_rl")
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(eval_set.read_text().splitlines()[0] + "\n")  # one held-out problem in the dev split
+    with pytest.raises(UsageError, match="shares 1 problem"):
+        real_dev_evaluator(load_config(None, [*real, f'data.dev="{dev}"']), None, "sft_then_rl")
