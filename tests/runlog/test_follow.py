@@ -103,7 +103,7 @@ def test_a_phasescope_experiment_directory_has_one_detector_per_run(tmp_path):
     got = list(follow(tmp_path / "exp", "eval/accuracy", until_idle=0.0, poll=0.01))
     assert sorted({g["run"] for g in got}) == ["rl/seed0", "sft/seed0"]
     assert [g["label"] for g in got if g["run"] == "sft/seed0"] == ["shift", "readapt", "overfit"]
-    assert [g["label"] for g in got if g["run"] == "rl/seed0"] == ["rise"]
+    assert [g["label"] for g in got if g["run"] == "rl/seed0"] == ["improve"]
 
 
 def test_unknown_metric_lists_the_metrics_seen(tmp_path):
