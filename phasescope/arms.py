@@ -31,12 +31,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ARM_NAMES = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
+ARM_NAMES = ("sft", "rl", "sft_then_rl", "sft_light_then_rl", "chord_mu", "chord_phi")
 """The built-in arms (config.default_arms), in display order."""
 ARM_LABELS = {
     "sft": "SFT",
     "rl": "RL (GRPO)",
-    "sft_then_rl": "SFT → RL",
+    "sft_then_rl": "SFT-best → RL",
+    "sft_light_then_rl": "SFT-light → RL",
     "chord_mu": "CHORD-μ",
     "chord_phi": "CHORD-φ",
 }
@@ -74,6 +75,25 @@ def warmup_cosine_mu(
     return mu_valley + (mu_peak - mu_valley) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+SFT_STEPS_WORDS = ("best", "auto", "epoch")
+"""`sft_steps` other than a number of steps, for the two-stage schedule `sft_then_rl`:
+best (a full SFT stage, then the step of best dev accuracy), auto (SFT until the online detector
+confirms overfit on the dev split, then its best step), epoch (one pass over the expert set)."""
+
+
+def two_stage_mu(step: int, switch: int | None) -> float:
+    """SFT, then RL: μ = 1 before the switch step, 0 from it on; 0.5 (either) while the switch is unknown."""
+    if switch is None:
+        return 0.5
+    return 1.0 if step < switch else 0.0
+
+
+def _switch(arm: Any, state: State) -> int | None:
+    if state and "train/switch_step" in state:
+        return int(state["train/switch_step"])
+    return arm.sft_steps if isinstance(arm.sft_steps, int) else None
+
+
 def _no_check(name: str, arm: Any, steps: int) -> str | None:
     return None
 
@@ -94,6 +114,8 @@ class Schedule:
     mu: Callable[[int, Any, State], float]
     describe: Callable[[Any], str]
     check: Callable[[str, Any, int], str | None] = _no_check
+    two_stage: bool = False
+    """Trained as two trainings (`train/stages.py`): an SFT stage, then a fresh RL stage of train.max_steps."""
 
 
 SCHEDULES: dict[str, Schedule] = {
@@ -105,6 +127,22 @@ SCHEDULES: dict[str, Schedule] = {
         lambda step, arm, state: step_mu(step, arm.sft_steps),
         lambda arm: f"μ = 1 for {arm.sft_steps} steps, then 0",
         _step_check,
+    ),
+    "sft_then_rl": Schedule(
+        lambda step, arm, state: two_stage_mu(step, _switch(arm, state)),
+        lambda arm: (
+            (
+                f"SFT for {arm.sft_steps} steps"
+                if isinstance(arm.sft_steps, int)
+                else {
+                    "best": "SFT, best dev-accuracy checkpoint",
+                    "auto": "SFT until overfit is confirmed on the dev split, best checkpoint",
+                    "epoch": "SFT for one pass over the expert set",
+                }[arm.sft_steps]
+            )
+            + ", then RL as long as the rl arm (fresh optimizer and schedule)"
+        ),
+        two_stage=True,
     ),
     "warmup_cosine": Schedule(
         lambda step, arm, state: warmup_cosine_mu(
@@ -179,14 +217,27 @@ def stage_at(step: int, arm, state: State = None) -> str:
     return stage_of(mu_at(step, arm, state))
 
 
+def is_two_stage(arm) -> bool:
+    """Whether the arm is trained as an SFT training followed by a fresh RL training."""
+    return SCHEDULES[arm.schedule].two_stage
+
+
+def run_length(arm, steps: int) -> int:
+    """Updates on the arm's step axis for `train.steps` = `steps`: a two-stage arm adds its SFT stage
+    (at most `steps` SFT updates when the stage's length is chosen while it runs)."""
+    if not is_two_stage(arm):
+        return steps
+    return steps + (arm.sft_steps if isinstance(arm.sft_steps, int) else steps)
+
+
 def needs_rollouts(arm, steps: int) -> bool:
     """Whether the arm has an RL term (μ < 1) at some step of a `steps`-step run."""
-    return any(mu_at(s, arm) < 1.0 for s in range(1, steps + 1))
+    return any(mu_at(s, arm) < 1.0 for s in range(1, run_length(arm, steps) + 1))
 
 
 def needs_expert(arm, steps: int) -> bool:
     """Whether the arm has an SFT term (μ > 0) at some step of a `steps`-step run."""
-    return any(mu_at(s, arm) > 0.0 for s in range(1, steps + 1))
+    return any(mu_at(s, arm) > 0.0 for s in range(1, run_length(arm, steps) + 1))
 
 
 def describe(name: str, arm) -> str:

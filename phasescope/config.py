@@ -89,7 +89,7 @@ class Config:
             )
         else:
             _check(
-                not (self.data.rl_prompts or self.data.expert or self.data.eval),
+                not (self.data.rl_prompts or self.data.expert or self.data.eval or self.data.dev),
                 "[data] sources need a real model: set model.model_name_or_path (the embedded world has its own data)",
             )
         for arm in self.experiment.arms:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from phasescope.arms import ARM_NAMES, SCHEDULES, WEIGHTINGS
+from phasescope.arms import ARM_NAMES, SCHEDULES, SFT_STEPS_WORDS, WEIGHTINGS
 from phasescope.errors import UsageError
 
 
@@ -170,6 +170,9 @@ class DataConfig:
     eval: list[str] = field(default_factory=list)
     """Held-out sets, each `source` or `name=source`; the first gives eval/accuracy, eval/format_rate,
     eval/response_length (and eval/expert_nll when it has expert responses), later ones eval/<name>_accuracy."""
+    dev: str = ""
+    """Dev split for choosing the SFT→RL switch (sft_steps = "best" / "auto"): a source as `eval`
+    (default split: validation), at most `n_eval` rows; it must share no problem with `eval`."""
     prompt_field: str = "problem"
     """Field holding the problem text."""
     answer_field: str = "answer"
@@ -313,11 +316,17 @@ class ArmConfig:
     """One arm = a μ schedule plus a token weighting (BACKGROUND.md). Trinity-RFT's knob names."""
 
     schedule: str = "constant"
-    """constant (μ = mu), step (μ = 1 for sft_steps, then 0) or warmup_cosine (CHORD-μ)."""
+    """constant (μ = mu), sft_then_rl (an SFT training, then a fresh RL training as long as the rl
+    arm's), step (μ = 1 for sft_steps, then 0, one optimizer throughout) or warmup_cosine (CHORD-μ)."""
     mu: float = 0.0
     """μ of the constant schedule."""
-    sft_steps: int = 0
-    """SFT steps of the step schedule."""
+    sft_steps: int | str = 0
+    """SFT steps of the step and sft_then_rl schedules: a number, or (sft_then_rl only) "best" (a full
+    SFT stage of train.max_steps, then RL from its best dev-accuracy checkpoint), "auto" (SFT until the
+    online detector confirms overfit on the dev split, then RL from the best checkpoint) or "epoch"
+    (one pass over the expert set)."""
+    dev_every: int = 5
+    """sft_steps best/auto: evaluate the dev split every this many SFT steps (the candidates)."""
     mu_warmup_steps: int = 0
     """CHORD-μ: linear warm-up 0 → mu_peak over this many steps."""
     mu_decay_steps: int = 0
@@ -343,16 +352,31 @@ class ArmConfig:
         for name in ("mu", "mu_peak", "mu_valley"):
             v = getattr(self, name)
             _check(0.0 <= v <= 1.0, f"{name} must be in [0, 1], got {v}")
-        for name in ("sft_steps", "mu_warmup_steps", "mu_decay_steps"):
+        for name in ("mu_warmup_steps", "mu_decay_steps"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _check_sft_steps(self.sft_steps, self.schedule)
+        _check(self.dev_every > 0, f"dev_every must be > 0, got {self.dev_every}")
         _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+
+
+def _check_sft_steps(value: int | str, schedule: str) -> None:
+    if SCHEDULES[schedule].two_stage:
+        _check(
+            (isinstance(value, int) and value > 0) or value in SFT_STEPS_WORDS,
+            f'sft_steps must be a positive integer, "best", "auto" or "epoch", got {value!r}',
+        )
+    else:
+        _check(isinstance(value, int) and value >= 0, f"sft_steps must be an integer >= 0, got {value!r}")
 
 
 def default_arms() -> dict[str, ArmConfig]:
     return {
         "sft": ArmConfig(schedule="constant", mu=1.0),
         "rl": ArmConfig(schedule="constant", mu=0.0),
-        "sft_then_rl": ArmConfig(schedule="step", sft_steps=250),
+        # The paper's baselines: SFT-best + RL and SFT-light + RL, each a separate SFT training, then an
+        # RL training as long as pure RL's.
+        "sft_then_rl": ArmConfig(schedule="sft_then_rl", sft_steps="best"),
+        "sft_light_then_rl": ArmConfig(schedule="sft_then_rl", sft_steps="epoch"),
         "chord_mu": ArmConfig(
             schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
         ),

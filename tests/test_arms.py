@@ -2,7 +2,16 @@
 
 import pytest
 
-from phasescope.arms import ARM_NAMES, SCHEDULES, WEIGHTINGS, describe, needs_expert, needs_rollouts, ordered
+from phasescope.arms import (
+    ARM_NAMES,
+    SCHEDULES,
+    WEIGHTINGS,
+    describe,
+    needs_expert,
+    needs_rollouts,
+    ordered,
+    run_length,
+)
 from phasescope.config import ArmConfig, default_arms, load_config
 from phasescope.errors import UsageError
 
@@ -14,17 +23,26 @@ def test_each_default_arm_says_what_it_needs():
         "sft": (False, True),
         "rl": (True, False),
         "sft_then_rl": (True, True),
+        "sft_light_then_rl": (True, True),
         "chord_mu": (True, True),
         "chord_phi": (True, True),
     }
-    # sft_then_rl within its SFT stage only: no rollouts yet
-    assert not needs_rollouts(arms["sft_then_rl"], 250) and needs_rollouts(arms["sft_then_rl"], 251)
+    # the one-optimizer step schedule within its SFT stage only: no rollouts yet
+    step = ArmConfig(schedule="step", sft_steps=250)
+    assert not needs_rollouts(step, 250) and needs_rollouts(step, 251)
+    # a two-stage arm has its RL stage after however long an SFT stage
+    fixed = ArmConfig(schedule="sft_then_rl", sft_steps=400)
+    assert needs_rollouts(fixed, 350) and needs_expert(fixed, 350)
+    assert run_length(fixed, 350) == 750 and run_length(arms["sft_then_rl"], 350) == 700
 
 
 def test_descriptions_come_from_the_registry():
     arms = default_arms()
     assert describe("sft", arms["sft"]) == "sft: μ ≡ 1"
-    assert describe("sft_then_rl", arms["sft_then_rl"]) == "sft_then_rl: μ = 1 for 250 steps, then 0"
+    assert describe("sft_then_rl", arms["sft_then_rl"]) == (
+        "sft_then_rl: SFT, best dev-accuracy checkpoint, then RL as long as the rl arm (fresh optimizer and schedule)"
+    )
+    assert describe("x", ArmConfig(schedule="step", sft_steps=250)) == "x: μ = 1 for 250 steps, then 0"
     assert (
         describe("chord_phi", arms["chord_phi"]) == "chord_phi: μ ≡ 0.1, expert tokens weighted by φ = p(1−p)"
     )
@@ -32,7 +50,7 @@ def test_descriptions_come_from_the_registry():
 
 
 def test_config_accepts_exactly_the_registered_names():
-    assert set(SCHEDULES) == {"constant", "step", "warmup_cosine"} and set(WEIGHTINGS) == {
+    assert set(SCHEDULES) == {"constant", "step", "sft_then_rl", "warmup_cosine"} and set(WEIGHTINGS) == {
         "none",
         "phi",
         "is",
@@ -40,7 +58,10 @@ def test_config_accepts_exactly_the_registered_names():
     with pytest.raises(UsageError, match="schedule 'ramp' is unknown"):
         ArmConfig(schedule="ramp")
     with pytest.raises(UsageError, match="leaves no RL stage"):  # the step schedule's own check
-        load_config(None, ["arms.sft_then_rl.sft_steps=400"])
+        load_config(None, ['arms.sft_then_rl.schedule="step"', "arms.sft_then_rl.sft_steps=400"])
+    with pytest.raises(UsageError, match="must be an integer >= 0, got 'best'"):
+        load_config(None, ['arms.sft_then_rl.schedule="step"'])  # "best" needs two stages
+    load_config(None, ["arms.sft_then_rl.sft_steps=400"])  # two stages: the RL stage follows anyway
 
 
 def test_display_order_puts_builtin_arms_first():

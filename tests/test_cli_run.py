@@ -57,7 +57,8 @@ def test_run_writes_the_run_directory_and_prints_the_table(tmp_path, tiny_cache,
     assert {"torch", "transformers", "trl"} <= set(meta["versions"])
     for arm in ("sft_then_rl", "chord_phi"):
         rows = [json.loads(x) for x in (exp / arm / "seed0" / "metrics.jsonl").read_text().splitlines()]
-        assert [r["step"] for r in rows] == [0, 1, 2, 3]
+        # sft_then_rl: 2 SFT steps, then as many RL steps as train.max_steps (3), on one step axis
+        assert [r["step"] for r in rows] == list(range(6 if arm == "sft_then_rl" else 4))
         assert arm in res.stdout
     assert f"run directory: {exp}" in res.stdout
     # a second run into the same directory refuses rather than mixing two runs

@@ -46,7 +46,7 @@ def test_new_arm_from_the_same_knobs():
         ("arms.chord_mu.mu_valley=-0.1", "mu_valley must be in [0, 1]"),
         ('arms.sft.schedule="linear"', "schedule 'linear' is unknown"),
         ('experiment.arms=["sft","ppo"]', "unknown arm 'ppo'"),
-        ("arms.sft_then_rl.sft_steps=400", "leaves no RL stage"),
+        ("arms.sft_then_rl.sft_steps=0", "sft_steps must be a positive integer"),
         ("train.learning_rate", "must look like section.key=value"),
         ("lr=1", "the key must be section.key"),
     ],

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phasescope.arms import is_two_stage
 from phasescope.config import Config
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.checkpoint import checkpoint_root, latest_checkpoint, truncate_jsonl
@@ -55,15 +56,27 @@ def train_one(
         start = prepare_resume(out_dir) if is_main else latest_checkpoint(out_dir)
     probing = cfg.train.probes and setup.expert is not None
     with run_logs(cfg, arm_name, seed, out_dir, is_main, probing) as logs:
-        trainer, probe = build_trainer(cfg, arm_name, setup, args, logs)
-        if start is not None and probe is not None:
-            restore_probe(trainer, probe, setup.model, out_dir)
-        try:
-            trainer.train(resume_from_checkpoint=str(start[1]) if start else None)
-        except torch.OutOfMemoryError:
-            raise PhasescopeError(oom_message(cfg, trainer.state.global_step + 1)) from None
+        if is_two_stage(cfg.arms[arm_name]):  # SFT, then a fresh RL training (train/stages.py)
+            from phasescope.train.stages import train_stages
+
+            model = train_stages(cfg, arm_name, setup, args, logs, out_dir, is_main)
+        else:
+            model = _train(cfg, arm_name, setup, args, logs, out_dir, start)
     if is_main:
         (out_dir / "DONE").write_text(now())
+    return model
+
+
+def _train(cfg: Config, arm_name: str, setup, args, logs, out_dir: Path, start):
+    import torch
+
+    trainer, probe = build_trainer(cfg, arm_name, setup, args, logs)
+    if start is not None and probe is not None:
+        restore_probe(trainer, probe, setup.model, out_dir)
+    try:
+        trainer.train(resume_from_checkpoint=str(start[1]) if start else None)
+    except torch.OutOfMemoryError:
+        raise PhasescopeError(oom_message(cfg, trainer.state.global_step + 1)) from None
     return trainer.model
 
 
@@ -126,29 +139,19 @@ def wandb_identity(cfg: Config, arm_name: str, seed: int, exp_dir: Path) -> dict
     }
 
 
-def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs):
-    """The PhaseTrainer of one arm with its evaluation callback; and the token probe, when probing."""
+def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=None):
+    """The PhaseTrainer of one arm with its evaluation callback; and the token probe, when probing.
+
+    `stage` (a `stages.StageView`) trains one stage of a two-stage arm: its own arm settings, the
+    probe of the stage before, its offset on the run's step axis, and whether to evaluate at its start.
+    """
     from transformers import PrinterCallback, ProgressCallback
 
-    from phasescope.arms import stage_at
-    from phasescope.train.probes import probe_from_expert, with_probe
     from phasescope.train.trainer import EvalCallback, PhaseTrainer
 
-    tc, arm = cfg.train, cfg.arms[arm_name]
-    evaluator, probe = setup.evaluator, None
-    if logs.tokens is not None:
-        # Token-divergence probe at every evaluation: probe/* join the eval row, records go to tokens.jsonl.
-        ex = setup.expert
-        probe = probe_from_expert(
-            setup.tokenizer,
-            ex.prompts,
-            ex.responses,
-            tc.probe_size,
-            setup.probe_seed,
-            tc.probe_top_k,
-            tc.divergent_threshold,
-        )
-        evaluator = with_probe(evaluator, probe, logs.tokens.write, lambda s: stage_at(s, arm))
+    tc = cfg.train
+    arm = stage.arm if stage is not None else cfg.arms[arm_name]
+    evaluator, probe = _evaluator(cfg, setup, logs, arm, stage)
     trainer = PhaseTrainer(
         model=setup.model,
         reward_funcs=setup.reward_funcs,
@@ -165,10 +168,42 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs):
     )
     for cb in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(cb)
+    at_start = stage.eval_at_start if stage is not None else True
     trainer.add_callback(
-        EvalCallback(trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until)
+        EvalCallback(trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until, at_start)
     )
     return trainer, probe
+
+
+def _evaluator(cfg: Config, setup, logs: Logs, arm, stage):
+    """The held-out evaluator (on the run's step axis) followed by the token probe when probing."""
+    from phasescope.arms import stage_at
+    from phasescope.train.probes import probe_from_expert, with_probe
+
+    tc = cfg.train
+    evaluator, probe = setup.evaluator, None
+    if logs.tokens is not None:
+        # Token-divergence probe at every evaluation: probe/* join the eval row, records go to tokens.jsonl.
+        probe = stage.probe if stage is not None and stage.probe is not None else None
+        if probe is None:
+            ex = setup.expert
+            probe = probe_from_expert(
+                setup.tokenizer,
+                ex.prompts,
+                ex.responses,
+                tc.probe_size,
+                setup.probe_seed,
+                tc.probe_top_k,
+                tc.divergent_threshold,
+            )
+        stage_of = stage.stage_of_step if stage is not None else None
+        stage_of = stage_of or (lambda s: stage_at(s, arm))
+        evaluator = with_probe(evaluator, probe, logs.tokens.write, stage_of)
+    offset = stage.step_offset if stage is not None else 0
+    if offset:  # the trainer counts its own steps; evaluations (and probe records) are on the run's axis
+        inner = evaluator
+        evaluator = lambda model, step: inner(model, step + offset)  # noqa: E731
+    return evaluator, probe
 
 
 def restore_probe(trainer, probe, model, out_dir: Path) -> None:

@@ -390,12 +390,14 @@ class EvalCallback(TrainerCallback):
         eval_every: int,
         early_every: int = 0,
         early_until: int = 0,
+        at_start: bool = True,
     ):
         self.trainer = trainer
         self.evaluate = evaluate
         self.eval_every = eval_every
         self.early_every = early_every
         self.early_until = early_until
+        self.at_start = at_start  # False: the RL stage of sft_then_rl, whose start the SFT stage evaluated
 
     def _run(self, step: int) -> dict[str, float]:
         model = self.trainer.model
@@ -408,7 +410,7 @@ class EvalCallback(TrainerCallback):
         return out
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0:
+        if state.global_step == 0 and self.at_start:
             mu = self.trainer.mu(0)
             row = {"step": 0, "stage": stage_of(mu), "train/mu": mu}
             row.update(self._run(0))

@@ -87,7 +87,8 @@ def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
     assert '"world"' not in report and "general skill" not in report  # the embedded world's sections
     for arm in ("sft_then_rl", "chord_phi"):
         rows = [json.loads(x) for x in (exp / arm / "seed0" / "metrics.jsonl").read_text().splitlines()]
-        assert [r["step"] for r in rows] == [0, 1, 2]
+        # sft_then_rl: 1 SFT step, then as many RL steps as train.max_steps (2)
+        assert [r["step"] for r in rows] == list(range(4 if arm == "sft_then_rl" else 3))
         for r in rows:
             assert {"eval/accuracy", "eval/format_rate", "eval/response_length", "eval/expert_nll"} <= set(r)
             assert 0.0 <= r["eval/truncated_rate"] <= 1.0
@@ -104,6 +105,7 @@ def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
         json.loads(x)["stage"] for x in (exp / "sft_then_rl/seed0/metrics.jsonl").read_text().splitlines()
     ][1:] == [
         "sft",
+        "rl",
         "rl",
     ]
 

@@ -48,12 +48,14 @@ def _crash_at(monkeypatch, step: int) -> None:
     monkeypatch.setattr(trainer_mod.EvalCallback, "on_step_end", on_step_end)
 
 
+# sft_then_rl's two-stage form writes no checkpoint (it starts over on --resume); its one-optimizer
+# form (schedule "step", 2 SFT steps within train.max_steps) resumes across its stage switch.
 @pytest.mark.parametrize("arm", ["chord_phi", "sft_then_rl"])
 def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_cache, resumable, monkeypatch):
     """In-process (fast): crash after step 8 (last checkpoint: 6), resume, compare with a clean run."""
     from phasescope.train.run import train_one
 
-    cfg = load_config(None, resumable)
+    cfg = load_config(None, [*resumable, 'arms.sft_then_rl.schedule="step"'])
     train_one(cfg, arm, 0, tmp_path / "ref", threads=1)
 
     with monkeypatch.context() as m:

@@ -65,8 +65,10 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
     model = train_one(cfg, arm, 0, tmp_path, threads=1)
 
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [0, 1, 2, 3]
-    assert set(rows[0]) >= REQUIRED_EVAL and set(rows[2]) >= REQUIRED_EVAL and set(rows[3]) >= REQUIRED_EVAL
+    # Two-stage arms: the SFT stage (2 steps; sft_light_then_rl: one pass, 16 rows / 4) then 3 RL steps.
+    last = {"sft_then_rl": 5, "sft_light_then_rl": 7}.get(arm, 3)
+    assert [r["step"] for r in rows] == list(range(last + 1))
+    assert set(rows[0]) >= REQUIRED_EVAL and set(rows[2]) >= REQUIRED_EVAL and set(rows[-1]) >= REQUIRED_EVAL
     assert not REQUIRED_EVAL & set(rows[1])  # no eval at step 1: absent, not NaN
     for r in rows[1:]:
         assert set(r) >= REQUIRED_EVERY_TRAIN_ROW
@@ -74,8 +76,10 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
         assert (set(r) >= ROLLOUT) == (mu < 1.0), (arm, r["step"], mu)  # no rollouts while mu = 1
         assert (set(r) >= EXPERT) == (mu > 0.0), (arm, r["step"], mu)  # no expert rows while mu = 0
         assert r["stage"] == ("sft" if mu == 1.0 else "rl" if mu == 0.0 else "mixed")
-    if arm == "sft_then_rl":
-        assert [r["stage"] for r in rows[1:]] == ["sft", "sft", "rl"]
+    if arm in ("sft_then_rl", "sft_light_then_rl"):
+        n_sft = last - 3
+        assert [r["stage"] for r in rows[1:]] == ["sft"] * n_sft + ["rl"] * 3
+        assert json.loads((tmp_path / "switch.json").read_text())["switch_step"] == n_sft
     if arm == "rl":
         assert any(r["rollout/frac_zero_std"] < 1.0 for r in rows[1:])  # the RL term had signal
 
