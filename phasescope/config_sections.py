@@ -296,7 +296,8 @@ class ArmConfig:
     """One arm = a μ schedule plus a token weighting (BACKGROUND.md). Trinity-RFT's knob names."""
 
     schedule: str = "constant"
-    """constant (μ = mu), step (μ = 1 for sft_steps, then 0) or warmup_cosine (CHORD-μ)."""
+    """constant (μ = mu), step (μ = 1 for sft_steps, then 0), warmup_cosine (CHORD-μ), adaptive
+    (μ = max(0, tau − mean reward)) or phase (μ from the online phases of phase_metric)."""
     mu: float = 0.0
     """μ of the constant schedule."""
     sft_steps: int = 0
@@ -313,6 +314,10 @@ class ArmConfig:
     """Per-token weight of the SFT loss: none, phi (p(1-p), detached) or is (sg(p), as DFT)."""
     lr: float | None = None
     """Learning-rate override for this arm (default: train.lr)."""
+    tau: float = 0.5
+    """adaptive schedule (chord_adaptive): μ = max(0, tau − mean rollout reward)."""
+    phase_metric: str = "eval/accuracy"
+    """phase schedule (chord_phase): the held-out SFT signal whose confirmed phases drive μ."""
 
     def __post_init__(self):
         _check(
@@ -329,6 +334,7 @@ class ArmConfig:
         for name in ("sft_steps", "mu_warmup_steps", "mu_decay_steps"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(0.0 <= self.tau <= 1.0, f"tau must be in [0, 1], got {self.tau}")
 
 
 def default_arms() -> dict[str, ArmConfig]:
@@ -340,4 +346,6 @@ def default_arms() -> dict[str, ArmConfig]:
             schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
         ),
         "chord_phi": ArmConfig(schedule="constant", mu=0.1, weighting="phi"),
+        "chord_adaptive": ArmConfig(schedule="adaptive", tau=0.5),
+        "chord_phase": ArmConfig(schedule="phase", mu_peak=0.9, mu_valley=0.05, mu_decay_steps=150),
     }
