@@ -29,6 +29,9 @@ from typing import Any
 
 ARM_NAMES = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi", "chord_adaptive", "chord_phase")
 """The built-in arms (config.default_arms), in display order."""
+DEFAULT_RUN = ARM_NAMES[:5]
+"""The arms an experiment runs when it names none (the paper's five); the two whose μ follows training
+(chord_adaptive, chord_phase) are asked for by name, e.g. ``--arms chord_adaptive,chord_phase``."""
 ARM_LABELS = {
     "sft": "SFT",
     "rl": "RL (GRPO)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from phasescope.arms import ARM_NAMES, SCHEDULES, WEIGHTINGS
+from phasescope.arms import DEFAULT_RUN, SCHEDULES, WEIGHTINGS
 from phasescope.errors import UsageError
 
 
@@ -23,7 +23,7 @@ class ExperimentConfig:
     """Experiment name; the run directory is `<out>/<name>`."""
     out: str = "runs"
     """Parent folder of run directories."""
-    arms: list[str] = field(default_factory=lambda: list(ARM_NAMES))
+    arms: list[str] = field(default_factory=lambda: list(DEFAULT_RUN))
     """Arms to run, each a table under [arms.<name>]."""
     seeds: int = 1
     """Number of seeds per arm (seeds 0..seeds-1)."""
