@@ -16,7 +16,7 @@ curves) the prefix is segmented and labelled exactly as offline (``PhaseSegmente
 bootstrap, ``label_phases``), and the first trend phase after the last confirmed one becomes a
 *candidate*. It is confirmed when
 
-- the last ``confirmations`` prefix fits all have it (same label, start within ``tolerance`` of
+- the last ``confirmations`` (2) prefix fits all have it (same label, start within ``tolerance`` of
   the span seen so far, or in the plateau just before it): a wiggle at the end of the prefix is
   labelled as a phase by one fit and absorbed by the next. Every trend phase of a fit counts, so
   an overfit is agreed on while the improve before it still waits for its own test (with the
@@ -92,7 +92,7 @@ class OnlineDetector:
         metric: str | None = None,
         direction: str | None = None,
         *,
-        confirmations: int = 3,
+        confirmations: int = 2,
         min_phase_points: int = 4,
         tolerance: float = 0.05,
         refit_fraction: float = 0.01,
