@@ -13,8 +13,12 @@ Every curve is fed to ``OnlineDetector`` one point at a time. Two events are sco
 
 Curves come in five kinds (``planted_kinds``): linear (sharp turns), eased (rounded turns),
 binomial (accuracy on 300-1000 problems), uneven (heavy-tailed evaluation gaps), lower (a loss);
-100-500 points (the range of the segmenter's benchmark), Gaussian noise up to a third of the dip. Each seed is a fresh draw; the table shows
-the mean over seeds and, in brackets, the min-max across them.
+100-500 points (the range of the segmenter's benchmark), Gaussian noise up to a third of the dip.
+They are joined by the seven families of the segmenter's broadened benchmark (``synthetic.FAMILIES``:
+linear, eased, binomial, dense_sparse, flat_start, realistic, no_phase; every other curve a loss),
+scored the same way, the true onsets read from each curve's planted phases. Each seed is a fresh
+draw; the table shows the mean over seeds and, in brackets, the min-max across them. Tune on
+seeds other than the reported 0-2 (e.g. ``--seeds 5 6``).
 
     OMP_NUM_THREADS=1 python benchmarks/online_benchmark.py [--curves 6] [--seeds 0 1 2] [--t-confirm 4]
 """
@@ -29,13 +33,17 @@ import numpy as np
 
 from phasescope.analysis.online import OnlineDetector
 from phasescope.analysis.planted_kinds import KINDS, planted_kind
-from phasescope.analysis.synthetic import VARIANTS
+from phasescope.analysis.synthetic import FAMILIES, VARIANTS, family_curve
 
-EVENTS = {
-    # event label: (variants that have it, index of its planted changepoint in each)
-    "overfit": {"full": 1, "no_shift": 0},
-    "readapt": {"full": 0, "no_overfit": 0},
-}
+EVENTS = ("overfit", "readapt")
+"""The scored events: overfit onset, and the end of the shift (the start of readapt)."""
+
+
+def true_onset(curve, label: str) -> float | None:
+    """The planted step where ``label`` begins, or None when the curve has no such phase."""
+    if label not in curve.phases:
+        return None
+    return curve.changepoints[curve.phases.index(label) - 1]
 
 
 def oracle_lag(curve, direction: str, onset: float, z: float = 2.05) -> float:
@@ -54,15 +62,16 @@ def oracle_lag(curve, direction: str, onset: float, z: float = 2.05) -> float:
 
 
 def score_curve(curve, events, direction: str = "higher") -> dict:
-    """Per event label: ('lag', share of run, oracle) / ('early',) / ('miss',) / ('false',) / ('clean',)."""
+    """Per event label: ('lag', oracle, share of run) / ('early', oracle) / ('miss', oracle) /
+    ('false',) / ('clean',)."""
     span = curve.steps[-1] - curve.steps[0]
     out = {}
-    for label, where in EVENTS.items():
+    for label in EVENTS:
         mine = [e for e in events if e.label == label]
-        if curve.variant not in where:
+        true = true_onset(curve, label)
+        if true is None:
             out[label] = ("false",) if mine else ("clean",)
             continue
-        true = curve.changepoints[where[curve.variant]]
         oracle = oracle_lag(curve, direction, true)
         if not mine:
             out[label] = ("miss", oracle)
@@ -73,18 +82,31 @@ def score_curve(curve, events, direction: str = "higher") -> dict:
     return out
 
 
-def run_seed(seed: int, n_curves: int, detector_kwargs: dict) -> dict:
-    """Scores of every (kind, event) for one seed: dict of lists."""
+def curves(seed: int, n_curves: int):
+    """(group, curve, direction) for one seed: ``n_curves`` per planted kind and variant, and
+    ``n_curves`` per variant count of each family of the segmenter's benchmark (``family_curve``:
+    its variant drawn at random, a loss every other curve)."""
     rng = np.random.default_rng(seed)
-    scores: dict = {}
     for kind in KINDS:
         for variant in VARIANTS:
             for _ in range(n_curves):
                 curve, direction = planted_kind(variant, kind, rng)
-                events = OnlineDetector(direction=direction, **detector_kwargs).run(curve.steps, curve.values)
-                for label, s in score_curve(curve, events, direction).items():
-                    for key in ((kind, label), ("all", label)):
-                        scores.setdefault(key, []).append(s)
+                yield kind, curve, direction
+    for family in FAMILIES:
+        for i in range(n_curves * len(VARIANTS)):
+            lower = bool(i % 2)
+            curve = family_curve(family, rng, lower_is_better=lower)
+            yield f"fam.{family}", curve, "lower" if lower else "higher"
+
+
+def run_seed(seed: int, n_curves: int, detector_kwargs: dict) -> dict:
+    """Scores of every (group, event) for one seed: dict of lists."""
+    scores: dict = {}
+    for group, curve, direction in curves(seed, n_curves):
+        events = OnlineDetector(direction=direction, **detector_kwargs).run(curve.steps, curve.values)
+        for label, sc in score_curve(curve, events, direction).items():
+            for key in ((group, label), ("all", label)):
+                scores.setdefault(key, []).append(sc)
     return scores
 
 
@@ -115,26 +137,29 @@ def main() -> None:
     ap.add_argument(
         "--t-confirm", type=float, default=None, help="OnlineDetector(t_confirm=...); default its own"
     )
+    ap.add_argument("--set", nargs="*", default=[], help="more OnlineDetector settings, e.g. confirmations=2")
     args = ap.parse_args()
     kw = {} if args.t_confirm is None else {"t_confirm": args.t_confirm}
+    kw.update({k: float(v) if "." in v else int(v) for k, v in (a.split("=", 1) for a in args.set)})
     t0 = time.perf_counter()
     per_seed = [run_seed(s, args.curves, kw) for s in args.seeds]
-    n_curves = args.curves * len(KINDS) * len(VARIANTS)
+    n_curves = args.curves * (len(KINDS) + len(FAMILIES)) * len(VARIANTS)
     print(
-        f"{n_curves} curves per seed x {len(args.seeds)} seeds ({args.curves} per kind and variant); "
+        f"{n_curves} curves per seed x {len(args.seeds)} seeds ({args.curves} per kind and variant, "
+        f"{args.curves * len(VARIANTS)} per family); "
         f"all numbers in % of curves or % of the run; mean over seeds [min-max]; detector {kw or 'defaults'}\n"
     )
     cols = ("median lag", "oracle lag", "missed", "early", "false alarm")
-    head = f"{'event':<8} {'kind':<9} {'n+/n-':>7} " + " ".join(f"{c:>16}" for c in cols)
+    head = f"{'event':<8} {'kind':<17} {'n+/n-':>7} " + " ".join(f"{c:>16}" for c in cols)
     print(head)
     print("-" * len(head))
     for label in EVENTS:
-        for kind in (*KINDS, "all"):
+        for kind in (*KINDS, *(f"fam.{f}" for f in FAMILIES), "all"):
             sums = [summarise(s[(kind, label)]) for s in per_seed]
             n_pos, n_neg = sums[0]["n"]
             keys = ("median_lag", "oracle", "miss", "early", "false")
             cells = [_cell([s[k] for s in sums]) for k in keys]
-            print(f"{label:<8} {kind:<9} {f'{n_pos}/{n_neg}':>7} " + " ".join(f"{c:>16}" for c in cells))
+            print(f"{label:<8} {kind:<17} {f'{n_pos}/{n_neg}':>7} " + " ".join(f"{c:>16}" for c in cells))
         print()
     print("targets: median lag <= 10% of the run, false alarms <= 2% (rows 'all')")
     print("oracle lag: a test told the onset and the noise, looking once at 2% false alarms (see oracle_lag)")

@@ -31,8 +31,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ARM_NAMES = ("sft", "rl", "sft_then_rl", "sft_light_then_rl", "chord_mu", "chord_phi")
+ARM_NAMES = (
+    "sft",
+    "rl",
+    "sft_then_rl",
+    "sft_light_then_rl",
+    "chord_mu",
+    "chord_phi",
+    "chord_adaptive",
+    "chord_phase",
+)
 """The built-in arms (config.default_arms), in display order."""
+DEFAULT_RUN = ARM_NAMES[:6]
+"""The arms an experiment runs when it names none (the paper's five and SFT-light → RL, its other
+baseline); the two whose μ follows training
+(chord_adaptive, chord_phase) are asked for by name, e.g. ``--arms chord_adaptive,chord_phase``."""
 ARM_LABELS = {
     "sft": "SFT",
     "rl": "RL (GRPO)",
@@ -40,6 +53,8 @@ ARM_LABELS = {
     "sft_light_then_rl": "SFT-light → RL",
     "chord_mu": "CHORD-μ",
     "chord_phi": "CHORD-φ",
+    "chord_adaptive": "CHORD-adaptive μ",
+    "chord_phase": "CHORD-phase μ",
 }
 """How figures name the built-in arms; other arms are shown by their name."""
 
@@ -94,6 +109,37 @@ def _switch(arm: Any, state: State) -> int | None:
     return arm.sft_steps if isinstance(arm.sft_steps, int) else None
 
 
+def adaptive_mu(mean_reward: float | None, tau: float) -> float:
+    """CHORD's reward-driven μ (paper, appendix B.1): μ = max(0, τ − mean reward), so the expert
+    term fades as the policy's own rollouts start to earn reward. The mean reward is the last
+    update's (unknown before the first rollout, when μ = τ, as for a reward of 0)."""
+    r = 0.0 if mean_reward is None else mean_reward
+    return min(1.0, max(0.0, tau - r))
+
+
+def phase_mu(
+    step: int,
+    readapt_step: float | None,
+    overfit_step: float | None,
+    mu_peak: float,
+    mu_valley: float,
+    mu_decay_steps: int,
+) -> float:
+    """μ led by the SFT signal's confirmed phases: mu_peak until readapt (or, with no shift, an
+    improvement) is confirmed, then a half-cosine mu_peak → mu_valley over mu_decay_steps from the
+    confirmation, and 0 from the moment an overfit is confirmed (the expert data now hurts)."""
+    if overfit_step is not None:
+        return 0.0
+    if readapt_step is None:
+        return mu_peak
+    progress = 1.0 if mu_decay_steps <= 0 else min(1.0, max(0.0, (step - readapt_step) / mu_decay_steps))
+    return mu_valley + (mu_peak - mu_valley) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _get(state: State, key: str) -> float | None:
+    return None if state is None else state.get(key)
+
+
 def _no_check(name: str, arm: Any, steps: int) -> str | None:
     return None
 
@@ -116,6 +162,43 @@ class Schedule:
     check: Callable[[str, Any, int], str | None] = _no_check
     two_stage: bool = False
     """Trained as two trainings (`train/stages.py`): an SFT stage, then a fresh RL stage of train.max_steps."""
+    tracker: Callable[[Any], Callable[[dict], dict]] | None = None
+    """For a schedule that reads derived signals: arm -> a function the trainer calls with every
+    metrics row, whose returned values join the row and the state (see ``PhaseSignal``)."""
+
+
+READAPT_KEY, OVERFIT_KEY = "phase/sft_readapt_step", "phase/sft_overfit_step"
+
+
+class PhaseSignal:
+    """The online phase detector on an arm's SFT signal (``arm.phase_metric``), as training signals:
+    ``phase/sft_code`` (``online.PHASE_CODES``) on every row with the metric, and the steps at which
+    readapt (or, with no shift before it, improve) and overfit were first confirmed. The detector
+    fits from 10 evaluations on (its default 20 is more than a short run evaluates)."""
+
+    def __init__(self, metric: str, min_points: int = 10):
+        from phasescope.analysis.online import PHASE_CODES, OnlineDetector
+
+        self.codes = PHASE_CODES
+        self.detector = OnlineDetector(metric, min_points=min_points)
+        self.out: dict[str, float] = {}
+
+    def __call__(self, row: dict) -> dict:
+        value = row.get(self.detector.metric)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return {}
+        for ev in self.detector.update(row["step"], value):
+            key = {"readapt": READAPT_KEY, "improve": READAPT_KEY, "overfit": OVERFIT_KEY}.get(ev.label)
+            if key is not None and key not in self.out:
+                self.out[key] = float(ev.confirmed_step)
+        self.out["phase/sft_code"] = float(self.codes.get(self.detector.phase, 0))
+        return dict(self.out)
+
+
+def tracker_for(arm) -> Callable[[dict], dict]:
+    """The arm's row observer (a fresh one per run), or one that adds nothing."""
+    make = SCHEDULES[arm.schedule].tracker
+    return make(arm) if make is not None else (lambda row: {})
 
 
 SCHEDULES: dict[str, Schedule] = {
@@ -152,6 +235,25 @@ SCHEDULES: dict[str, Schedule] = {
             f"μ 0→{arm.mu_peak:g} over {arm.mu_warmup_steps} steps, then {arm.mu_peak:g}→{arm.mu_valley:g} "
             f"over {arm.mu_decay_steps} steps (cosine)"
         ),
+    ),
+    "adaptive": Schedule(
+        lambda step, arm, state: adaptive_mu(_get(state, "rollout/reward_mean"), arm.tau),
+        lambda arm: f"μ = max(0, {arm.tau:g} − mean reward) (CHORD appendix B.1)",
+    ),
+    "phase": Schedule(
+        lambda step, arm, state: phase_mu(
+            step,
+            _get(state, READAPT_KEY),
+            _get(state, OVERFIT_KEY),
+            arm.mu_peak,
+            arm.mu_valley,
+            arm.mu_decay_steps,
+        ),
+        lambda arm: (
+            f"μ = {arm.mu_peak:g} until {arm.phase_metric} readapts (confirmed online), then {arm.mu_peak:g}→"
+            f"{arm.mu_valley:g} over {arm.mu_decay_steps} steps (cosine), 0 once it overfits"
+        ),
+        tracker=lambda arm: PhaseSignal(arm.phase_metric),
     ),
 }
 

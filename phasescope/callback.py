@@ -20,7 +20,13 @@ value of the metric, so the best model is on disk when training stops (its path 
 Why the callback moves itself to the front of the trainer's callback list: the reporting callbacks
 (W&B, TensorBoard, ...) come before user callbacks and send each row as soon as they see it, and a
 callback is not given the trainer to call ``trainer.log`` with. Running first, it adds its values
-to the row before anyone reports it, so they land wherever the user's logs go.
+to the row before anyone reports it, so they land wherever the user's logs go. transformers 5 has
+no documented way to do this: callbacks run in list order with no priority, ``add_callback`` /
+``pop_callback`` are the trainer's (a callback is handed the model, tokenizer, optimizer, scheduler
+and dataloaders, never the trainer or its handler), and ``on_evaluate`` runs after the evaluation's
+row was logged. Hence ``_move_to_front`` finds the handler's list through ``gc.get_referrers``;
+where it cannot (another trainer design), the values still reach ``state.log_history`` and every
+reporter after the callback.
 """
 
 from __future__ import annotations

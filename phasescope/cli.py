@@ -353,6 +353,37 @@ def report(
         typer.echo("W&B: analysis run logged")
 
 
+@app.command()
+def watch(
+    path: str = typer.Argument(
+        ..., help="Run/experiment dir, trainer_state.json, CSV/JSONL or TensorBoard dir."
+    ),
+    metric: str = typer.Option("eval_loss", "--metric", "-m", help="Metric to follow."),
+    direction: str = typer.Option(None, "--direction", help="higher|lower is better (default: from name)."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line per event."),
+    until_idle: float = typer.Option(
+        None, "--until-idle", help="Stop after this many seconds without growth."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="PATH may not exist yet: wait for it."),
+    poll: float = typer.Option(0.5, "--poll", help="Seconds between reads."),
+    step_col: str = typer.Option(None, "--step-col", help="Step column of a CSV/JSONL, if not detected."),
+) -> None:
+    """Follow a log as it grows and print each confirmed phase change (shift, readapt, improve, overfit)."""
+    from phasescope.runlog.follow import watch as follow_log
+
+    code = follow_log(
+        path,
+        metric,
+        direction,
+        as_json=json_out,
+        until_idle=until_idle,
+        wait=wait,
+        poll=poll,
+        step_col=step_col,
+    )
+    raise typer.Exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: user errors become one line and an exit code, never a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)

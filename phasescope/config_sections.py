@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from phasescope.arms import ARM_NAMES, SCHEDULES, SFT_STEPS_WORDS, WEIGHTINGS
+from phasescope.arms import DEFAULT_RUN, SCHEDULES, SFT_STEPS_WORDS, WEIGHTINGS
 from phasescope.errors import UsageError
 
 
@@ -23,7 +23,7 @@ class ExperimentConfig:
     """Experiment name; the run directory is `<out>/<name>`."""
     out: str = "runs"
     """Parent folder of run directories."""
-    arms: list[str] = field(default_factory=lambda: list(ARM_NAMES))
+    arms: list[str] = field(default_factory=lambda: list(DEFAULT_RUN))
     """Arms to run, each a table under [arms.<name>]."""
     seeds: int = 1
     """Number of seeds per arm (seeds 0..seeds-1)."""
@@ -317,7 +317,8 @@ class ArmConfig:
 
     schedule: str = "constant"
     """constant (μ = mu), sft_then_rl (an SFT training, then a fresh RL training as long as the rl
-    arm's), step (μ = 1 for sft_steps, then 0, one optimizer throughout) or warmup_cosine (CHORD-μ)."""
+    arm's), step (μ = 1 for sft_steps, then 0, one optimizer throughout), warmup_cosine (CHORD-μ),
+    adaptive (μ = max(0, tau − mean reward)) or phase (μ from the online phases of phase_metric)."""
     mu: float = 0.0
     """μ of the constant schedule."""
     sft_steps: int | str = 0
@@ -339,6 +340,10 @@ class ArmConfig:
     """Per-token weight of the SFT loss: none, phi (p(1-p), detached) or is (sg(p), as DFT)."""
     lr: float | None = None
     """Learning-rate override for this arm (default: train.learning_rate)."""
+    tau: float = 0.5
+    """adaptive schedule (chord_adaptive): μ = max(0, tau − mean rollout reward)."""
+    phase_metric: str = "eval/accuracy"
+    """phase schedule (chord_phase): the held-out SFT signal whose confirmed phases drive μ."""
 
     def __post_init__(self):
         _check(
@@ -357,6 +362,7 @@ class ArmConfig:
         _check_sft_steps(self.sft_steps, self.schedule)
         _check(self.dev_every > 0, f"dev_every must be > 0, got {self.dev_every}")
         _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(0.0 <= self.tau <= 1.0, f"tau must be in [0, 1], got {self.tau}")
 
 
 def _check_sft_steps(value: int | str, schedule: str) -> None:
@@ -381,4 +387,6 @@ def default_arms() -> dict[str, ArmConfig]:
             schedule="warmup_cosine", mu_warmup_steps=0, mu_decay_steps=200, mu_peak=0.9, mu_valley=0.05
         ),
         "chord_phi": ArmConfig(schedule="constant", mu=0.1, weighting="phi"),
+        "chord_adaptive": ArmConfig(schedule="adaptive", tau=0.5),
+        "chord_phase": ArmConfig(schedule="phase", mu_peak=0.9, mu_valley=0.05, mu_decay_steps=150),
     }

@@ -26,6 +26,8 @@ def test_each_default_arm_says_what_it_needs():
         "sft_light_then_rl": (True, True),
         "chord_mu": (True, True),
         "chord_phi": (True, True),
+        "chord_adaptive": (True, True),
+        "chord_phase": (True, True),
     }
     # the one-optimizer step schedule within its SFT stage only: no rollouts yet
     step = ArmConfig(schedule="step", sft_steps=250)
@@ -47,10 +49,23 @@ def test_descriptions_come_from_the_registry():
         describe("chord_phi", arms["chord_phi"]) == "chord_phi: μ ≡ 0.1, expert tokens weighted by φ = p(1−p)"
     )
     assert describe("chord_mu", arms["chord_mu"]).endswith("then 0.9→0.05 over 200 steps (cosine)")
+    assert describe("chord_adaptive", arms["chord_adaptive"]) == (
+        "chord_adaptive: μ = max(0, 0.5 − mean reward) (CHORD appendix B.1)"
+    )
+    assert describe("chord_phase", arms["chord_phase"]).startswith(
+        "chord_phase: μ = 0.9 until eval/accuracy readapts (confirmed online)"
+    )
 
 
 def test_config_accepts_exactly_the_registered_names():
-    assert set(SCHEDULES) == {"constant", "step", "sft_then_rl", "warmup_cosine"} and set(WEIGHTINGS) == {
+    assert set(SCHEDULES) == {
+        "constant",
+        "step",
+        "sft_then_rl",
+        "warmup_cosine",
+        "adaptive",
+        "phase",
+    } and set(WEIGHTINGS) == {
         "none",
         "phi",
         "is",

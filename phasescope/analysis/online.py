@@ -16,9 +16,12 @@ curves) the prefix is segmented and labelled exactly as offline (``PhaseSegmente
 bootstrap, ``label_phases``), and the first trend phase after the last confirmed one becomes a
 *candidate*. It is confirmed when
 
-- the prefix fits have agreed on it (same label, start within ``tolerance`` of the span seen so
-  far) ``confirmations`` times in a row: a wiggle at the end of the prefix is labelled as a phase
-  by one fit and absorbed by the next;
+- the last ``confirmations`` (2) prefix fits all have it (same label, start within ``tolerance`` of
+  the span seen so far, or in the plateau just before it): a wiggle at the end of the prefix is
+  labelled as a phase by one fit and absorbed by the next. Every trend phase of a fit counts, so
+  an overfit is agreed on while the improve before it still waits for its own test (with the
+  direction-aware segmenter's turning-point knots, waiting for the improve first delayed the
+  overfit on the tiny-Qwen2 test run past step 100);
 - at least ``min_phase_points`` points lie inside it;
 - its fitted change is at least ``min_effect`` of the fitted curve's range: with little noise a
   knot placed a little late makes a plateau look like a significant, tiny decline;
@@ -89,7 +92,7 @@ class OnlineDetector:
         metric: str | None = None,
         direction: str | None = None,
         *,
-        confirmations: int = 3,
+        confirmations: int = 2,
         min_phase_points: int = 4,
         tolerance: float = 0.05,
         refit_fraction: float = 0.01,
@@ -114,8 +117,7 @@ class OnlineDetector:
         self.steps: list[float] = []
         self.values: list[float] = []
         self.events: list[Event] = []
-        self._pending: tuple[str, float] | None = None
-        self._agreed = 0
+        self._recent: list[list[tuple[str, float, float]]] = []  # the last fits' trend phases
         self._next_fit = self.min_points
 
     @property
@@ -211,19 +213,31 @@ class OnlineDetector:
         sign = 1.0 if cand.label in ("readapt", "improve") else -1.0
         return sign * anchored >= self.t_confirm and sign * own >= self.t_own
 
+    def _agreed(self, cand, tol: float) -> int:
+        """How many of the latest fits in a row (this one included) have the candidate's phase: the
+        same label starting within ``tol`` of it, or anywhere in the plateau just before it (a
+        rounded turn: one fit puts the knot where the plateau starts, the next where it ends)."""
+        n = 0
+        for fit in reversed(self._recent):
+            ok = any(
+                lab == cand.label and earliest - tol <= cand.start_step <= start + tol
+                for lab, earliest, start in fit
+            )
+            if not ok:
+                break
+            n += 1
+        return n
+
     def _confirm(self, phases: list) -> list[Event]:
+        # Every trend phase of every recent fit counts towards agreement, so a later phase (an
+        # overfit) is agreed on while an earlier one (its improve) still waits for its own test.
+        self._recent = [*self._recent, offline_reference(phases)][-self.confirmations :]
         out: list[Event] = []
         x = np.asarray(self.steps)
         tol = self.tolerance * (x[-1] - x[0])
         while (cand := self._candidate(phases)) is not None:
-            same = self._pending is not None and self._pending[0] == cand.label
-            if same and abs(self._pending[1] - cand.start_step) <= tol:
-                self._agreed += 1
-            else:
-                self._agreed = 1
-            self._pending = (cand.label, cand.start_step)
             inside = (x >= cand.start_step) & (x <= cand.end_step)
-            if self._agreed < self.confirmations or inside.sum() < self.min_phase_points:
+            if self._agreed(cand, tol) < self.confirmations or inside.sum() < self.min_phase_points:
                 break
             if abs(cand.end_value - cand.start_value) < self.min_effect * self._fit_range:
                 break  # significant but too small to matter beside the curve's own movement
@@ -235,7 +249,6 @@ class OnlineDetector:
             ev = Event(cand.label, float(cand.start_step), float(x[-1]), float(cand.start_value), self.metric)
             self.events.append(ev)
             out.append(ev)
-            self._pending, self._agreed = None, 0
         return out
 
 

@@ -26,16 +26,17 @@ from phasescope.analysis.phases import PHASES  # noqa: E402
 from phasescope.arms import ARM_LABELS, ordered  # noqa: E402
 from phasescope.arms import ARM_NAMES as ARM_ORDER  # noqa: E402
 
-# Okabe & Ito (2008). Yellow (#F0E442) is left out: it vanishes on white paper.
-OKABE_ITO = ["#D55E00", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000"]
-LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2))]
+# Okabe & Ito (2008). Yellow (#F0E442) is left out: it vanishes on white paper; a mid grey takes its
+# place so that each built-in arm has a colour (and a line style) of its own.
+OKABE_ITO = ["#D55E00", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000", "#999999"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)), (0, (3, 1, 1, 1))]
 # Phase spans are named in text on every panel, so their tints need not be colour-blind distinct;
 # they are kept out of the arm palette so a shaded span never reads as an arm.
 PHASE_COLORS = dict(zip(PHASES, ["#F2A0A0", "#9FD5A5", "#C6B0E3", "#A6CBE8", "#D9D9D9"]))
 
 
 def arm_styles(arms) -> dict[str, dict]:
-    """A fixed colour and line style per arm: the five standard arms always get the same ones,
+    """A fixed colour and line style per arm: the built-in arms always get the same ones,
     other arms take the remaining colours in name order."""
     known = [a for a in ARM_ORDER if a in arms]
     extra = sorted(a for a in arms if a not in ARM_ORDER)

@@ -31,7 +31,7 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
-from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_of
+from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_of, tracker_for
 from phasescope.config import ArmConfig
 from phasescope.errors import PhasescopeError
 from phasescope.lm import encode_from_start
@@ -113,6 +113,7 @@ class PhaseTrainer(GRPOTrainer):
         self.weight_fn = WEIGHTINGS[arm.weighting]
         self._step_stats: dict[str, float] = {}
         self.signals: dict[str, float] = {}  # the latest value of every numeric metric written so far
+        self.observe = tracker_for(arm)  # derived signals a schedule reads (chord_phase: online phases)
         self._pending_eval: dict[str, float] = {}
         self._generate_s = 0.0
         self._step_start = time.perf_counter()
@@ -307,6 +308,7 @@ class PhaseTrainer(GRPOTrainer):
             if isinstance(grad_norm, torch.Tensor):
                 grad_norm = grad_norm.item()
             row = self._train_row(grad_norm)
+            row.update(self.observe(row))
             self.on_row(row)
             self.signals.update({k: v for k, v in row.items() if isinstance(v, float)})
             self._step_stats = {}
@@ -414,6 +416,7 @@ class EvalCallback(TrainerCallback):
             mu = self.trainer.mu(0)
             row = {"step": 0, "stage": stage_of(mu), "train/mu": mu}
             row.update(self._run(0))
+            row.update(self.trainer.observe(row))
             self.trainer.on_row(row)
 
     def on_step_end(self, args, state, control, **kwargs):

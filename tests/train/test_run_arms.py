@@ -82,6 +82,13 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
         assert json.loads((tmp_path / "switch.json").read_text())["switch_step"] == n_sft
     if arm == "rl":
         assert any(r["rollout/frac_zero_std"] < 1.0 for r in rows[1:])  # the RL term had signal
+    if arm == "chord_adaptive":  # μ = max(0, 0.5 − the previous update's mean reward); 0.5 before any
+        assert rows[1]["train/mu"] == 0.5
+        for prev, r in zip(rows[1:], rows[2:], strict=False):
+            assert r["train/mu"] == pytest.approx(max(0.0, 0.5 - prev["rollout/reward_mean"]))
+    if arm == "chord_phase":  # too few evaluations to confirm a phase: μ stays at its peak
+        assert [r["train/mu"] for r in rows[1:]] == [0.9, 0.9, 0.9]
+        assert all(r["phase/sft_code"] == 0.0 for r in rows if "eval/accuracy" in r)
 
     changed = any(
         not torch.equal(p, q) for p, q in zip(base.state_dict().values(), model.state_dict().values())
