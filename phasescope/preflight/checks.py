@@ -11,18 +11,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
+from phasescope.arms import needs_expert, needs_rollouts
 from phasescope.preflight import data as d
 from phasescope.preflight import lengths, schedule
 from phasescope.preflight.model import describe as describe_model
 from phasescope.preflight.model import load_tokenizer, offline, resolve_model
 from phasescope.preflight.report import Report, count, share
-
-
-def arm_needs(arm: Any) -> tuple[bool, bool]:
-    """(uses rollouts on RL prompts, uses expert rows) for one arm's settings."""
-    if arm.schedule == "constant":
-        return arm.mu < 1.0, arm.mu > 0.0
-    return True, True
 
 
 def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) -> Report:
@@ -143,13 +137,17 @@ def _chat_template(cfg: Any, name: str, tokenizer: Any, rep: Report) -> None:
 def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str]]:
     """(role, source) of every source the arms read, expert first (RL prompts may skip its problems)."""
     dc = cfg.data
-    uses_rl = any(arm_needs(cfg.arms[a])[0] for a in arms)
-    uses_expert = any(arm_needs(cfg.arms[a])[1] for a in arms)
+    steps = cfg.train.max_steps
+    rl_arms = [a for a in arms if needs_rollouts(cfg.arms[a], steps)]
+    expert_arms = [a for a in arms if needs_expert(cfg.arms[a], steps)]
+    uses_rl, uses_expert = bool(rl_arms), bool(expert_arms)
     out = []
     if uses_expert and not dc.expert:
-        rep.error(f"arms {', '.join(arms)} use expert rows but data.expert is empty; set data.expert")
+        rep.error(f"arms {', '.join(expert_arms)} use expert rows but data.expert is empty; set data.expert")
     if uses_rl and not dc.rl_prompts:
-        rep.error(f"arms {', '.join(arms)} use RL rollouts but data.rl_prompts is empty; set data.rl_prompts")
+        rep.error(
+            f"arms {', '.join(rl_arms)} use RL rollouts but data.rl_prompts is empty; set data.rl_prompts"
+        )
     if dc.expert and uses_expert:
         out.append(("expert", dc.expert))
     if dc.rl_prompts and uses_rl:
