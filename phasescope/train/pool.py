@@ -65,9 +65,15 @@ def worker_command(exp_dir: Path, arm: str, seed: int, threads: int, resume: boo
 
 
 def run_pool(
-    jobs: list[tuple[str, int]], exp_dir: Path, workers: int, steps: int, resume: bool, log=print
+    jobs: list[tuple[str, int]],
+    exp_dir: Path,
+    workers: int,
+    steps: int | dict[str, int],
+    resume: bool,
+    log=print,
 ) -> list[ArmResult]:
-    """Train every (arm, seed) of `jobs` in worker processes, `workers` at a time; their results."""
+    """Train every (arm, seed) of `jobs` in worker processes, `workers` at a time; their results.
+    `steps`: the length of every arm's step axis, or one per arm (for the progress display)."""
     from phasescope.train.progress import progress_display
 
     workers = max(1, min(workers, len(jobs)))

@@ -28,7 +28,13 @@ def latest(exp_dir: Path, arm: str, seed: int) -> tuple[int, float | None]:
     return step, (accs[-1] if accs else None)
 
 
-def progress_display(exp_dir: Path, steps: int, terminal: bool | None = None):
+def total_steps(steps: int | dict[str, int], arm: str) -> int:
+    """Steps on an arm's axis: one number for every arm, or per arm (a two-stage arm adds its SFT
+    stage; for sft_steps best/auto an upper bound, since the switch is chosen while it runs)."""
+    return steps.get(arm, max(steps.values(), default=0)) if isinstance(steps, dict) else steps
+
+
+def progress_display(exp_dir: Path, steps: int | dict[str, int], terminal: bool | None = None):
     """Bars on a terminal, plain lines elsewhere (`terminal` overrides the check)."""
     if terminal is None:
         terminal = sys.stdout.isatty()
@@ -38,7 +44,7 @@ def progress_display(exp_dir: Path, steps: int, terminal: bool | None = None):
 class PlainLines:
     """One summary line every PLAIN_EVERY_S seconds (today's output when not on a terminal)."""
 
-    def __init__(self, exp_dir: Path, steps: int):
+    def __init__(self, exp_dir: Path, steps: int | dict[str, int]):
         self.exp_dir, self.steps, self.last = exp_dir, steps, 0.0
 
     def __enter__(self):
@@ -63,7 +69,8 @@ class PlainLines:
             for arm, seed in running:
                 step, acc = latest(self.exp_dir, arm, seed)
                 parts.append(
-                    f"{arm}/seed{seed} {step}/{self.steps}" + (f" acc {acc:.2f}" if acc is not None else "")
+                    f"{arm}/seed{seed} {step}/{total_steps(self.steps, arm)}"
+                    + (f" acc {acc:.2f}" if acc is not None else "")
                 )
             log("  " + " | ".join(parts))
 
@@ -71,7 +78,7 @@ class PlainLines:
 class Bars:
     """A rich progress bar per running (arm, seed): step, held-out accuracy, ETA."""
 
-    def __init__(self, exp_dir: Path, steps: int):
+    def __init__(self, exp_dir: Path, steps: int | dict[str, int]):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -108,7 +115,7 @@ class Bars:
     def add(self, arm: str, seed: int) -> None:
         step, _ = latest(self.exp_dir, arm, seed)  # a resumed run starts where its logs end
         self.tasks[(arm, seed)] = self.progress.add_task(
-            f"{arm}/seed{seed}", total=self.steps, completed=step, acc="acc  -  "
+            f"{arm}/seed{seed}", total=total_steps(self.steps, arm), completed=step, acc="acc  -  "
         )
 
     def remove(self, arm: str, seed: int) -> None:

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from phasescope.arms import run_length
 from phasescope.config import Config
 from phasescope.errors import UsageError
 from phasescope.preflight import run_preflight
@@ -78,7 +79,9 @@ def run_experiment(
                     )
                 )
                 log(f"skipped {arm}/seed{seed} (finished before)")
-    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, cfg.train.max_steps, resume, log)
+    # A two-stage arm's axis is its SFT stage plus an RL stage as long as the rl arm's (at most, for best/auto).
+    lengths = {a: run_length(cfg.arms[a], cfg.train.max_steps) for a in cfg.experiment.arms}
+    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, lengths, resume, log)
 
 
 def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[dict[str, Any]]:

@@ -39,3 +39,14 @@ def test_a_terminal_gets_a_bar_per_run_with_step_and_accuracy(tmp_path, monkeypa
         assert tasks["rl/seed0"].completed == 0 and "-" in tasks["rl/seed0"].fields["acc"]
         shown.remove("sft", 0)
         assert [t.description for t in shown.progress.tasks] == ["rl/seed0"]
+
+
+def test_each_arm_gets_the_length_of_its_own_step_axis():
+    from phasescope.arms import run_length
+    from phasescope.config import load_config
+    from phasescope.train.progress import total_steps
+
+    cfg = load_config(None, ["arms.sft_then_rl.sft_steps=40", "train.max_steps=100"])
+    lengths = {a: run_length(cfg.arms[a], cfg.train.max_steps) for a in cfg.experiment.arms}
+    assert total_steps(lengths, "rl") == 100 and total_steps(lengths, "sft_then_rl") == 140
+    assert total_steps(100, "sft_then_rl") == 100
