@@ -113,17 +113,18 @@ def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[d
 
 
 def format_summary(table: list[dict[str, Any]]) -> list[str]:
-    """The lines of the per-arm table `phasescope run` prints."""
+    """The lines of the per-arm table `phasescope run` prints (the arm column fits the longest name)."""
+    w = max([13, *(len(r["arm"]) + 2 for r in table)])
     lines = [
-        f"{'arm':<13}{'seed':>5}{'base':>7}{'min':>7}{'@step':>7}{'peak':>7}{'@step':>7}{'final':>7}"
+        f"{'arm':<{w}}{'seed':>5}{'base':>7}{'min':>7}{'@step':>7}{'peak':>7}{'@step':>7}{'final':>7}"
         f"{'steps':>7}{'wall s':>8}"
     ]
     for r in table:
         if "base" not in r:
-            lines.append(f"{r['arm']:<13}{r['seed']:>5}  failed (see its train.log)")
+            lines.append(f"{r['arm']:<{w}}{r['seed']:>5}  failed (see its train.log)")
             continue
         lines.append(
-            f"{r['arm']:<13}{r['seed']:>5}{r['base']:>7.3f}{r['min']:>7.3f}{r['min_step']:>7}{r['peak']:>7.3f}"
+            f"{r['arm']:<{w}}{r['seed']:>5}{r['base']:>7.3f}{r['min']:>7.3f}{r['min_step']:>7}{r['peak']:>7.3f}"
             f"{r['peak_step']:>7}{r['final']:>7.3f}{r['steps']:>7}{r['seconds']:>8.0f}"
         )
     return lines

@@ -50,3 +50,12 @@ def test_each_arm_gets_the_length_of_its_own_step_axis():
     lengths = {a: run_length(cfg.arms[a], cfg.train.max_steps) for a in cfg.experiment.arms}
     assert total_steps(lengths, "rl") == 100 and total_steps(lengths, "sft_then_rl") == 140
     assert total_steps(100, "sft_then_rl") == 100
+
+
+def test_summary_table_columns_line_up_for_long_arm_names():
+    from phasescope.train.runner import format_summary
+
+    row = dict(base=0.475, min=0.2, min_step=4, peak=0.755, peak_step=354, final=0.755, steps=354, seconds=42)
+    lines = format_summary([{"arm": "rl", "seed": 0, **row}, {"arm": "sft_light_then_rl", "seed": 0, **row}])
+    ends = {line.index("0.475") for line in lines[1:]}
+    assert len(ends) == 1 and lines[0].index("seed") < lines[2].index(" 0 ") + 3
