@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,13 +171,10 @@ class DevCallback(TrainerCallback):
         self.max_steps = 0
 
     def _run(self, step: int) -> None:
+        from phasescope.train.trainer import evaluate_in_eval_mode
+
         model = self.trainer.model
-        was_training = model.training
-        model.eval()
-        t0 = time.perf_counter()
-        out = self.evaluate(model, step)
-        out["time/dev_s"] = time.perf_counter() - t0
-        model.train(was_training)
+        out = evaluate_in_eval_mode(model, self.evaluate, step, "time/dev_s")
         self.found[step] = out
         if self.chooser.update(step, out, candidate=step % self.every == 0 or step == self.max_steps):
             self.weights.keep(model)

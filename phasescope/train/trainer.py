@@ -379,6 +379,20 @@ class NonFiniteGuard(TrainerCallback):
             tr.skip_update()
 
 
+def evaluate_in_eval_mode(model, evaluate, step: int, time_key: str) -> dict[str, float]:
+    """`evaluate(model, step)` with dropout off, its wall time under `time_key`; the model's training
+    mode is restored afterwards (held-out and dev evaluations both run mid-training)."""
+    was_training = model.training
+    model.eval()
+    t0 = time.perf_counter()
+    try:
+        out = evaluate(model, step)
+    finally:
+        model.train(was_training)
+    out[time_key] = time.perf_counter() - t0
+    return out
+
+
 class EvalCallback(TrainerCallback):
     """Held-out evaluation at step 0 (the base model) and every `eval_every` steps and at the last step.
 
@@ -402,14 +416,7 @@ class EvalCallback(TrainerCallback):
         self.at_start = at_start  # False: the RL stage of sft_then_rl, whose start the SFT stage evaluated
 
     def _run(self, step: int) -> dict[str, float]:
-        model = self.trainer.model
-        was_training = model.training
-        model.eval()
-        t0 = time.perf_counter()
-        out = self.evaluate(model, step)
-        out["time/eval_s"] = time.perf_counter() - t0
-        model.train(was_training)
-        return out
+        return evaluate_in_eval_mode(self.trainer.model, self.evaluate, step, "time/eval_s")
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step == 0 and self.at_start:
