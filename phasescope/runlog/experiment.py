@@ -23,7 +23,7 @@ from phasescope.arms import describe
 from phasescope.config import Config, config_from_dict
 from phasescope.data.selection import data_sources, eval_sources
 from phasescope.errors import UsageError
-from phasescope.runlog.provenance import package_versions, provenance
+from phasescope.runlog.provenance import provenance
 from phasescope.runlog.writer import write_json_atomic
 
 EXPERIMENT_FILE = "experiment.json"
@@ -51,11 +51,6 @@ def _git_commit() -> str | None:
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def versions() -> dict[str, str | None]:
-    """Every package that can change a logged number (`runlog.provenance.PACKAGES`; None: not installed)."""
-    return package_versions()
 
 
 def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
