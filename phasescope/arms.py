@@ -342,6 +342,11 @@ def needs_expert(arm, steps: int) -> bool:
     return any(mu_at(s, arm) > 0.0 for s in range(1, run_length(arm, steps) + 1))
 
 
+def needs_dev(arm) -> bool:
+    """Whether the arm chooses its SFT→RL switch on a dev split (a two-stage arm, sft_steps best or auto)."""
+    return is_two_stage(arm) and arm.sft_steps in ("best", "auto")
+
+
 def describe(name: str, arm) -> str:
     """One line a reader of a report understands, e.g. `chord_mu: μ 0.9→0.05 over 200 steps (cosine)`."""
     return f"{name}: {SCHEDULES[arm.schedule].describe(arm)}{WEIGHTINGS[arm.weighting].describe}"

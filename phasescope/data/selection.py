@@ -16,7 +16,7 @@ from typing import Any
 from phasescope.data.sources import Drawn, Example, draw_examples, norm_prompt, split_eval_label
 from phasescope.errors import UsageError
 
-ROLES = ("expert", "rl_prompts", "eval")
+ROLES = ("expert", "rl_prompts", "eval", "dev")
 
 
 def eval_sources(items: list[str]) -> list[tuple[str, str]]:
@@ -62,14 +62,15 @@ def draw_set(dc: Any, role: str, source: str, expert: list[Example] | None = Non
                 "a source of its own"
             )
         return drawn
-    if role != "eval":
+    if role not in ("eval", "dev"):
         raise ValueError(f"unknown data role {role!r}; roles: {ROLES}")
+    # The dev split (SFT-best's switch is chosen on it) reads like a held-out set, from `validation`.
     drawn = draw_examples(
         source,
         answer_field=dc.answer_field,
         response_field=dc.response_field,
         response_optional=True,
-        default_split="test",
+        default_split="test" if role == "eval" else "validation",
         limit=dc.n_eval,
         **common,
     )

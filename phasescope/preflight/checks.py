@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
-from phasescope.arms import needs_expert, needs_rollouts
+from phasescope.arms import needs_dev, needs_expert, needs_rollouts
 from phasescope.preflight import data as d
 from phasescope.preflight import lengths, schedule
 from phasescope.preflight.model import describe as describe_model
@@ -152,6 +152,14 @@ def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str]]:
         out.append(("expert", dc.expert))
     if dc.rl_prompts and uses_rl:
         out.append(("rl_prompts", dc.rl_prompts))
+    dev_arms = [a for a in arms if needs_dev(cfg.arms[a])]
+    if dev_arms and not dc.dev:
+        rep.error(
+            f"arms {', '.join(dev_arms)} choose the SFT→RL switch on a dev split (sft_steps best/auto) but "
+            "data.dev is empty; set data.dev (a source disjoint from data.eval), or give sft_steps a number"
+        )
+    elif dev_arms:
+        out.append(("dev", dc.dev))
     out += [(f"eval:{name}", src) for name, src in d.eval_sources(dc.eval)]
     return out
 
@@ -190,7 +198,9 @@ def _data(cfg: Any, arms: list[str], rep: Report) -> dict[str, d.SourceCheck]:
 def _overlaps(cfg: Any, checks: dict[str, d.SourceCheck], rep: Report) -> None:
     allow = cfg.data.allow_overlap
     pairs = [("rl_prompts", "expert")]
-    pairs += [(r, other) for r in checks if r.startswith("eval:") for other in ("expert", "rl_prompts")]
+    pairs += [
+        (r, other) for r in checks if r.startswith("eval:") for other in ("expert", "rl_prompts", "dev")
+    ]
     found = []
     for a, b in pairs:
         if a not in checks or b not in checks:
@@ -202,7 +212,10 @@ def _overlaps(cfg: Any, checks: dict[str, d.SourceCheck], rep: Report) -> None:
         if not k:
             continue
         msg = f"{ca.source}: {k:,} of the {len(ca.used):,} {a} problems are also in the {b} set ({cb.source})"
-        if allow:
+        if b == "dev":
+            # Never allowed: the switch would be chosen on the test problems it is then scored on.
+            rep.error(msg + "; the SFT→RL switch would be selected on the test set: make data.dev disjoint")
+        elif allow:
             rep.note(msg + "; kept because data.allow_overlap = true")
         else:
             rep.error(msg + "; remove them from one file, or set data.allow_overlap = true to keep them")

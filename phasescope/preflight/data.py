@@ -25,7 +25,7 @@ __all__ = ["SourceCheck", "check_source", "data_sources", "eval_sources", "overl
 @dataclass
 class SourceCheck:
     role: str
-    """rl_prompts, expert or eval:<name>."""
+    """rl_prompts, expert, dev or eval:<name>."""
     source: str
     rows: int = 0
     """Rows in the source (rows read, for a streamed one)."""
@@ -45,7 +45,7 @@ def check_source(dc: Any, role: str, source: str, expert: list[Example] | None =
     out = SourceCheck(role, source)
     kind = role.split(":")[0]
     try:
-        out.error = _unreadable(source, "test" if kind == "eval" else "train")
+        out.error = _unreadable(source, {"eval": "test", "dev": "validation"}.get(kind, "train"))
         if out.error:
             return out
         drawn = draw_set(dc, kind, source, expert)

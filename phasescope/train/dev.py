@@ -64,7 +64,6 @@ def world_dev_evaluator(cfg, tokenizer) -> DevEvaluator:
 def real_dev_evaluator(cfg, tokenizer, arm_name: str) -> DevEvaluator:
     """dev/* on `data.dev` (see the module docstring); a usage error without it or on overlap."""
     from phasescope.data.selection import draw_set, eval_sources
-    from phasescope.data.sources import load_examples
     from phasescope.train.real import EvalSet, make_math_evaluator, render_prompt, render_response
 
     dc = cfg.data
@@ -73,16 +72,7 @@ def real_dev_evaluator(cfg, tokenizer, arm_name: str) -> DevEvaluator:
             f"arms.{arm_name}.sft_steps={cfg.arms[arm_name].sft_steps!r} chooses the switch on a dev split: "
             "set data.dev (a source disjoint from data.eval), or give sft_steps a number"
         )
-    common = {"prompt_field": dc.prompt_field, "seed": dc.seed}
-    rows, _ = load_examples(
-        dc.dev,
-        answer_field=dc.answer_field,
-        response_field=dc.response_field,
-        response_optional=True,
-        default_split="validation",
-        limit=dc.n_eval,
-        **common,
-    )
+    rows = draw_set(dc, "dev", dc.dev).examples  # the rows the preflight checked
     for _name, src in eval_sources(dc.eval):
         held = draw_set(dc, "eval", src).examples
         check_disjoint([e.prompt for e in rows], [e.prompt for e in held], f"data.dev ({dc.dev})")

@@ -353,3 +353,21 @@ def test_preflight_draws_the_subsets_training_draws(tiny_model_dir, tmp_path):
     checks = _data(cfg, cfg.experiment.arms, Report())
     assert checks["expert"].used == expert and checks["rl_prompts"].used == rl
     assert checks["eval:math_tiny_eval"].used == evals[0][1]
+
+
+def test_dev_split_overlapping_eval_is_an_error_even_when_overlaps_are_allowed(tmp_path, tiny_model_dir):
+    expert = write_jsonl(tmp_path / "expert.jsonl", openr1_rows(100))
+    rl = write_jsonl(tmp_path / "rl.jsonl", openr1_rows(50, start=500))
+    ev = write_jsonl(tmp_path / "eval.jsonl", math500_rows(range(200, 240)))
+    dev = write_jsonl(tmp_path / "dev.jsonl", math500_rows([*range(230, 235), *range(300, 320)]))  # 5 shared
+    sets = [*overrides(tiny_model_dir, expert, rl, [ev]), "arms.sft_then_rl.sft_steps=best"]
+    rep = preflight(load_config(ONE_GPU, [*sets, f'data.dev="{dev}"', "data.allow_overlap=true"]))
+    (err,) = rep.errors
+    assert err.startswith(f"{ev}: 5 of the 40 eval:eval problems are also in the dev set ({dev})")
+    assert "selected on the test set" in err
+    assert rep.facts["overlaps"]["eval:eval&dev"] == 5
+    # No dev split at all for an arm that selects on one: an error that says how to fix it.
+    (err,) = preflight(load_config(ONE_GPU, sets)).errors
+    assert "sft_then_rl choose the SFT→RL switch on a dev split" in err and "set data.dev" in err
+    disjoint = write_jsonl(tmp_path / "dev2.jsonl", math500_rows(range(300, 320)))
+    assert preflight(load_config(ONE_GPU, [*sets, f'data.dev="{disjoint}"'])).ok
