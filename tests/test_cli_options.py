@@ -43,3 +43,13 @@ def test_a_bad_choice_is_one_line_and_exit_2(cli, args, fragment):
     assert res.returncode == 2
     (line,) = res.stderr.strip().splitlines()
     assert line.startswith("error:") and fragment in line
+
+
+def test_a_world_whose_chain_of_thought_outgrows_the_completion_cap_is_refused_before_training(cli, tmp_path):
+    # 3-digit chains of thought are up to 34 tokens ("|9+9+0=18|9+9+1=19|9+9+1=19|=1998;").
+    res = cli(
+        "run", "--out", str(tmp_path), "--set", "world.digits=3", "--set", "train.max_completion_length=33"
+    )
+    assert res.returncode == 2
+    assert "cuts the expert's 3-digit chain of thought (34 tokens at most)" in res.stderr
+    assert not any(tmp_path.iterdir())  # nothing written
