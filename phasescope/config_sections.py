@@ -57,6 +57,10 @@ class WorldConfig:
     """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
     n_expert: int = 100
     """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
+    expert_slip_rate: float = 0.0
+    """Share of expert chains of thought with one mis-added column (and so a wrong final answer), as
+    real expert traces are not all right; long SFT memorises the slips (the overfit), and held-out
+    metrics are always scored against the correct answers."""
     n_rl_prompts: int = 4000
     """RL prompts (addition), disjoint from the expert problems."""
     n_eval: int = 200
@@ -96,6 +100,7 @@ class WorldConfig:
         ):
             _check(getattr(self, name) > 0, f"world.{name} must be > 0, got {getattr(self, name)}")
         _check(0.0 <= self.pretrain_cot_share <= 1.0, "world.pretrain_cot_share must be in [0, 1]")
+        _check(0.0 <= self.expert_slip_rate < 0.5, "world.expert_slip_rate must be in [0, 0.5)")
         _check(0.0 <= self.pretrain_general_share <= 1.0, "world.pretrain_general_share must be in [0, 1]")
         _check(2 <= self.digits <= 4, f"world.digits must be 2, 3 or 4, got {self.digits}")
         _check(self.general_skill in ("max", "subtraction"), "world.general_skill must be max or subtraction")

@@ -23,7 +23,8 @@ TINY_WORLD = [
     "train.prompts_per_step=2",
     "train.num_generations=2",
     "train.expert_batch_size=4",
-    "train.max_completion_length=12",
+    "world.digits=2",
+    "train.max_completion_length=24",  # the longest 2-digit chain of thought (the preflight refuses less)
     "arms.sft_then_rl.sft_steps=2",
     "arms.chord_mu.mu_decay_steps=2",
 ]

@@ -10,17 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from phasescope.world.task import Problem, Splits, cot_response, make_splits
+from phasescope.world.task import Problem, Splits, expert_responses, make_splits
 
 
 @dataclass
 class World:
     splits: Splits
     base_path: Path
+    expert_slip_rate: float = 0.0
+    seed: int = 0
 
     @property
     def expert_pairs(self) -> tuple[list[str], list[str]]:
-        return [p.prompt for p in self.splits.expert], [cot_response(p) for p in self.splits.expert]
+        expert = self.splits.expert
+        return [p.prompt for p in expert], expert_responses(expert, self.expert_slip_rate, self.seed)
 
     @property
     def rl_problems(self) -> list[Problem]:
@@ -44,4 +47,5 @@ def build_world(world_cfg, log=print) -> World:
     from phasescope.world.base import base_model_path
 
     splits = world_splits(world_cfg)
-    return World(splits=splits, base_path=base_model_path(world_cfg, splits, log=log))
+    base = base_model_path(world_cfg, splits, log=log)
+    return World(splits, base, expert_slip_rate=world_cfg.expert_slip_rate, seed=world_cfg.seed)

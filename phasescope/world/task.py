@@ -57,6 +57,33 @@ def cot_response(p: Problem) -> str:
     return "".join(steps) + f"{COT_MARK}={p.answer}{EOS}"
 
 
+def slipped_cot_response(p: Problem, step: int) -> str:
+    """The expert's chain of thought with one slip: step `step`'s sum is off by one, and everything
+    after it follows from the slip (the carry, the later steps, a wrong final answer), as when a
+    careful writer mis-adds one column. The slip is +1 (−1 for a column sum of 19)."""
+    a, b = f"{p.a:0{p.digits}d}", f"{p.b:0{p.digits}d}"
+    carry, steps, digits = 0, [], []
+    for i, (da, db) in enumerate(zip(reversed(a), reversed(b))):
+        s = int(da) + int(db) + carry
+        if i == step:
+            s = s + 1 if s < 19 else s - 1
+        steps.append(f"{COT_MARK}{da}+{db}+{carry}={s:02d}")
+        digits.append(s % 10)
+        carry = s // 10
+    answer = int(str(carry) + "".join(str(d) for d in reversed(digits)))
+    return "".join(steps) + f"{COT_MARK}={answer}{EOS}"
+
+
+def expert_responses(problems: list[Problem], slip_rate: float, seed: int) -> list[str]:
+    """The expert's chains of thought; a share `slip_rate` of them (chosen with `seed`) has one slip."""
+    rng = random.Random(f"slips-{seed}")
+    slipped = set(rng.sample(range(len(problems)), round(slip_rate * len(problems))))
+    return [
+        slipped_cot_response(p, rng.randrange(p.digits)) if i in slipped else cot_response(p)
+        for i, p in enumerate(problems)
+    ]
+
+
 def parse_answer(response: str) -> int | None:
     """The final answer of a response in either style, or None when it has none.
 
