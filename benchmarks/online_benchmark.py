@@ -21,6 +21,9 @@ draw; the table shows the mean over seeds and, in brackets, the min-max across t
 seeds other than the reported 0-2 (e.g. ``--seeds 5 6``).
 
     OMP_NUM_THREADS=1 python benchmarks/online_benchmark.py [--curves 6] [--seeds 0 1 2] [--t-confirm 4]
+
+``--set t_confirm_overfit=4.0 t_plateau=-100.0`` gives the detector as it was before the overfit had
+its own threshold and plateau test.
 """
 
 from __future__ import annotations

@@ -30,7 +30,13 @@ bootstrap, ``label_phases``), and the first trend phase after the last confirmed
   This is the test that sets the lag. The segmenter's own slope test is not enough on its own:
   it placed the knot where the change looks largest and leans on continuity with the phase
   before, so it confirms wiggles. ``t_confirm`` trades lag for false alarms
-  (``benchmarks/online_benchmark.py --t-confirm``).
+  (``benchmarks/online_benchmark.py --t-confirm``). An overfit has its own threshold,
+  ``t_confirm_overfit`` (3.5, against 4 for the others), and a second test: the curve since the
+  phase before it began must fit a rise that turns into a decline better than a rise that levels
+  off, each with its best corner, by ``t_plateau`` (2) noise units (``plateau_z``). The anchored
+  test leans on a line through the improvement, which overshoots the level of a rise that only
+  levels off when the knot sits after the turn: those false overfits are what the lower threshold
+  let through, and the plateau alternative removes most of them.
 
 Plateaus are not reported (see ``_candidate``): the events are the offline trend phases, and
 ``phase`` stays at the last trend through a plateau. The confirmed ``start_step`` is the start that
@@ -101,6 +107,8 @@ class OnlineDetector:
         label_t_min: float = 3.0,
         min_effect: float = 0.05,
         t_own: float = 2.0,
+        t_confirm_overfit: float = 3.5,
+        t_plateau: float = 2.0,
     ):
         self.metric = metric
         self.direction = direction_for(metric, direction)
@@ -113,6 +121,8 @@ class OnlineDetector:
         self.label_t_min = label_t_min
         self.min_effect = min_effect
         self.t_own = t_own
+        self.t_confirm_overfit = t_confirm_overfit
+        self.t_plateau = t_plateau
         self._fit_sd = self._fit_range = 0.0
         self.steps: list[float] = []
         self.values: list[float] = []
@@ -208,10 +218,29 @@ class OnlineDetector:
 
     def _trend_agrees(self, cand, before) -> bool:
         """The candidate's trend has its label's sign: anchored at ``t_confirm`` standard errors, and
-        its own points at least at ``t_own`` (a check that does not lean on the phase before)."""
+        its own points at least at ``t_own`` (a check that does not lean on the phase before).
+
+        An overfit is tested at ``t_confirm_overfit`` instead, and must also beat a plateau reached
+        at a corner of its own choosing by ``t_plateau`` (``plateau_z``): the anchor comes from a
+        line through the improvement, which overshoots the level when the segmenter puts the knot
+        after the turn of a rise that only levels off, and that bias, not noise, was what the
+        lower threshold let through."""
         own, anchored = self._trend_t(cand, before)
+        if cand.label == "overfit":
+            return (
+                -anchored >= self.t_confirm_overfit
+                and -own >= self.t_own
+                and self._plateau_z(before if before is not None else cand) >= self.t_plateau
+            )
         sign = 1.0 if cand.label in ("readapt", "improve") else -1.0
         return sign * anchored >= self.t_confirm and sign * own >= self.t_own
+
+    def _plateau_z(self, since) -> float:
+        """``plateau_z`` of the points from the start of ``since`` on, in goodness units."""
+        x, y = np.asarray(self.steps), np.asarray(self.values) * (1.0 if self.direction == "higher" else -1.0)
+        sigma = max(noise_sigma(x, y), self._fit_sd)
+        w = x >= since.start_step
+        return plateau_z(x[w], y[w], sigma)
 
     def _agreed(self, cand, tol: float) -> int:
         """How many of the latest fits in a row (this one included) have the candidate's phase: the
@@ -271,3 +300,34 @@ def offline_reference(phases: list) -> list[tuple[str, float, float]]:
             out.append((ph.label, float(earliest), float(ph.start_step)))
         plateau_start = None
     return out
+
+
+def _hinge_fits(
+    x: np.ndarray, y: np.ndarray, knots: np.ndarray, after: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares continuous hinges ``a + b*min(x-k, 0) [+ c*max(x-k, 0)]``, one per knot k:
+    (residual sums of squares, c); c is 0 where ``after`` is False (flat after the knot)."""
+    d = x[None, :] - knots[:, None]
+    cols = [np.ones_like(d), np.minimum(d, 0.0), *([np.maximum(d, 0.0)] if after else [])]
+    design = np.stack(cols, axis=-1)  # knots x points x parameters
+    gram = np.einsum("kni,knj->kij", design, design) + 1e-12 * np.eye(len(cols))
+    beta = np.linalg.solve(gram, np.einsum("kni,n->ki", design, y)[..., None])[..., 0]
+    resid = y[None, :] - np.einsum("kni,ki->kn", design, beta)
+    return np.einsum("kn,kn->k", resid, resid), (beta[:, 2] if after else np.zeros(len(knots)))
+
+
+def plateau_z(steps, values, sigma: float, max_knots: int = 256) -> float:
+    """How much better a rise that turns into a decline fits than a rise that levels off, each with
+    the corner where it fits best: sqrt(drop in the residual sum of squares) / sigma, positive when
+    the better turning fit declines after its corner and negative when it still rises. 0 with fewer
+    than 5 points. At most ``max_knots`` corners are tried (evenly spread over the points)."""
+    x, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if len(x) < 5 or not sigma > 0:
+        return 0.0
+    x = (x - x[0]) / max(float(x[-1] - x[0]), 1e-12)
+    knots = x[np.unique(np.linspace(1, len(x) - 1, min(max_knots, len(x) - 1)).round().astype(int))]
+    rss_flat, _ = _hinge_fits(x, y, knots, after=False)
+    rss_turn, slope = _hinge_fits(x, y, knots[knots < 1.0], after=True)
+    i = int(np.argmin(rss_turn))
+    gain = max(float(rss_flat.min() - rss_turn[i]), 0.0)
+    return math.copysign(math.sqrt(gain) / sigma, -slope[i])

@@ -118,3 +118,29 @@ def test_the_detector_and_the_follower_do_not_import_torch():
         " assert 'torch' not in sys.modules and 'phasescope.train' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plateau_z_known_answers():
+    from phasescope.analysis.online import plateau_z
+
+    x = np.linspace(0, 1000, 201)
+    rise = 0.5 + 0.0004 * np.minimum(x - 400, 0)
+    assert plateau_z(x, 0.001 * x, 0.01) == pytest.approx(0.0, abs=1e-6)  # a straight line: no corner helps
+    assert plateau_z(x, rise, 0.01) == pytest.approx(0.0, abs=1e-6)  # levels off: the plateau fits exactly
+    assert plateau_z(x, rise - 0.0004 * np.maximum(x - 400, 0), 0.01) > 50  # a peak
+    assert plateau_z(x, rise + 0.0001 * np.maximum(x - 400, 0), 0.01) < -5  # still rising, more slowly
+    noise = np.random.default_rng(0).normal(0, 0.01, len(x))
+    assert plateau_z(x, rise + noise, 0.01) < 2
+    assert plateau_z(x[:4], rise[:4], 0.01) == 0.0
+
+
+def test_overfit_confirmed_soon_after_a_peak_and_never_on_a_rise_that_levels_off():
+    x = np.linspace(0, 1000, 201)  # rise to step 400, then fall (or level off); noise 0.02
+    for seed in range(4):
+        noise = np.random.default_rng(seed).normal(0, 0.02, len(x))
+        rise = 0.5 + 0.0004 * np.minimum(x - 400, 0) + noise
+        peak = [
+            e for e in OnlineDetector().run(x, rise - 0.0004 * np.maximum(x - 400, 0)) if e.label == "overfit"
+        ]
+        assert len(peak) == 1 and abs(peak[0].start_step - 400) <= 30 and 400 < peak[0].confirmed_step <= 520
+        assert [e.label for e in OnlineDetector().run(x, rise)] == ["improve"]
