@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from phasescope.arms import run_length
+from phasescope.arms import is_two_stage, run_length
 from phasescope.config import Config
 from phasescope.errors import UsageError
 from phasescope.preflight import run_preflight
@@ -80,8 +80,20 @@ def run_experiment(
                 )
                 log(f"skipped {arm}/seed{seed} (finished before)")
     # A two-stage arm's axis is its SFT stage plus an RL stage as long as the rl arm's (at most, for best/auto).
-    lengths = {a: run_length(cfg.arms[a], cfg.train.max_steps) for a in cfg.experiment.arms}
+    lengths = {a: _axis_length(cfg, a) for a in cfg.experiment.arms}
     return results + run_pool(jobs, exp_dir, cfg.experiment.workers, lengths, resume, log)
+
+
+def _axis_length(cfg: Config, arm: str) -> int:
+    """The arm's step axis for the progress bars; one pass over the expert set ("epoch") is known
+    before training when the expert set's size is (the world's, or data.n_expert as an upper bound)."""
+    from phasescope.train.stages import sft_stage_length
+
+    a, steps = cfg.arms[arm], cfg.train.max_steps
+    n_expert = cfg.data.n_expert if cfg.model.model_name_or_path else cfg.world.n_expert
+    if is_two_stage(a) and a.sft_steps == "epoch" and n_expert > 0:
+        return steps + sft_stage_length("epoch", n_expert, cfg.train.expert_batch_size, steps)
+    return run_length(a, steps)
 
 
 def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[dict[str, Any]]:

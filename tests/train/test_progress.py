@@ -59,3 +59,13 @@ def test_summary_table_columns_line_up_for_long_arm_names():
     lines = format_summary([{"arm": "rl", "seed": 0, **row}, {"arm": "sft_light_then_rl", "seed": 0, **row}])
     ends = {line.index("0.475") for line in lines[1:]}
     assert len(ends) == 1 and lines[0].index("seed") < lines[2].index(" 0 ") + 3
+
+
+def test_sft_light_bar_counts_one_pass_over_the_expert_set_not_a_full_sft_stage():
+    from phasescope.config import load_config
+    from phasescope.train.runner import _axis_length
+
+    cfg = load_config(None, ["world.n_expert=100", "train.expert_batch_size=32", "train.max_steps=50"])
+    assert _axis_length(cfg, "sft_light_then_rl") == 50 + 4  # ⌈100 / 32⌉ SFT updates, then 50 RL
+    assert _axis_length(cfg, "sft_then_rl") == 100  # best: at most a full SFT stage, then 50 RL
+    assert _axis_length(cfg, "rl") == 50
