@@ -53,11 +53,11 @@ class WorldConfig:
 
     seed: int = 0
     """Seed of the problem sets and of the base model; identical across arms and seeds of an experiment."""
-    digits: int = 2
-    """Operand digits (2: 10..99 + 10..99). The expert writes one chain-of-thought step per digit."""
-    n_expert: int = 100
-    """Expert chain-of-thought demonstrations (small, so that long SFT overfits them)."""
-    expert_slip_rate: float = 0.0
+    digits: int = 3
+    """Operand digits (3: 100..999 + 100..999). The expert writes one chain-of-thought step per digit."""
+    n_expert: int = 200
+    """Expert chain-of-thought demonstrations (few enough that long SFT memorises them)."""
+    expert_slip_rate: float = 0.1
     """Share of expert chains of thought with one mis-added column (and so a wrong final answer), as
     real expert traces are not all right; long SFT memorises the slips (the overfit), and held-out
     metrics are always scored against the correct answers."""
@@ -71,9 +71,9 @@ class WorldConfig:
     """The skill the base has and nobody trains (the paper's MMLU-Pro): max ("47>23=47;") or subtraction."""
     pretrain_general_share: float = 1.0
     """Share of the pre-training general-skill problems used (the general skill's dose)."""
-    pretrain_cot_share: float = 0.02
+    pretrain_cot_share: float = 0.04
     """Share of pre-training addition problems shown in the expert's chain-of-thought style."""
-    base_target_accuracy: float = 0.35
+    base_target_accuracy: float = 0.4
     """Base pre-training stops once held-out-dev addition accuracy reaches this (a middling base)."""
     base_max_steps: int = 4000
     """Upper bound on base pre-training steps."""
@@ -232,7 +232,7 @@ class DataConfig:
 class TrainConfig:
     """Settings shared by every arm, so that arms differ only by their schedule and weighting."""
 
-    max_steps: int = 350
+    max_steps: int = 600
     """Optimizer steps per arm (one global step counter across the stages of sft_then_rl)."""
     learning_rate: float = 1e-4
     """Learning rate of updates with an RL term (μ < 1), constant after `warmup_steps`; an arm may override it."""
@@ -253,7 +253,7 @@ class TrainConfig:
     """PPO clip epsilon of the GRPO surrogate."""
     temperature: float = 1.0
     """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
-    max_completion_length: int = 28
+    max_completion_length: int = 40
     """Longest generated response, in tokens."""
     eval_steps: int = 25
     """Held-out evaluation every this many steps (and at step 0 and the last step)."""
