@@ -220,7 +220,7 @@ def compare_frame(
     rng = np.random.default_rng(seed)
     arms = {}
     for c in curves:
-        per_seed = [curve_points(c.steps, c.values[i], direction) for i in range(len(c.values))]
+        per_seed = [curve_points(x, y, direction) for x, y in c.seed_curves()]
         arm = {"seeds": c.seeds, "n_seeds": len(c.seeds), "source": c.source, "n_points": len(c.steps)}
         for q in ("base", "worst", "worst_step", "best", "best_step", "final", "auc"):
             arm[q] = summarize_values([s[q] for s in per_seed], n_boot, rng)

@@ -77,7 +77,11 @@ def metric_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class Curve:
-    """One run's curve of one metric: seeds share ``steps``; ``values`` is (seeds x steps)."""
+    """One run's curve of one metric: seeds share ``steps``; ``values`` is (seeds x steps).
+
+    ``raw`` keeps each seed's own (steps, values) as logged: the shared grid stops where the
+    shortest seed stops (a two-stage arm's seeds switch, and so end, at different steps), so a seed's
+    final or best value is read from ``raw``, never from the grid."""
 
     run: str
     metric: str
@@ -85,6 +89,11 @@ class Curve:
     steps: np.ndarray
     values: np.ndarray
     seeds: list = field(default_factory=list)
+    raw: list = field(default_factory=list)
+
+    def seed_curves(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each seed's (steps, values) as logged (the shared grid when ``raw`` is not known)."""
+        return self.raw or [(self.steps, v) for v in self.values]
 
     @property
     def mean(self) -> np.ndarray:
@@ -107,7 +116,7 @@ def curves_for(frame: pd.DataFrame, metric: str) -> tuple[list[Curve], list[str]
         sources = sorted(pd.unique(g["source"]))
         # Several seeds: name the directory that holds them all (the arm's directory).
         source = sources[0] if len(sources) == 1 else os.path.dirname(os.path.commonpath(sources) + os.sep)
-        curves.append(Curve(str(run), metric, source, steps, values, seeds))
+        curves.append(Curve(str(run), metric, source, steps, values, seeds, per_seed))
     if not curves:
         raise PhasescopeError(f"metric {metric!r} has no finite values")
     return curves, notes

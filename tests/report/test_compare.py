@@ -155,3 +155,31 @@ def test_summaries_and_auc():
     assert 1.0 <= s["ci"][0] < 2 < s["ci"][1] <= 3.0
     assert auc([0, 10, 30], [0.0, 1.0, 1.0]) == pytest.approx((5 + 20) / 30)
     assert auc(np.arange(5), np.full(5, 0.3)) == pytest.approx(0.3)
+
+
+def test_a_seeds_final_is_its_own_last_value_when_seeds_end_at_different_steps():
+    # A two-stage arm switches, and so ends, at a different step per seed: the shared grid stops
+    # where the shortest seed stops, but each seed's final is its own last evaluation.
+    import pandas as pd
+
+    rows = []
+    for seed, (switch, end_value) in enumerate([(300, 0.80), (365, 0.90), (390, 0.70)]):
+        steps = list(range(0, switch + 601, 25))
+        for i, st in enumerate(steps):
+            value = 0.3 + (end_value - 0.3) * i / (len(steps) - 1)
+            rows.append(
+                {
+                    "run": "sft_then_rl",
+                    "seed": seed,
+                    "step": st,
+                    "metric": "eval/accuracy",
+                    "value": value,
+                    "source": f"s{seed}",
+                }
+            )
+    frame = pd.DataFrame(rows)
+    result, _ = compare_frame(frame, "eval/accuracy")
+    final = result["arms"]["sft_then_rl"]["final"]
+    assert final["values"] == pytest.approx([0.80, 0.90, 0.70])
+    assert final["mean"] == pytest.approx(0.80)
+    assert result["arms"]["sft_then_rl"]["best"]["values"] == pytest.approx([0.80, 0.90, 0.70])
