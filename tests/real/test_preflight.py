@@ -272,8 +272,8 @@ def test_the_embedded_world_checks_in_a_blink():
     rep = preflight(load_config(None))
     assert rep.ok and time.perf_counter() - t0 < 1
     text = rep.summary()
-    assert "embedded world" in text and "350 steps" in text
-    assert "20 per run" in text and "20 × 600 answers = 12,000 generated per run" in text
+    assert "embedded world" in text and "600 steps" in text
+    assert "30 per run" in text and "30 × 600 answers = 18,000 generated per run" in text
 
 
 def test_missing_data_path_is_named_and_hub_data_offline_says_local_copy(good, tmp_path):
