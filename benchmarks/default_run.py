@@ -2,8 +2,9 @@
 
 Usage: python benchmarks/default_run.py [--cold] [--out DIR]
 
---cold builds the base model in an empty cache first (what a new user's first run costs); without
-it the cached base is reused (every later run). Prints the total wall time, each arm's wall time and
+--cold starts from an empty base-model cache (what a new user's first run costs: the default world's
+base ships with the package, so nothing is built; a world config of your own builds its base then);
+without it the cache is left as it is. Prints the total wall time, each arm's wall time and
 its step rate, and whether the run fits the 10-minute budget of the default experiment.
 """
 
@@ -64,7 +65,7 @@ def main() -> int:
         )
     print()
     print(
-        f"phasescope run ({'cold: base model built' if args.cold else 'warm: cached base model'}): "
+        f"phasescope run ({'cold: empty base-model cache' if args.cold else 'warm: cache as it was'}): "
         f"{wall:.0f} s wall on {os.cpu_count()} CPUs; budget {BUDGET_S} s: {'OK' if wall <= BUDGET_S else 'OVER'}"
     )
     return 0
