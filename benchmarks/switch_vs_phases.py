@@ -39,6 +39,8 @@ def main() -> None:
     a = ap.parse_args()
     print("seed | readapt (acc) | overfit onset (nll) | auto: switch, stopped at (by) | SFT-best")
     for sft in sorted((a.run_dir / "sft").glob("seed*")):
+        if not (a.run_dir / a.auto / sft.name / "switch.json").exists():
+            continue  # a seed the auto arm did not run
         rows = read_metrics(sft / "metrics.jsonl")
         acc = phases(rows, "eval/accuracy", "higher")
         nll = phases(rows, "eval/expert_nll", "lower")

@@ -119,7 +119,7 @@ def test_out_of_memory_names_the_settings_to_lower(tmp_path, tiny_cache, resumab
         "train.prompts_per_step (2)",
         "train.num_generations (2)",
         "train.expert_batch_size (4)",
-        "train.max_completion_length (12)",
+        "train.max_completion_length (24)",
         "model.gradient_checkpointing=true",
     ):
         assert setting in msg
