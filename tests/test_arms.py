@@ -73,10 +73,10 @@ def test_config_accepts_exactly_the_registered_names():
     with pytest.raises(UsageError, match="schedule 'ramp' is unknown"):
         ArmConfig(schedule="ramp")
     with pytest.raises(UsageError, match="leaves no RL stage"):  # the step schedule's own check
-        load_config(None, ['arms.sft_then_rl.schedule="step"', "arms.sft_then_rl.sft_steps=400"])
+        load_config(None, ['arms.sft_then_rl.schedule="step"', "arms.sft_then_rl.sft_steps=600"])
     with pytest.raises(UsageError, match="must be an integer >= 0, got 'best'"):
         load_config(None, ['arms.sft_then_rl.schedule="step"'])  # "best" needs two stages
-    load_config(None, ["arms.sft_then_rl.sft_steps=400"])  # two stages: the RL stage follows anyway
+    load_config(None, ["arms.sft_then_rl.sft_steps=600"])  # two stages: the RL stage follows anyway
 
 
 def test_display_order_puts_builtin_arms_first():
