@@ -90,16 +90,27 @@ def _cache(frame: pd.DataFrame) -> dict:
     return _SERIES[key]
 
 
-def series(frame: pd.DataFrame, metric: str) -> dict:
-    """arm -> (steps, seeds x steps values) for ``metric``; {} when nobody logged it."""
+def _curves(frame: pd.DataFrame, metric: str) -> dict:
     cache = _cache(frame)
     if metric not in cache:
-        if frame.empty or metric not in set(frame["metric"]):
-            cache[metric] = {}
-        else:
-            curves, _ = curves_for(frame, metric)
-            cache[metric] = {c.run: (c.steps, c.values) for c in curves}
+        empty = frame.empty or metric not in set(frame["metric"])
+        cache[metric] = {} if empty else {c.run: c for c in curves_for(frame, metric)[0]}
     return cache[metric]
+
+
+def series(frame: pd.DataFrame, metric: str) -> dict:
+    """arm -> (steps, seeds x steps values) for ``metric``; {} when nobody logged it."""
+    return {run: (c.steps, c.values) for run, c in _curves(frame, metric).items()}
+
+
+def _seed_tails(ax, frame: pd.DataFrame, metric: str, arm: str, style: dict) -> None:
+    """Each seed's curve past the shared grid, thin: a two-stage arm's seeds switch, and so end, at
+    different steps, and the mean stops where the shortest seed stops."""
+    c = _curves(frame, metric)[arm]
+    for x, y in c.seed_curves():
+        tail = x >= c.steps[-1]
+        if tail.sum() > 1:
+            ax.plot(x[tail], y[tail], color=style["color"], ls=style["ls"], lw=0.8, alpha=0.55)
 
 
 def first_present(frame: pd.DataFrame, *names: str) -> str | None:
@@ -176,6 +187,7 @@ def fig_heldout(
         for a in ordered(data):
             x, v = data[a]
             _mean_band(ax, x, v, styles[a])
+            _seed_tails(ax, frame, metric, a, styles[a])
             if v.shape[0] == 1:
                 binom = binomial_band(ax, x, v[0], eval_n, styles[a]["color"]) or binom
         draw_base(ax, base_level(data))

@@ -183,3 +183,27 @@ def test_a_seeds_final_is_its_own_last_value_when_seeds_end_at_different_steps()
     assert final["values"] == pytest.approx([0.80, 0.90, 0.70])
     assert final["mean"] == pytest.approx(0.80)
     assert result["arms"]["sft_then_rl"]["best"]["values"] == pytest.approx([0.80, 0.90, 0.70])
+
+
+def test_the_heldout_figure_draws_each_seed_to_its_own_end():
+    import pandas as pd
+
+    from phasescope.report.plots import fig_heldout
+
+    rows = [
+        {
+            "run": "sft_then_rl",
+            "seed": seed,
+            "step": st,
+            "metric": "eval/accuracy",
+            "value": 0.5,
+            "source": "s",
+        }
+        for seed, switch in enumerate([300, 365, 390])
+        for st in range(0, switch + 601, 25)
+    ]
+    fig = fig_heldout(pd.DataFrame(rows), "eval/accuracy")
+    ends = sorted(
+        {float(line.get_xdata()[-1]) for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 1}
+    )
+    assert 975.0 in ends and 900.0 in ends  # the longest seed (390 + 600 → 975), and the shared grid's end
