@@ -76,6 +76,7 @@ def test_a_second_mirror_with_the_same_id_continues_without_repeating_steps(offl
     again.finish()
     files = _files(offline, rid)
     assert len(files) == 2
+    _run_and_summary(files[1])  # wait for wandb-core to finish writing it (it failed under load before)
     assert [s for f in files for s in logged_steps(f)] == list(range(9))
 
 
