@@ -94,6 +94,8 @@ SFT_STEPS_WORDS = ("best", "auto", "epoch")
 """`sft_steps` other than a number of steps, for the two-stage schedule `sft_then_rl`:
 best (a full SFT stage, then the step of best dev accuracy), auto (SFT until the online detector
 confirms overfit on the dev split, then its best step), epoch (one pass over the expert set)."""
+SELECTING_WORDS = ("best", "auto")
+"""The `sft_steps` words that choose the switch on a dev split."""
 
 
 def two_stage_mu(step: int, switch: int | None) -> float:
@@ -344,7 +346,7 @@ def needs_expert(arm, steps: int) -> bool:
 
 def needs_dev(arm) -> bool:
     """Whether the arm chooses its SFT→RL switch on a dev split (a two-stage arm, sft_steps best or auto)."""
-    return is_two_stage(arm) and arm.sft_steps in ("best", "auto")
+    return is_two_stage(arm) and arm.sft_steps in SELECTING_WORDS
 
 
 def describe(name: str, arm) -> str:

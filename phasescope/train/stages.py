@@ -37,11 +37,12 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from phasescope.arms import SELECTING_WORDS
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.writer import write_json_atomic
 from phasescope.train.schedules import is_eval_step
 
-SELECTING = ("best", "auto")
+SELECTING = SELECTING_WORDS
 SELECT_ON = "dev/accuracy"
 AUTO_SIGNALS = {"dev/accuracy": "higher", "dev/expert_nll": "lower"}
 """Dev metrics the `auto` stop watches; the first confirmed overfit on any of them ends the SFT stage."""

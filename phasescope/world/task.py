@@ -44,33 +44,24 @@ def direct_response(p: Problem) -> str:
     return f"{p.answer}{EOS}"
 
 
-def cot_response(p: Problem) -> str:
-    """The expert's style: one `|d+d+carry=cs` step per digit, least significant first."""
+def cot_response(p: Problem, slip: int | None = None) -> str:
+    """The expert's style: one `|d+d+carry=cs` step per digit, least significant first.
+
+    `slip`: the step whose column sum is off by one (+1; −1 for a sum of 19), everything after it
+    following from the slip (the carry, the later steps, a wrong final answer), as when a careful
+    writer mis-adds one column (`world.expert_slip_rate`)."""
     if p.op != "+":
         raise ValueError("the expert writes chains of thought for addition only")
-    a, b = f"{p.a:0{p.digits}d}", f"{p.b:0{p.digits}d}"
-    carry, steps = 0, []
-    for da, db in zip(reversed(a), reversed(b)):
-        s = int(da) + int(db) + carry
-        steps.append(f"{COT_MARK}{da}+{db}+{carry}={s:02d}")
-        carry = s // 10
-    return "".join(steps) + f"{COT_MARK}={p.answer}{EOS}"
-
-
-def slipped_cot_response(p: Problem, step: int) -> str:
-    """The expert's chain of thought with one slip: step `step`'s sum is off by one, and everything
-    after it follows from the slip (the carry, the later steps, a wrong final answer), as when a
-    careful writer mis-adds one column. The slip is +1 (−1 for a column sum of 19)."""
     a, b = f"{p.a:0{p.digits}d}", f"{p.b:0{p.digits}d}"
     carry, steps, digits = 0, [], []
     for i, (da, db) in enumerate(zip(reversed(a), reversed(b))):
         s = int(da) + int(db) + carry
-        if i == step:
+        if i == slip:
             s = s + 1 if s < 19 else s - 1
         steps.append(f"{COT_MARK}{da}+{db}+{carry}={s:02d}")
         digits.append(s % 10)
         carry = s // 10
-    answer = int(str(carry) + "".join(str(d) for d in reversed(digits)))
+    answer = int(str(carry) + "".join(str(d) for d in reversed(digits)))  # p.answer when nothing slipped
     return "".join(steps) + f"{COT_MARK}={answer}{EOS}"
 
 
@@ -79,7 +70,7 @@ def expert_responses(problems: list[Problem], slip_rate: float, seed: int) -> li
     rng = random.Random(f"slips-{seed}")
     slipped = set(rng.sample(range(len(problems)), round(slip_rate * len(problems))))
     return [
-        slipped_cot_response(p, rng.randrange(p.digits)) if i in slipped else cot_response(p)
+        cot_response(p, slip=rng.randrange(p.digits)) if i in slipped else cot_response(p)
         for i, p in enumerate(problems)
     ]
 

@@ -7,7 +7,6 @@ from phasescope.world.task import (
     is_well_formed,
     parse_answer,
     reward,
-    slipped_cot_response,
 )
 
 
@@ -20,14 +19,14 @@ def test_chain_of_thought_carries_digit_by_digit():
 
 def test_a_slip_changes_one_column_and_everything_after_it_follows():
     p = Problem(457, 368, "+", 3)
-    assert slipped_cot_response(p, 0) == "|7+8+0=16|5+6+1=12|4+3+1=08|=826;"
-    assert slipped_cot_response(p, 1) == "|7+8+0=15|5+6+1=13|4+3+1=08|=835;"
-    assert slipped_cot_response(p, 2) == "|7+8+0=15|5+6+1=12|4+3+1=09|=925;"
+    assert cot_response(p, slip=0) == "|7+8+0=16|5+6+1=12|4+3+1=08|=826;"
+    assert cot_response(p, slip=1) == "|7+8+0=15|5+6+1=13|4+3+1=08|=835;"
+    assert cot_response(p, slip=2) == "|7+8+0=15|5+6+1=12|4+3+1=09|=925;"
     # A column that sums to 19 slips down; a slip that crosses 10 moves the carry.
-    assert slipped_cot_response(Problem(999, 999, "+", 3), 1) == "|9+9+0=18|9+9+1=18|9+9+1=19|=1988;"
-    assert slipped_cot_response(Problem(145, 114, "+", 3), 0) == "|5+4+0=10|4+1+1=06|1+1+0=02|=260;"
+    assert cot_response(Problem(999, 999, "+", 3), slip=1) == "|9+9+0=18|9+9+1=18|9+9+1=19|=1988;"
+    assert cot_response(Problem(145, 114, "+", 3), slip=0) == "|5+4+0=10|4+1+1=06|1+1+0=02|=260;"
     for step in range(3):
-        out = slipped_cot_response(p, step)
+        out = cot_response(p, slip=step)
         assert is_well_formed(out, digits=3) and reward(p.answer, out) == 0.0
 
 
