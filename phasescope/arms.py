@@ -164,43 +164,26 @@ class Schedule:
     check: Callable[[str, Any, int], str | None] = _no_check
     two_stage: bool = False
     """Trained as two trainings (`train/stages.py`): an SFT stage, then a fresh RL stage of train.max_steps."""
-    tracker: Callable[[Any], Callable[[dict], dict]] | None = None
-    """For a schedule that reads derived signals: arm -> a function the trainer calls with every
-    metrics row, whose returned values join the row and the state (see ``PhaseSignal``)."""
+    watches: Callable[[Any], str] | None = None
+    """For a schedule whose μ reads a metric's online phases: arm -> that metric. The trainer feeds it
+    to a phase tracker (``train/trainer.py``) whose ``phase/*`` values join every row that holds the
+    metric and the state μ is given (``phase/<label>_confirmed_step``: ``READAPT_KEYS``, ``OVERFIT_KEY``)."""
 
 
-READAPT_KEY, OVERFIT_KEY = "phase/sft_readapt_step", "phase/sft_overfit_step"
+READAPT_KEYS = ("phase/readapt_confirmed_step", "phase/improve_confirmed_step")
+"""A readapt, or with no shift before it an improvement: the first of them starts chord_phase's decay."""
+OVERFIT_KEY = "phase/overfit_confirmed_step"
 
 
-class PhaseSignal:
-    """The online phase detector on an arm's SFT signal (``arm.phase_metric``), as training signals:
-    ``phase/sft_code`` (``online.PHASE_CODES``) on every row with the metric, and the steps at which
-    readapt (or, with no shift before it, improve) and overfit were first confirmed. The detector
-    fits from 10 evaluations on (its default 20 is more than a short run evaluates)."""
-
-    def __init__(self, metric: str, min_points: int = 10):
-        from phasescope.analysis.online import PHASE_CODES, OnlineDetector
-
-        self.codes = PHASE_CODES
-        self.detector = OnlineDetector(metric, min_points=min_points)
-        self.out: dict[str, float] = {}
-
-    def __call__(self, row: dict) -> dict:
-        value = row.get(self.detector.metric)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return {}
-        for ev in self.detector.update(row["step"], value):
-            key = {"readapt": READAPT_KEY, "improve": READAPT_KEY, "overfit": OVERFIT_KEY}.get(ev.label)
-            if key is not None and key not in self.out:
-                self.out[key] = float(ev.confirmed_step)
-        self.out["phase/sft_code"] = float(self.codes.get(self.detector.phase, 0))
-        return dict(self.out)
+def _first_of(state: State, keys) -> float | None:
+    found = [state[k] for k in keys if state is not None and k in state]
+    return min(found) if found else None
 
 
-def tracker_for(arm) -> Callable[[dict], dict]:
-    """The arm's row observer (a fresh one per run), or one that adds nothing."""
-    make = SCHEDULES[arm.schedule].tracker
-    return make(arm) if make is not None else (lambda row: {})
+def watched_metric(arm) -> str | None:
+    """The metric whose online phases the arm's μ reads (None: its μ reads none)."""
+    watches = SCHEDULES[arm.schedule].watches
+    return watches(arm) if watches is not None else None
 
 
 SCHEDULES: dict[str, Schedule] = {
@@ -245,7 +228,7 @@ SCHEDULES: dict[str, Schedule] = {
     "phase": Schedule(
         lambda step, arm, state: phase_mu(
             step,
-            _get(state, READAPT_KEY),
+            _first_of(state, READAPT_KEYS),
             _get(state, OVERFIT_KEY),
             arm.mu_peak,
             arm.mu_valley,
@@ -255,7 +238,7 @@ SCHEDULES: dict[str, Schedule] = {
             f"μ = {arm.mu_peak:g} until {arm.phase_metric} readapts (confirmed online), then {arm.mu_peak:g}→"
             f"{arm.mu_valley:g} over {arm.mu_decay_steps} steps (cosine), 0 once it overfits"
         ),
-        tracker=lambda arm: PhaseSignal(arm.phase_metric),
+        watches=lambda arm: arm.phase_metric,
     ),
 }
 

@@ -1,50 +1,52 @@
 """``PhaseCallback``: phases while training, in any Hugging Face trainer (Trainer, SFTTrainer, GRPOTrainer).
 
 Add it to the trainer's callbacks; it watches one logged metric (``eval_loss`` by default; any key
-the trainer logs, e.g. ``reward`` for GRPO), feeds each value to an ``OnlineDetector``, writes
-``phase/*`` values into the same log row, and acts when an overfit is confirmed::
+the trainer logs, e.g. ``reward`` for GRPO), feeds each value to a ``PhaseTracker``
+(``analysis/online.py``, which also names the ``phase/*`` values) and acts when an overfit is
+confirmed::
 
     from phasescope import PhaseCallback
     trainer = SFTTrainer(model=..., args=..., train_dataset=..., eval_dataset=...,
                          callbacks=[PhaseCallback(on_overfit="stop")])
-
-Logged on every row that holds the metric: ``phase/code`` (``PHASE_CODES``; 0 before the first
-phase is confirmed), ``phase/events``, ``phase/best_step`` and ``phase/best_value``; on the row that
-confirms a phase, ``phase/<label>_start_step`` and ``phase/<label>_lag``.
 
 Actions on a confirmed overfit (``on_overfit``): ``"warn"`` logs a warning and trains on;
 ``"stop"`` ends training after this step; ``"save_best"`` also saves a checkpoint at every new best
 value of the metric, so the best model is on disk when training stops (its path is
 ``best_checkpoint``).
 
-Why the callback moves itself to the front of the trainer's callback list: the reporting callbacks
-(W&B, TensorBoard, ...) come before user callbacks and send each row as soon as they see it, and a
-callback is not given the trainer to call ``trainer.log`` with. Running first, it adds its values
-to the row before anyone reports it, so they land wherever the user's logs go. transformers 5 has
-no documented way to do this: callbacks run in list order with no priority, ``add_callback`` /
-``pop_callback`` are the trainer's (a callback is handed the model, tokenizer, optimizer, scheduler
-and dataloaders, never the trainer or its handler), and ``on_evaluate`` runs after the evaluation's
-row was logged. Hence ``_move_to_front`` finds the handler's list through ``gc.get_referrers``;
-where it cannot (another trainer design), the values still reach ``state.log_history`` and every
-reporter after the callback.
+Where the ``phase/*`` values go. ``Trainer.log`` appends a copy of the row to ``state.log_history``
+and then hands the row itself to every callback's ``on_log``, in list order; transformers puts its
+reporters (W&B, TensorBoard, ...) before the callbacks given to the trainer, and hands a callback
+no trainer to log with. So a callback's values cannot join the row that was already stored and
+reported without writing into the trainer's state behind its back. This callback uses only the
+public contract: it adds its values to the row it is handed (``logs``), which every callback after
+it in the list receives; ``rows`` keeps each of its rows (``{"step": ..., "phase/...": ...}``).
+To have a reporter log them, list it after this callback, e.g.
+``report_to="none", callbacks=[PhaseCallback(), WandbCallback()]``.
+
+Resuming: ``PhaseCallback`` is an ``ExportableState``, like ``EarlyStoppingCallback``. Each checkpoint
+stores its arguments and the tracker's state in ``trainer_state.json`` (``stateful_callbacks``), and
+a run resumed with ``TrainingArguments(restore_callback_states_from_checkpoint=True)`` rebuilds it
+from them (transformers makes a new instance and replaces the one passed in: read the restored
+callback from ``trainer.callback_handler.callbacks``), so detection continues where it stood.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
-from phasescope.analysis.online import PHASE_CODES, Event, OnlineDetector
+from phasescope.analysis.online import Event, PhaseTracker
 from phasescope.errors import UsageError
 
 ACTIONS = ("warn", "stop", "save_best")
 logger = logging.getLogger("phasescope")
 
 
-class PhaseCallback(TrainerCallback):
+class PhaseCallback(TrainerCallback, ExportableState):
     """Online phase detection on a logged metric, with an action on a confirmed overfit."""
 
     def __init__(
@@ -58,36 +60,58 @@ class PhaseCallback(TrainerCallback):
             raise UsageError(f"unknown on_overfit action {on_overfit!r}; choose one of {', '.join(ACTIONS)}")
         self.metric = metric
         self.on_overfit = on_overfit
-        self.detector = OnlineDetector(metric, direction, **detector_kwargs)
-        self.events: list[Event] = []
+        self.init_args = {
+            "metric": metric,
+            "direction": direction,
+            "on_overfit": on_overfit,
+            **detector_kwargs,
+        }
+        self.tracker = PhaseTracker(metric, direction, **detector_kwargs)
         self.best_checkpoint: str | None = None
+        self.rows: list[dict] = []
         self._seen: set[str] = set()
 
-    def on_init_end(self, args, state, control, **kwargs):
-        _move_to_front(self)
+    @property
+    def detector(self):
+        return self.tracker.detector
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        _move_to_front(self)  # again, for a callback added with trainer.add_callback after __init__
+    @property
+    def events(self) -> list[Event]:
+        """Every phase change confirmed so far."""
+        return self.tracker.events
+
+    @property
+    def phase_state(self) -> dict:
+        """The tracker's state (``PhaseTracker.state_dict``); set it to continue from a saved one."""
+        return self.tracker.state_dict()
+
+    @phase_state.setter
+    def phase_state(self, state: dict) -> None:
+        self.tracker.load_state_dict(state)
+
+    def state(self) -> dict:
+        """What a checkpoint stores (``ExportableState``): the arguments, the tracker's state and the
+        best checkpoint's path."""
+        return {
+            "args": dict(self.init_args),
+            "attributes": {"phase_state": self.phase_state, "best_checkpoint": self.best_checkpoint},
+        }
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs:
             return control
         self._seen.update(logs)
-        value = logs.get(self.metric)
-        if not isinstance(value, (int, float)):
-            return control
         best_before = self.detector.best
-        new = self.detector.update(state.global_step, float(value))
-        self.events += new
-        row = self._phase_row(new)
-        logs.update(row)
-        if state.log_history and state.log_history[-1].get(self.metric) == value:
-            state.log_history[-1].update(row)  # the trainer appended a copy of this row already
-        improved = self.detector.best != best_before and self.detector.best[0] == float(state.global_step)
-        if self.on_overfit == "save_best" and improved:
+        row = self.tracker.update(state.global_step, logs.get(self.metric))
+        if not row:
+            return control
+        logs.update(row)  # the row every later callback receives (module docstring)
+        self.rows.append({"step": state.global_step, **row})
+        best = self.detector.best
+        if self.on_overfit == "save_best" and best != best_before and best[0] == float(state.global_step):
             control.should_save = True
             self.best_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        for ev in new:
+        for ev in self.tracker.new:
             self._act(ev, control)
         return control
 
@@ -97,19 +121,6 @@ class PhaseCallback(TrainerCallback):
         seen = ", ".join(sorted(k for k in self._seen if not k.startswith("phase/")))
         logger.warning("phasescope: metric %r was never logged; logged metrics: %s", self.metric, seen)
         return control
-
-    def _phase_row(self, new: list[Event]) -> dict:
-        d = self.detector
-        row = {
-            "phase/code": PHASE_CODES.get(d.phase, 0),
-            "phase/events": len(d.events),
-        }
-        if d.best is not None:
-            row["phase/best_step"], row["phase/best_value"] = d.best
-        for ev in new:
-            row[f"phase/{ev.label}_start_step"] = ev.start_step
-            row[f"phase/{ev.label}_lag"] = ev.lag
-        return row
 
     def _act(self, ev: Event, control) -> None:
         logger.warning(
@@ -121,14 +132,3 @@ class PhaseCallback(TrainerCallback):
         control.should_training_stop = True
         if self.on_overfit == "save_best" and self.best_checkpoint:
             logger.warning("phasescope: stopping; the best checkpoint is %s", self.best_checkpoint)
-
-
-def _move_to_front(callback: TrainerCallback) -> None:
-    """Put ``callback`` first in the callback list that holds it (see the module docstring)."""
-    for ref in gc.get_referrers(callback):
-        if isinstance(ref, list) and any(type(c).__name__ == "DefaultFlowCallback" for c in ref):
-            # Moving an earlier item to the front keeps the positions of the later ones, so a
-            # handler iterating over this list while we move still calls each callback once.
-            ref.remove(callback)
-            ref.insert(0, callback)
-            return

@@ -369,7 +369,7 @@ def watch(
     step_col: str = typer.Option(None, "--step-col", help="Step column of a CSV/JSONL, if not detected."),
 ) -> None:
     """Follow a log as it grows and print each confirmed phase change (shift, readapt, improve, overfit)."""
-    from phasescope.runlog.follow import watch as follow_log
+    from phasescope.watch import watch as follow_log
 
     code = follow_log(
         path,

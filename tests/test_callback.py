@@ -8,6 +8,7 @@ evaluation loss falls while the model learns the token frequencies (to its minim
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def _data(n: int, rng: np.random.Generator):
     return Dataset.from_dict({"input_ids": rows, "labels": rows})
 
 
-def _train(tmp_path, callbacks, max_steps: int = 400, save: bool = False):
+def _trainer(tmp_path, callbacks, max_steps: int = 400, save_steps: int = 0, **extra):
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM, Trainer, TrainingArguments
 
@@ -44,16 +45,20 @@ def _train(tmp_path, callbacks, max_steps: int = 400, save: bool = False):
     args = TrainingArguments(
         output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, learning_rate=3e-3,
         lr_scheduler_type="constant", warmup_steps=0, max_steps=max_steps, eval_strategy="steps",
-        eval_steps=4, logging_steps=4, save_strategy="steps" if save else "no", save_steps=10_000,
-        report_to=[], use_cpu=True, disable_tqdm=True, seed=0,
+        eval_steps=4, logging_steps=4, save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 10_000, report_to=[], use_cpu=True, disable_tqdm=True, seed=0, **extra,
     )  # fmt: skip
-    trainer = Trainer(
+    return Trainer(
         model=Qwen2ForCausalLM(config),
         args=args,
         train_dataset=train,
         eval_dataset=evals,
         callbacks=callbacks,
     )
+
+
+def _train(tmp_path, callbacks, max_steps: int = 400, save: bool = False):
+    trainer = _trainer(tmp_path, callbacks, max_steps, 10_000 if save else 0)
     trainer.train()
     return trainer
 
@@ -64,7 +69,7 @@ def _eval_curve(trainer) -> tuple[list[int], list[float]]:
 
 
 class _Recorder:
-    """A callback listed *before* PhaseCallback, standing in for a W&B or TensorBoard reporter."""
+    """A callback standing in for a W&B or TensorBoard reporter: the rows its on_log receives."""
 
     def __init__(self):
         from transformers import TrainerCallback
@@ -82,9 +87,9 @@ class _Recorder:
 def test_stops_a_real_trainer_at_the_confirmed_overfit_and_logs_phase_values(tmp_path):
     from phasescope import PhaseCallback
 
-    recorder = _Recorder()
+    before, after = _Recorder(), _Recorder()
     cb = PhaseCallback(on_overfit="stop")
-    trainer = _train(tmp_path, [recorder.callback, cb])
+    trainer = _train(tmp_path, [before.callback, cb, after.callback])
     steps, losses = _eval_curve(trainer)
     best_step = steps[int(np.argmin(losses))]
     assert 16 <= best_step <= 32  # the run really turns where this test says it does
@@ -93,12 +98,20 @@ def test_stops_a_real_trainer_at_the_confirmed_overfit_and_logs_phase_values(tmp
     assert abs(overfit[0].start_step - best_step) <= 8  # within two evaluations of the minimum
     # Stopped at the evaluation that confirmed it, far before max_steps.
     assert trainer.state.global_step == overfit[0].confirmed_step < 120
-    last = [h for h in trainer.state.log_history if "eval_loss" in h][-1]
+    # A callback listed after it receives the phase values in the evaluation's own row.
+    evals = [r for r in after.rows if "eval_loss" in r]
+    assert len(evals) == len(steps) and all("phase/code" in r for r in evals)
+    last = evals[-1]
     assert last["phase/code"] == 4 and last["phase/overfit_start_step"] == overfit[0].start_step
-    assert last["phase/best_step"] == best_step
-    assert all("phase/code" in h for h in trainer.state.log_history if "eval_loss" in h)
-    # A reporter listed before the callback still received the phase values in the same row.
-    assert any(r.get("phase/overfit_lag") == overfit[0].lag for r in recorder.rows)
+    assert last["phase/overfit_confirmed_step"] == overfit[0].confirmed_step
+    assert last["phase/best_step"] == best_step and last["phase/overfit_lag"] == overfit[0].lag
+    assert cb.rows[-1] == {
+        "step": trainer.state.global_step,
+        **{k: v for k, v in last.items() if "phase/" in k},
+    }
+    # Nothing written behind the trainer's back: its stored rows and earlier reporters' are its own.
+    assert not any(k.startswith("phase/") for h in trainer.state.log_history for k in h)
+    assert not any(k.startswith("phase/") for r in before.rows for k in r)
 
 
 def test_save_best_keeps_the_best_checkpoint_and_stops(tmp_path):
@@ -111,6 +124,40 @@ def test_save_best_keeps_the_best_checkpoint_and_stops(tmp_path):
     assert cb.best_checkpoint == str(tmp_path / "out" / f"checkpoint-{best_step}")
     assert (tmp_path / "out" / f"checkpoint-{best_step}").is_dir()
     assert trainer.state.global_step < 120
+
+
+def test_a_resumed_run_restores_the_detector_and_continues_the_detection(tmp_path):
+    """Checkpointed as an ExportableState (trainer_state.json), rebuilt by transformers on resume."""
+    from transformers import TrainerCallback
+
+    from phasescope import PhaseCallback
+
+    whole = PhaseCallback(on_overfit="warn", min_points=6)
+    _trainer(tmp_path / "whole", [whole], max_steps=80).train()
+    assert whole.events[-1].label == "overfit" and whole.events[-1].confirmed_step > 32  # after the resume
+
+    first = PhaseCallback(on_overfit="warn", min_points=6)
+    _trainer(tmp_path, [first], max_steps=32, save_steps=32).train()
+    checkpoint = tmp_path / "out" / "checkpoint-32"
+    stored = json.loads((checkpoint / "trainer_state.json").read_text())["stateful_callbacks"][
+        "PhaseCallback"
+    ]
+    assert stored == {"args": {"metric": "eval_loss", "direction": None, "on_overfit": "warn", "min_points": 6},
+                      "attributes": {"phase_state": first.phase_state, "best_checkpoint": None}}  # fmt: skip
+    assert len(first.detector.steps) == 8 and first.phase_state["detector"]["fit_range"] > 0  # it had fitted
+
+    class Probe(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            (self.restored,) = [c for c in trainer.callback_handler.callbacks if isinstance(c, PhaseCallback)]
+            self.at_begin = self.restored.phase_state
+
+    probe, passed = Probe(), PhaseCallback(on_overfit="warn", min_points=6)
+    trainer = _trainer(tmp_path, [passed, probe], max_steps=80, restore_callback_states_from_checkpoint=True)
+    trainer.train(resume_from_checkpoint=str(checkpoint))
+    assert probe.restored is not passed and not passed.detector.steps  # transformers rebuilt it
+    assert probe.at_begin == first.phase_state  # the detector's state after resume is the one before
+    assert probe.restored.events == whole.events  # and it detects as if never interrupted
+    assert probe.restored.phase_state == whole.phase_state
 
 
 def test_warn_trains_on_and_says_so(tmp_path, caplog):
@@ -178,6 +225,7 @@ def test_works_unchanged_in_trl_sft_trainer(tmp_path):
     )
     trainer.train()
     rows = [h for h in trainer.state.log_history if "eval_loss" in h]
-    assert len(rows) == 12 and len(cb.detector.steps) == 12
-    assert all("phase/code" in h and "phase/best_value" in h for h in rows)
-    assert rows[-1]["phase/best_value"] == pytest.approx(min(h["eval_loss"] for h in rows))
+    assert len(rows) == 12 and len(cb.detector.steps) == 12 and len(cb.rows) == 12
+    assert [r["step"] for r in cb.rows] == [h["step"] for h in rows]
+    assert all("phase/code" in r and "phase/best_value" in r for r in cb.rows)
+    assert cb.rows[-1]["phase/best_value"] == pytest.approx(min(h["eval_loss"] for h in rows))

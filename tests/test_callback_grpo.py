@@ -61,4 +61,4 @@ def test_grpo_trainer_logs_phase_values_and_stops_at_the_confirmed_reward_overfi
     assert len(overfit) == 1 and abs(overfit[0].start_step - TURN) <= 3
     assert trainer.state.global_step == overfit[0].confirmed_step < 80
     rows = [h for h in trainer.state.log_history if "reward" in h]
-    assert all("phase/code" in h for h in rows) and rows[-1]["phase/code"] == 4
+    assert [r["step"] for r in cb.rows] == [h["step"] for h in rows] and cb.rows[-1]["phase/code"] == 4

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from tests.runlog.test_follow import STEPS, VALUES, WRITER, _expected_events
+from tests.test_watch import STEPS, VALUES, WRITER, _expected_events
 
 
 def _watch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

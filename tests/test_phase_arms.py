@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from phasescope.arms import OVERFIT_KEY, READAPT_KEY, PhaseSignal, adaptive_mu, mu_at, tracker_for
+from phasescope.arms import OVERFIT_KEY, READAPT_KEYS, adaptive_mu, mu_at, watched_metric
 from phasescope.config import ArmConfig, default_arms
 from phasescope.errors import UsageError
 
@@ -31,34 +31,52 @@ def test_chord_adaptive_reads_the_last_rollout_reward_from_the_trainer_signals()
 def test_chord_phase_mu_at_each_phase():
     arm = ArmConfig(schedule="phase", mu_peak=0.9, mu_valley=0.1, mu_decay_steps=100)
     assert mu_at(50, arm, None) == 0.9  # nothing known yet
-    assert mu_at(50, arm, {"phase/sft_code": 1.0}) == 0.9  # shift: the expert term stays high
-    readapt = {READAPT_KEY: 40.0, "phase/sft_code": 2.0}
+    assert mu_at(50, arm, {"phase/code": 1.0, "phase/shift_confirmed_step": 20.0}) == 0.9  # shift: stays high
+    readapt = {READAPT_KEYS[0]: 40.0, "phase/code": 2.0}
     assert mu_at(40, arm, readapt) == pytest.approx(0.9)  # confirmed at 40: the decay starts there
     assert mu_at(90, arm, readapt) == pytest.approx(0.5)  # halfway: (0.9 + 0.1) / 2
     assert mu_at(140, arm, readapt) == pytest.approx(0.1)
     assert mu_at(400, arm, readapt) == pytest.approx(0.1)
     assert mu_at(90, arm, {**readapt, OVERFIT_KEY: 80.0}) == 0.0  # overfit confirmed: no expert term
+    # With no shift before it, an improvement starts the decay; the first of the two counts
+    assert mu_at(90, arm, {"phase/improve_confirmed_step": 40.0}) == pytest.approx(0.5)
+    assert mu_at(90, arm, {READAPT_KEYS[0]: 70.0, "phase/improve_confirmed_step": 40.0}) == pytest.approx(0.5)
 
 
-def test_phase_signal_confirms_readapt_then_overfit_on_a_planted_accuracy_curve():
+def _planted_accuracy():
     steps = np.arange(0, 801, 10)
     clean = np.interp(steps, [0, 100, 400, 800], [0.5, 0.35, 0.75, 0.6])
-    values = clean + 0.004 * np.random.default_rng(0).standard_normal(len(steps))
-    signal = tracker_for(default_arms()["chord_phase"])
-    assert isinstance(signal, PhaseSignal)
+    return steps, clean + 0.004 * np.random.default_rng(0).standard_normal(len(steps))
+
+
+def test_the_trainer_tracks_the_phase_metric_and_mu_follows_its_confirmed_phases():
+    from types import SimpleNamespace
+
+    from phasescope.train.trainer import PhaseTrainer, phase_tracker_for
+
+    arm = default_arms()["chord_phase"]
+    trainer = SimpleNamespace(tracker=phase_tracker_for(arm))  # what PhaseTrainer.observe reads
+    steps, values = _planted_accuracy()
     state: dict = {}
     mus = []
     for s, v in zip(steps, values, strict=True):
-        assert signal({"step": int(s), "train/loss": 1.0}) == {}  # rows without the metric add nothing
-        state.update(signal({"step": int(s), "eval/accuracy": float(v)}))
-        mus.append(mu_at(int(s), default_arms()["chord_phase"], state))
-    assert 100 < state[READAPT_KEY] < 400 < state[OVERFIT_KEY] < 800
-    assert state["phase/sft_code"] == 4.0
-    i_readapt, i_overfit = np.searchsorted(steps, [state[READAPT_KEY], state[OVERFIT_KEY]])
+        assert PhaseTrainer.observe(trainer, {"step": int(s), "train/loss": 1.0}) == {}  # no metric, nothing
+        state.update(PhaseTrainer.observe(trainer, {"step": int(s), "eval/accuracy": float(v)}))
+        mus.append(mu_at(int(s), arm, state))
+    # The steps the detector confirmed them at before its adapter was shared (pinned: μ is unchanged).
+    assert (state[READAPT_KEYS[0]], state[OVERFIT_KEY]) == (130.0, 460.0)
+    assert state["phase/code"] == 4.0 and state["phase/events"] == 3.0
+    assert state["phase/shift_confirmed_step"] < state[READAPT_KEYS[0]]
+    i_readapt, i_overfit = np.searchsorted(steps, [state[READAPT_KEYS[0]], state[OVERFIT_KEY]])
     assert set(mus[:i_readapt]) == {0.9} and mus[i_overfit] == 0.0
     decay = mus[i_readapt:i_overfit]
     assert decay[0] == 0.9 and all(a >= b for a, b in zip(decay, decay[1:], strict=False))
 
 
-def test_other_schedules_observe_nothing():
-    assert tracker_for(default_arms()["chord_mu"])({"step": 3, "eval/accuracy": 0.5}) == {}
+def test_only_the_phase_schedule_watches_a_metric():
+    from phasescope.train.trainer import phase_tracker_for
+
+    arms = default_arms()
+    assert watched_metric(arms["chord_phase"]) == "eval/accuracy"
+    assert phase_tracker_for(arms["chord_phase"]).detector.min_points == 10
+    assert watched_metric(arms["chord_mu"]) is None and phase_tracker_for(arms["chord_mu"]) is None

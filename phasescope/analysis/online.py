@@ -41,6 +41,14 @@ bootstrap, ``label_phases``), and the first trend phase after the last confirmed
 Plateaus are not reported (see ``_candidate``): the events are the offline trend phases, and
 ``phase`` stays at the last trend through a plateau. The confirmed ``start_step`` is the start that
 the latest agreeing fit gives, so it uses everything seen up to the confirmation.
+
+``PhaseTracker`` is the one adapter every user of the detector goes through (the trainer for
+chord_phase's μ, ``PhaseCallback``, the two-stage auto switch, ``phasescope watch``), so they log
+one set of names. On every row that holds the watched metric: ``phase/code`` (``PHASE_CODES``; 0
+before the first confirmed phase), ``phase/events`` (phases confirmed so far), ``phase/best_step``
+and ``phase/best_value``; on the row that confirms a phase, ``phase/<label>_start_step`` and
+``phase/<label>_lag``; from that row on, ``phase/<label>_confirmed_step`` (the first confirmation of
+that label). All values are floats.
 """
 
 from __future__ import annotations
@@ -156,6 +164,36 @@ class OnlineDetector:
             return []
         self._next_fit = n + max(1, int(self.refit_fraction * n))
         return self._confirm(self._fit_phases())
+
+    def state_dict(self) -> dict:
+        """What the detector has seen and decided, JSON-ready (a checkpoint's callback state);
+        ``load_state_dict`` of it continues exactly where this detector stands."""
+        return {
+            "metric": self.metric,
+            "direction": self.direction,
+            "steps": list(self.steps),
+            "values": list(self.values),
+            "events": [asdict(e) for e in self.events],
+            "recent": [[list(p) for p in fit] for fit in self._recent],
+            "next_fit": self._next_fit,
+            "fit_sd": self._fit_sd,
+            "fit_range": self._fit_range,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state_dict()``'s output (of a detector on the same metric and direction)."""
+        theirs = (state.get("metric"), state.get("direction"))
+        if theirs != (self.metric, self.direction):
+            raise UsageError(
+                f"the saved phase detector watched {theirs[0]!r} ({theirs[1]}), this one "
+                f"{self.metric!r} ({self.direction})"
+            )
+        self.steps = [float(s) for s in state["steps"]]
+        self.values = [float(v) for v in state["values"]]
+        self.events = [Event(**e) for e in state["events"]]
+        self._recent = [[(str(a), float(b), float(c)) for a, b, c in fit] for fit in state["recent"]]
+        self._next_fit = int(state["next_fit"])
+        self._fit_sd, self._fit_range = float(state["fit_sd"]), float(state["fit_range"])
 
     def run(self, steps, values) -> list[Event]:
         """Feed a whole curve point by point; return every event confirmed."""
@@ -331,3 +369,78 @@ def plateau_z(steps, values, sigma: float, max_knots: int = 256) -> float:
     i = int(np.argmin(rss_turn))
     gain = max(float(rss_flat.min() - rss_turn[i]), 0.0)
     return math.copysign(math.sqrt(gain) / sigma, -slope[i])
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+class PhaseTracker:
+    """The one adapter between a stream of logged rows and an ``OnlineDetector``: the ``phase/*`` values
+    of each row that holds the watched metric (see the module docstring for the names).
+
+    Used by the trainer (chord_phase's μ), ``PhaseCallback``, the two-stage auto switch and
+    ``phasescope watch``. ``update(step, value)`` returns the row's values (empty when ``value`` is not
+    a number); ``new`` holds the events that row confirmed and ``first`` each label's first confirmed
+    event. ``detector`` may be given ready-made (a subclass with another candidate rule); otherwise
+    one is built from ``metric``, ``direction`` and ``detector_kwargs``.
+    """
+
+    def __init__(
+        self,
+        metric: str | None = None,
+        direction: str | None = None,
+        *,
+        detector: OnlineDetector | None = None,
+        **detector_kwargs,
+    ):
+        self.detector = (
+            detector if detector is not None else OnlineDetector(metric, direction, **detector_kwargs)
+        )
+        self.new: list[Event] = []
+        self.first: dict[str, Event] = {}
+
+    @property
+    def metric(self) -> str | None:
+        return self.detector.metric
+
+    @property
+    def direction(self) -> str:
+        return self.detector.direction
+
+    @property
+    def events(self) -> list[Event]:
+        return self.detector.events
+
+    def update(self, step: float, value) -> dict[str, float]:
+        """Feed one logged point; the ``phase/*`` values of its row."""
+        if not _is_number(value):
+            self.new = []
+            return {}
+        self.new = self.detector.update(step, float(value))
+        for ev in self.new:
+            self.first.setdefault(ev.label, ev)
+        return self.row()
+
+    def row(self) -> dict[str, float]:
+        """The ``phase/*`` values as they stand (with the last update's start and lag values)."""
+        d = self.detector
+        out = {"phase/code": float(PHASE_CODES.get(d.phase, 0)), "phase/events": float(len(d.events))}
+        if d.best is not None:
+            out["phase/best_step"], out["phase/best_value"] = (float(x) for x in d.best)
+        for ev in self.new:
+            out[f"phase/{ev.label}_start_step"] = ev.start_step
+            out[f"phase/{ev.label}_lag"] = ev.lag
+        for label, ev in self.first.items():
+            out[f"phase/{label}_confirmed_step"] = ev.confirmed_step
+        return out
+
+    def state_dict(self) -> dict:
+        """JSON-ready (a checkpoint's callback state): the detector's; ``first`` follows from its events."""
+        return {"detector": self.detector.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.detector.load_state_dict(state["detector"])
+        self.new, self.first = [], {}
+        for ev in self.detector.events:
+            self.first.setdefault(ev.label, ev)

@@ -27,6 +27,7 @@ are kept in host memory (one copy of the model; with ZeRO-3 sharded weights this
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -35,12 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import TrainerCallback
+from transformers.trainer_utils import SaveStrategy
 
+from phasescope.analysis.online import OnlineDetector, PhaseTracker
 from phasescope.arms import SELECTING_WORDS
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.writer import write_json_atomic
+from phasescope.train.dev import dev_evaluator
 from phasescope.train.schedules import is_eval_step
+from phasescope.train.trainer import evaluate_in_eval_mode
 
 SELECTING = SELECTING_WORDS
 SELECT_ON = "dev/accuracy"
@@ -59,7 +65,7 @@ class StageView:
     eval_at_start: bool = True
 
 
-def merging_detector(metric: str, direction: str):
+class MergingDetector(OnlineDetector):
     """`OnlineDetector` whose candidate phase spans its run of same-label neighbours.
 
     Why: an SFT curve's first fall is steep and convex, so the prefix fits cut it into several
@@ -68,21 +74,22 @@ def merging_detector(metric: str, direction: str):
     confirms nothing after it (seen on the default world's dev/expert_nll: no event in 350 steps).
     Merging equal neighbours is what `offline_reference` does with the offline phases too.
     """
-    from phasescope.analysis.online import OnlineDetector
 
-    class Merging(OnlineDetector):
-        def _candidate(self, phases):
-            last = self.events[-1] if self.events else None
-            trend = [p for p in phases if p.label != "plateau"]
-            for i, ph in enumerate(trend):
-                if last is None or (ph.start_step > last.start_step and ph.label != last.label):
-                    j = i
-                    while j + 1 < len(trend) and trend[j + 1].label == ph.label:
-                        j += 1
-                    return dataclasses.replace(ph, end_step=trend[j].end_step, end_value=trend[j].end_value)
-            return None
+    def _candidate(self, phases):
+        last = self.events[-1] if self.events else None
+        trend = [p for p in phases if p.label != "plateau"]
+        for i, ph in enumerate(trend):
+            if last is None or (ph.start_step > last.start_step and ph.label != last.label):
+                j = i
+                while j + 1 < len(trend) and trend[j + 1].label == ph.label:
+                    j += 1
+                return dataclasses.replace(ph, end_step=trend[j].end_step, end_value=trend[j].end_value)
+        return None
 
-    return Merging(metric, direction)
+
+def merging_tracker(metric: str, direction: str) -> PhaseTracker:
+    """A `PhaseTracker` on a `MergingDetector`."""
+    return PhaseTracker(detector=MergingDetector(metric, direction))
 
 
 @dataclass
@@ -90,19 +97,20 @@ class SwitchChooser:
     """The switch step of a selecting SFT stage, from its dev evaluations (no torch: a pure rule).
 
     best: the step > 0 with the highest dev/accuracy (the earliest on ties). auto: the same, and
-    `stop` turns true once an online detector confirms an overfit on one of `AUTO_SIGNALS`.
+    `stop` turns true once a phase tracker confirms an overfit on one of `AUTO_SIGNALS` (the first
+    such event is `stopped_by`).
     """
 
     mode: str
     best_step: int | None = None
     best_value: float = -math.inf
     stopped_by: Any = None
-    detectors: dict[str, Any] = field(default_factory=dict)
+    trackers: dict[str, PhaseTracker] = field(default_factory=dict)
     curve: list[dict[str, float]] = field(default_factory=list)
 
     def __post_init__(self):
-        if self.mode == "auto" and not self.detectors:
-            self.detectors = {m: merging_detector(m, d) for m, d in AUTO_SIGNALS.items()}
+        if self.mode == "auto" and not self.trackers:
+            self.trackers = {m: merging_tracker(m, d) for m, d in AUTO_SIGNALS.items()}
 
     @property
     def stop(self) -> bool:
@@ -111,7 +119,7 @@ class SwitchChooser:
     def update(self, step: int, metrics: dict[str, float], candidate: bool = True) -> bool:
         """Add the dev metrics of `step`; True when it is the best candidate so far (keep its weights).
 
-        Every point feeds the detectors; only `candidate` steps can be chosen (the `dev_every`
+        Every point feeds the trackers; only `candidate` steps can be chosen (the `dev_every`
         grid, like checkpoints saved at an interval: the dense early points serve the detector).
         """
         self.curve.append({"step": step, **metrics})
@@ -119,12 +127,11 @@ class SwitchChooser:
         improved = candidate and step > 0 and value is not None and value > self.best_value
         if improved:
             self.best_step, self.best_value = step, value
-        for name, det in self.detectors.items():
-            if name not in metrics:
-                continue
-            for event in det.update(step, metrics[name]):
-                if event.label == "overfit" and self.stopped_by is None:
-                    self.stopped_by = event
+        for name, tracker in self.trackers.items():
+            if name in metrics:
+                tracker.update(step, metrics[name])
+                if self.stopped_by is None and "overfit" in tracker.first:
+                    self.stopped_by = tracker.first["overfit"]
         return improved
 
     def report(self) -> dict[str, Any]:
@@ -132,7 +139,7 @@ class SwitchChooser:
             "selected_on": SELECT_ON,
             "best_dev_accuracy": self.best_value if self.best_step is not None else None,
             "stopped_by": self.stopped_by.to_dict() if self.stopped_by is not None else None,
-            "events": {m: [e.to_dict() for e in d.events] for m, d in self.detectors.items()},
+            "events": {m: [e.to_dict() for e in t.events] for m, t in self.trackers.items()},
             "dev_curve": self.curve,
         }
 
@@ -172,8 +179,6 @@ class DevCallback(TrainerCallback):
         self.max_steps = 0
 
     def _run(self, step: int) -> None:
-        from phasescope.train.trainer import evaluate_in_eval_mode
-
         model = self.trainer.model
         out = evaluate_in_eval_mode(model, self.evaluate, step, "time/dev_s")
         self.found[step] = out
@@ -237,10 +242,6 @@ def sft_stage_length(sft_steps: int | str, n_expert: int, expert_batch: int, rl_
 
 def stage_args(args, max_steps: int):
     """The run's GRPOConfig for one stage: its own length, no checkpoints (a two-stage arm starts over)."""
-    import copy
-
-    from transformers.trainer_utils import SaveStrategy
-
     out = copy.deepcopy(args)  # not dataclasses.replace: GRPOConfig's __post_init__ refuses its own output
     out.max_steps, out.save_strategy = max_steps, SaveStrategy.NO
     return out
@@ -294,8 +295,6 @@ def train_stages(cfg, arm_name: str, setup, args, logs, out_dir: Path, is_main: 
 
 def _train(cfg, arm_name: str, setup, args, logs, view: StageView, callback=None):
     """Build one stage's trainer (plus `callback(trainer)`, if given) and train it."""
-    import torch
-
     from phasescope.train.run import build_trainer, oom_message
 
     trainer, probe = build_trainer(cfg, arm_name, setup, args, logs, view)
@@ -322,8 +321,6 @@ def _fixed_sft_stage(cfg, arm_name, setup, args, logs, out_dir, is_main) -> SftO
 
 def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -> SftOutcome:
     """A selecting SFT stage: rows and probe records held until the switch is chosen on the dev split."""
-    from phasescope.train.dev import dev_evaluator
-
     arm = cfg.arms[arm_name]
     chooser, weights = SwitchChooser(arm.sft_steps), BestWeights()
     evaluate = dev_evaluator(cfg, setup.tokenizer, arm_name)

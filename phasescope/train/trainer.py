@@ -12,7 +12,12 @@ What it adds to `trl.GRPOTrainer` (tested with TRL 1.16):
   is unit-tested without TRL and an upstream change breaks this adapter only; at μ = 0 it equals
   TRL's `_compute_loss` (tested), the vLLM importance-sampling ratio included, and TRL options it
   does not implement are refused when the trainer is built (`fidelity.py`);
-- per-step metrics are written by phasescope (`on_row`), under the names of DESIGN.md.
+- per-step metrics are written by phasescope (`on_row`; every key is defined in `phasescope/metrics.py`);
+- a schedule whose μ reads online phases (chord_phase) gets them from a `PhaseTracker` the trainer
+  feeds with every row that holds the watched metric (`arms.watched_metric`).
+
+Where no public hook does the job it overrides or reads private TRL / transformers members; each is
+listed, with why, in `upstream.py`, and a test fails, naming it, when an upgrade removes one.
 
 Departures from the reference (Trinity-RFT `mix_chord`): expert and on-policy log-probabilities
 both go through TRL's fused LM head, which divides logits by the rollout temperature; the shipped
@@ -31,11 +36,13 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
-from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_of, tracker_for
+from phasescope.analysis.online import PhaseTracker
+from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_of, watched_metric
 from phasescope.config import ArmConfig
 from phasescope.errors import PhasescopeError
 from phasescope.lm import encode_from_start
-from phasescope.runlog.checkpoint import latest_checkpoint, mark_complete, prune_checkpoints
+from phasescope.runlog.checkpoint import latest_checkpoint
+from phasescope.train.checkpoint_marker import CheckpointMarker
 from phasescope.train.expert_order import rows_at, stream_position
 from phasescope.train.fidelity import refuse_unsupported
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
@@ -113,7 +120,7 @@ class PhaseTrainer(GRPOTrainer):
         self.weight_fn = WEIGHTINGS[arm.weighting]
         self._step_stats: dict[str, float] = {}
         self.signals: dict[str, float] = {}  # the latest value of every numeric metric written so far
-        self.observe = tracker_for(arm)  # derived signals a schedule reads (chord_phase: online phases)
+        self.tracker = phase_tracker_for(arm)  # the online phases a schedule reads (chord_phase)
         self._pending_eval: dict[str, float] = {}
         self._generate_s = 0.0
         self._step_start = time.perf_counter()
@@ -122,6 +129,7 @@ class PhaseTrainer(GRPOTrainer):
         if expert is None and needs_expert(arm, self.args.max_steps):
             raise ValueError("this arm uses the SFT term (μ > 0) but no expert data was given")
         self.add_callback(NonFiniteGuard(self))
+        self.add_callback(CheckpointMarker(self))
 
     # --- data order and checkpoints (resume) -------------------------------------------------------
 
@@ -130,17 +138,6 @@ class PhaseTrainer(GRPOTrainer):
         return EpochRepeatSampler(
             s.data_source, s.mini_repeat_count, s.batch_size, s.repeat_count, s.shuffle, s.seed
         )
-
-    def _save_checkpoint(self, model, trial):
-        """HF's checkpoint, then the completeness marker, then every other checkpoint is deleted."""
-        super()._save_checkpoint(model, trial)
-        # Every rank writes its own files (rng_state_<rank>.pth, ZeRO/FSDP shards): the marker waits for all.
-        self.accelerator.wait_for_everyone()
-        if self.args.should_save:
-            step = self.state.global_step
-            path = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{step}"
-            mark_complete(path, step)
-            prune_checkpoints(path.parent, keep=path)
 
     def last_good_checkpoint(self) -> str:
         found = latest_checkpoint(Path(self.args.output_dir).parent)
@@ -157,6 +154,13 @@ class PhaseTrainer(GRPOTrainer):
                 f'(or train.sft_lr), or set train.on_nonfinite="skip" to drop such updates'
             )
         self._nonfinite = what
+
+    def observe(self, row: dict[str, Any]) -> dict[str, float]:
+        """The ``phase/*`` values of a row that holds the watched metric, for a schedule whose μ reads
+        online phases (chord_phase); {} otherwise. They join the row and, through it, ``signals``."""
+        if self.tracker is None or self.tracker.metric not in row:
+            return {}
+        return self.tracker.update(row["step"], row[self.tracker.metric])
 
     # --- μ and the learning rate ------------------------------------------------------------------------
 
@@ -362,6 +366,16 @@ class PhaseTrainer(GRPOTrainer):
     def attach_eval(self, metrics: dict[str, float]) -> None:
         """Evaluation metrics of the step just taken: they join its row."""
         self._pending_eval = metrics
+
+
+PHASE_MIN_POINTS = 10
+"""chord_phase's detector fits from 10 evaluations on (its default 20 is more than a short run evaluates)."""
+
+
+def phase_tracker_for(arm) -> PhaseTracker | None:
+    """A fresh tracker of the metric the arm's μ reads (``arms.watched_metric``), or None."""
+    metric = watched_metric(arm)
+    return None if metric is None else PhaseTracker(metric, min_points=PHASE_MIN_POINTS)
 
 
 class NonFiniteGuard(TrainerCallback):

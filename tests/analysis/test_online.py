@@ -114,7 +114,7 @@ def test_the_detector_and_the_follower_do_not_import_torch():
     import sys
 
     code = (
-        "import sys, phasescope.analysis.online, phasescope.analysis.planted_kinds, phasescope.runlog.follow;"
+        "import sys, phasescope.analysis.online, phasescope.analysis.planted_kinds, phasescope.watch;"
         " assert 'torch' not in sys.modules and 'phasescope.train' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -88,7 +88,7 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
             assert r["train/mu"] == pytest.approx(max(0.0, 0.5 - prev["rollout/reward_mean"]))
     if arm == "chord_phase":  # too few evaluations to confirm a phase: μ stays at its peak
         assert [r["train/mu"] for r in rows[1:]] == [0.9, 0.9, 0.9]
-        assert all(r["phase/sft_code"] == 0.0 for r in rows if "eval/accuracy" in r)
+        assert all(r["phase/code"] == 0.0 for r in rows if "eval/accuracy" in r)
 
     changed = any(
         not torch.equal(p, q) for p, q in zip(base.state_dict().values(), model.state_dict().values())

@@ -13,7 +13,7 @@ import pytest
 
 from phasescope.analysis.online import OnlineDetector
 from phasescope.errors import UsageError
-from phasescope.runlog.follow import Follower, follow, watch
+from phasescope.watch import Follower, follow, watch
 
 # A planted accuracy curve: shift to step 100, readapt to step 400, overfit to step 800.
 STEPS = np.arange(0, 801, 10.0)

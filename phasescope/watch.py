@@ -1,11 +1,12 @@
 """Follow a training log as it grows and report each phase change once it is confirmed.
 
-The library half of ``phasescope watch``. Supported: a phasescope run or experiment directory
+The library half of ``phasescope watch``; it sits above ``analysis`` (it runs the online detector,
+through ``analysis.online.PhaseTracker``) and reads logs through ``runlog``. Supported: a phasescope run or experiment directory
 (every ``metrics.jsonl`` under it, one detector per run), a JSONL or CSV/TSV log with a step column,
 a ``trainer_state.json`` and a TensorBoard event directory.
 
 Every ``poll`` seconds the sources are looked at; one that changed is read again and the points
-after the last step already fed go, in step order, to that run's ``OnlineDetector``. JSONL and CSV
+after the last step already fed go, in step order, to that run's ``PhaseTracker``. JSONL and CSV
 are read only up to their last newline, so a line caught half-written is read on a later poll,
 once complete (a half-written CSV row would otherwise parse as a wrong number, e.g. ``0.1`` for
 ``0.125``); a complete line that is not JSON is skipped. A ``trainer_state.json`` caught
@@ -26,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from phasescope.analysis.curves import resolve_metric
-from phasescope.analysis.online import OnlineDetector, direction_for
+from phasescope.analysis.online import PhaseTracker, direction_for
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.runlog.importers import STEP_COLUMNS, _records_to_long, load_curves
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, run_identity
@@ -105,7 +106,7 @@ def _signature(p: Path) -> tuple:
 
 
 class Follower:
-    """The sources under one path, a detector per run, and what has been read so far."""
+    """The sources under one path, a phase tracker per run, and what has been read so far."""
 
     def __init__(self, path, metric: str = "eval_loss", direction: str | None = None, *, step_col=None, **kw):
         self.path = Path(path).expanduser()
@@ -113,7 +114,7 @@ class Follower:
         self.direction = direction_for(metric, direction)
         self.step_col = step_col
         self.detector_kwargs = kw
-        self.detectors: dict[str, OnlineDetector] = {}
+        self.trackers: dict[str, PhaseTracker] = {}
         self.seen: set[str] = set()
         self.resolved: str | None = None
         self._grown: dict[Path, tuple] = {}
@@ -149,12 +150,15 @@ class Follower:
         out = []
         mine = frame[frame["metric"] == self.resolved]
         for run, g in mine.groupby("run", sort=False):
-            det = self.detectors.setdefault(
-                run, OnlineDetector(self.resolved, self.direction, **self.detector_kwargs)
-            )
+            tracker = self.trackers.get(run)
+            if tracker is None:
+                tracker = self.trackers[run] = PhaseTracker(
+                    self.resolved, self.direction, **self.detector_kwargs
+                )
             g = g.drop_duplicates("step", keep="last").sort_values("step")
             for step, value in zip(g["step"], g["value"], strict=True):
-                out += [{"run": run, **ev.to_dict()} for ev in det.update(step, value)]
+                tracker.update(step, value)
+                out += [{"run": run, **ev.to_dict()} for ev in tracker.new]
         return out
 
     def run(self, until_idle: float | None = None, wait: bool = False, poll: float = 0.5, on_note=None):
