@@ -16,6 +16,7 @@ import ast
 import dataclasses
 import inspect
 import sys
+import textwrap
 from pathlib import Path
 
 from phasescope import arms as arms_mod
@@ -54,7 +55,7 @@ def metrics_page() -> str:
 
 def field_docs(cls: type) -> dict[str, str]:
     """Field name → the docstring written under it in the class body (`ast`: not kept at run time)."""
-    tree = ast.parse(inspect.getsource(cls))
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body
     docs: dict[str, str] = {}
     for node, nxt in zip(body, body[1:]):
