@@ -84,7 +84,7 @@ TRAIN = Group(
         M(
             "train/lr",
             "Learning rate of this update (`train.sft_lr` for pure-SFT updates, else `train.learning_rate`, "
-            "times the warm-up factor).",
+            "or the arm's `lr`, times the linear warm-up factor).",
         ),
         M("train/grad_norm", "Global gradient L2 norm before clipping to `train.max_grad_norm`."),
         M(

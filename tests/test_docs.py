@@ -129,6 +129,15 @@ def test_registry_names_are_unique_and_defined():
     assert len(GROUPS) >= 9
 
 
+def test_metric_registry_is_a_leaf():
+    import ast
+
+    tree = ast.parse((ROOT / "phasescope" / "metrics.py").read_text())
+    modules = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in modules if m.startswith("phasescope")], modules
+
+
 def test_sample_of_logged_keys_is_documented():
     assert undocumented(SAMPLE_KEYS) == []
 
@@ -185,19 +194,33 @@ def test_readme_is_a_front_door():
         assert f"docs/{page}" in "\n".join(lines), f"README does not link docs/{page}"
 
 
-def test_every_relative_link_points_to_an_existing_file():
+def _broken_links(pages: list[Path]) -> list[str]:
     broken = []
-    for page in _pages():
+    for page in pages:
         for target in LINK.findall(page.read_text()):
             if re.match(r"[a-z]+:", target):
                 continue  # https:, mailto:
             path, _, anchor = target.partition("#")
             dest = (page.parent / path).resolve() if path else page
             if not dest.exists():
-                broken.append(f"{page.relative_to(ROOT)}: {target}")
+                broken.append(f"{page.name}: {target}")
             elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
-                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+                broken.append(f"{page.name}: {target} (no such heading)")
+    return broken
+
+
+def test_every_relative_link_points_to_an_existing_file():
+    broken = _broken_links(_pages())
     assert not broken, broken
+
+
+def test_broken_links_are_found(tmp_path):
+    (tmp_path / "a.md").write_text("# Top\n## The `[trl]` table\n")
+    page = tmp_path / "b.md"
+    page.write_text(
+        "[ok](a.md) [ok](a.md#the-trl-table) [x](missing.md) [y](a.md#nope) [w](https://x.org/q)\n"
+    )
+    assert _broken_links([page]) == ["b.md: missing.md", "b.md: a.md#nope (no such heading)"]
 
 
 def test_slug_follows_github():
