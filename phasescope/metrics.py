@@ -120,7 +120,7 @@ ROLLOUT = Group(
 
 _TOKEN_STATS = (
     ("nll", "Mean −log p over the expert tokens (nats); `expert/nll` is the unweighted SFT loss."),
-    ("p_mean", "Mean p, where p = π_θ(y*_t | x, y*_<t) is the policy's probability of expert token t."),
+    ("p_mean", "Mean p, where `p = π_θ(y*_t | x, y*_<t)` is the policy's probability of expert token t."),
     ("p_q10", "10th percentile of p (linear interpolation): the foreign tail; its jump marks the shift."),
     ("p_q50", "Median p."),
     ("p_q90", "90th percentile of p."),
@@ -149,9 +149,15 @@ PROBE = Group(
     "At step 0 and every evaluation, on `train.probe_size` (64) fixed expert examples, the same for every "
     "arm and seed, in eval mode: comparable across arms, pure RL included. Off with `train.probes = false`.",
     tuple(
-        M(f"probe/{k}", d.replace("`expert/nll` is the unweighted SFT loss.", "on the probe."))
+        M(
+            f"probe/{k}",
+            d.replace(
+                "; `expert/nll` is the unweighted SFT loss.",
+                "; held-out `eval/expert_nll` is its counterpart.",
+            ),
+        )
         for k, d in _TOKEN_STATS
-    )  # fmt: skip
+    )
     + (
         M(
             "probe/kl_to_base",
