@@ -21,8 +21,9 @@ no trainer to log with. So a callback's values cannot join the row that was alre
 reported without writing into the trainer's state behind its back. This callback uses only the
 public contract: it adds its values to the row it is handed (``logs``), which every callback after
 it in the list receives; ``rows`` keeps each of its rows (``{"step": ..., "phase/...": ...}``).
-To have a reporter log them, list it after this callback, e.g.
-``report_to="none", callbacks=[PhaseCallback(), WandbCallback()]``.
+To have the trainer's reporters log them, put the callback ahead of them with
+``PhaseCallback(...).attach(trainer)`` (instead of ``callbacks=[...]``): it goes first in the public
+``trainer.callback_handler.callbacks`` list. ``log_history`` still holds the trainer's own row.
 
 Resuming: ``PhaseCallback`` is an ``ExportableState``, like ``EarlyStoppingCallback``. Each checkpoint
 stores its arguments and the tracker's state in ``trainer_state.json`` (``stateful_callbacks``), and
@@ -96,6 +97,14 @@ class PhaseCallback(TrainerCallback, ExportableState):
             "args": dict(self.init_args),
             "attributes": {"phase_state": self.phase_state, "best_checkpoint": self.best_checkpoint},
         }
+
+    def attach(self, trainer) -> PhaseCallback:
+        """Put this callback first among ``trainer``'s callbacks, ahead of the reporters that
+        ``report_to`` added (W&B, TensorBoard, ...), so the ``phase/*`` values join the rows they log.
+        Returns the callback."""
+        handler = trainer.callback_handler
+        handler.callbacks = [self] + [c for c in handler.callbacks if c is not self]
+        return self
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs:

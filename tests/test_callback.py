@@ -114,6 +114,23 @@ def test_stops_a_real_trainer_at_the_confirmed_overfit_and_logs_phase_values(tmp
     assert not any(k.startswith("phase/") for r in before.rows for k in r)
 
 
+def test_attach_puts_it_ahead_of_the_reporters_so_they_log_the_phase_values(tmp_path):
+    from phasescope import PhaseCallback
+
+    reporter = _Recorder()
+    trainer = _trainer(
+        tmp_path, [reporter.callback], max_steps=40
+    )  # a reporter listed first, as report_to does
+    cb = PhaseCallback().attach(trainer)
+    assert trainer.callback_handler.callbacks[0] is cb
+    assert PhaseCallback.attach(cb, trainer).attach(trainer) is cb  # twice: still one copy
+    assert sum(c is cb for c in trainer.callback_handler.callbacks) == 1
+    trainer.train()
+    evals = [r for r in reporter.rows if "eval_loss" in r]
+    assert evals and all("phase/code" in r and "phase/best_value" in r for r in evals)
+    assert evals[-1]["phase/best_value"] == min(r["eval_loss"] for r in evals)
+
+
 def test_save_best_keeps_the_best_checkpoint_and_stops(tmp_path):
     from phasescope import PhaseCallback
 
