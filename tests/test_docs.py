@@ -237,14 +237,11 @@ OUTSIDE = re.compile(r"\.\./shared|shared/(docs|data)|DESIGN\.md|BACKGROUND\.md|
 PENDING = {
     "phasescope/world/task.py",
     "phasescope/runlog/reader.py",
-    "phasescope/train/trainer.py",
     "phasescope/train/losses.py",
     "phasescope/config_sections.py",
     "docs/config.md",  # generated from config_sections.py's docstrings
     "phasescope/analysis/results.py",
     "tests/analysis/conftest.py",
-    "experiments/default.toml",
-    "experiments/chord-paper-qwen2.5-7b.toml",
 }
 
 
