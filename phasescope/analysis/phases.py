@@ -7,7 +7,7 @@ best point; the labels and fields are the same words for both directions):
 - A segment's trend is *significant* when its fitted slope is at least ``t_min`` standard errors
   from zero **and** it moves the curve by at least ``min_change`` noise standard deviations over
   the segment **and**, when the metric is a rate on ``eval_n`` problems, by more than that eval
-  set's binomial noise could (1.96 * sqrt(2) binomial standard errors: the difference of two
+  set's binomial noise could (``noise.SEPARABLE_Z`` binomial standard errors: the difference of two
   independent evaluations); otherwise it is a ``plateau``. A segment that passed the first two
   tests but not the binomial one is listed as *not separable from noise*.
 - ``shift``: a significant worsening before any significant improvement (at the start, possibly
@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from phasescope.analysis.noise import SEPARABLE_Z, binomial_se
 from phasescope.analysis.segment import Segmentation
 
 PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
@@ -45,8 +46,6 @@ PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
 was ``rise`` (which read backwards for a loss)."""
 NAMED = PHASES[:4]
 """The labels that name a phase; a plateau is the absence of one."""
-SEPARABLE_Z = 1.959963984540054 * 2**0.5
-"""A change smaller than this many binomial standard errors is within the eval set's noise."""
 
 
 @dataclass
@@ -75,12 +74,6 @@ class Phase:
         d["end_ci"] = list(d["end_ci"])
         d.update(extra)
         return d
-
-
-def binomial_se(level: float, eval_n: int) -> float:
-    """Standard error of a rate near ``level`` measured on ``eval_n`` problems."""
-    p = min(max(level, 0.0), 1.0)
-    return (p * (1 - p) / eval_n) ** 0.5
 
 
 def _trend(slope: float, se: float, duration: float, sigma: float, t_min: float, min_change: float) -> int:
