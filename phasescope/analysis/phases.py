@@ -27,9 +27,9 @@ Per phase: start/end step and fitted value, slope (metric units per step, least 
 phase's points), ``uncertain`` (its start's interval is degenerate or spans most of the run),
 ``fixed`` (its start is a known stage boundary), ``stage`` (index of the stage), and the statistics
 of its kind, with goodness changes as positive magnitudes in metric units — shift: ``depth``,
-``worst_step``, ``worst_value``; readapt: ``recover_step`` and ``time_to_recover`` (first step the
-fit gets back to the stage's initial level, ``None`` when it never does); overfit: ``onset_step``,
-``best_step``, ``best_value``, ``decline``; improve: ``gain``.
+``worst_step``, ``worst_value``; overfit: ``onset_step``, ``best_step``, ``best_value``, ``decline``;
+improve: ``gain``. When the curve is back at its base (``recover_step``) is read on the data, not on
+the fit, by ``phasepoints.recovery_step`` (``segment_results`` sets it on the shift and readapt).
 """
 
 from __future__ import annotations
@@ -188,20 +188,6 @@ def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> d
             "worst_step": float(x[inside][i]),
             "worst_value": worst,
         }
-    if ph.label == "readapt":
-        after = x >= ph.start_step
-        g = sign * (f[after] - initial)
-        hit = np.nonzero(g >= 0)[0]
-        if len(hit) == 0:
-            return {"recover_step": None, "time_to_recover": None}
-        i = int(hit[0])
-        xa = x[after]
-        if i == 0:
-            rec = float(xa[0])
-        else:  # the fit is linear between points, so the crossing is exact
-            g0, g1 = g[i - 1], g[i]
-            rec = float(xa[i - 1] + (xa[i] - xa[i - 1]) * (-g0) / (g1 - g0))
-        return {"recover_step": rec, "time_to_recover": rec - ph.start_step}
     if ph.label == "overfit":
         return {
             "onset_step": ph.start_step,
