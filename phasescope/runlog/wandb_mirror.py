@@ -6,8 +6,8 @@ network, no or bad API key, a W&B bug) prints one warning and turns the mirror i
 
 Layout on W&B: one run per (arm, seed), ``group`` = experiment name, ``job_type`` = arm, name
 ``<arm>/seed<k>``, tags (arm, world or model, phasescope version), the resolved config attached,
-metrics under their metrics.jsonl names with ``step`` as the step metric; accuracy- and reward-like
-metrics keep their max in the summary, loss- and nll-like ones their min (and both their last).
+metrics under their metrics.jsonl names with ``step`` as the step metric; metrics whose name says
+higher is better keep their max in the summary, lower-is-better ones their min (and both their last).
 
 Resume: the run id is derived from the experiment (name and start time), the arm and the seed
 (`run_id`), and W&B is opened with ``resume="allow"``, so `phasescope run --resume` continues the
@@ -37,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from phasescope.runlog.names import infer_direction
 
 MODES = ("off", "offline", "online")
 _IN_USE_TRIES = 20
@@ -87,13 +89,12 @@ def run_id(experiment: str, started: str, arm: str, seed: int) -> str:
 
 
 def summary_of(name: str) -> str | None:
-    """The W&B summary of a metric: its best value (max or min) and its last, or None (last only)."""
-    low = name.lower()
-    if "accuracy" in low or ("reward" in low and "std" not in low):
-        return "max,last"
-    if "loss" in low or "nll" in low:
-        return "min,last"
-    return None
+    """The W&B summary of a metric: its best value (max or min, by what the name says is better) and
+    its last, or None (last only) when the name does not say, or names a spread (``reward_std``)."""
+    direction = infer_direction(name)
+    if direction is None or "std" in name.lower():
+        return None
+    return "max,last" if direction == "higher" else "min,last"
 
 
 def _numeric(row: dict[str, Any]) -> dict[str, float]:
