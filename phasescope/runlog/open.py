@@ -76,7 +76,7 @@ def open_experiment(path, step_col: str | None = None) -> Experiment:
 
         record = {"config": experiment_config(spec) or {}}
     else:
-        record = read_experiment(spec, levels=2 if Path(spec).is_dir() else 1)
+        record = read_experiment(spec, levels=2)  # a run dir (or its metrics.jsonl) is <exp>/<arm>/seed<k>
     config = record.get("config") or {}
     return Experiment(
         path=spec,
@@ -95,7 +95,7 @@ def _kind(spec: str) -> str:
     if is_wandb_source(spec):
         return "wandb"
     p = Path(spec).expanduser()
-    if p.name == "metrics.jsonl" and (p.parent / "metrics.jsonl").is_file():
+    if p.name == "metrics.jsonl":  # a run's own log names its run
         p = p.parent
     if p.is_dir() and (p / "metrics.jsonl").is_file():
         return "run"
