@@ -28,6 +28,7 @@ from phasescope.report.phasefigs import fig_phases, fig_timeline
 from phasescope.report.render import render_html, render_markdown
 from phasescope.runlog.names import is_wandb_source
 from phasescope.runlog.open import Experiment, metric_table, open_experiment
+from phasescope.runlog.wandb_reader import parse_wandb_spec
 
 PHASE_METRICS = ("eval/accuracy", "eval/expert_nll", "eval/general_accuracy")
 """The metrics a phasescope run's phases are read on: shift and readapt on accuracy, overfit on
@@ -55,8 +56,6 @@ def default_out(path) -> Path:
     """``<dir>/analysis`` for local logs; ``analysis/<entity-project-name>`` for a W&B source."""
     spec = str(path)
     if is_wandb_source(spec):
-        from phasescope.runlog.wandb_reader import parse_wandb_spec
-
         return Path("analysis") / parse_wandb_spec(spec).slug
     p = Path(path)
     return (p if p.is_dir() else p.parent) / "analysis"

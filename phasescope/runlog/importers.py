@@ -39,6 +39,7 @@ from phasescope.runlog.records import (  # noqa: F401 (re-exports: COLUMNS, STEP
     stamp,
     step_column,
 )
+from phasescope.runlog.wandb_reader import read_wandb
 
 _records_to_long = records_to_long  # runlog/follow.py's name for it
 
@@ -54,8 +55,6 @@ def load_curves(path: str | os.PathLike, step_col: str | None = None) -> tuple[p
     """Read every metric curve at ``path``; returns (tidy frame, notes about what was fixed)."""
     spec = str(path)
     if is_wandb_source(spec):
-        from phasescope.runlog.wandb_reader import read_wandb
-
         long, notes = read_wandb(spec, step_col)
     else:
         p = Path(spec).expanduser()

@@ -28,6 +28,7 @@ from phasescope.runlog.importers import load_curves
 from phasescope.runlog.names import is_wandb_source
 from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
 from phasescope.runlog.records import metric_table
+from phasescope.runlog.wandb_reader import experiment_config
 
 KINDS = ("run", "experiment", "log", "wandb")
 
@@ -72,8 +73,6 @@ def open_experiment(path, step_col: str | None = None) -> Experiment:
         raise PhasescopeError(f"{spec}: no finite metric values found")
     kind = _kind(spec)
     if kind == "wandb":
-        from phasescope.runlog.wandb_reader import experiment_config
-
         record = {"config": experiment_config(spec) or {}}
     else:
         record = read_experiment(spec, levels=2)  # a run dir (or its metrics.jsonl) is <exp>/<arm>/seed<k>

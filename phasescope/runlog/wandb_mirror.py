@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from phasescope.runlog.names import infer_direction
+from phasescope.runlog.wandb_offline import logged_steps
 
 MODES = ("off", "offline", "online")
 _IN_USE_TRIES = 20
@@ -184,8 +185,6 @@ class WandbMirror:
         if self.mode == "online":
             last = self.run.summary.get("step")
             return last if isinstance(last, int | float) else None
-        from phasescope.runlog.wandb_offline import logged_steps
-
         runs_dir = Path(self.run.dir).parents[1]  # <dir>/wandb/offline-run-<time>-<id>/files
         steps = [s for f in sorted(runs_dir.glob(f"*-{run_id}/run-{run_id}.wandb")) for s in logged_steps(f)]
         return max(steps) if steps else None
