@@ -2,7 +2,8 @@
 
 Training lives in `phasescope.train` (needs torch); reading and analysing curves lives in
 `phasescope.runlog`, `phasescope.analysis` and `phasescope.report` (no torch). `phasescope.arms` is
-the arm registry and `phasescope.config` the experiment configuration; README "Where things are"
+the arm registry and `phasescope.config` the experiment configuration;
+`phasescope.analyse(phasescope.open_experiment(path), metric)` reads any run's phases; README "Where things are"
 maps every module and the data flow from `phasescope run` to the report.
 """
 
@@ -10,7 +11,16 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # PhaseCallback needs transformers (and so torch): import it only when asked for.
+    # `import phasescope` stays light: the analysis needs pandas/scipy, PhaseCallback needs
+    # transformers (and so torch); each is imported only when asked for.
+    if name == "open_experiment":
+        from phasescope.runlog.open import open_experiment
+
+        return open_experiment
+    if name == "analyse":
+        from phasescope.analysis.pipeline import analyse
+
+        return analyse
     if name == "PhaseCallback":
         from phasescope.callback import PhaseCallback
 

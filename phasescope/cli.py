@@ -95,30 +95,25 @@ def segment(
     Stage switches logged by phasescope (SFT -> RL) are known changepoints: each stage is read on its own."""
     import json
 
-    from phasescope.analysis import format_table, load_curves, metric_table, segment_frame
+    from phasescope.analysis import analyse, format_table, open_experiment
     from phasescope.errors import UsageError
 
-    direction = _value(direction)
     n_eval = _eval_n(eval_n)
-    frame, notes = load_curves(path, step_col=step_col)
-    if frame.empty:
-        raise PhasescopeError(f"{path}: no finite metric values found")
-    for note in notes:
+    exp = open_experiment(path, step_col=step_col)
+    for note in exp.notes:
         typer.echo(f"note: {note}", err=True)
     if metric is None:
-        table = metric_table(frame)
+        table = exp.metrics()
         typer.echo(f"{len(table)} metrics in {path} (pass one with --metric):")
         for row in table.itertuples():
             pts = row.min_points if row.min_points == row.max_points else f"{row.min_points}-{row.max_points}"
             typer.echo(f"  {row.metric:<40} {row.curves} curve(s), {pts} points")
         return
-    if n_eval is None:
-        from phasescope.analysis.evalset import eval_set_size
-
-        n_eval = eval_set_size(path, metric)
-    knots = frame.attrs.get("stage_starts") or None
-    results, notes = segment_frame(frame, metric, direction, eval_n=n_eval, fixed_knots=knots)
-    for note in notes:
+    result = analyse(exp, metric, direction=_value(direction), eval_n=n_eval)
+    if result.phase_error:
+        raise PhasescopeError(result.phase_error)
+    results = result.phases
+    for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     if json_out != "-":
         typer.echo("\n\n".join(format_table(r) for r in results))
@@ -255,14 +250,13 @@ def _report_after_run(exp_dir, wandb_mode: str, config: dict) -> None:
     on disk is the record, and `phasescope report` can be rerun on it."""
     try:
         from phasescope.report import build_report
-        from phasescope.runlog.wandb_mirror import upload_analysis
+        from phasescope.report.wandb_upload import upload_analysis
 
         rep = build_report(exp_dir)
         typer.echo(f"report: {rep.html}")
         typer.echo(rep.compare["verdict"])
-        if upload_analysis(
-            rep.compare, rep.figures, wandb_mode, group=exp_dir.name, config=config, dir=exp_dir
-        ):
+        first = next(iter(rep.analyses.values()))
+        if upload_analysis(first, rep.figures, wandb_mode, group=exp_dir.name, config=config, dir=exp_dir):
             typer.echo("W&B: analysis run logged (tables, figures, phase spans)")
     except Exception as exc:  # noqa: BLE001 - never lose a finished training run to a report bug
         typer.echo(
@@ -286,20 +280,15 @@ def compare(
     import json
     from pathlib import Path
 
-    from phasescope.analysis import load_curves
-    from phasescope.analysis.compare import compare_frame
-    from phasescope.analysis.curves import resolve_metric
-    from phasescope.analysis.evalset import eval_set_size
+    from phasescope.analysis import analyse, open_experiment
     from phasescope.analysis.tables import format_compare
     from phasescope.errors import UsageError
     from phasescope.report import compare_path, default_out
 
-    frame, notes = load_curves(path)
-    if frame.empty:
-        raise PhasescopeError(f"{path}: no finite metric values found")
-    metric = resolve_metric(frame, metric)
-    result, more = compare_frame(frame, metric, eval_n=eval_set_size(path, metric))
-    for note in notes + more:
+    exp = open_experiment(path)
+    analysis = analyse(exp, metric)
+    metric, result = analysis.metric, analysis.comparison
+    for note in exp.notes + analysis.notes:
         typer.echo(f"note: {note}", err=True)
     text = json.dumps(result, indent=2)
     if json_out == "-":
@@ -335,7 +324,7 @@ def report(
     from pathlib import Path
 
     from phasescope.report import build_report
-    from phasescope.runlog.wandb_mirror import upload_analysis
+    from phasescope.report.wandb_upload import upload_analysis
 
     wandb = _value(wandb)
     rep = build_report(path, out, metric or None)
@@ -347,9 +336,8 @@ def report(
     )
     name = rep.experiment.get("name") or Path(path).name
     wdir = path if Path(path).is_dir() else rep.out_dir
-    if upload_analysis(
-        rep.compare, rep.figures, wandb, group=name, config=rep.experiment.get("config"), dir=wdir
-    ):
+    first = next(iter(rep.analyses.values()))
+    if upload_analysis(first, rep.figures, wandb, group=name, config=rep.experiment.get("config"), dir=wdir):
         typer.echo("W&B: analysis run logged")
 
 

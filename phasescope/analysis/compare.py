@@ -36,15 +36,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from phasescope.analysis.curves import curves_for, infer_direction, resolve_metric
-from phasescope.analysis.evalset import eval_set_size, is_rate_name  # noqa: F401 (eval_set_size: re-export)
+from phasescope.analysis.curves import curves_for
+from phasescope.analysis.noise import Z95, binomial_se
 from phasescope.analysis.phasepoints import phase_points
 from phasescope.analysis.phases import PHASES
-from phasescope.analysis.results import _num, segment_frame
+from phasescope.analysis.ranking import ranking
+from phasescope.analysis.segment_results import _num, segment_frame
+from phasescope.analysis.verdict import verdict
 from phasescope.errors import PhasescopeError
-
-Z95 = 1.959963984540054
-
 
 # ----------------------------------------------------------------------------------------------
 # Small-sample statistics (pure)
@@ -143,12 +142,6 @@ def hedges_g(a, b) -> tuple[float | None, list[float] | None]:
     return float(g), [float(g - Z95 * se), float(g + Z95 * se)]
 
 
-def binomial_se(p: float, n: int) -> float:
-    """Standard error of a rate p measured on n independent problems."""
-    p = min(max(p, 0.0), 1.0)
-    return math.sqrt(p * (1 - p) / n)
-
-
 def auc(steps, values) -> float:
     """Trapezoid area over the step span divided by the span: the average level of the curve."""
     x, y = np.asarray(steps, float), np.asarray(values, float)
@@ -185,37 +178,30 @@ PHASE_QUANTITIES = ("depth", "duration", "onset", "recovery")
 # The comparison
 
 
-def _is_rate(name: str, curves) -> bool:
-    if not is_rate_name(name):
-        return False
-    return all(np.nanmin(c.values) >= 0 and np.nanmax(c.values) <= 1 for c in curves)
-
-
 def compare_frame(
     frame: pd.DataFrame,
-    metric: str = "eval/accuracy",
+    metric: str,
     *,
+    direction: str,
     eval_n: int | None = None,
-    direction: str | None = None,
+    segments: list[dict] | None = None,
+    fixed_knots: dict | None = None,
     n_boot: int = 2000,
     seed: int = 0,
-    fixed_knots: dict | None = None,
 ) -> tuple[dict, list[str]]:
-    """Compare every run (arm) of ``metric`` in a tidy frame. Returns (JSON-ready dict, notes).
-    ``eval_n`` applies to rates only; ``fixed_knots`` ({run: first steps of later stages}) defaults
-    to the stage changes the reader found (``frame.attrs["stage_starts"]``)."""
-    name = resolve_metric(frame, metric)
-    direction = direction or infer_direction(name) or "higher"
-    curves, notes = curves_for(frame, name)
-    if eval_n and not _is_rate(name, curves):
-        eval_n = None
-    knots = frame.attrs.get("stage_starts") if fixed_knots is None else fixed_knots
-    try:
-        segs, more = segment_frame(frame, name, direction, eval_n=eval_n, fixed_knots=knots or None)
-        notes += more
-    except PhasescopeError as exc:
-        segs = []
-        notes.append(f"no phases: {exc}")
+    """Compare every run (arm) of ``metric`` (a name in ``frame``) in a tidy frame. Returns
+    (JSON-ready dict, notes). Everything is given: ``eval_n`` (a rate's eval-set size, or None),
+    ``segments`` (the runs' results of ``segment_frame``; when None they are segmented here with
+    ``fixed_knots``, {run: first steps of later stages}). ``pipeline.analyse`` resolves them."""
+    curves, notes = curves_for(frame, metric)
+    segs = segments
+    if segs is None:
+        try:
+            segs, more = segment_frame(frame, metric, direction, eval_n=eval_n, fixed_knots=fixed_knots)
+            notes += more
+        except PhasescopeError as exc:
+            segs = []
+            notes.append(f"no phases: {exc}")
     seg_by_run = {s["run"]: s for s in segs}
     rng = np.random.default_rng(seed)
     arms = {}
@@ -236,7 +222,7 @@ def compare_frame(
             arm["phases"] = _phase_summary(pts, n_boot, rng)
             arm["segmentation"] = seg
         arms[c.run] = arm
-    result = {"metric": name, "direction": direction, "eval_n": eval_n, "arms": arms, "pairwise": []}
+    result = {"metric": metric, "direction": direction, "eval_n": eval_n, "arms": arms, "pairwise": []}
     # Pairs in ranking order (better final first), so most differences read as positive leads.
     for a, b in itertools.combinations(ranking(result), 2):
         for q in ("final", "best"):
@@ -332,84 +318,3 @@ def _jsonable(x):
     if isinstance(x, int | float | np.integer | np.floating):
         return _num(x)
     return x
-
-
-# ----------------------------------------------------------------------------------------------
-# Words
-
-
-def ranking(result: dict, quantity: str = "final") -> list[str]:
-    """Arms ordered best first by the mean of ``quantity`` (final or best)."""
-    sign = -1 if result["direction"] == "higher" else 1
-    return sorted(result["arms"], key=lambda a: sign * result["arms"][a][quantity]["mean"])
-
-
-def find_pair(result: dict, a: str, b: str, quantity: str) -> tuple[dict, int] | tuple[None, int]:
-    """The pairwise entry for (a, b) and the sign to read it as a − b (+1) or b − a (−1)."""
-    for p in result["pairwise"]:
-        if p["quantity"] != quantity:
-            continue
-        if (p["a"], p["b"]) == (a, b):
-            return p, 1
-        if (p["a"], p["b"]) == (b, a):
-            return p, -1
-    return None, 1
-
-
-def verdict(result: dict, quantity: str = "final") -> str:
-    """One honest paragraph: which arm is best on ``quantity`` and whether that beats the noise."""
-    from phasescope.analysis.tables import pm as _pm  # tables reads this module's results
-
-    arms = result["arms"]
-    order = ranking(result, quantity)
-    what = "final" if quantity == "final" else "peak"
-    m = result["metric"]
-    top = order[0]
-    s = arms[top][quantity]
-    lines = [f"Highest {what} {m}: {top}, {_pm(s)} ({s['n']} seed{'s' if s['n'] != 1 else ''})."]
-    if result["direction"] == "lower":
-        lines[0] = lines[0].replace("Highest", "Lowest (best)")
-    if len(order) == 1:
-        return lines[0]
-    separated, tied = [], []
-    for other in order[1:]:
-        p, sign = find_pair(result, top, other, quantity)
-        ci = p["ci"]
-        if ci is None:
-            tied.append(other)
-            continue
-        lo, hi = sorted((sign * ci[0], sign * ci[1]))
-        (separated if (lo > 0 or hi < 0) else tied).append(other)
-    runner = order[1]
-    p, sign = find_pair(result, top, runner, quantity)
-    diff = sign * p["diff"]
-    txt = f"Versus the runner-up {runner} ({_pm(arms[runner][quantity])}): difference {diff:+.3f}"
-    if p["ci"] is not None:
-        lo, hi = sorted((sign * p["ci"][0], sign * p["ci"][1]))
-        txt += f", 95% CI [{lo:+.3f}, {hi:+.3f}] ({p['ci_method']}"
-        if p["p_welch"] is not None:
-            txt += f", Welch p = {p['p_welch']:.2g}, permutation p = {p['p_perm']:.2g}"
-        txt += ")"
-    else:
-        txt += " (no CI: no seed spread and no eval-set size)"
-    if p["hedges_g"] is not None:
-        g_lo, g_hi = sorted((sign * p["g_ci"][0], sign * p["g_ci"][1]))
-        txt += f"; Hedges' g {sign * p['hedges_g']:+.2f} [{g_lo:+.2f}, {g_hi:+.2f}]"
-    lines.append(txt + ".")
-    if p["caveat"]:
-        lines.append(f"Caveat: {p['caveat']}.")
-    if "eval_noise_ci" in p:
-        noise = (p["eval_noise_ci"][1] - p["eval_noise_ci"][0]) / 2
-        within = "exceeds" if p["exceeds_eval_noise"] else "is within"
-        lines.append(
-            f"Eval-set noise (n = {result['eval_n']} held-out problems, the same for every seed): "
-            f"±{noise:.3f} on this difference, which the difference {within}."
-        )
-    if separated and not tied:
-        lines.append(f"{top}'s lead over every other arm is outside its 95% CI.")
-    elif tied:
-        lines.append(
-            f"Not separable from {top} at 95%: {', '.join(tied)}"
-            + (f"; separated: {', '.join(separated)}." if separated else ".")
-        )
-    return " ".join(lines)

@@ -1,8 +1,8 @@
 """From a tidy frame of logged metrics to the curves the segmenter reads.
 
 Picks a metric (by exact name, else by a unique loose match so ``eval/accuracy`` finds
-``eval_accuracy``), infers whether higher is better from its name, and gathers the seeds of each
-run onto one step grid so they can be averaged and bootstrapped.
+``eval_accuracy``) and gathers the seeds of each run onto one step grid so they can be averaged and
+bootstrapped. Which way a name is better is ``runlog.names.infer_direction`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -15,27 +15,8 @@ import numpy as np
 import pandas as pd
 
 from phasescope.errors import PhasescopeError, UsageError
-from phasescope.runlog.names import metric_aliases
-
-# Name fragments that mean lower is better. Substrings where they are unambiguous, whole tokens
-# where a substring would misfire ("err" in "interr...", "cer" in "cancer").
-_LOWER_SUBSTRINGS = ("loss", "perplexity", "nll", "error", "regret")
-_LOWER_TOKENS = {"ppl", "err", "wer", "cer", "mse", "mae", "rmse", "kl", "ter"}
-_HIGHER_TOKENS = {
-    "acc", "accuracy", "reward", "rewards", "rew", "return", "score", "f1", "bleu", "rouge",
-    "pass", "exact", "em", "win", "precision", "recall", "auc", "map", "success", "correct",
-}  # fmt: skip
-
-
-def infer_direction(metric: str) -> str | None:
-    """'higher' or 'lower' when the name says which is better, else None."""
-    name = metric.lower()
-    tokens = set(re.split(r"[^a-z0-9]+", name))
-    if any(s in name for s in _LOWER_SUBSTRINGS) or tokens & _LOWER_TOKENS:
-        return "lower"
-    if tokens & _HIGHER_TOKENS or "accuracy" in name or "reward" in name:
-        return "higher"
-    return None
+from phasescope.runlog.names import infer_direction, metric_aliases  # noqa: F401 (infer_direction: re-export)
+from phasescope.runlog.records import metric_table  # noqa: F401 (re-export)
 
 
 def _loose(name: str) -> str:
@@ -64,15 +45,6 @@ def resolve_metric(frame: pd.DataFrame, metric: str) -> str:
     shown = ", ".join(sorted(names)[:25]) + (" ..." if len(names) > 25 else "")
     hint = f" (matches: {', '.join(tail)})" if len(tail) > 1 else ""
     raise UsageError(f"metric {metric!r} not found{hint}; available: {shown}")
-
-
-def metric_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per metric: how many runs log it, and the fewest and most points per curve."""
-    per = frame.groupby(["metric", "run", "seed"], dropna=False).size().rename("points").reset_index()
-    out = per.groupby("metric").agg(
-        curves=("points", "size"), min_points=("points", "min"), max_points=("points", "max")
-    )
-    return out.reset_index()
 
 
 @dataclass

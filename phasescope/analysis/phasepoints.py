@@ -1,13 +1,26 @@
 """One seed's phases as the quantities a comparison averages over seeds: for each phase label,
 whether it is present, its onset, end, duration, depth (gain for improve, decline for overfit) and,
 for a shift, the step the curve is back at its base. Consecutive spans of one label (two readapt
-spans in a row) count as one phase.
+spans in a row) count as one phase. ``recovery_step`` is the one definition of when a curve is
+back at its base, which the segment results use too.
 """
 
 from __future__ import annotations
 
-from phasescope.analysis.evalset import recovery_step
+import numpy as np
+
 from phasescope.analysis.phases import PHASES
+
+
+def recovery_step(steps, y, worst_step, direction: str = "higher") -> float | None:
+    """First evaluated step after the worst point of a shift at which the curve is back at or
+    beyond its base (the step-0 value) in the good direction; None when it never is."""
+    x, v = np.asarray(steps, float), np.asarray(y, float)
+    if worst_step is None or len(v) == 0:
+        return None
+    good = v >= v[0] if direction == "higher" else v <= v[0]
+    after = np.nonzero(good & (x > worst_step))[0]
+    return float(x[after[0]]) if len(after) else None
 
 
 def phase_points(phases: list[dict], steps=None, y=None, direction: str = "higher") -> dict:

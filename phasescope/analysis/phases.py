@@ -7,7 +7,7 @@ best point; the labels and fields are the same words for both directions):
 - A segment's trend is *significant* when its fitted slope is at least ``t_min`` standard errors
   from zero **and** it moves the curve by at least ``min_change`` noise standard deviations over
   the segment **and**, when the metric is a rate on ``eval_n`` problems, by more than that eval
-  set's binomial noise could (1.96 * sqrt(2) binomial standard errors: the difference of two
+  set's binomial noise could (``noise.SEPARABLE_Z`` binomial standard errors: the difference of two
   independent evaluations); otherwise it is a ``plateau``. A segment that passed the first two
   tests but not the binomial one is listed as *not separable from noise*.
 - ``shift``: a significant worsening before any significant improvement (at the start, possibly
@@ -27,9 +27,9 @@ Per phase: start/end step and fitted value, slope (metric units per step, least 
 phase's points), ``uncertain`` (its start's interval is degenerate or spans most of the run),
 ``fixed`` (its start is a known stage boundary), ``stage`` (index of the stage), and the statistics
 of its kind, with goodness changes as positive magnitudes in metric units — shift: ``depth``,
-``worst_step``, ``worst_value``; readapt: ``recover_step`` and ``time_to_recover`` (first step the
-fit gets back to the stage's initial level, ``None`` when it never does); overfit: ``onset_step``,
-``best_step``, ``best_value``, ``decline``; improve: ``gain``.
+``worst_step``, ``worst_value``; overfit: ``onset_step``, ``best_step``, ``best_value``, ``decline``;
+improve: ``gain``. When the curve is back at its base (``recover_step``) is read on the data, not on
+the fit, by ``phasepoints.recovery_step`` (``segment_results`` sets it on the shift and readapt).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from phasescope.analysis.noise import SEPARABLE_Z, binomial_se
 from phasescope.analysis.segment import Segmentation
 
 PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
@@ -45,8 +46,6 @@ PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
 was ``rise`` (which read backwards for a loss)."""
 NAMED = PHASES[:4]
 """The labels that name a phase; a plateau is the absence of one."""
-SEPARABLE_Z = 1.959963984540054 * 2**0.5
-"""A change smaller than this many binomial standard errors is within the eval set's noise."""
 
 
 @dataclass
@@ -75,12 +74,6 @@ class Phase:
         d["end_ci"] = list(d["end_ci"])
         d.update(extra)
         return d
-
-
-def binomial_se(level: float, eval_n: int) -> float:
-    """Standard error of a rate near ``level`` measured on ``eval_n`` problems."""
-    p = min(max(level, 0.0), 1.0)
-    return (p * (1 - p) / eval_n) ** 0.5
 
 
 def _trend(slope: float, se: float, duration: float, sigma: float, t_min: float, min_change: float) -> int:
@@ -195,20 +188,6 @@ def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> d
             "worst_step": float(x[inside][i]),
             "worst_value": worst,
         }
-    if ph.label == "readapt":
-        after = x >= ph.start_step
-        g = sign * (f[after] - initial)
-        hit = np.nonzero(g >= 0)[0]
-        if len(hit) == 0:
-            return {"recover_step": None, "time_to_recover": None}
-        i = int(hit[0])
-        xa = x[after]
-        if i == 0:
-            rec = float(xa[0])
-        else:  # the fit is linear between points, so the crossing is exact
-            g0, g1 = g[i - 1], g[i]
-            rec = float(xa[i - 1] + (xa[i] - xa[i - 1]) * (-g0) / (g1 - g0))
-        return {"recover_step": rec, "time_to_recover": rec - ph.start_step}
     if ph.label == "overfit":
         return {
             "onset_step": ph.start_step,

@@ -16,8 +16,8 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from phasescope.analysis.compare import ranking
 from phasescope.analysis.phases import PHASES
+from phasescope.analysis.ranking import ranking
 
 NONE = "–"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-Z95 = 1.959963984540054
+from phasescope.analysis.noise import Z95, binomial_se
 
 
 def stage_switches(frame: pd.DataFrame) -> dict[str, list[tuple[float, str]]]:
@@ -66,11 +66,11 @@ def base_level(data: dict) -> float | None:
 
 
 def binomial_band(ax, x, y, n: int | None, colour) -> bool:
-    """Shade y ± 1.96·√(y(1−y)/n): the 95% eval-set noise of a rate on n problems. False (nothing
+    """Shade y ± Z95·√(y(1−y)/n): the 95% eval-set noise of a rate on n problems. False (nothing
     drawn) when n is unknown or y is not a rate."""
     y = np.asarray(y, float)
     if not n or len(y) == 0 or np.nanmin(y) < 0 or np.nanmax(y) > 1:
         return False
-    half = Z95 * np.sqrt(np.clip(y * (1 - y), 0, None) / n)
+    half = Z95 * binomial_se(y, n)
     ax.fill_between(x, y - half, y + half, color=colour, alpha=0.16, lw=0)
     return True

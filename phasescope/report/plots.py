@@ -25,6 +25,7 @@ from phasescope.analysis.curves import curves_for  # noqa: E402
 from phasescope.analysis.phases import PHASES  # noqa: E402
 from phasescope.arms import ARM_LABELS, ordered  # noqa: E402
 from phasescope.arms import ARM_NAMES as ARM_ORDER  # noqa: E402
+from phasescope.report.marks import base_level, binomial_band, draw_base, draw_switches  # noqa: E402
 
 # Okabe & Ito (2008). Yellow (#F0E442) is left out: it vanishes on white paper; a mid grey takes its
 # place so that each built-in arm has a colour (and a line style) of its own.
@@ -175,7 +176,6 @@ def fig_heldout(
 ) -> Figure | None:
     """All arms on one axis: mean over seeds with a ±1 sd band (a single seed: the 95% binomial
     eval-set band when the eval-set size is known), the base level and the stage switches."""
-    from phasescope.report.marks import base_level, binomial_band, draw_base, draw_switches
 
     data = series(frame, metric)
     if not data:
@@ -222,7 +222,6 @@ def fig_mu(frame: pd.DataFrame) -> Figure | None:
 def _panels(frame, panels, title, figsize_h=2.8, smooth_train=True, switches=None):
     """Side-by-side panels of per-arm curves; ``panels`` = [(metric, ylabel or None)]. Stage
     switches (vertical) and, for metrics logged at step 0, the base level (horizontal) are marked."""
-    from phasescope.report.marks import base_level, draw_base, draw_switches
 
     loaded = {m: series(frame, m) for m, _ in panels if m}
     panels = [(m, y) for m, y in panels if m and loaded[m]]
@@ -431,13 +430,3 @@ def fig_endpoints(compare: dict) -> Figure | None:
         fig.suptitle(f"Per-seed values (dots) and mean with t 95% CI (diamond, bar){how}", fontsize=9.5)
         fig.tight_layout()
     return fig
-
-
-def __getattr__(name: str):
-    """fig_phases and fig_timeline live in phasefigs (which imports this module); they stay
-    reachable as ``plots.fig_phases`` for the notebook and older code."""
-    if name in ("fig_phases", "fig_timeline"):
-        from phasescope.report import phasefigs
-
-        return getattr(phasefigs, name)
-    raise AttributeError(name)

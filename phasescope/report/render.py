@@ -10,7 +10,7 @@ import html
 import json
 from pathlib import Path
 
-from phasescope.analysis.results import describe
+from phasescope.analysis.segment_results import describe_phases
 from phasescope.analysis.tables import Table, arm_table, pair_table, phase_table, to_html, to_markdown
 from phasescope.arms import ordered
 from phasescope.runlog.experiment import eval_sets, is_world_run, report_config
@@ -73,7 +73,7 @@ def readings(c: dict) -> list[str]:
     for a in ordered(c["arms"]):
         seg = c["arms"][a].get("segmentation")
         if seg:
-            out.append(f"{a}: " + "; ".join(describe(seg)))
+            out.append(f"{a}: " + "; ".join(describe_phases(seg)))
     return out
 
 

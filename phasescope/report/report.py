@@ -17,14 +17,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phasescope.analysis.compare import compare_frame
-from phasescope.analysis.evalset import eval_set_size
+from phasescope.analysis.curves import resolve_metric
+from phasescope.analysis.pipeline import Analysis, analyse
+from phasescope.analysis.segment import MIN_POINTS
 from phasescope.analysis.tables import Table, num_cell, text_cell
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.report import plots
 from phasescope.report.marks import stage_switches
+from phasescope.report.phasefigs import fig_phases, fig_timeline
 from phasescope.report.render import render_html, render_markdown
-from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
+from phasescope.runlog.names import is_wandb_source
+from phasescope.runlog.open import Experiment, metric_table, open_experiment
+from phasescope.runlog.wandb_reader import parse_wandb_spec
 
 PHASE_METRICS = ("eval/accuracy", "eval/expert_nll", "eval/general_accuracy")
 """The metrics a phasescope run's phases are read on: shift and readapt on accuracy, overfit on
@@ -45,18 +49,13 @@ class Report:
     compares: dict[str, dict] = field(default_factory=dict)  # metric -> comparison, every metric
     source: str = ""
     title: str = ""
-
-
-def _is_wandb(spec: str) -> bool:
-    return spec.startswith("wandb:") or "wandb.ai/" in spec
+    analyses: dict[str, Analysis] = field(default_factory=dict)  # metric -> its analysis
 
 
 def default_out(path) -> Path:
     """``<dir>/analysis`` for local logs; ``analysis/<entity-project-name>`` for a W&B source."""
     spec = str(path)
-    if _is_wandb(spec):
-        from phasescope.runlog.wandb_reader import parse_wandb_spec
-
+    if is_wandb_source(spec):
         return Path("analysis") / parse_wandb_spec(spec).slug
     p = Path(path)
     return (p if p.is_dir() else p.parent) / "analysis"
@@ -83,27 +82,11 @@ def read_compare(out_dir, metric: str) -> dict:
     raise UsageError(f"no comparison of {metric} in {out_dir}; run: phasescope compare <path> -m {metric}")
 
 
-def read_report_experiment(path) -> dict:
-    """experiment.json of a run directory; for a W&B group, the config its runs carry."""
-    spec = str(path)
-    if _is_wandb(spec):
-        from phasescope.runlog.wandb_reader import experiment_config
-
-        return {"config": experiment_config(spec) or {}}
-    from phasescope.runlog.experiment import read_experiment
-
-    return read_experiment(path)
-
-
 def report_metrics(frame, asked=None) -> tuple[list[str], list[str]]:
     """The metrics to read as phases: those asked for, else every one of ``PHASE_METRICS`` the run
     logged, else (a foreign log) eval/accuracy by a loose match, else its longest eval curve."""
-    from phasescope.analysis import metric_table
-    from phasescope.analysis.curves import resolve_metric
-    from phasescope.analysis.segment import MIN_POINTS
-
     if asked:
-        return [resolve_metric(frame, m) for m in ([asked] if isinstance(asked, str) else asked)], []
+        return list(dict.fromkeys([asked] if isinstance(asked, str) else asked)), []
     have = set(frame["metric"])
     found = [m for m in PHASE_METRICS if m in have]
     if found:
@@ -120,23 +103,6 @@ def report_metrics(frame, asked=None) -> tuple[list[str], list[str]]:
                                                                               ascending=[True, False])  # fmt: skip
     pick = str(table["metric"].iloc[0])
     return [pick], [f"no eval/accuracy logged: the report reads {pick} (choose with --metric)"]
-
-
-def token_snapshots(path) -> dict[tuple[str, int | None], list[dict]]:
-    """(arm, seed) -> rows of its tokens.jsonl, for runs that have one."""
-    out = {}
-    p = Path(path)
-    if not p.is_dir():
-        return out
-    for run_dir in find_run_dirs(p):
-        f = run_dir / "tokens.jsonl"
-        if f.is_file():
-            try:
-                rows, _ = read_jsonl(f)
-            except UsageError:
-                continue
-            out[run_identity(run_dir)] = rows
-    return out
 
 
 def heatmap_run(snaps: dict) -> tuple[str, int | None]:
@@ -170,8 +136,6 @@ def divergent_table(snaps: dict, k: int = 5) -> Table:
 
 def make_figures(frame, compares: dict, snaps: dict, notes: list[str]) -> dict:
     """name -> Figure, for every figure the data supports; notes say what was skipped and why."""
-    from phasescope.report.phasefigs import fig_phases, fig_timeline
-
     switches = stage_switches(frame)
     first = next(iter(compares.values()))
     figs = {
@@ -202,60 +166,60 @@ def make_figures(frame, compares: dict, snaps: dict, notes: list[str]) -> dict:
     return {k: v for k, v in figs.items() if v is not None}
 
 
-def _compare_all(path, frame, metrics: list[str], notes: list[str]) -> dict[str, dict]:
-    """metric -> comparison (eval-set size from the run's records, stage switches as fixed knots)."""
+def _analyse_all(exp: Experiment, metrics: list[str], notes: list[str]) -> dict[str, Analysis]:
+    """metric -> its analysis (``analyse``: eval-set size, stage switches as fixed knots)."""
     out = {}
     for m in metrics:
-        c, more = compare_frame(frame, m, eval_n=eval_set_size(path, m))
-        notes += [n if m in n or len(metrics) == 1 else f"{m}: {n}" for n in more]
-        out[c["metric"]] = c
+        a = analyse(exp, m)
+        notes += [n if a.metric in n or len(metrics) == 1 else f"{a.metric}: {n}" for n in a.notes]
+        out[a.metric] = a
     return out
 
 
-def _write_json(out_dir: Path, compares: dict) -> None:
-    for m, c in compares.items():
+def _write_json(out_dir: Path, analyses: dict[str, Analysis]) -> None:
+    for m, a in analyses.items():
         d = out_dir / metric_slug(m)
         d.mkdir(parents=True, exist_ok=True)
-        phases = [a["segmentation"] for a in c["arms"].values() if "segmentation" in a]
-        (d / "compare.json").write_text(json.dumps(c, indent=2) + "\n")
-        (d / "phases.json").write_text(json.dumps(phases, indent=2) + "\n")
+        (d / "compare.json").write_text(json.dumps(a.comparison, indent=2) + "\n")
+        (d / "phases.json").write_text(json.dumps(_segmentations(a.comparison), indent=2) + "\n")
 
 
-def build_report(path, out=None, metric=None, frame=None) -> Report:
-    """Analyse the experiment at ``path`` and write the report files into ``out``. ``metric``: one
-    metric or a list; default every phase-bearing metric the run logged (``PHASE_METRICS``)."""
+def _segmentations(compare: dict) -> list[dict]:
+    """Each arm's segmentation as the comparison stores it (phases.json, ``Report.phases``)."""
+    return [a["segmentation"] for a in compare["arms"].values() if "segmentation" in a]
+
+
+def build_report(source, out=None, metric=None) -> Report:
+    """Analyse the experiment ``source`` (a path for ``open_experiment``, or an ``Experiment``) and
+    write the report files into ``out``. ``metric``: one metric or a list; default every
+    phase-bearing metric the run logged (``PHASE_METRICS``)."""
     import matplotlib.pyplot as plt
 
-    from phasescope.analysis import load_curves
-
-    notes: list[str] = []
-    if frame is None:
-        frame, notes = load_curves(path)
-    if frame.empty:
-        raise PhasescopeError(f"{path}: no finite metric values found")
+    exp = source if isinstance(source, Experiment) else open_experiment(source)
+    frame, notes = exp.frame, list(exp.notes)
     metrics, more = report_metrics(frame, metric)
     notes += more
-    compares = _compare_all(path, frame, metrics, notes)
-    out_dir = Path(out) if out else default_out(path)
+    analyses = _analyse_all(exp, metrics, notes)
+    compares = {m: a.comparison for m, a in analyses.items()}
+    out_dir = Path(out) if out else default_out(exp.path)
     fig_dir = out_dir / "figures"
     try:
         fig_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot write the report into {out_dir}: {exc.strerror}") from None
-    snaps = token_snapshots(path)
+    snaps = exp.tokens
     paths = {}
     for name, fig in make_figures(frame, compares, snaps, notes).items():
         paths[name] = fig_dir / f"{name}.png"
         fig.savefig(paths[name], dpi=150)
         plt.close(fig)
-    _write_json(out_dir, compares)
-    first = next(iter(compares.values()))
-    exp = read_report_experiment(path)
+    _write_json(out_dir, analyses)
+    first = next(iter(analyses.values()))
+    record = exp.experiment or ({"config": exp.config} if exp.config else {})
     rep = Report(
-        out_dir, out_dir / "report.html", out_dir / "report.md", paths, first,
-        [a["segmentation"] for a in first["arms"].values() if "segmentation" in a],
-        exp, list(dict.fromkeys(notes)), divergent_table(snaps), compares, str(path),
-        f"phasescope report: {exp.get('name') or Path(str(path)).name}",
+        out_dir, out_dir / "report.html", out_dir / "report.md", paths, first.comparison, _segmentations(first.comparison),
+        record, list(dict.fromkeys(notes)), divergent_table(snaps), compares, exp.path,
+        f"phasescope report: {exp.name}", analyses,
     )  # fmt: skip
     rep.markdown.write_text(render_markdown(rep))
     rep.html.write_text(render_html(rep))

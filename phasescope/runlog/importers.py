@@ -18,7 +18,6 @@ a row is simply absent (never 0). Problems the user must fix raise ``UsageError`
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections import Counter
@@ -28,29 +27,21 @@ import numpy as np
 import pandas as pd
 
 from phasescope.errors import UsageError
+from phasescope.runlog.names import is_wandb_source
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, read_jsonl, run_identity
 from phasescope.runlog.reader import stages as read_stages
-
-COLUMNS = ["run", "seed", "step", "metric", "value", "source"]
-
-STEP_COLUMNS = (
-    "step",
-    "global_step",
-    "_step",
-    "Step",
-    "trainer/global_step",
-    "current_steps",
-    "train/global_step",
-    "total_timesteps",
-    "total timesteps",
-    "time/total_timesteps",
-    "timesteps",
+from phasescope.runlog.records import (  # noqa: F401 (re-exports: COLUMNS, STEP_COLUMNS)
+    COLUMNS,
+    STEP_COLUMNS,
+    is_metric,
+    listing,
+    records_to_long,
+    stamp,
+    step_column,
 )
-"""Step-column names tried in order (exact, then case-insensitive)."""
+from phasescope.runlog.wandb_reader import read_wandb
 
-# Columns that describe the logging itself, not the model; never offered as metrics.
-_BOOKKEEPING = {"epoch", "stage", "total_steps", "percentage", "elapsed_time", "remaining_time", "_runtime"}
-_BOOKKEEPING_SUFFIX = ("_runtime", "_per_second", "total_flos", "_timestamp")
+_records_to_long = records_to_long  # runlog/follow.py's name for it
 
 SUPPORTED = (
     "a phasescope run or experiment directory, CSV/TSV or JSONL with a step column, "
@@ -63,9 +54,7 @@ SUPPORTED = (
 def load_curves(path: str | os.PathLike, step_col: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Read every metric curve at ``path``; returns (tidy frame, notes about what was fixed)."""
     spec = str(path)
-    if spec.startswith("wandb:") or "wandb.ai/" in spec:
-        from phasescope.runlog.wandb_reader import read_wandb
-
+    if is_wandb_source(spec):
         long, notes = read_wandb(spec, step_col)
     else:
         p = Path(spec).expanduser()
@@ -145,7 +134,7 @@ def _read_phasescope(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[
         notes += n
         run, seed = run_identity(run_dir)
         stages.setdefault(run, read_stages(rows))  # seeds of an arm share its μ schedule
-        long, n = _records_to_long(rows, step_col or "step", run, seed, str(run_dir / "metrics.jsonl"))
+        long, n = records_to_long(rows, step_col or "step", run, seed, str(run_dir / "metrics.jsonl"))
         parts.append(long)
         notes += n
     if not parts:
@@ -165,7 +154,7 @@ def _read_json(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
     if isinstance(data, dict) and isinstance(data.get("log_history"), list):
         return _read_trainer_state(p, step_col, data)
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
-        return _records_to_long(data, step_col, _run_name(p), None, str(p))
+        return records_to_long(data, step_col, _run_name(p), None, str(p))
     raise UsageError(f"{p}: JSON that is neither a trainer_state.json (log_history) nor a list of rows")
 
 
@@ -175,73 +164,13 @@ def _read_trainer_state(p: Path, step_col: str | None, data: dict | None = None)
     rows = data["log_history"]
     if not rows:
         raise UsageError(f"{p}: log_history is empty; the trainer logged nothing")
-    return _records_to_long(rows, step_col or "step", _run_name(p), None, str(p))
+    return records_to_long(rows, step_col or "step", _run_name(p), None, str(p))
 
 
 def _read_jsonl_log(p: Path, step_col: str | None, run: str) -> tuple[pd.DataFrame, list[str]]:
     rows, notes = read_jsonl(p)
-    long, more = _records_to_long(rows, step_col, run, None, str(p))
+    long, more = records_to_long(rows, step_col, run, None, str(p))
     return long, notes + more
-
-
-def _pick_step_col(columns, step_col: str | None, where: str) -> str:
-    cols = list(columns)
-    if step_col is not None:
-        if step_col in cols:
-            return step_col
-        raise UsageError(f"--step-col {step_col!r} is not a column of {where}; columns: {_listing(cols)}")
-    for name in STEP_COLUMNS:
-        if name in cols:
-            return name
-    lower = {c.lower(): c for c in cols if isinstance(c, str)}
-    for name in STEP_COLUMNS:
-        if name.lower() in lower:
-            return lower[name.lower()]
-    raise UsageError(
-        f"no step column in {where} (looked for {', '.join(STEP_COLUMNS[:6])}, ...); "
-        f"pass --step-col NAME (columns: {_listing(cols)})"
-    )
-
-
-def _listing(names, limit: int = 12) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-def _is_metric(name: str, step_col: str) -> bool:
-    if name == step_col or name in STEP_COLUMNS or name in _BOOKKEEPING:
-        return False
-    return not name.endswith(_BOOKKEEPING_SUFFIX)
-
-
-def _records_to_long(rows: list[dict], step_col: str | None, run: str, seed, source: str):
-    keys = Counter(k for r in rows for k in r)
-    step_col = _pick_step_col(keys, step_col, source)
-    steps, metrics, values = [], [], []
-    no_step = 0
-    for r in rows:
-        s = r.get(step_col)
-        if isinstance(s, bool) or not isinstance(s, int | float) or not math.isfinite(s):
-            no_step += 1
-            continue
-        for k, v in r.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or not _is_metric(k, step_col):
-                continue
-            steps.append(s)
-            metrics.append(k)
-            values.append(float(v))
-    notes = []
-    if no_step:
-        notes.append(f"{source}: {no_step} row(s) without a numeric {step_col!r} were skipped")
-    long = pd.DataFrame({"step": np.asarray(steps, dtype=float), "metric": metrics, "value": values})
-    return _stamp(long, run, seed, source), notes
-
-
-def _stamp(long: pd.DataFrame, run: str, seed, source: str) -> pd.DataFrame:
-    long.insert(0, "seed", pd.array([seed] * len(long), dtype="Int64"))
-    long.insert(0, "run", run)
-    long["source"] = source
-    return long
 
 
 _WANDB_CHART = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
@@ -254,7 +183,7 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UsageError(f"{p} is not a readable CSV ({str(exc).splitlines()[0]})") from None
     wide.columns = [str(c).strip() for c in wide.columns]
-    step = _pick_step_col(wide.columns, step_col, str(p))
+    step = step_column(wide.columns, step_col, str(p))
     step_values = pd.to_numeric(wide[step], errors="coerce")
     notes = []
     keep = step_values.notna()
@@ -264,7 +193,7 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
     is_chart = step == "Step" and chart and len(chart) == len(wide.columns) - 1
     parts, skipped = [], []
     for col in wide.columns:
-        if col == step or not _is_metric(col, step):
+        if col == step or not is_metric(col, step):
             continue
         run, metric = _run_name(p), col
         if is_chart:
@@ -289,9 +218,9 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
                 "value": num[ok].to_numpy(float),
             }
         )
-        parts.append(_stamp(part.reset_index(drop=True), run, None, str(p)))
+        parts.append(stamp(part.reset_index(drop=True), run, None, str(p)))
     if skipped:
-        notes.append(f"{p}: ignored non-numeric column(s) {_listing(skipped, 6)}")
+        notes.append(f"{p}: ignored non-numeric column(s) {listing(skipped, 6)}")
     if not parts:
         raise UsageError(f"{p}: no numeric metric columns besides the step column {step!r}")
     return pd.concat(parts, ignore_index=True), notes
@@ -329,7 +258,7 @@ def _read_tensorboard(d: Path) -> tuple[pd.DataFrame, list[str]]:
                     metrics.append(tag)
                     values.append(float(arr))
         long = pd.DataFrame({"step": np.asarray(steps, float), "metric": metrics, "value": values})
-        parts.append(_stamp(long, run, None, str(rd)))
+        parts.append(stamp(long, run, None, str(rd)))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     return frame, []
 
@@ -357,7 +286,7 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     order = long.groupby(keys, dropna=False, sort=False)["step"].transform(lambda s: s.diff().lt(0).any())
     unsorted = sorted(long.loc[order.astype(bool), "run"].astype(str).unique())
     if unsorted:
-        notes.append(f"rows were not in step order in {_listing(unsorted, 4)}; sorted by step")
+        notes.append(f"rows were not in step order in {listing(unsorted, 4)}; sorted by step")
     long = long.sort_values([*keys, "step"], kind="stable")
     dup = long.duplicated([*keys, "step"], keep="last")
     if dup.any():

@@ -1,4 +1,4 @@
-"""Mirror the run directory to Weights & Biases: the metrics during training, the analysis after it.
+"""Mirror the run directory to Weights & Biases: the metrics of every (arm, seed) during training.
 
 The local run directory stays the record; W&B is a copy for people whose dashboards live there.
 So nothing here may stop training or lose a row: every W&B failure (wandb not installed, no
@@ -6,8 +6,8 @@ network, no or bad API key, a W&B bug) prints one warning and turns the mirror i
 
 Layout on W&B: one run per (arm, seed), ``group`` = experiment name, ``job_type`` = arm, name
 ``<arm>/seed<k>``, tags (arm, world or model, phasescope version), the resolved config attached,
-metrics under their metrics.jsonl names with ``step`` as the step metric; accuracy- and reward-like
-metrics keep their max in the summary, loss- and nll-like ones their min (and both their last).
+metrics under their metrics.jsonl names with ``step`` as the step metric; metrics whose name says
+higher is better keep their max in the summary, lower-is-better ones their min (and both their last).
 
 Resume: the run id is derived from the experiment (name and start time), the arm and the seed
 (`run_id`), and W&B is opened with ``resume="allow"``, so `phasescope run --resume` continues the
@@ -17,12 +17,8 @@ offline: the earlier ``offline-run-*-<id>`` files of the same id, read by `runlo
 (`catch_up`: a kill can lose what wandb had not yet written), then never sends a step at or before
 it again (the steps between the last checkpoint and a kill are trained twice).
 
-After the analysis, one more run in the group (``job_type`` =
-"analysis") carries the phase, arm and pairwise tables as W&B Tables, the report figures as images
-and the phase spans as summary values (``phase/<arm>/<label>/start_step`` ...), so a dashboard can
-chart and filter them. (Writing the spans into each training run's own summary would need resuming
-five-plus runs after the fact; one analysis run keeps it to one extra init, and its tables carry
-the per-seed spans with arm and seed columns to filter on.)
+The analysis after training is uploaded by ``phasescope.report.wandb_upload`` (it renders an
+analysis, which this layer below analysis never imports).
 
 Mode: ``off`` (default), ``offline`` (writes ``wandb/offline-run-*`` for ``wandb sync``) or
 ``online``. An explicit ``off`` always wins; otherwise ``WANDB_MODE=offline`` or ``disabled`` in
@@ -41,6 +37,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from phasescope.runlog.names import infer_direction
+from phasescope.runlog.wandb_offline import logged_steps
 
 MODES = ("off", "offline", "online")
 _IN_USE_TRIES = 20
@@ -91,13 +90,12 @@ def run_id(experiment: str, started: str, arm: str, seed: int) -> str:
 
 
 def summary_of(name: str) -> str | None:
-    """The W&B summary of a metric: its best value (max or min) and its last, or None (last only)."""
-    low = name.lower()
-    if "accuracy" in low or ("reward" in low and "std" not in low):
-        return "max,last"
-    if "loss" in low or "nll" in low:
-        return "min,last"
-    return None
+    """The W&B summary of a metric: its best value (max or min, by what the name says is better) and
+    its last, or None (last only) when the name does not say, or names a spread (``reward_std``)."""
+    direction = infer_direction(name)
+    if direction is None or "std" in name.lower():
+        return None
+    return "max,last" if direction == "higher" else "min,last"
 
 
 def _numeric(row: dict[str, Any]) -> dict[str, float]:
@@ -187,8 +185,6 @@ class WandbMirror:
         if self.mode == "online":
             last = self.run.summary.get("step")
             return last if isinstance(last, int | float) else None
-        from phasescope.runlog.wandb_offline import logged_steps
-
         runs_dir = Path(self.run.dir).parents[1]  # <dir>/wandb/offline-run-<time>-<id>/files
         steps = [s for f in sorted(runs_dir.glob(f"*-{run_id}/run-{run_id}.wandb")) for s in logged_steps(f)]
         return max(steps) if steps else None
@@ -246,58 +242,3 @@ def mirror_rows(write, mirror: WandbMirror):
         mirror.log(row)
 
     return on_row
-
-
-# ----------------------------------------------------------------------------------------------
-# After the analysis
-
-
-def summary_values(compare: dict) -> dict[str, Any]:
-    """Flat summary keys: mean phase spans per arm (from the mean curve) and end points."""
-    out: dict[str, Any] = {"verdict": compare["verdict"], "metric": compare["metric"]}
-    for arm, a in compare["arms"].items():
-        out[f"final/{arm}"] = a["final"]["mean"]
-        out[f"best/{arm}"] = a["best"]["mean"]
-        for p in (a.get("segmentation") or {}).get("phases", []):
-            key = f"phase/{arm}/{p['label']}"
-            if f"{key}/start_step" in out:
-                continue  # a repeated label (e.g. two plateaus): keep the first span
-            out[f"{key}/start_step"] = p["start_step"]
-            out[f"{key}/end_step"] = p["end_step"]
-            for k in ("depth", "decline", "gain", "recover_step"):
-                if p.get(k) is not None:
-                    out[f"{key}/{k}"] = p[k]
-    return out
-
-
-def upload_analysis(
-    compare: dict,
-    figures: dict[str, Path],
-    mode: str | None,
-    *,
-    group: str,
-    config: dict | None = None,
-    dir=None,
-    warn=_warn,
-) -> bool:
-    """Log the analysis of an experiment as one W&B run; True when it was written."""
-    mirror = WandbMirror(
-        mode, group=group, job_type="analysis", name=f"{group}/analysis", config=config, dir=dir, warn=warn
-    )
-    if not mirror.active:
-        return False
-    try:
-        import wandb
-
-        from phasescope.analysis.tables import comparison_tables, span_table
-
-        run = mirror.run
-        for t in [*comparison_tables(compare), span_table(compare)]:
-            run.log({f"tables/{t.name}": wandb.Table(columns=t.columns, data=t.values())})
-        run.log({f"figures/{name}": wandb.Image(str(path), caption=name) for name, path in figures.items()})
-        run.summary.update(summary_values(compare))
-    except Exception as exc:  # noqa: BLE001
-        mirror._fail(f"analysis upload failed ({type(exc).__name__}: {exc})")
-        return False
-    mirror.finish()
-    return True

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from phasescope.errors import PhasescopeError, UsageError
+from phasescope.runlog.records import COLUMNS, records_to_long
 from phasescope.runlog.wandb_mirror import has_credentials
 
 WANDB_STEP_COLUMNS = ("step", "train/global_step", "trainer/global_step", "global_step", "_step")
@@ -135,8 +136,6 @@ def pick_step_col(rows: list[dict], step_col: str | None) -> str | None:
 
 def read_wandb(spec: str, step_col: str | None = None, api=None) -> tuple[pd.DataFrame, list[str]]:
     """The long frame (run, seed, step, metric, value, source) and notes of a W&B run or group."""
-    from phasescope.runlog.importers import COLUMNS, _records_to_long
-
     src = parse_wandb_spec(spec)
     api = api if api is not None else wandb_api()
     runs, is_group = find_runs(src, api)
@@ -151,7 +150,7 @@ def read_wandb(spec: str, step_col: str | None = None, api=None) -> tuple[pd.Dat
         if not rows:
             notes.append(f"{where} ({name}) has no logged rows; skipped")
             continue
-        long, more = _records_to_long(rows, pick_step_col(rows, step_col), name, seed, where)
+        long, more = records_to_long(rows, pick_step_col(rows, step_col), name, seed, where)
         parts.append(long)
         notes += more
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from phasescope.analysis.phases import NAMED, PHASES, label_phases
-from phasescope.analysis.results import describe, format_table, segment_arrays
 from phasescope.analysis.segment import PhaseSegmenter
+from phasescope.analysis.segment_results import describe_phases, format_table, segment_arrays
 from phasescope.analysis.synthetic import FAMILIES, eased, family_curve, planted_curve
 
 
@@ -35,7 +35,7 @@ def test_loss_words_read_as_a_loss():
     assert [p["label"] for p in r["phases"]] == ["shift", "readapt", "overfit"]
     text = format_table(r)
     assert "lower is better" in text and "peak" not in text and "drop" not in text
-    shift, readapt, overfit = describe(r)[:3]
+    shift, readapt, overfit = describe_phases(r)[:3]
     assert "m rises to its worst" in shift and "worse than where it started" in shift
     assert "m falls by" in readapt
     assert "from its best" in overfit and "m rises by" in overfit
@@ -48,7 +48,9 @@ def test_accuracy_words_and_the_same_fields_for_both_directions():
     c = planted_curve("full", n_points=150, noise=0.02, rng=6)
     hi = _result(c.steps, c.values, "higher")
     lo = _result(c.steps, 1 - c.values, "lower")
-    assert "m falls to its worst" in describe(hi)[0] and "m rises to its worst" in describe(lo)[0]
+    assert (
+        "m falls to its worst" in describe_phases(hi)[0] and "m rises to its worst" in describe_phases(lo)[0]
+    )
     assert set(hi) == set(lo)
     for a, b in zip(hi["phases"], lo["phases"], strict=True):
         assert set(a) == set(b)
@@ -83,7 +85,7 @@ def test_constant_curve_has_no_phases():
     r = _result(steps, y, "higher")
     assert r["no_phases"] == "constant" and r["changepoints"] == []
     assert [p["label"] for p in r["phases"]] == ["plateau"]
-    assert describe(r) == ["no phases: m is constant (0.3 at every step)"]
+    assert describe_phases(r) == ["no phases: m is constant (0.3 at every step)"]
 
 
 def test_one_problem_flipping_on_a_40_problem_eval_is_not_a_phase():
@@ -95,7 +97,9 @@ def test_one_problem_flipping_on_a_40_problem_eval_is_not_a_phase():
     assert r["no_phases"] == "not separable from noise"
     assert [p["label"] for p in r["phases"]] == ["plateau"]
     assert r["not_separable"] and r["not_separable"][0]["change"] == pytest.approx(0.025, abs=0.005)
-    assert any("not separable from the binomial noise of a 40-problem eval set" in s for s in describe(r))
+    assert any(
+        "not separable from the binomial noise of a 40-problem eval set" in s for s in describe_phases(r)
+    )
 
 
 def test_a_real_dip_on_a_large_eval_is_still_called():
@@ -125,7 +129,7 @@ def test_fixed_knots_segment_each_stage_on_its_own():
     assert 505 in seg.changepoints and seg.fixed[seg.changepoints.index(505)]
     r = _result(steps, y, "higher", fixed_knots=[505])
     assert r["changepoint_fixed"] == [False, False, True]
-    assert any("known stage boundary" in s for s in describe(r))
+    assert any("known stage boundary" in s for s in describe_phases(r))
 
 
 def test_a_stage_too_short_to_segment_is_a_clear_error():
@@ -160,20 +164,20 @@ def test_each_family_draws_curves_with_known_events(family):
 
 
 def _wording_problems(path) -> list[str]:
-    from phasescope.analysis import load_curves, metric_table, segment_frame
+    from phasescope.analysis import analyse, open_experiment
 
-    frame, _ = load_curves(path)
+    exp = open_experiment(path)
     problems = []
-    for metric in metric_table(frame).metric:
+    for metric in exp.metrics().metric:
         try:
-            results, _ = segment_frame(frame, metric)
+            results = analyse(exp, metric).phases
         except Exception:  # too short or not finite: the CLI's one-line errors, tested elsewhere
             continue
         for r in results:
             better, worse = ("rises", "falls") if r["direction"] == "higher" else ("falls", "rises")
             want = {"shift": f"{worse} to its worst", "readapt": f"{better} by", "overfit": f"{worse} by"}
             want["improve"] = f"{better} by"
-            for sentence in describe(r):
+            for sentence in describe_phases(r):
                 label = sentence.split(" ")[0]
                 if label in want and want[label] not in sentence:
                     problems.append(f"{metric}: {sentence}")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phasescope.analysis import load_curves, segment_frame
+from phasescope.analysis import analyse, load_curves, segment_frame
 from phasescope.analysis.synthetic import planted_curve
 from phasescope.errors import UsageError
 
@@ -24,9 +24,8 @@ def _curve(frame: pd.DataFrame, metric: str, run: str | None = None) -> pd.DataF
     return sub if run is None else sub[sub["run"] == run]
 
 
-def _phases(frame, metric):
-    results, _ = segment_frame(frame, metric)
-    return results
+def _phases(path, metric):
+    return analyse(path, metric).phases
 
 
 def _assert_planted(result: dict) -> None:
@@ -39,7 +38,9 @@ def test_hf_trainer_state_alternating_rows():
     assert len(_curve(frame, "eval_accuracy")) == 41
     assert len(_curve(frame, "loss")) == 100
     assert "epoch" not in set(frame["metric"]) and "eval_runtime" not in set(frame["metric"])
-    _assert_planted(_phases(frame, "eval/accuracy")[0])  # loose name match: eval/accuracy → eval_accuracy
+    _assert_planted(
+        _phases(FIXTURES / "hf_trainer_state.json", "eval/accuracy")[0]
+    )  # loose name match: eval/accuracy → eval_accuracy
 
 
 def test_llamafactory_jsonl_with_truncated_final_line():
@@ -63,7 +64,7 @@ def test_wandb_chart_export_splits_runs_and_drops_min_max():
     frame, _ = load_curves(FIXTURES / "wandb_chart_export.csv")
     assert set(frame["run"]) == {"sft", "rl"}
     assert set(frame["metric"]) == {"eval/accuracy"}
-    results, _ = segment_frame(frame, "eval/accuracy")
+    results = _phases(FIXTURES / "wandb_chart_export.csv", "eval/accuracy")
     by_run = {r["run"]: r for r in results}
     _assert_planted(by_run["sft"])
     assert [p["label"] for p in by_run["rl"]["phases"]] == ["improve", "overfit"]  # no shift is invented
@@ -98,7 +99,7 @@ def test_tensorboard_directory(tmp_path):
     frame, _ = load_curves(tmp_path)
     assert set(frame["run"]) == {"seed0", "seed1"}
     assert len(_curve(frame, "eval/accuracy", "seed0")) == 41
-    for r in _phases(frame, "eval/accuracy"):
+    for r in _phases(tmp_path, "eval/accuracy"):
         _assert_planted(r)
 
 
@@ -126,7 +127,7 @@ def test_phasescope_experiment_directory(tmp_path):
     assert sorted(frame["seed"].dropna().unique().tolist()) == [0, 1, 2]
     assert len(_curve(frame, "eval/accuracy", "sft")) == 3 * 61
     assert sum("truncated final line" in n for n in notes) == 6
-    results, _ = segment_frame(frame, "eval/accuracy")
+    results = _phases(tmp_path, "eval/accuracy")
     by_run = {r["run"]: r for r in results}
     assert [p["label"] for p in by_run["sft"]["phases"]] == ["shift", "readapt", "overfit"]
     assert np.allclose(by_run["sft"]["changepoints"], [60, 300], atol=30)
@@ -201,7 +202,7 @@ def test_every_real_curve_segments(real_logs):
         frame, _ = load_curves(f)
         for metric, g in frame.groupby("metric"):
             if len(g) >= 6:
-                segment_frame(frame, metric)
+                segment_frame(frame, metric, "higher")
 
 
 def test_wandb_api_without_credentials_fails_fast_and_offline(monkeypatch, tmp_path):

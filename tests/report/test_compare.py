@@ -8,17 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from phasescope.analysis import load_curves
-from phasescope.analysis.compare import (
-    auc,
-    compare_frame,
-    eval_set_size,
-    hedges_g,
-    permutation_p,
-    ranking,
-    summarize_values,
-    welch,
-)
+from phasescope.analysis import analyse, load_curves
+from phasescope.analysis.compare import auc, compare_frame, hedges_g, permutation_p, summarize_values, welch
+from phasescope.analysis.ranking import ranking
 from phasescope.analysis.tables import format_compare
 
 from .conftest import make_experiment
@@ -26,9 +18,7 @@ from .conftest import make_experiment
 
 @pytest.fixture(scope="module")
 def toy_compare(toy_exp):
-    frame, _ = load_curves(toy_exp)
-    result, notes = compare_frame(frame, "eval/accuracy", eval_n=eval_set_size(toy_exp))
-    return result
+    return analyse(toy_exp, "eval/accuracy").comparison
 
 
 def _pair(result, a, b, q="final"):
@@ -65,7 +55,8 @@ def test_same_curve_arms_are_not_separated(tmp_path):
     # on the *best* value (the peak before the drop) they are the same curve shape.
     exp = make_experiment(tmp_path, arms=("sft", "sft_then_rl"), seeds=3, noise=0.03, with_probes=False)
     frame, _ = load_curves(exp)
-    result, _ = compare_frame(frame, "eval/accuracy")
+    knots = frame.attrs["stage_starts"]
+    result, _ = compare_frame(frame, "eval/accuracy", direction="higher", fixed_knots=knots)
     p, _ = _pair(result, "sft", "sft_then_rl", "best")
     assert p["ci"][0] < 0 < p["ci"][1] and p["better"] is None
 
@@ -101,8 +92,7 @@ def test_endpoints_base_min_peak_final_auc(toy_compare):
 
 def test_one_seed_says_no_test_and_uses_eval_set_noise(tmp_path):
     exp = make_experiment(tmp_path, arms=("rl", "chord_phi"), seeds=1, with_probes=False)
-    frame, _ = load_curves(exp)
-    result, _ = compare_frame(frame, "eval/accuracy", eval_n=eval_set_size(exp))
+    result = analyse(exp, "eval/accuracy").comparison
     p, sign = _pair(result, "chord_phi", "rl")
     assert p["p_welch"] is None and p["p_perm"] is None and p["hedges_g"] is None
     assert "no test" in p["caveat"]
@@ -113,8 +103,9 @@ def test_one_seed_says_no_test_and_uses_eval_set_noise(tmp_path):
 
 
 def test_no_eval_noise_for_non_rates(toy_exp):
-    frame, _ = load_curves(toy_exp)
-    result, _ = compare_frame(frame, "eval/expert_nll", eval_n=256)
+    a = analyse(toy_exp, "eval/expert_nll", eval_n=256)  # a given size, but not a rate: no binomial noise
+    result = a.comparison
+    assert any("--eval-n ignored" in n for n in a.notes) and a.eval_n is None and a.noise == "residual"
     assert result["eval_n"] is None and result["direction"] == "lower"
     assert "eval_noise_ci" not in result["pairwise"][0]
     assert "Lowest (best)" in result["verdict"]
@@ -178,7 +169,7 @@ def test_a_seeds_final_is_its_own_last_value_when_seeds_end_at_different_steps()
                 }
             )
     frame = pd.DataFrame(rows)
-    result, _ = compare_frame(frame, "eval/accuracy")
+    result, _ = compare_frame(frame, "eval/accuracy", direction="higher")
     final = result["arms"]["sft_then_rl"]["final"]
     assert final["values"] == pytest.approx([0.80, 0.90, 0.70])
     assert final["mean"] == pytest.approx(0.80)

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phasescope.analysis import load_curves
+from phasescope.analysis import analyse, load_curves, open_experiment
 from phasescope.analysis.compare import compare_frame
-from phasescope.analysis.evalset import eval_set_size, recovery_step
-from phasescope.analysis.results import usable_knots
+from phasescope.analysis.noise import eval_n_for
+from phasescope.analysis.phasepoints import recovery_step
+from phasescope.analysis.segment_results import usable_knots
 from phasescope.analysis.tables import phase_table, recovery_text
 from phasescope.report import default_out, metric_slug, read_compare
 from phasescope.report.marks import base_level, stage_switches
@@ -56,7 +57,7 @@ def test_stage_plan_keeps_cuts_or_drops_knots():
 def test_a_short_last_stage_is_not_read_across_the_switch(tmp_path):
     exp = make_experiment(tmp_path, arms=("sft_then_rl",), seeds=1, steps=200, with_probes=False)
     frame = load_curves(exp)[0]
-    c, notes = compare_frame(frame, "eval/accuracy", fixed_knots={"sft_then_rl": [170]})
+    c, notes = compare_frame(frame, "eval/accuracy", direction="higher", fixed_knots={"sft_then_rl": [170]})
     seg = c["arms"]["sft_then_rl"]["segmentation"]
     assert seg["unread_from"] == 170 and seg["phases"][-1]["end_step"] == 160
     assert (
@@ -66,8 +67,8 @@ def test_a_short_last_stage_is_not_read_across_the_switch(tmp_path):
     assert any("not read" in n for n in notes)
 
 
-def test_the_switch_is_a_fixed_knot_of_sft_then_rl(frame):
-    c, _ = compare_frame(frame, "eval/accuracy", eval_n=256)
+def test_the_switch_is_a_fixed_knot_of_sft_then_rl(toy_exp):
+    c = analyse(toy_exp, "eval/accuracy").comparison
     seg = c["arms"]["sft_then_rl"]["segmentation"]
     fixed = [cp for cp, f in zip(seg["changepoints"], seg["changepoint_fixed"]) if f]
     assert fixed == [100]
@@ -83,8 +84,8 @@ def test_recovery_is_the_first_evaluated_step_back_at_the_base():
     assert recovery_text({"recovery_steps": [None]}) == "not recovered"
 
 
-def test_phase_table_is_in_time_order_with_integer_recoveries(frame):
-    c, _ = compare_frame(frame, "eval/accuracy", eval_n=256)
+def test_phase_table_is_in_time_order_with_integer_recoveries(toy_exp):
+    c = analyse(toy_exp, "eval/accuracy").comparison
     rows = phase_table(c).rows
     for arm in c["arms"]:
         onsets = [r[3].value for r in rows if r[0].value == arm]
@@ -100,7 +101,7 @@ def test_single_seed_gets_the_binomial_interval(tmp_path):
     exp = make_experiment(
         tmp_path, arms=("sft", "chord_phi"), seeds=1, steps=100, with_probes=False, n_eval=100
     )
-    c, _ = compare_frame(load_curves(exp)[0], "eval/accuracy", eval_n=eval_set_size(exp))
+    c = analyse(exp, "eval/accuracy").comparison
     final = c["arms"]["chord_phi"]["final"]
     p = final["mean"]
     half = 1.959963984540054 * np.sqrt(p * (1 - p) / 100)
@@ -120,8 +121,10 @@ def _real_run(root: Path, rows: dict) -> Path:
 
 def test_real_runs_take_the_eval_set_size_from_data_json(tmp_path, cli):
     exp = _real_run(tmp_path, {"math500": 40, "aime": 30})
-    assert eval_set_size(exp, "eval/accuracy") == 40
-    assert eval_set_size(exp, "eval/aime_accuracy") == 30
+    sets = open_experiment(exp).eval_sets
+    assert sets == {"": 40, "math500": 40, "aime": 30}
+    assert eval_n_for("eval/accuracy", sets) == 40
+    assert eval_n_for("eval/aime_accuracy", sets) == 30
     proc = cli("compare", exp, "--json", "-")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["eval_n"] == 40
@@ -155,8 +158,8 @@ def test_read_compare_reads_the_single_file_of_older_reports(tmp_path):
     assert read_compare(tmp_path, "eval/accuracy")["metric"] == "eval/accuracy"
 
 
-def test_timeline_has_one_row_per_arm_and_seed(frame):
-    compares = {m: compare_frame(frame, m)[0] for m in ("eval/accuracy", "eval/expert_nll")}
+def test_timeline_has_one_row_per_arm_and_seed(toy_exp, frame):
+    compares = {m: analyse(toy_exp, m).comparison for m in ("eval/accuracy", "eval/expert_nll")}
     fig = fig_timeline(compares, stage_switches(frame))
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert len(labels) == 15 and labels[0] == "SFT · seed 0"
@@ -177,5 +180,7 @@ def test_base_level_and_names():
 
 
 def test_eval_set_size_is_for_rates_only(toy_exp):
-    assert eval_set_size(toy_exp, "eval/accuracy") == 256
-    assert eval_set_size(toy_exp, "eval/expert_nll") is None
+    sets = open_experiment(toy_exp).eval_sets
+    assert sets == {"": 256}
+    assert eval_n_for("eval/accuracy", sets) == 256
+    assert eval_n_for("eval/expert_nll", sets) is None

@@ -2,8 +2,8 @@
 
 import pytest
 
-from phasescope.analysis import load_curves
-from phasescope.analysis.compare import compare_frame, ranking
+from phasescope.analysis import analyse
+from phasescope.analysis.ranking import ranking
 from phasescope.analysis.tables import (
     arm_table,
     comparison_tables,
@@ -18,7 +18,7 @@ from phasescope.analysis.tables import (
 
 @pytest.fixture(scope="module")
 def compare(toy_exp):
-    return compare_frame(load_curves(toy_exp)[0])[0]
+    return analyse(toy_exp, "eval/accuracy").comparison
 
 
 def test_mean_and_spread_text():

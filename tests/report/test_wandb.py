@@ -7,13 +7,8 @@ import sys
 
 import pytest
 
-from phasescope.runlog.wandb_mirror import (
-    WandbMirror,
-    mirror_rows,
-    resolve_mode,
-    summary_values,
-    upload_analysis,
-)
+from phasescope.report.wandb_upload import summary_values, upload_analysis
+from phasescope.runlog.wandb_mirror import WandbMirror, mirror_rows, resolve_mode
 
 from . import wandb_records
 
@@ -70,10 +65,9 @@ def test_offline_training_run_and_analysis_run_are_readable(offline, toy_exp):
 
 
 def _compare(exp):
-    from phasescope.analysis import load_curves
-    from phasescope.analysis.compare import compare_frame
+    from phasescope.analysis import analyse
 
-    return compare_frame(load_curves(exp)[0])[0]
+    return analyse(exp, "eval/accuracy").comparison
 
 
 def _png(tmp):

@@ -79,10 +79,11 @@ def test_load_curves_and_compare_read_a_group(monkeypatch):
     wandb = pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setattr(wandb, "Api", FakeApi)
-    from phasescope.analysis.compare import compare_frame, ranking
+    from phasescope.analysis import analyse
+    from phasescope.analysis.ranking import ranking
 
     frame, _ = load_curves("https://wandb.ai/me/proj/groups/toy")
-    result, _ = compare_frame(frame, "eval/accuracy")
+    result = analyse("https://wandb.ai/me/proj/groups/toy", "eval/accuracy").comparison
     assert ranking(result) == ["chord_phi", "sft"]
     assert result["arms"]["sft"]["final"]["n"] == 2
 

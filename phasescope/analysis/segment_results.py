@@ -1,6 +1,6 @@
-"""Segment every curve of a metric and render the result: the JSON of DESIGN.md's "Segment output",
-and a readable table with sentences in the curve's own direction. This is the layer the CLI,
-reports and notebooks call.
+"""Segment every curve of a metric into the per-run result dicts (what `phasescope segment --json`
+prints), and render one as a readable table with sentences in the curve's own direction. Pure: the
+metric, direction, eval-set size and fixed knots are given (``pipeline.analyse`` resolves them).
 
 Seeds of one run are segmented on their mean curve (intervals bootstrapped over seeds), with each
 seed's own segmentation alongside under ``"seeds"``. Extra keys beyond the stable format (the same
@@ -17,7 +17,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from phasescope.analysis.curves import Curve, curves_for, infer_direction, resolve_metric
+from phasescope.analysis.curves import Curve, curves_for
+from phasescope.analysis.noise import SEPARABLE_Z
+from phasescope.analysis.phasepoints import recovery_step
 from phasescope.analysis.phases import NAMED, label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter
 from phasescope.errors import PhasescopeError, UsageError
@@ -72,12 +74,10 @@ def segment_arrays(
 
 
 def _evaluated_recovery(phases: list[dict], steps, values, direction: str) -> None:
-    """Recovery as the first *evaluated* step at or beyond the base (the first value) after the
-    shift's worst point, on the data rather than the fitted line (which crosses between
-    evaluations, e.g. at step 334.8), wherever it happens. Set on the shift and on the readapt
-    spans after it (``recover_step``, ``time_to_recover``); None when the curve never gets back."""
-    from phasescope.analysis.evalset import recovery_step
-
+    """Recovery (``phasepoints.recovery_step``) on the data rather than the fitted line (which
+    crosses between evaluations, e.g. at step 334.8), wherever it happens. Set on the shift and on
+    the readapt spans after it (``recover_step``, ``time_to_recover``); None when the curve never
+    gets back."""
     y = np.asarray(values, float)
     y = y.mean(axis=0) if y.ndim == 2 else y
     rec = None
@@ -168,30 +168,22 @@ def _plan(c: Curve, name: str, knots) -> tuple[Curve, list | None, float | None,
 def segment_frame(
     frame: pd.DataFrame,
     metric: str,
-    direction: str | None = None,
+    direction: str,
     segmenter: PhaseSegmenter | None = None,
     eval_n: int | dict | None = None,
     fixed_knots: list | dict | None = None,
 ) -> tuple[list[dict], list[str]]:
-    """Segment ``metric`` for every run in a tidy frame (from ``load_curves``).
+    """Segment ``metric`` (a name in ``frame``) for every run in a tidy frame (from ``load_curves``).
 
-    Returns (one JSON dict per run, notes). ``direction`` defaults to what the metric's name says
-    (higher for unknown names, with a note). ``eval_n`` (problems in the eval set) and
+    Returns (one JSON dict per run, notes). ``eval_n`` (problems in the eval set) and
     ``fixed_knots`` (first steps of later stages) may be given per run as ``{run: value}``. Runs
     whose curve is too short are skipped with a note; if every curve is too short this raises
-    ``PhasescopeError``.
+    ``PhasescopeError``. ``pipeline.analyse`` resolves the name, direction, eval_n and knots.
     """
-    notes: list[str] = []
-    name = resolve_metric(frame, metric)
-    if direction is None:
-        direction = infer_direction(name)
-        if direction is None:
-            direction = "higher"
-            notes.append(
-                f"cannot tell from the name {name!r} whether higher is better; assumed higher (--direction)"
-            )
-    elif direction not in ("higher", "lower"):
+    if direction not in ("higher", "lower"):
         raise UsageError(f"--direction must be 'higher' or 'lower', not {direction!r}")
+    notes: list[str] = []
+    name = metric
     curves, more = curves_for(frame, name)
     notes += more
     results, short = [], []
@@ -232,7 +224,7 @@ def _words(result: dict) -> tuple[str, str, str]:
     return name, better, worse
 
 
-def describe(result: dict) -> list[str]:
+def describe_phases(result: dict) -> list[str]:
     """One sentence per phase and per caveat, worded for the curve's direction."""
     name, better, worse = _words(result)
     phases = result["phases"]
@@ -293,13 +285,13 @@ def _caveats(result: dict) -> list[str]:
         out.append(
             f"a change of {d['change']:.3g} in {name} (steps {_s(d['start_step'])}–{_s(d['end_step'])}) is not "
             f"separable from the binomial noise of a {result['eval_n']}-problem eval set "
-            f"(± {1.96 * 2**0.5 * d['noise']:.3g}); not called a phase"
+            f"(± {SEPARABLE_Z * d['noise']:.3g}); not called a phase"
         )
     return out
 
 
 def format_table(result: dict) -> str:
-    """A readable block for one curve's result: the phase table, then sentences (``describe``)."""
+    """A readable block for one curve's result: the phase table, then sentences (``describe_phases``)."""
     seeds = f", mean of {len(result['seeds'])} seeds" if "seeds" in result else ""
     evn = f", eval set of {result['eval_n']}" if result.get("eval_n") else ""
     lines = [
@@ -314,7 +306,7 @@ def format_table(result: dict) -> str:
             f"  {p['label']:<8} {_s(p['start_step']):>9} {_s(p['end_step']):>9} {p['start_value']:>9.4g} "
             f"{p['end_value']:>9.4g} {p['slope']:>11.3g}  {ci}{flag}"
         )
-    lines += [f"  {line}" for line in describe(result)]
+    lines += [f"  {line}" for line in describe_phases(result)]
     for s in result.get("seeds", []):
         labels = "→".join(p["label"] for p in s["phases"])
         cps = ", ".join(_s(c) for c in s["changepoints"]) or "none"

@@ -1,0 +1,66 @@
+"""The verdict of a comparison in words: which arm is best on a quantity, by how much over the
+runner-up with which interval and test, and whether that beats the seeds' spread and the eval set's
+noise. Reads the dict of ``compare_frame``; computes nothing new.
+"""
+
+from __future__ import annotations
+
+from phasescope.analysis.ranking import find_pair, ranking
+from phasescope.analysis.tables import pm as _pm
+
+
+def verdict(result: dict, quantity: str = "final") -> str:
+    """One honest paragraph: which arm is best on ``quantity`` and whether that beats the noise."""
+    arms = result["arms"]
+    order = ranking(result, quantity)
+    what = "final" if quantity == "final" else "peak"
+    m = result["metric"]
+    top = order[0]
+    s = arms[top][quantity]
+    lines = [f"Highest {what} {m}: {top}, {_pm(s)} ({s['n']} seed{'s' if s['n'] != 1 else ''})."]
+    if result["direction"] == "lower":
+        lines[0] = lines[0].replace("Highest", "Lowest (best)")
+    if len(order) == 1:
+        return lines[0]
+    separated, tied = [], []
+    for other in order[1:]:
+        p, sign = find_pair(result, top, other, quantity)
+        ci = p["ci"]
+        if ci is None:
+            tied.append(other)
+            continue
+        lo, hi = sorted((sign * ci[0], sign * ci[1]))
+        (separated if (lo > 0 or hi < 0) else tied).append(other)
+    runner = order[1]
+    p, sign = find_pair(result, top, runner, quantity)
+    diff = sign * p["diff"]
+    txt = f"Versus the runner-up {runner} ({_pm(arms[runner][quantity])}): difference {diff:+.3f}"
+    if p["ci"] is not None:
+        lo, hi = sorted((sign * p["ci"][0], sign * p["ci"][1]))
+        txt += f", 95% CI [{lo:+.3f}, {hi:+.3f}] ({p['ci_method']}"
+        if p["p_welch"] is not None:
+            txt += f", Welch p = {p['p_welch']:.2g}, permutation p = {p['p_perm']:.2g}"
+        txt += ")"
+    else:
+        txt += " (no CI: no seed spread and no eval-set size)"
+    if p["hedges_g"] is not None:
+        g_lo, g_hi = sorted((sign * p["g_ci"][0], sign * p["g_ci"][1]))
+        txt += f"; Hedges' g {sign * p['hedges_g']:+.2f} [{g_lo:+.2f}, {g_hi:+.2f}]"
+    lines.append(txt + ".")
+    if p["caveat"]:
+        lines.append(f"Caveat: {p['caveat']}.")
+    if "eval_noise_ci" in p:
+        noise = (p["eval_noise_ci"][1] - p["eval_noise_ci"][0]) / 2
+        within = "exceeds" if p["exceeds_eval_noise"] else "is within"
+        lines.append(
+            f"Eval-set noise (n = {result['eval_n']} held-out problems, the same for every seed): "
+            f"±{noise:.3f} on this difference, which the difference {within}."
+        )
+    if separated and not tied:
+        lines.append(f"{top}'s lead over every other arm is outside its 95% CI.")
+    elif tied:
+        lines.append(
+            f"Not separable from {top} at 95%: {', '.join(tied)}"
+            + (f"; separated: {', '.join(separated)}." if separated else ".")
+        )
+    return " ".join(lines)

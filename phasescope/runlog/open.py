@@ -1,0 +1,153 @@
+"""What a run directory, an experiment directory, a foreign log or a W&B source holds, read once.
+
+    exp = open_experiment("runs/default")   # or a <arm>/seed<k> dir, trainer_state.json, wandb:e/p/g
+    exp.frame          # tidy curves: run, seed, step, metric, value, source (``load_curves``)
+    exp.stage_starts   # run -> first steps of its later stages (the SFT -> RL switch)
+    exp.eval_sets      # eval-set name -> problems ("" = the main set)
+    exp.config, exp.experiment, exp.tokens
+
+Pure reading: nothing here analyses a curve (that is ``phasescope.analysis.analyse``). The eval-set
+size sets the binomial noise of a rate: the embedded world's is ``world.n_eval`` in experiment.json;
+a real run's is the row count of each eval set it wrote to ``<arm>/seed<k>/data.json`` (the first set
+gives ``eval/accuracy``, a set named ``x`` gives ``eval/x_accuracy``); a W&B group mirrored by
+phasescope carries experiment.json's config (a real run's data.json stays on the training machine).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from phasescope.errors import PhasescopeError, UsageError
+from phasescope.runlog.experiment import is_world_run, read_experiment
+from phasescope.runlog.importers import load_curves
+from phasescope.runlog.names import is_wandb_source
+from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
+from phasescope.runlog.records import metric_table
+from phasescope.runlog.wandb_reader import experiment_config
+
+KINDS = ("run", "experiment", "log", "wandb")
+
+
+@dataclass
+class Experiment:
+    """Everything a source holds that an analysis or a report reads. ``kind``: "run" (one
+    <arm>/seed<k> dir), "experiment" (a phasescope experiment dir), "log" (a foreign log file or
+    dir), "wandb" (a W&B run or group)."""
+
+    path: str
+    kind: str
+    name: str
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    stage_starts: dict[str, list[float]] = field(default_factory=dict)
+    eval_sets: dict[str, int] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    experiment: dict = field(default_factory=dict)
+
+    @property
+    def is_wandb(self) -> bool:
+        return self.kind == "wandb"
+
+    def metrics(self) -> pd.DataFrame:
+        """One row per metric: how many runs log it, and the fewest and most points per curve."""
+        return metric_table(self.frame)
+
+    @cached_property
+    def tokens(self) -> dict[tuple[str, int | None], list[dict]]:
+        """(arm, seed) -> rows of its tokens.jsonl, for runs that have one (read when first asked:
+        the files can be large and only the report draws them)."""
+        return token_snapshots(self.path) if self.kind in ("run", "experiment") else {}
+
+
+def open_experiment(path, step_col: str | None = None) -> Experiment:
+    """Read ``path`` once: its curves (``load_curves``), stage starts, eval-set sizes, config and
+    experiment record. A source without one finite metric value is a one-line PhasescopeError."""
+    spec = str(path)
+    frame, notes = load_curves(spec, step_col=step_col)
+    if frame.empty:
+        raise PhasescopeError(f"{spec}: no finite metric values found")
+    kind = _kind(spec)
+    if kind == "wandb":
+        record = {"config": experiment_config(spec) or {}}
+    else:
+        record = read_experiment(spec, levels=2)  # a run dir (or its metrics.jsonl) is <exp>/<arm>/seed<k>
+    config = record.get("config") or {}
+    return Experiment(
+        path=spec,
+        kind=kind,
+        name=str(record.get("name") or Path(spec).name),
+        frame=frame,
+        notes=notes,
+        stage_starts=dict(frame.attrs.get("stage_starts") or {}),
+        eval_sets=_eval_sets(spec, config, kind),
+        config=config,
+        experiment=record if kind != "wandb" else {},
+    )
+
+
+def _kind(spec: str) -> str:
+    if is_wandb_source(spec):
+        return "wandb"
+    p = Path(spec).expanduser()
+    if p.name == "metrics.jsonl":  # a run's own log names its run
+        p = p.parent
+    if p.is_dir() and (p / "metrics.jsonl").is_file():
+        return "run"
+    if p.is_dir() and ((p / "experiment.json").is_file() or find_run_dirs(p)):
+        return "experiment"
+    return "log"
+
+
+def is_real_run(config: dict) -> bool:
+    """Whether a config is a real model's run (its eval sets are data files), not the world's."""
+    return not is_world_run({"config": config}) or bool((config.get("data") or {}).get("eval"))
+
+
+def _eval_sets(spec: str, config: dict, kind: str) -> dict[str, int]:
+    """Eval-set name -> problems: data.json rows for a real run (none from W&B: that file is on
+    the training machine), ``world.n_eval`` for the embedded world."""
+    if is_real_run(config):
+        return {} if kind == "wandb" else data_json_sizes(Path(spec))
+    n = (config.get("world") or {}).get("n_eval")
+    return {"": int(n)} if isinstance(n, int) and n > 0 else {}
+
+
+def data_json_sizes(path: Path) -> dict[str, int]:
+    """Eval-set name -> rows, from the first data.json of a real run ("" = the first set)."""
+    base = path if path.is_dir() else path.parent
+    dirs = find_run_dirs(base) or find_run_dirs(base.parent)
+    for d in dirs:
+        try:
+            data = json.loads((d / "data.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        sizes: dict[str, int] = {}
+        for key, val in data.items():
+            if key.startswith("eval:") and isinstance(val, dict) and isinstance(val.get("rows"), int):
+                sizes.setdefault("", val["rows"])  # the first set: eval/accuracy, eval/format_rate ...
+                sizes[key.removeprefix("eval:")] = val["rows"]
+        if sizes:
+            return sizes
+    return {}
+
+
+def token_snapshots(path) -> dict[tuple[str, int | None], list[dict]]:
+    """(arm, seed) -> rows of its tokens.jsonl, for runs under ``path`` that have one."""
+    out = {}
+    p = Path(path)
+    if not p.is_dir():
+        return out
+    for run_dir in find_run_dirs(p):
+        f = run_dir / "tokens.jsonl"
+        if f.is_file():
+            try:
+                rows, _ = read_jsonl(f)
+            except UsageError:
+                continue
+            out[run_identity(run_dir)] = rows
+    return out
