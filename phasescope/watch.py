@@ -29,8 +29,9 @@ import pandas as pd
 from phasescope.analysis.curves import resolve_metric
 from phasescope.analysis.online import PhaseTracker, direction_for
 from phasescope.errors import PhasescopeError, UsageError
-from phasescope.runlog.importers import STEP_COLUMNS, _records_to_long, load_curves
+from phasescope.runlog.importers import load_curves
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, run_identity
+from phasescope.runlog.records import STEP_COLUMNS, records_to_long
 
 
 def _complete_text(p: Path) -> str:
@@ -52,7 +53,7 @@ def _jsonl_frame(p: Path, run: str, step_col: str | None) -> pd.DataFrame:
         return pd.DataFrame(columns=["run", "step", "metric", "value"])
     if step_col is None and not any(c in r for r in rows for c in STEP_COLUMNS):
         return pd.DataFrame(columns=["run", "step", "metric", "value"])  # no step column yet
-    return _records_to_long(rows, step_col, run, None, str(p))[0]
+    return records_to_long(rows, step_col, run, None, str(p))[0]
 
 
 def _csv_frame(p: Path, run: str, step_col: str | None) -> pd.DataFrame:
@@ -62,7 +63,7 @@ def _csv_frame(p: Path, run: str, step_col: str | None) -> pd.DataFrame:
     sep = "\t" if p.suffix.lower() == ".tsv" else ","
     wide = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
     rows = [{k: v for k, v in r.items() if pd.notna(v)} for r in wide.to_dict("records")]
-    return _records_to_long(rows, step_col, run, None, str(p))[0]
+    return records_to_long(rows, step_col, run, None, str(p))[0]
 
 
 def _sources(path: Path) -> list[tuple[str, Path, str]]:

@@ -41,8 +41,6 @@ from phasescope.runlog.records import (  # noqa: F401 (re-exports: COLUMNS, STEP
 )
 from phasescope.runlog.wandb_reader import read_wandb
 
-_records_to_long = records_to_long  # runlog/follow.py's name for it
-
 SUPPORTED = (
     "a phasescope run or experiment directory, CSV/TSV or JSONL with a step column, "
     "trainer_state.json, LLaMA-Factory trainer_log.jsonl, Lightning metrics.csv, "

@@ -1,4 +1,4 @@
-"""Read phasescope run directories (the contract in DESIGN.md) and JSON-lines logs in general.
+"""Read phasescope run directories (the contract in docs/run-directory.md) and JSON-lines logs in general.
 
 A run directory is ``<arm>/seed<k>/`` holding ``metrics.jsonl``; an experiment directory is
 ``runs/<experiment>/`` holding ``experiment.json`` and many run directories. Writers append, so a

@@ -8,13 +8,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-REAL_LOGS = REPO.parent / "shared" / "data" / "real-logs"
+REAL_LOGS = FIXTURES / "real_logs"  # public logs, copied with their provenance
 
 
 @pytest.fixture
 def real_logs() -> Path:
-    if not REAL_LOGS.is_dir():
-        pytest.skip("../shared/data/real-logs is not beside this checkout")
+    """Fourteen training logs from public repositories (tests/fixtures/real_logs/PROVENANCE.md)."""
     return REAL_LOGS
 
 
