@@ -27,6 +27,7 @@ are kept in host memory (one copy of the model; with ZeRO-3 sharded weights this
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -35,11 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import TrainerCallback
+from transformers.trainer_utils import SaveStrategy
 
 from phasescope.arms import SELECTING_WORDS
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.writer import write_json_atomic
+from phasescope.train.arm_trainer import build_trainer, oom_message
+from phasescope.train.dev import dev_evaluator
 from phasescope.train.schedules import is_eval_step
 
 SELECTING = SELECTING_WORDS
@@ -50,7 +55,7 @@ AUTO_SIGNALS = {"dev/accuracy": "higher", "dev/expert_nll": "lower"}
 
 @dataclass
 class StageView:
-    """What `run.build_trainer` needs to train one stage of a two-stage arm."""
+    """What `arm_trainer.build_trainer` needs to train one stage of a two-stage arm."""
 
     arm: Any
     probe: Any = None
@@ -237,10 +242,6 @@ def sft_stage_length(sft_steps: int | str, n_expert: int, expert_batch: int, rl_
 
 def stage_args(args, max_steps: int):
     """The run's GRPOConfig for one stage: its own length, no checkpoints (a two-stage arm starts over)."""
-    import copy
-
-    from transformers.trainer_utils import SaveStrategy
-
     out = copy.deepcopy(args)  # not dataclasses.replace: GRPOConfig's __post_init__ refuses its own output
     out.max_steps, out.save_strategy = max_steps, SaveStrategy.NO
     return out
@@ -294,10 +295,6 @@ def train_stages(cfg, arm_name: str, setup, args, logs, out_dir: Path, is_main: 
 
 def _train(cfg, arm_name: str, setup, args, logs, view: StageView, callback=None):
     """Build one stage's trainer (plus `callback(trainer)`, if given) and train it."""
-    import torch
-
-    from phasescope.train.run import build_trainer, oom_message
-
     trainer, probe = build_trainer(cfg, arm_name, setup, args, logs, view)
     trainer.stage_probe = probe
     if callback is not None:
@@ -322,8 +319,6 @@ def _fixed_sft_stage(cfg, arm_name, setup, args, logs, out_dir, is_main) -> SftO
 
 def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -> SftOutcome:
     """A selecting SFT stage: rows and probe records held until the switch is chosen on the dev split."""
-    from phasescope.train.dev import dev_evaluator
-
     arm = cfg.arms[arm_name]
     chooser, weights = SwitchChooser(arm.sft_steps), BestWeights()
     evaluate = dev_evaluator(cfg, setup.tokenizer, arm_name)

@@ -53,7 +53,7 @@ def _crash_at(monkeypatch, step: int) -> None:
 @pytest.mark.parametrize("arm", ["chord_phi", "sft_then_rl"])
 def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_cache, resumable, monkeypatch):
     """In-process (fast): crash after step 8 (last checkpoint: 6), resume, compare with a clean run."""
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, [*resumable, 'arms.sft_then_rl.schedule="step"'])
     train_one(cfg, arm, 0, tmp_path / "ref", threads=1)
@@ -82,7 +82,7 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_c
 
 
 def test_resume_without_a_checkpoint_starts_over(tmp_path, tiny_cache, resumable, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, [*resumable, "train.save_steps=0"])
     with monkeypatch.context() as m:
@@ -154,8 +154,8 @@ def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli, 
     the run has gone past it; `phasescope run --resume` then completes it. The rows equal an
     uninterrupted run's, step for step and value for value."""
     from phasescope.runlog.experiment import load_experiment_config
-    from phasescope.train.run import train_one
     from phasescope.train.runner import run_experiment
+    from phasescope.train.train_one import train_one
 
     sets = [*tiny_world, "train.max_steps=20", "train.save_steps=5", "train.eval_steps=5"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

@@ -55,7 +55,7 @@ class _Matches:
 
 @pytest.mark.parametrize("arm", ARM_NAMES)
 def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     # The tiny base never answers right, so every GRPO group would have equal rewards and zero advantage
     # (no gradient, by design). A reward that varies with the response length gives the RL term signal.
@@ -97,7 +97,7 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
 
 
 def test_same_seed_same_curve(tmp_path, tiny_cache, tiny_world):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, tiny_world)
     for name in ("a", "b"):
@@ -117,7 +117,7 @@ def test_one_row_per_optimizer_step_whatever_the_logging_settings(
     tmp_path, tiny_cache, tiny_world, monkeypatch
 ):
     import phasescope.train.args as args_mod
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     orig = args_mod.grpo_args
 
