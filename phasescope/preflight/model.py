@@ -110,6 +110,7 @@ def _local(name: str) -> tuple[ModelInfo | None, str | None]:
 
 
 def _hub(name: str) -> tuple[ModelInfo | None, str | None]:
+    # huggingface_hub and transformers only for a real model: the world's check stays light (no torch).
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import HFValidationError
 
@@ -179,7 +180,7 @@ def load_tokenizer(info: ModelInfo) -> tuple[Any, str | None]:
         )
 
 
-def describe(info: ModelInfo) -> str:
+def model_summary(info: ModelInfo) -> str:
     """`Qwen2ForCausalLM, 2 layers, hidden 32, vocab 259; weights: 1 file, 0.1 MB`."""
     c = info.config
     arch = ", ".join(c.get("architectures") or []) or c.get("model_type", "?")
