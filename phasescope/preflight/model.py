@@ -4,6 +4,9 @@ A string that looks like a path is never sent to the hub: a typo in `./models/qw
 the missing folder it is, not retried against the network as a repository id. A hub id is looked up
 once in the local Hugging Face cache; only when that misses and `HF_HUB_OFFLINE` is not set is
 `config.json` fetched, once, with a short timeout. Only config.json and the tokenizer files are read.
+
+huggingface_hub and transformers are imported inside the functions that need them (a real model):
+checking the embedded world imports neither of them, nor torch.
 """
 
 from __future__ import annotations
@@ -110,7 +113,6 @@ def _local(name: str) -> tuple[ModelInfo | None, str | None]:
 
 
 def _hub(name: str) -> tuple[ModelInfo | None, str | None]:
-    # huggingface_hub and transformers only for a real model: the world's check stays light (no torch).
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import HFValidationError
 
