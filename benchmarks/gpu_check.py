@@ -172,7 +172,7 @@ def _peak_gib() -> float:
 
 
 def run_phasescope(arm: str, cfg, out: Path) -> dict:
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     _peak_reset()
     GEN.clear()

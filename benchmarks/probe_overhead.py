@@ -38,7 +38,7 @@ def main() -> None:
 
     from phasescope.config import load_config
     from phasescope.runlog.reader import read_metrics as read_rows
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
     from phasescope.world import build_world
 
     sets = [f"train.max_steps={args.steps}", f'experiment.arms=["{args.arm}"]', *args.overrides]

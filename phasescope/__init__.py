@@ -7,7 +7,7 @@ the arm registry and `phasescope.config` the experiment configuration;
 maps every module and the data flow from `phasescope run` to the report.
 """
 
-__version__ = "0.1.0"
+from phasescope.version import __version__ as __version__
 
 
 def __getattr__(name: str):

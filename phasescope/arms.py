@@ -332,7 +332,7 @@ def needs_dev(arm) -> bool:
     return is_two_stage(arm) and arm.sft_steps in SELECTING_WORDS
 
 
-def describe(name: str, arm) -> str:
+def arm_summary(name: str, arm) -> str:
     """One line a reader of a report understands, e.g. `chord_mu: μ 0.9→0.05 over 200 steps (cosine)`."""
     return f"{name}: {SCHEDULES[arm.schedule].describe(arm)}{WEIGHTINGS[arm.weighting].describe}"
 

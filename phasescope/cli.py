@@ -1,14 +1,22 @@
-"""The `phasescope` command line: parse, call the library, print. No science lives here."""
+"""The `phasescope` command line: parse, call the library, print. No science lives here.
+
+The library never imports this module. Each command imports what it runs inside its body, so that
+`phasescope --help` and a bad option answer without importing torch, transformers or pandas.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from enum import Enum
+from pathlib import Path
 
 import typer
 
+from phasescope.config import load_config
 from phasescope.errors import PhasescopeError
+from phasescope.version import __version__
 
 app = typer.Typer(
     add_completion=False,
@@ -57,8 +65,6 @@ def _value(choice: Enum | None) -> str | None:
 
 def _print_version(flag: bool) -> None:
     if flag:
-        from phasescope import __version__
-
         typer.echo(f"phasescope {__version__}")
         raise typer.Exit()
 
@@ -157,25 +163,24 @@ def run(
 ) -> None:
     """Train the arms (sft, rl, sft_then_rl, chord_mu, chord_phi), print a per-arm summary and write
     the report (analysis/report.html)."""
-    import time
-    from pathlib import Path
-
-    from phasescope.config import load_config
+    from phasescope.runlog.experiment import resume_config
 
     wandb = _value(wandb)
-    given = {"seeds": seeds, "out": out, "name": name, "workers": workers, "wandb": wandb}
-    if arms is not None:
-        given["arms"] = [a.strip() for a in arms.split(",") if a.strip()]
-    # The options are typed values: they go into the config as they are, never through TOML text.
-    cfg = load_config(config, overrides, {f"experiment.{k}": v for k, v in given.items() if v is not None})
-    from phasescope.runlog.experiment import resume_config
+    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
+    # What to train (--arms, --seeds) and how (--workers, --wandb): not config values, never TOML text.
+    selection = {"arms": chosen, "seeds": seeds, "workers": workers, "wandb": wandb}
+    where = {"out": out, "name": name}
+    if resume and not overwrite:
+        # The stored config, with only the selection applied; a config file or --set may only repeat it.
+        located = load_config(config, overrides, _experiment_values(where))
+        exp_dir = Path(located.experiment.out) / located.experiment.name
+        cfg = resume_config(exp_dir, config, overrides, selection)
+    else:
+        cfg = load_config(config, overrides, _experiment_values({**where, **selection}))
+        exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
+    # Imported once the config is valid: training imports torch (seconds); a bad option answers first.
     from phasescope.train.runner import format_summary, run_experiment, summarize
 
-    exp_dir = Path(cfg.experiment.out) / cfg.experiment.name
-    if resume and not overwrite:
-        explicit = config is not None or bool(overrides) or arms is not None or seeds is not None
-        # a W&B mirror continues into the same W&B run unless --wandb says otherwise
-        cfg = resume_config(cfg, exp_dir, explicit, keep=("experiment.wandb",) if wandb is None else ())
     t0 = time.perf_counter()
     results = run_experiment(cfg, exp_dir, log=typer.echo, overwrite=overwrite, resume=resume)
     typer.echo("")
@@ -186,6 +191,11 @@ def run(
     _report_after_run(exp_dir, cfg.experiment.wandb, cfg.to_dict())
     if not all(r.ok for r in results):
         raise PhasescopeError("some arms failed; their train.log files say why")
+
+
+def _experiment_values(options: dict) -> dict:
+    """The given command-line options as typed [experiment] values for `load_config`."""
+    return {f"experiment.{k}": v for k, v in options.items() if v is not None}
 
 
 @app.command()
@@ -201,7 +211,6 @@ def launch(
 ) -> None:
     """Train one arm on every process of an `accelerate launch` (DDP, DeepSpeed ZeRO, FSDP):
     accelerate launch [...] -m phasescope.cli launch CONFIG.toml --arm chord_phi."""
-    from phasescope.config import load_config
     from phasescope.train.worker import launch as launch_arm
 
     # Only the launched arm is validated: another arm's settings must not stop this one.
@@ -238,8 +247,6 @@ def worker(
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
 ) -> None:
     """One (arm, seed) of `phasescope run`, in its own process (started by `run`)."""
-    from pathlib import Path
-
     from phasescope.train.worker import run_worker
 
     run_worker(Path(exp_dir), arm, seed, threads, resume)

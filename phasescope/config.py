@@ -216,7 +216,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
-def _set(data: dict, keys: list[str], value: Any, shown: str) -> None:
+def set_key(data: dict, keys: list[str], value: Any, shown: str) -> None:
+    """Set data[k1][k2]... = value (tables made as needed); `shown` names the setting in an error."""
     node = data
     for k in keys[:-1]:
         node = node.setdefault(k, {})
@@ -252,7 +253,7 @@ def load_config(
     data: dict[str, Any] = _read_toml(path) if path is not None else {}
     for text in overrides or []:
         keys, value = parse_override(text)
-        _set(data, keys, value, text)
+        set_key(data, keys, value, text)
     for key, value in (values or {}).items():
-        _set(data, key.split("."), value, key)
+        set_key(data, key.split("."), value, key)
     return config_from_dict(data)

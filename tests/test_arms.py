@@ -6,7 +6,7 @@ from phasescope.arms import (
     ARM_NAMES,
     SCHEDULES,
     WEIGHTINGS,
-    describe,
+    arm_summary,
     needs_expert,
     needs_rollouts,
     ordered,
@@ -40,19 +40,20 @@ def test_each_default_arm_says_what_it_needs():
 
 def test_descriptions_come_from_the_registry():
     arms = default_arms()
-    assert describe("sft", arms["sft"]) == "sft: μ ≡ 1"
-    assert describe("sft_then_rl", arms["sft_then_rl"]) == (
+    assert arm_summary("sft", arms["sft"]) == "sft: μ ≡ 1"
+    assert arm_summary("sft_then_rl", arms["sft_then_rl"]) == (
         "sft_then_rl: SFT, best dev-accuracy checkpoint, then RL as long as the rl arm (fresh optimizer and schedule)"
     )
-    assert describe("x", ArmConfig(schedule="step", sft_steps=250)) == "x: μ = 1 for 250 steps, then 0"
+    assert arm_summary("x", ArmConfig(schedule="step", sft_steps=250)) == "x: μ = 1 for 250 steps, then 0"
     assert (
-        describe("chord_phi", arms["chord_phi"]) == "chord_phi: μ ≡ 0.1, expert tokens weighted by φ = p(1−p)"
+        arm_summary("chord_phi", arms["chord_phi"])
+        == "chord_phi: μ ≡ 0.1, expert tokens weighted by φ = p(1−p)"
     )
-    assert describe("chord_mu", arms["chord_mu"]).endswith("then 0.9→0.05 over 200 steps (cosine)")
-    assert describe("chord_adaptive", arms["chord_adaptive"]) == (
+    assert arm_summary("chord_mu", arms["chord_mu"]).endswith("then 0.9→0.05 over 200 steps (cosine)")
+    assert arm_summary("chord_adaptive", arms["chord_adaptive"]) == (
         "chord_adaptive: μ = max(0, 0.5 − mean reward) (CHORD appendix B.1)"
     )
-    assert describe("chord_phase", arms["chord_phase"]).startswith(
+    assert arm_summary("chord_phase", arms["chord_phase"]).startswith(
         "chord_phase: μ = 0.9 until eval/accuracy readapts (confirmed online)"
     )
 

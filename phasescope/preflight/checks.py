@@ -9,14 +9,15 @@ them), and the schedule's cost in evaluations is stated. Nothing is generated or
 from __future__ import annotations
 
 from contextlib import contextmanager
+from importlib.util import find_spec
 from typing import Any
 
 from phasescope.arms import needs_dev, needs_expert, needs_rollouts
 from phasescope.preflight import data as d
 from phasescope.preflight import lengths, schedule
-from phasescope.preflight.model import describe as describe_model
-from phasescope.preflight.model import load_tokenizer, offline, resolve_model
+from phasescope.preflight.model import load_tokenizer, model_summary, offline, resolve_model
 from phasescope.preflight.report import Report, count, share
+from phasescope.world.task import Problem, cot_response
 
 
 def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) -> Report:
@@ -53,7 +54,7 @@ def preflight(cfg: Any, arms: list[str] | None = None, for_run: bool = False) ->
 @contextmanager
 def _quiet_datasets():
     """No `datasets` progress bars while sources are drawn: `check` prints a summary, not bars."""
-    from datasets import utils as ds_logging
+    from datasets import utils as ds_logging  # real data only: the world's check imports no datasets/torch
 
     was_off = ds_logging.are_progress_bars_disabled()
     ds_logging.disable_progress_bars()
@@ -80,8 +81,6 @@ def _world_lengths(cfg: Any, rep: Report) -> None:
     """The expert's longest chain of thought must fit train.max_completion_length: a cut trace teaches
     answers that never finish, and rollouts in the expert's style can never earn a reward (in a
     3-digit prototype SFT fell to 0.000 accuracy for 600 steps and nothing said why)."""
-    from phasescope.world.task import Problem, cot_response
-
     d, cap = cfg.world.digits, cfg.train.max_completion_length
     top = 10**d - 1
     need = len(cot_response(Problem(top, top, "+", d)))  # one token per character, the end mark included
@@ -102,8 +101,6 @@ PACKAGES_NEEDED = (
 
 
 def _packages(cfg: Any, rep: Report, for_run: bool) -> None:
-    from importlib.util import find_spec
-
     for module, pip, needed, why in PACKAGES_NEEDED:
         if needed(cfg.model) and find_spec(module) is None:
             msg = f"{why} needs {module}, which is not installed here: pip install '{pip}'"
@@ -116,7 +113,7 @@ def _model(name: str, rep: Report) -> Any:
         rep.error(err)
         return None
     rep.line("model", f"{name} ({info.where})")
-    rep.line("model", describe_model(info))
+    rep.line("model", model_summary(info))
     rep.facts["model"] = {"name_or_path": name, "where": info.where, "weights": info.weights}
     if info.folder is not None and not info.weights:
         msg = f"model {name!r}: no weight files (*.safetensors, *.bin) in {info.folder}"
@@ -246,7 +243,7 @@ def _expert_lengths(cfg: Any, tokenizer: Any, expert: d.SourceCheck, rep: Report
     limit, mode = cfg.data.max_expert_tokens or None, cfg.data.expert_truncation
     ids = tokenizer([e.response for e in expert.used], add_special_tokens=False)["input_ids"]
     effect = lengths.cap_effect([len(x) + 1 for x in ids], cap, limit, mode)
-    rep.line("expert", lengths.describe(effect, cap))
+    rep.line("expert", lengths.expert_length_summary(effect, cap))
     rep.facts["expert_lengths"] = {**effect.__dict__, "cap": cap}
     for text in (lengths.cap_note(effect, cap, expert.source),):
         if text:
@@ -265,7 +262,7 @@ def _schedule(cfg: Any, rep: Report, answers: int, runs: int, real: bool) -> Non
     steps, every = tc.max_steps, tc.eval_steps
     early, until = tc.eval_early_every or 0, tc.eval_early_until
     plan = schedule.eval_plan(steps, every, early, until)
-    for text in schedule.describe(plan, answers, runs, tc.max_completion_length):
+    for text in schedule.eval_cost_lines(plan, answers, runs, tc.max_completion_length):
         rep.line("schedule", text)
     rep.facts["evaluations"] = {
         "per_run": len(plan.eval_steps),

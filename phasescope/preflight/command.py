@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from phasescope.config import load_config
 from phasescope.preflight.checks import preflight
 from phasescope.preflight.report import Report
 
@@ -30,8 +31,6 @@ def check_command(
 ) -> int:
     """`phasescope check CONFIG [--set k=v] [--arms a,b]`: print the summary, then each note and error
     on stderr; 0 when the run may start, 2 when it must not. A bad config raises `UsageError` (exit 2)."""
-    from phasescope.config import load_config
-
     # As `run --arms`: only the chosen arms' settings are validated.
     cfg = load_config(config, list(sets or []), {"experiment.arms": list(arms)} if arms else None)
     report = preflight(cfg, arms)

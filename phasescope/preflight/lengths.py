@@ -59,7 +59,7 @@ def cap_effect(lengths: list[int], cap: int, limit: int | None = None, mode: str
     )
 
 
-def describe(e: CapEffect, cap: int) -> str:
+def expert_length_summary(e: CapEffect, cap: int) -> str:
     """`median 310, p90 1,400, max 8,190 tokens; 52% (520 of 1,000) over train.max_completion_length = 1,024`."""
     text = (
         f"median {e.median:,}, p90 {e.p90:,}, max {e.longest:,} tokens; "

@@ -4,6 +4,9 @@ A string that looks like a path is never sent to the hub: a typo in `./models/qw
 the missing folder it is, not retried against the network as a repository id. A hub id is looked up
 once in the local Hugging Face cache; only when that misses and `HF_HUB_OFFLINE` is not set is
 `config.json` fetched, once, with a short timeout. Only config.json and the tokenizer files are read.
+
+huggingface_hub and transformers are imported inside the functions that need them (a real model):
+checking the embedded world imports neither of them, nor torch.
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ def load_tokenizer(info: ModelInfo) -> tuple[Any, str | None]:
         )
 
 
-def describe(info: ModelInfo) -> str:
+def model_summary(info: ModelInfo) -> str:
     """`Qwen2ForCausalLM, 2 layers, hidden 32, vocab 259; weights: 1 file, 0.1 MB`."""
     c = info.config
     arch = ", ".join(c.get("architectures") or []) or c.get("model_type", "?")

@@ -31,7 +31,7 @@ def eval_plan(steps: int, eval_every: int, early_every: int = 0, early_until: in
     return EvalPlan(steps, eval_every, early_every, early_until, all_steps, len(all_steps) - regular)
 
 
-def describe(plan: EvalPlan, answers: int, runs: int, max_tokens: int) -> list[str]:
+def eval_cost_lines(plan: EvalPlan, answers: int, runs: int, max_tokens: int) -> list[str]:
     """Summary lines: the grid, evaluations per run, and the answers they generate (`answers` per evaluation)."""
     n = len(plan.eval_steps)
     grid = f"step 0, every {plan.eval_every}, step {plan.steps}"

@@ -19,8 +19,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from phasescope.arms import describe
-from phasescope.config import Config, config_from_dict
+from phasescope.arms import arm_summary
+from phasescope.config import Config, config_from_dict, load_config, parse_override, set_key
 from phasescope.data.selection import data_sources, eval_sources
 from phasescope.errors import UsageError
 from phasescope.runlog.provenance import provenance
@@ -61,7 +61,7 @@ def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
         {
             "name": cfg.experiment.name,
             "config": cfg.to_dict(),
-            "arms": {a: describe(a, cfg.arms[a]) for a in cfg.experiment.arms},
+            "arms": {a: arm_summary(a, cfg.arms[a]) for a in cfg.experiment.arms},
             "seeds": list(range(cfg.experiment.seeds)),
             "versions": rec["versions"],
             "model_revision": rec["model_revision"],
@@ -99,7 +99,7 @@ def add_launched_arm(exp_dir: Path, cfg: Config, arm: str) -> None:
     which the first launch wrote."""
     meta = read_experiment(exp_dir)
     if meta and arm not in (meta.get("arms") or {}):
-        meta.setdefault("arms", {})[arm] = describe(arm, cfg.arms[arm])
+        meta.setdefault("arms", {})[arm] = arm_summary(arm, cfg.arms[arm])
         write_json_atomic(Path(exp_dir) / EXPERIMENT_FILE, meta)
 
 
@@ -164,29 +164,64 @@ def config_diff(new: Config, old: Config) -> list[str]:
     return sorted(k for k in a.keys() | b.keys() if k not in RESUME_FREE and a.get(k) != b.get(k))
 
 
-def resume_config(cfg: Config, exp_dir: Path, explicit: bool, keep: tuple[str, ...] = ()) -> Config:
+def resume_config(
+    exp_dir: Path,
+    config_path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    selection: dict[str, Any] | None = None,
+) -> Config:
     """The config a `--resume` continues with: the one stored in experiment.json.
 
-    `cfg` is what the command line resolved; when the user gave a config file or overrides
-    (`explicit`), it must equal the stored one except for where and how the run executes
-    (workers, W&B mode), since a resumed arm must train exactly as it started. The RESUME_FREE keys
-    in `keep` (those the command line did not give, e.g. "experiment.wandb") stay as stored.
+    `selection` holds the command line's options that are not config values, each None when not
+    given: "arms" and "seeds" choose what to resume (among the stored arms and seeds), "workers" and
+    "wandb" how it runs; they never rebuild the config. Only a config file (`config_path`) or
+    `overrides` (`--set` texts, applied to the stored config) can differ from it, and then the
+    UsageError names every key that differs: a resumed arm must train exactly as it started.
     """
     _require(exp_dir)
     stored = load_experiment_config(exp_dir)
-    diff = config_diff(cfg, stored) if explicit else []
-    if diff:
-        new, old = _flat(cfg.to_dict()), _flat(stored.to_dict())
-        shown = ", ".join(f"{k} ({old.get(k)!r} stored, {new.get(k)!r} given)" for k in diff[:3])
-        more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
-        raise UsageError(
-            f"--resume: the given config differs from {Path(exp_dir) / EXPERIMENT_FILE} in {shown}{more}; "
-            "resume without a config file or --set (the stored config is used), or start a new run"
+    if config_path is not None or overrides:
+        given = (
+            load_config(config_path, overrides)
+            if config_path is not None
+            else _with_overrides(stored, overrides)
         )
+        diff = config_diff(given, stored)
+        if diff:
+            old, new = _flat(stored.to_dict()), _flat(given.to_dict())
+            shown = ", ".join(f"{k} ({old.get(k)!r} stored, {new.get(k)!r} given)" for k in diff)
+            raise UsageError(
+                f"--resume: the given config differs from {Path(exp_dir) / EXPERIMENT_FILE} in {shown}; "
+                "resume without a config file or --set (the stored config is used), or start a new run"
+            )
     d = stored.to_dict()
-    free = [k.split(".")[1] for k in RESUME_FREE if k not in keep]
-    d["experiment"].update({k: getattr(cfg.experiment, k) for k in free})
+    chosen = {k: v for k, v in (selection or {}).items() if v is not None}
+    _check_selection(chosen, d["experiment"], exp_dir)
+    d["experiment"].update(chosen, out=str(Path(exp_dir).parent), name=Path(exp_dir).name)
     return config_from_dict(d)
+
+
+def _with_overrides(stored: Config, overrides: list[str]) -> Config:
+    data = stored.to_dict()
+    for text in overrides:
+        keys, value = parse_override(text)
+        set_key(data, keys, value, text)
+    return config_from_dict(data)
+
+
+def _check_selection(chosen: dict[str, Any], stored: dict[str, Any], exp_dir: Path) -> None:
+    """`--arms` / `--seeds` with --resume pick among what the run holds; they cannot add to it."""
+    extra = [a for a in chosen.get("arms", []) if a not in stored["arms"]]
+    if extra:
+        raise UsageError(
+            f"--resume --arms: {', '.join(extra)} not in the run {exp_dir} (its arms: {', '.join(stored['arms'])}); "
+            "a resumed run trains only what it started"
+        )
+    if chosen.get("seeds", 0) > stored["seeds"]:
+        raise UsageError(
+            f"--resume --seeds {chosen['seeds']}: the run {exp_dir} has {stored['seeds']} seed(s) per arm; "
+            "a resumed run trains only what it started"
+        )
 
 
 def note_resumed(cfg: Config, exp_dir: Path) -> None:
@@ -194,5 +229,7 @@ def note_resumed(cfg: Config, exp_dir: Path) -> None:
     path = _require(exp_dir)
     meta = json.loads(path.read_text(encoding="utf-8"))
     meta.setdefault("resumed", []).append(now())
-    meta["config"]["experiment"] = cfg.to_dict()["experiment"]
+    # Only where and how it ran: --arms/--seeds chose what to resume, the run still holds them all.
+    free = {k.split(".")[1] for k in RESUME_FREE}
+    meta["config"]["experiment"].update({k: v for k, v in cfg.to_dict()["experiment"].items() if k in free})
     write_json_atomic(path, meta)

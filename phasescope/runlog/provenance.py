@@ -88,7 +88,7 @@ def hub_cached_commit(
 ) -> str | None:
     """The commit of `repo_id`'s snapshot in the local Hugging Face cache (no network), or None."""
     if cache_dir is None:
-        from huggingface_hub import constants
+        from huggingface_hub import constants  # only here: runlog's readers never need the hub
 
         cache_dir = os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
     repo = Path(cache_dir) / f"{repo_type}s--{repo_id.replace('/', '--')}"

@@ -10,7 +10,11 @@ reward scaling); the fields phasescope sets from its own config are never overri
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+import torch
+from trl import GRPOConfig
 
 from phasescope.config import ArmConfig, Config
 from phasescope.errors import UsageError
@@ -22,9 +26,6 @@ from phasescope.trl_table import unknown_fields
 
 def grpo_args(cfg: Config, arm: ArmConfig, seed: int, out_dir: Path, setup: Setup):
     """The GRPOConfig that trains `arm` with `seed` into `out_dir` (checkpoints under out_dir/checkpoint)."""
-    import torch
-    from trl import GRPOConfig
-
     tc = cfg.train
     # Global batches (config) → per-process micro-batches; the same update on 1 or N processes.
     rows_per_device = per_device_rows(
@@ -66,10 +67,6 @@ def grpo_args(cfg: Config, arm: ArmConfig, seed: int, out_dir: Path, setup: Setu
 
 def check_trl_fields(table: dict) -> None:
     """Every `[trl]` key must be a GRPOConfig field (a typo would otherwise be a TypeError deep in a worker)."""
-    import dataclasses
-
-    from trl import GRPOConfig
-
     unknown = unknown_fields(table, {f.name for f in dataclasses.fields(GRPOConfig)})
     if unknown:
         raise UsageError(f"[trl] has keys that are not GRPOConfig fields: {', '.join(unknown)}")

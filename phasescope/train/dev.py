@@ -19,15 +19,19 @@ from collections.abc import Callable
 
 import torch
 
+from phasescope.data.selection import draw_set, eval_sources
+from phasescope.data.sources import norm_prompt
 from phasescope.errors import UsageError
+from phasescope.lm import generate, response_nll
+from phasescope.train.real import EvalSet, make_math_evaluator, render_prompt, render_response
+from phasescope.world import build_world
+from phasescope.world.task import cot_response, reward
 
 DevEvaluator = Callable[[torch.nn.Module, int], dict[str, float]]
 
 
 def check_disjoint(dev_prompts: list[str], eval_prompts: list[str], what: str) -> None:
     """A usage error when a dev problem is also an evaluation problem (compared after normalising space/case)."""
-    from phasescope.data.sources import norm_prompt
-
     held = {norm_prompt(p) for p in eval_prompts}
     shared = [p for p in dev_prompts if norm_prompt(p) in held]
     if shared:
@@ -39,10 +43,6 @@ def check_disjoint(dev_prompts: list[str], eval_prompts: list[str], what: str) -
 
 def world_dev_evaluator(cfg, tokenizer) -> DevEvaluator:
     """dev/accuracy and dev/expert_nll of the embedded world's dev split."""
-    from phasescope.lm import generate, response_nll
-    from phasescope.world import build_world
-    from phasescope.world.task import cot_response, reward
-
     splits = build_world(cfg.world, log=lambda *_: None).splits
     dev = splits.dev
     check_disjoint([p.prompt for p in dev], [p.prompt for p in splits.eval], "the world's dev split")
@@ -63,9 +63,6 @@ def world_dev_evaluator(cfg, tokenizer) -> DevEvaluator:
 
 def real_dev_evaluator(cfg, tokenizer, arm_name: str) -> DevEvaluator:
     """dev/* on `data.dev` (see the module docstring); a usage error without it or on overlap."""
-    from phasescope.data.selection import draw_set, eval_sources
-    from phasescope.train.real import EvalSet, make_math_evaluator, render_prompt, render_response
-
     dc = cfg.data
     if not dc.dev:
         raise UsageError(

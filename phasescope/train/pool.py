@@ -9,17 +9,22 @@ with its parent, even when the parent is killed with SIGKILL (no orphans).
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from phasescope.errors import PhasescopeError
+from phasescope.runlog.checkpoint import latest_checkpoint
 from phasescope.runlog.experiment import arm_dir, now
 from phasescope.runlog.reader import read_metrics
+from phasescope.train.progress import progress_display
 
 
 @dataclass
@@ -74,8 +79,6 @@ def run_pool(
 ) -> list[ArmResult]:
     """Train every (arm, seed) of `jobs` in worker processes, `workers` at a time; their results.
     `steps`: the length of every arm's step axis, or one per arm (for the progress display)."""
-    from phasescope.train.progress import progress_display
-
     workers = max(1, min(workers, len(jobs)))
     threads = threads_per_worker(workers)
     pending, running, results = list(jobs), {}, []
@@ -95,8 +98,6 @@ def run_pool(
 
 
 def _start(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool, log):
-    from phasescope.runlog.checkpoint import latest_checkpoint
-
     out = arm_dir(exp_dir, arm, seed)
     out.mkdir(parents=True, exist_ok=True)
     again = resume and latest_checkpoint(out) is not None
@@ -132,9 +133,6 @@ def _finish(exp_dir: Path, key: tuple[str, int], entry, log) -> ArmResult:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: the worker gets SIGTERM when `phasescope run` dies, even by SIGKILL (no orphans)."""
-    import ctypes
-    import signal
-
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -149,8 +147,6 @@ class _stop_workers_on_signal:  # noqa: N801 - used as a context manager
         self.old: dict[int, Any] = {}
 
     def _handler(self, signum, frame):
-        import signal
-
         name = signal.Signals(signum).name
         exc = Interrupted(
             f"interrupted by {name}; stopped {len(self.running)} running arm(s), their checkpoints are kept; "
@@ -160,17 +156,12 @@ class _stop_workers_on_signal:  # noqa: N801 - used as a context manager
         raise exc
 
     def __enter__(self):
-        import signal
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.old[sig] = signal.signal(sig, self._handler)
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        import signal
-
         for sig, old in self.old.items():
             signal.signal(sig, old)
         for proc, _logf, _ in self.running.values():

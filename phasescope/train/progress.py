@@ -13,6 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
 from phasescope.runlog.experiment import arm_dir
 from phasescope.runlog.reader import read_metrics
 
@@ -79,15 +88,6 @@ class Bars:
     """A rich progress bar per running (arm, seed): step, held-out accuracy, ETA."""
 
     def __init__(self, exp_dir: Path, steps: int | dict[str, int]):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
         self.exp_dir, self.steps, self.last = exp_dir, steps, 0.0
         self.tasks: dict[tuple[str, int], int] = {}
         self.progress = Progress(

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate.utils import gather_object
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from phasescope.arms import needs_rollouts
 from phasescope.config import Config, DataConfig, ModelConfig
@@ -32,6 +35,7 @@ from phasescope.data.selection import draw_set, eval_sources, limit_expert
 from phasescope.data.sources import Example, prompt_overlap
 from phasescope.errors import UsageError
 from phasescope.lm import eos_ids, generate_ids, response_nll_sum
+from phasescope.runlog.writer import write_json_atomic
 from phasescope.train.distributed import process_rank, world_size
 from phasescope.train.setup import Setup, expert_set
 
@@ -52,8 +56,6 @@ def resolve_dtype(name: str) -> torch.dtype | str:
 
 def load_model_and_tokenizer(mc: ModelConfig):
     """`AutoModelForCausalLM` / `AutoTokenizer.from_pretrained(model.model_name_or_path)`; left padding."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     try:
         tokenizer = AutoTokenizer.from_pretrained(mc.model_name_or_path)
     except (OSError, ValueError) as exc:
@@ -77,7 +79,7 @@ def lora_config(mc: ModelConfig):
     """A peft LoraConfig from model.lora_*, or None when model.lora_r is 0."""
     if not mc.lora_r:
         return None
-    try:
+    try:  # peft is an optional extra (phasescope[peft]): imported only for LoRA
         from peft import LoraConfig
     except ImportError:
         raise UsageError("model.lora_r needs peft: pip install 'phasescope[peft]'") from None
@@ -140,8 +142,6 @@ class EvalSet:
 def _gather(items: list) -> list:
     if world_size() == 1:
         return items
-    from accelerate.utils import gather_object
-
     return gather_object(items)
 
 
@@ -340,8 +340,6 @@ def _precision_and_generation(cfg: Config, dtype: torch.dtype) -> dict[str, Any]
 
 def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
     """Model, tokenizer, datasets, reward, expert set and evaluator for a real model (see module doc)."""
-    from datasets import Dataset
-
     rl, expert, evals, report = load_data(cfg, log=log)
     if needs_rollouts(cfg.arms[arm_name], cfg.train.max_steps) and not rl:
         raise UsageError(f"arm {arm_name} has an RL term and needs data.rl_prompts")
@@ -383,7 +381,5 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
 
 
 def write_data_report(out_dir: Path, report: dict[str, Any]) -> None:
-    from phasescope.runlog.writer import write_json_atomic
-
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / "data.json", json.loads(json.dumps(report, default=str)))

@@ -7,7 +7,7 @@
 
 The parent prepares the directory (`runlog/experiment.py`), builds (or loads) the embedded world's
 base model once, and hands the (arm, seed) jobs to the worker pool (`train/pool.py`); each worker
-calls `train_one` (`train/run.py`). `summarize` and `format_summary` make the table the CLI prints.
+calls `train_one` (`train/train_one.py`). `summarize` and `format_summary` make the table the CLI prints.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from phasescope.errors import UsageError
 from phasescope.preflight import run_preflight
 from phasescope.runlog.experiment import arm_dir, note_resumed, write_experiment_json
 from phasescope.runlog.reader import read_metrics
+from phasescope.train.args import check_trl_fields
 from phasescope.train.pool import ArmResult, run_pool
+from phasescope.train.stages import sft_stage_length
+from phasescope.world import build_world
 
 
 def prepare_dir(cfg: Config, exp_dir: Path, overwrite: bool, resume: bool) -> None:
@@ -59,13 +62,9 @@ def run_experiment(
     """
     run_preflight(cfg)  # model, data, overlaps, lengths: a usage error before anything is written
     if cfg.trl:  # a typo in [trl] is one error here, not a failure in every worker
-        from phasescope.train.args import check_trl_fields
-
         check_trl_fields(cfg.trl)
     prepare_dir(cfg, exp_dir, overwrite, resume)
     if not cfg.model.model_name_or_path:
-        from phasescope.world import build_world
-
         build_world(cfg.world, log=log)
     jobs = [(a, s) for s in range(cfg.experiment.seeds) for a in cfg.experiment.arms]
     results = []
@@ -87,8 +86,6 @@ def run_experiment(
 def _axis_length(cfg: Config, arm: str) -> int:
     """The arm's step axis for the progress bars; one pass over the expert set ("epoch") is known
     before training when the expert set's size is (the world's, or data.n_expert as an upper bound)."""
-    from phasescope.train.stages import sft_stage_length
-
     a, steps = cfg.arms[arm], cfg.train.max_steps
     n_expert = cfg.data.n_expert if cfg.model.model_name_or_path else cfg.world.n_expert
     if is_two_stage(a) and a.sft_steps == "epoch" and n_expert > 0:

@@ -1,18 +1,26 @@
-"""What training one arm needs, whatever the model: one `Setup`, built by `world_setup` or `hf_setup`.
+"""What training one arm needs, whatever the model: one `Setup`, built by `world_setup` (here) or
+`hf_setup` (`train/real.py`).
 
-`build_setup(cfg, seed)` picks the embedded world (no `model.model_name_or_path`) or a real Hugging Face
-model with real data (`train/real.py`); everything after it (`grpo_args`, the trainer, the logs)
-reads the `Setup` only, so the two paths cannot drift apart.
+`train_one.build_setup` picks the embedded world (no `model.model_name_or_path`) or a real Hugging Face
+model with real data; everything after it (`grpo_args`, the trainer, the logs) reads the `Setup`
+only, so the two paths cannot drift apart. This module does not import `train/real.py` (which
+imports `Setup` from here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from datasets import Dataset
+
 from phasescope.config import Config
+from phasescope.train.evaluate import make_world_evaluator
+from phasescope.train.trainer import ExpertSet
+from phasescope.world import build_world
+from phasescope.world.base import load_base
+from phasescope.world.task import parse_answer
 
 
 @dataclass
@@ -38,20 +46,11 @@ class Setup:
 
 def expert_set(tokenizer, prompts: list[str], responses: list[str], cfg: Config, seed: int):
     """The arm's expert set (train.expert_batch_size rows per update), or None without expert rows."""
-    from phasescope.train.trainer import ExpertSet
-
     return ExpertSet(tokenizer, prompts, responses, cfg.train.expert_batch_size, seed) if prompts else None
 
 
 def world_setup(cfg: Config, seed: int) -> Setup:
     """The embedded world: its cached base model, RL prompts, exact-answer reward and evaluator."""
-    from datasets import Dataset
-
-    from phasescope.train.evaluate import make_world_evaluator
-    from phasescope.world import build_world
-    from phasescope.world.base import load_base
-    from phasescope.world.task import parse_answer
-
     tc = cfg.train
     world = build_world(cfg.world)
     model, tokenizer = load_base(world.base_path)
@@ -80,15 +79,3 @@ def world_setup(cfg: Config, seed: int) -> Setup:
         # without bf16 matrix units is several times slower and less precise.
         grpo_kwargs={"bf16": False, "fp16": False},
     )
-
-
-def build_setup(cfg: Config, arm_name: str, seed: int, out_dir: Path | None = None) -> Setup:
-    """The Setup for `arm_name`; a real model's data report goes to `out_dir`/data.json when given."""
-    if not cfg.model.model_name_or_path:
-        return world_setup(cfg, seed)
-    from phasescope.train.real import hf_setup, write_data_report
-
-    setup = hf_setup(cfg, arm_name, seed)
-    if out_dir is not None:
-        write_data_report(out_dir, setup.data_report or {})
-    return setup

@@ -44,6 +44,7 @@ from phasescope.analysis.online import OnlineDetector, PhaseTracker
 from phasescope.arms import SELECTING_WORDS
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.writer import write_json_atomic
+from phasescope.train.arm_trainer import build_trainer, oom_message
 from phasescope.train.dev import dev_evaluator
 from phasescope.train.schedules import is_eval_step
 from phasescope.train.trainer import evaluate_in_eval_mode
@@ -56,7 +57,7 @@ AUTO_SIGNALS = {"dev/accuracy": "higher", "dev/expert_nll": "lower"}
 
 @dataclass
 class StageView:
-    """What `run.build_trainer` needs to train one stage of a two-stage arm."""
+    """What `arm_trainer.build_trainer` needs to train one stage of a two-stage arm."""
 
     arm: Any
     probe: Any = None
@@ -295,8 +296,6 @@ def train_stages(cfg, arm_name: str, setup, args, logs, out_dir: Path, is_main: 
 
 def _train(cfg, arm_name: str, setup, args, logs, view: StageView, callback=None):
     """Build one stage's trainer (plus `callback(trainer)`, if given) and train it."""
-    from phasescope.train.run import build_trainer, oom_message
-
     trainer, probe = build_trainer(cfg, arm_name, setup, args, logs, view)
     trainer.stage_probe = probe
     if callback is not None:

@@ -15,19 +15,24 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
+from accelerate import PartialState
+
 from phasescope.config import Config
 from phasescope.errors import UsageError
+from phasescope.preflight import run_preflight
 from phasescope.runlog.experiment import (
     add_launched_arm,
     arm_dir,
     load_experiment_config,
     write_experiment_json,
 )
+from phasescope.train.distributed import is_main_process
+from phasescope.train.train_one import train_one
+from phasescope.world import build_world
 
 
 def run_worker(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool = False) -> None:
-    from phasescope.train.run import train_one
-
     cfg = load_experiment_config(exp_dir)
     train_one(cfg, arm, seed, arm_dir(exp_dir, arm, seed), threads=threads, resume=resume)
 
@@ -38,13 +43,6 @@ def launch(cfg: Config, arm: str, seed: int, resume: bool = False, overwrite: bo
     Before any process group starts: the preflight for this arm only (its notes from the main process),
     and a refusal to append to an arm directory that already has steps unless `resume` or `overwrite`.
     """
-    import torch
-    from accelerate import PartialState
-
-    from phasescope.preflight import run_preflight
-    from phasescope.train.distributed import is_main_process
-    from phasescope.train.run import train_one
-
     if arm not in cfg.arms:
         raise UsageError(f"unknown arm {arm!r}; defined arms: {', '.join(cfg.arms)}")
     run_preflight(cfg, [arm], err=_main_stderr)
@@ -61,16 +59,12 @@ def launch(cfg: Config, arm: str, seed: int, resume: bool = False, overwrite: bo
         add_launched_arm(exp_dir, cfg, arm)
         out.mkdir(parents=True, exist_ok=True)
         if not cfg.model.model_name_or_path:  # the embedded world's base model is built (cached) once
-            from phasescope.world import build_world
-
             build_world(cfg.world)
     state.wait_for_everyone()
     train_one(cfg, arm, seed, out, resume=resume)
 
 
 def _main_stderr(text: str) -> None:
-    from phasescope.train.distributed import is_main_process
-
     if is_main_process():
         print(text, file=sys.stderr)
 

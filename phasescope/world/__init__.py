@@ -44,6 +44,8 @@ def world_splits(world_cfg) -> Splits:
 
 
 def build_world(world_cfg, log=print) -> World:
+    # Not at the top: importing `phasescope.world.task` (the preflight does, torch-free) runs this
+    # package's __init__ first, and world.base imports torch.
     from phasescope.world.base import base_model_path
 
     splits = world_splits(world_cfg)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import GPT2LMHeadModel
 
 from phasescope.world.model import build_model
 from phasescope.world.pretrain import greedy_accuracy, supervised_steps
@@ -149,7 +150,5 @@ def train_base(world, splits, out_dir: Path, log=print) -> dict:
 
 
 def load_base(path: Path):
-    from transformers import GPT2LMHeadModel
-
     torch_model = GPT2LMHeadModel.from_pretrained(path)
     return torch_model, CharTokenizer.from_pretrained(path)

@@ -21,16 +21,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
+import transformers
+
+from phasescope.config import load_config
+from phasescope.world import world_splits
+from phasescope.world.base import SHIPPED_DIR, train_base
+
 
 def build_shipped_base(dest: Path, log=print) -> dict:
     """Build the default world's base into `dest` (replaced) and return its phasescope_base.json."""
-    import torch
-    import transformers
-
-    from phasescope.config import load_config
-    from phasescope.world import world_splits
-    from phasescope.world.base import train_base
-
     world = load_config(None, []).world
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "base"
@@ -51,8 +51,6 @@ def build_shipped_base(dest: Path, log=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from phasescope.world.base import SHIPPED_DIR
-
     args = sys.argv[1:] if argv is None else argv
     dest = Path(args[0]) if args else SHIPPED_DIR
     meta = build_shipped_base(dest)

@@ -6,6 +6,7 @@ trainer, `generate`, `save_pretrained` and `from_pretrained` treat it exactly li
 
 from __future__ import annotations
 
+import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from phasescope.world.tokenizer import CharTokenizer
@@ -15,8 +16,6 @@ def build_model(
     tokenizer: CharTokenizer, n_layer: int, n_embd: int, n_head: int, n_positions: int, seed: int
 ):
     """A freshly initialised GPT-2; dropout off so that evaluation and the loss are deterministic."""
-    import torch
-
     config = GPT2Config(
         vocab_size=tokenizer.vocab_size,
         n_positions=n_positions,

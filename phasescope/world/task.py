@@ -1,4 +1,5 @@
-"""The embedded world's task: arithmetic (2-digit by default, `world.digits`) with a verifiable answer, in two answer styles.
+"""The embedded world's task: arithmetic on `world.digits`-digit operands (3 by default, 2 to 4) with a
+verifiable answer, in two answer styles.
 
 A miniature of the paper's setting (BACKGROUND.md):
 - the *target skill* is addition, the analogue of competition maths: the expert data, the RL prompts
@@ -26,7 +27,7 @@ class Problem:
     a: int
     b: int
     op: str  # "+" (the target skill), "-" or ">" (max: a general skill)
-    digits: int = 2
+    digits: int = 3  # world.digits' default
 
     @property
     def prompt(self) -> str:
@@ -90,7 +91,7 @@ def parse_answer(response: str) -> int | None:
     return int(m.group(1) if m.groups() else m.group(0))
 
 
-def is_well_formed(response: str, digits: int = 2) -> bool:
+def is_well_formed(response: str, digits: int = 3) -> bool:
     """True for a terminated direct answer or a terminated chain of thought with one step per digit."""
     if EOS not in response:
         return False
@@ -130,12 +131,13 @@ def make_splits(
     n_rl: int,
     n_eval: int,
     n_dev: int = 256,
-    digits: int = 2,
+    digits: int = 3,
     general_op: str = ">",
 ) -> Splits:
     """Draw every set without replacement from the `digits`-digit problems of each operator.
 
-    Pre-training sets are drawn last and may be cut short when the problem space runs out (2 digits).
+    Pre-training sets are drawn last and may be cut short when the problem space runs out (at 2 digits:
+    90 × 90 problems per operator).
     """
     rng = random.Random(seed)
 
@@ -165,7 +167,7 @@ def make_splits(
     expert = draw("+", n_expert, taken)
     # RL prompts avoid the held-out and expert problems; pre-training may have seen an RL prompt in
     # the base's own style (as an instruct model has seen maths problems), which keeps the small
-    # 2-digit space from starving pre-training.
+    # space of 2-digit worlds from starving pre-training.
     rl = draw("+", n_rl, set(taken))
     pre_add = draw("+", n_pretrain_add, taken)
     pre_general = draw(general_op, n_pretrain_general, taken)

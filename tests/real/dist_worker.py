@@ -16,7 +16,7 @@ import torch
 
 from phasescope.config import load_config
 from phasescope.train.distributed import is_main_process
-from phasescope.train.run import train_one
+from phasescope.train.train_one import train_one
 from phasescope.train.trainer import PhaseTrainer
 from phasescope.world.task import Problem, cot_response
 

@@ -123,3 +123,29 @@ def test_launch_trains_its_arm_once_and_refuses_a_second_copy(tiny_model_dir, tm
     code, _, err = _cli(["launch", EXPERIMENT, "--arm", "sft", *sets], capsys)
     assert code == 2 and "already has logged steps" in err
     assert [json.loads(x)["step"] for x in metrics.read_text().splitlines()] == steps
+
+
+def test_the_launch_module_takes_the_cli_options_and_gives_its_one_line_errors(
+    tiny_model_dir, tmp_path, capsys
+):
+    """`python -m phasescope.train.launch` (what the accelerate configs run) parses the options of
+    `phasescope launch` itself (the library never imports the CLI) and refuses as the CLI does."""
+    from phasescope.train.launch import main as launch_main
+
+    def wrapper(args) -> tuple[int, str]:
+        try:
+            launch_main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        return code, capsys.readouterr().err
+
+    sets = _sets([*real_overrides(tiny_model_dir, tmp_path), 'data.rl_prompts=""'])
+    for args in (["--arm", "nope", *sets], ["--arm", "rl", *sets]):
+        assert wrapper([EXPERIMENT, *args]) == _cli(["launch", EXPERIMENT, *args], capsys)[::2]
+    code, err = wrapper([EXPERIMENT, "--arm", "rl", *sets])
+    (line,) = err.strip().splitlines()
+    assert code == 2 and line.startswith("error:") and "data.rl_prompts is empty" in line
+    code, err = wrapper([EXPERIMENT, "--seed", "x"])  # no --arm, a bad --seed: argparse's usage error
+    assert code == 2 and "--arm" in err and "Traceback" not in err
+    assert not (tmp_path / "qwen2.5-0.5b-math").exists()

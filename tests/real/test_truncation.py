@@ -48,7 +48,7 @@ def _sets(model, *more):
 
 def test_sft_on_traces_longer_than_the_cap_raises_eval_truncated_rate(short_answer_model, tmp_path):
     from phasescope.preflight import preflight
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(EXPERIMENT, _sets(short_answer_model))
     (note,) = [n for n in preflight(cfg).notes if "longer than train.max_completion_length" in n]

@@ -386,6 +386,6 @@ def test_resume_uses_the_stored_config(tmp_path):
     from phasescope.runlog.experiment import resume_config
 
     exp = _experiment(tmp_path)
-    cfg = resume_config(load_config(None, ["experiment.workers=1"]), exp, explicit=False)
+    cfg = resume_config(exp, selection={"workers": 1})
     assert cfg.train.max_steps == 5 and cfg.experiment.arms == ["sft"] and cfg.experiment.workers == 1
     assert json.loads((exp / "experiment.json").read_text())["config"]["train"]["max_steps"] == 5

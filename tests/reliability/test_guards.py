@@ -41,7 +41,7 @@ def _nan_loss_at(monkeypatch, step: int) -> None:
 
 
 def test_nan_loss_stops_naming_step_and_checkpoint(tmp_path, tiny_cache, resumable, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     _nan_loss_at(monkeypatch, 5)
     cfg = load_config(None, resumable)
@@ -56,7 +56,7 @@ def test_nan_loss_stops_naming_step_and_checkpoint(tmp_path, tiny_cache, resumab
 
 
 def test_nan_before_any_checkpoint_says_so(tmp_path, tiny_cache, resumable, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     _nan_loss_at(monkeypatch, 1)
     with pytest.raises(NonFiniteError, match="at step 1; no checkpoint was saved yet"):
@@ -64,7 +64,7 @@ def test_nan_before_any_checkpoint_says_so(tmp_path, tiny_cache, resumable, monk
 
 
 def test_nan_loss_skipped_leaves_the_model_unchanged(tmp_path, tiny_cache, resumable, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     _nan_loss_at(monkeypatch, 2)
     cfg = load_config(None, [*resumable, "train.max_steps=3", 'train.on_nonfinite="skip"'])
@@ -90,7 +90,7 @@ def test_nan_loss_skipped_leaves_the_model_unchanged(tmp_path, tiny_cache, resum
 def test_nonfinite_gradient_is_caught(tmp_path, tiny_cache, resumable, monkeypatch):
     """A finite loss with an inf gradient (e.g. an overflow in backward) is caught before the update."""
     import phasescope.train.trainer as trainer_mod
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     orig = trainer_mod.NonFiniteGuard.on_pre_optimizer_step
 
@@ -105,7 +105,7 @@ def test_nonfinite_gradient_is_caught(tmp_path, tiny_cache, resumable, monkeypat
 
 
 def test_out_of_memory_names_the_settings_to_lower(tmp_path, tiny_cache, resumable, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
     from phasescope.train.trainer import PhaseTrainer
 
     def oom(self, *args, **kwargs):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,7 +54,7 @@ def _crash_at(monkeypatch, step: int) -> None:
 @pytest.mark.parametrize("arm", ["chord_phi", "sft_then_rl"])
 def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_cache, resumable, monkeypatch):
     """In-process (fast): crash after step 8 (last checkpoint: 6), resume, compare with a clean run."""
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, [*resumable, 'arms.sft_then_rl.schedule="step"'])
     train_one(cfg, arm, 0, tmp_path / "ref", threads=1)
@@ -82,7 +83,7 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_c
 
 
 def test_resume_without_a_checkpoint_starts_over(tmp_path, tiny_cache, resumable, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, [*resumable, "train.save_steps=0"])
     with monkeypatch.context() as m:
@@ -154,8 +155,8 @@ def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli, 
     the run has gone past it; `phasescope run --resume` then completes it. The rows equal an
     uninterrupted run's, step for step and value for value."""
     from phasescope.runlog.experiment import load_experiment_config
-    from phasescope.train.run import train_one
     from phasescope.train.runner import run_experiment
+    from phasescope.train.train_one import train_one
 
     sets = [*tiny_world, "train.max_steps=20", "train.save_steps=5", "train.eval_steps=5"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -249,3 +250,115 @@ def test_sigterm_to_run_stops_its_workers(tmp_path, tiny_cache, tiny_world):
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(w) for w in workers)
+
+
+# --- `run --resume` means the stored config (issue 19, item 6) ---------------------------------------
+
+
+def _stored(tmp_path: Path, tiny_world: list[str], arms: str = '["sft", "chord_phi"]') -> Path:
+    """An experiment directory holding only experiment.json: the tiny world, train.max_steps=3."""
+    from phasescope.runlog.experiment import write_experiment_json
+
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    write_experiment_json(exp, load_config(None, [*tiny_world, f"experiment.arms={arms}"]))
+    return exp
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """`phasescope run` without training: the config each run_experiment call was given."""
+    import phasescope.cli
+    import phasescope.train.runner
+
+    seen = []
+    monkeypatch.setattr(
+        phasescope.train.runner, "run_experiment", lambda cfg, *a, **k: seen.append(cfg) or []
+    )
+    monkeypatch.setattr(phasescope.cli, "_report_after_run", lambda *a: None)
+    return seen
+
+
+def test_resume_with_selection_options_keeps_the_stored_config(tmp_path, tiny_world, cli, trained):
+    """--arms/--wandb/--workers choose what to resume and how: no config is rebuilt from the defaults
+    (whose train.max_steps is not the stored 3), and experiment.json still lists every arm."""
+    exp = _stored(tmp_path, tiny_world)
+    res = cli("run", "--resume", "--arms", "sft", "--wandb", "offline", "--out", tmp_path, "--name", "exp")
+    assert res.returncode == 0, res.stderr
+    (cfg,) = trained
+    assert cfg.train.max_steps == 3 and cfg.world.n_layer == 1  # the stored values, not the defaults'
+    assert cfg.experiment.arms == ["sft"] and cfg.experiment.wandb == "offline"
+    assert cfg.experiment.workers == load_config(None, tiny_world).experiment.workers  # stored, not given
+    res = cli("run", "--resume", "--workers", "2", "--seeds", "1", "--out", tmp_path, "--name", "exp")
+    assert res.returncode == 0, res.stderr
+    assert trained[1].experiment.workers == 2 and trained[1].experiment.arms == ["sft", "chord_phi"]
+    assert trained[1].experiment.wandb == "off"  # as stored: --wandb was not given this time
+    assert json.loads((exp / "experiment.json").read_text())["config"]["train"]["max_steps"] == 3
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--set", "train.max_steps=5"], "differs from"),
+        (["--arms", "rl"], "--resume --arms: rl not in the run"),
+        (["--seeds", "2"], "--resume --seeds 2: the run"),
+    ],
+)
+def test_resume_refuses_what_the_stored_run_is_not(tmp_path, tiny_world, cli, trained, extra, fragment):
+    _stored(tmp_path, tiny_world)
+    res = cli("run", "--resume", "--out", tmp_path, "--name", "exp", *extra)
+    assert res.returncode == 2 and trained == []
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and fragment in line, line
+
+
+def test_resume_with_set_names_exactly_the_keys_that_differ(tmp_path, tiny_world, cli, trained):
+    _stored(tmp_path, tiny_world)
+    sets = ["--set", "train.max_steps=5", "--set", "train.eval_steps=2", "--set", "world.n_eval=20"]
+    res = cli("run", "--resume", "--out", tmp_path, "--name", "exp", *sets)
+    assert res.returncode == 2
+    named = re.findall(r"(\w+\.\w+) \(", res.stderr)  # eval_steps=2 is the stored value: not named
+    assert named == ["train.max_steps", "world.n_eval"], res.stderr
+    assert (
+        "train.max_steps (3 stored, 5 given)" in res.stderr
+        and "world.n_eval (16 stored, 20 given)" in res.stderr
+    )
+    # a --set that repeats the stored value, or a config file that matches it, resumes
+    assert (
+        cli("run", "--resume", "--out", tmp_path, "--name", "exp", "--set", "train.max_steps=3").returncode
+        == 0
+    )
+    assert trained[-1].train.max_steps == 3
+
+
+@pytest.mark.slow  # ~22 s on 2 cores: a parent, two workers and W&B offline
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses process groups")
+def test_killed_wandb_run_resumes_one_arm_with_every_row_once(wandb_offline, tiny_cache, tiny_world, cli):
+    """The issue's report: kill `phasescope run --wandb offline`, then `run --resume --arms sft --wandb
+    offline` (no config file, no --set) resumes sft from the stored config, each step's row once."""
+    root = wandb_offline
+    sets = [*tiny_world, "train.max_steps=12", "train.save_steps=3", "train.eval_steps=4"]
+    cmd = [*_cli_run(root, "exp", sets), "--wandb", "offline"]
+    cmd[cmd.index("chord_phi")] = "sft,chord_phi"
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    run = root / "exp" / "sft" / "seed0"
+    _wait_for(lambda: len(rows_safe(run / "metrics.jsonl")) >= 3, proc, 180, "the first metrics rows")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (run / "DONE").exists(), "the run finished before it was killed"
+
+    res = cli("run", "--resume", "--arms", "sft", "--wandb", "offline", "--out", root, "--name", "exp")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "differs" not in res.stderr and (run / "DONE").exists()
+    assert [r["step"] for r in rows(run / "metrics.jsonl")] == list(range(13))  # none lost, none twice
+    assert not (root / "exp" / "chord_phi" / "seed0" / "DONE").exists()  # not selected: not trained
+    meta = json.loads((root / "exp" / "experiment.json").read_text())
+    assert meta["config"]["experiment"]["arms"] == ["sft", "chord_phi"] and len(meta["resumed"]) == 1
+    assert meta["config"]["train"]["max_steps"] == 12

@@ -246,7 +246,7 @@ def test_training_run_writes_probe_metrics_and_tokens_jsonl(tmp_path, monkeypatc
     from phasescope.config import load_config
     from phasescope.runlog.reader import read_metrics as read_rows
     from phasescope.runlog.tokens import moved_most, read_tokens
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     monkeypatch.setenv("PHASESCOPE_CACHE", str(tmp_path / "cache"))
     cfg = load_config(None, TINY)

@@ -55,11 +55,12 @@ class _Matches:
 
 @pytest.mark.parametrize("arm", ARM_NAMES)
 def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkeypatch):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     # The tiny base never answers right, so every GRPO group would have equal rewards and zero advantage
     # (no gradient, by design). A reward that varies with the response length gives the RL term signal.
-    monkeypatch.setattr("phasescope.world.task.parse_answer", lambda t: _Matches() if len(t) % 2 else None)
+    # (world_setup's reward reads parse_answer by the name it imported)
+    monkeypatch.setattr("phasescope.train.setup.parse_answer", lambda t: _Matches() if len(t) % 2 else None)
     cfg = load_config(None, tiny_world)
     base, _ = load_base(build_world(cfg.world, log=lambda *_: None).base_path)
     model = train_one(cfg, arm, 0, tmp_path, threads=1)
@@ -97,7 +98,7 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
 
 
 def test_same_seed_same_curve(tmp_path, tiny_cache, tiny_world):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, tiny_world)
     for name in ("a", "b"):
@@ -116,17 +117,17 @@ def test_same_seed_same_curve(tmp_path, tiny_cache, tiny_world):
 def test_one_row_per_optimizer_step_whatever_the_logging_settings(
     tmp_path, tiny_cache, tiny_world, monkeypatch
 ):
-    import phasescope.train.args as args_mod
-    from phasescope.train.run import train_one
+    import phasescope.train.train_one as train_one_mod
+    from phasescope.train.train_one import train_one
 
-    orig = args_mod.grpo_args
+    orig = train_one_mod.grpo_args
 
     def rarely_logging(*a):
         args = orig(*a)
         args.logging_steps = 50  # HF's own log() runs at step 50 only; rows must not depend on it
         return args
 
-    monkeypatch.setattr(args_mod, "grpo_args", rarely_logging)
+    monkeypatch.setattr(train_one_mod, "grpo_args", rarely_logging)
     train_one(load_config(None, tiny_world), "chord_phi", 0, tmp_path, threads=1)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 1, 2, 3]

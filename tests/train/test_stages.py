@@ -47,7 +47,7 @@ def _record_optimizer_steps(monkeypatch):
 def test_fresh_optimizer_and_schedule_at_the_switch_and_rl_stage_as_long_as_rl(
     tmp_path, tiny_cache, tiny_world, monkeypatch
 ):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     calls = _record_optimizer_steps(monkeypatch)
     cfg = load_config(None, [*tiny_world, "train.warmup_steps=2", "arms.sft_then_rl.sft_steps=2"])
@@ -75,7 +75,7 @@ def test_fresh_optimizer_and_schedule_at_the_switch_and_rl_stage_as_long_as_rl(
 def test_best_switches_at_the_dev_best_and_rl_starts_from_its_weights(
     tmp_path, tiny_cache, tiny_world, monkeypatch
 ):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
     from phasescope.train.trainer import PhaseTrainer
 
     # Step 0 (the base) is never a candidate, nor step 1: the early grid evaluates every step for the

@@ -12,18 +12,29 @@ one writes to the run directory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
+
+import torch
 
 from phasescope.arms import is_two_stage
 from phasescope.config import Config
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.checkpoint import checkpoint_root, latest_checkpoint, truncate_jsonl
-from phasescope.runlog.experiment import now
+from phasescope.runlog.experiment import now, read_experiment
+from phasescope.runlog.reader import read_metrics
+from phasescope.runlog.tokens import has_probe_header
+from phasescope.runlog.wandb_mirror import WandbMirror, mirror_rows, run_id
 from phasescope.runlog.writer import MetricsWriter
+from phasescope.train.args import grpo_args
+from phasescope.train.arm_trainer import Logs, build_trainer, oom_message
+from phasescope.train.distributed import NullWriter, is_main_process
+from phasescope.train.real import hf_setup, write_data_report
+from phasescope.train.setup import Setup, world_setup
+from phasescope.train.stages import train_stages
+from phasescope.version import __version__
 
 
 def train_one(
@@ -39,14 +50,8 @@ def train_one(
     With `resume`, continue from the last complete checkpoint in `out_dir/checkpoint/` (logs are cut
     back to its step first), or start over when there is none.
     """
-    import torch
-
     if threads:
         torch.set_num_threads(threads)
-    from phasescope.train.args import grpo_args
-    from phasescope.train.distributed import is_main_process
-    from phasescope.train.setup import build_setup
-
     is_main = is_main_process()  # only the main process writes to the run directory
     setup = build_setup(cfg, arm_name, seed, out_dir if is_main else None)
     args = grpo_args(cfg, cfg.arms[arm_name], seed, out_dir, setup)
@@ -57,8 +62,6 @@ def train_one(
     probing = cfg.train.probes and setup.expert is not None
     with run_logs(cfg, arm_name, seed, out_dir, is_main, probing) as logs:
         if is_two_stage(cfg.arms[arm_name]):  # SFT, then a fresh RL training (train/stages.py)
-            from phasescope.train.stages import train_stages
-
             model = train_stages(cfg, arm_name, setup, args, logs, out_dir, is_main)
         else:
             model = _train(cfg, arm_name, setup, args, logs, out_dir, start)
@@ -67,9 +70,18 @@ def train_one(
     return model
 
 
-def _train(cfg: Config, arm_name: str, setup, args, logs, out_dir: Path, start):
-    import torch
+def build_setup(cfg: Config, arm_name: str, seed: int, out_dir: Path | None = None) -> Setup:
+    """The embedded world's Setup, or a real model's (`train/real.py`), whose data report goes to
+    `out_dir`/data.json when given."""
+    if not cfg.model.model_name_or_path:
+        return world_setup(cfg, seed)
+    setup = hf_setup(cfg, arm_name, seed)
+    if out_dir is not None:
+        write_data_report(out_dir, setup.data_report or {})
+    return setup
 
+
+def _train(cfg: Config, arm_name: str, setup, args, logs, out_dir: Path, start):
     trainer, probe = build_trainer(cfg, arm_name, setup, args, logs)
     if start is not None and probe is not None:
         restore_probe(trainer, probe, setup.model, out_dir)
@@ -80,17 +92,7 @@ def _train(cfg: Config, arm_name: str, setup, args, logs, out_dir: Path, start):
     return trainer.model
 
 
-@dataclass
-class Logs:
-    on_row: Callable[[dict[str, Any]], None]
-    """metrics.jsonl first, then the W&B mirror."""
-    tokens: Any = None
-    """The tokens.jsonl writer while probing, else None."""
-
-
 def _writer(path: Path, is_main: bool):
-    from phasescope.train.distributed import NullWriter
-
     return MetricsWriter(path) if is_main else NullWriter()
 
 
@@ -100,8 +102,6 @@ def run_logs(cfg: Config, arm_name: str, seed: int, out_dir: Path, is_main: bool
 
     W&B copies each row after metrics.jsonl has it; any W&B failure is one warning, never fatal.
     """
-    from phasescope.runlog.wandb_mirror import WandbMirror, mirror_rows
-
     tokens = _writer(out_dir / "tokens.jsonl", is_main) if probing else None
     mirror = WandbMirror(
         cfg.experiment.wandb if is_main else "off",
@@ -113,8 +113,6 @@ def run_logs(cfg: Config, arm_name: str, seed: int, out_dir: Path, is_main: bool
         **wandb_identity(cfg, arm_name, seed, out_dir.parent.parent),
     )
     if mirror.active and (out_dir / "metrics.jsonl").exists():  # a resumed run: W&B catches up first
-        from phasescope.runlog.reader import read_metrics
-
         mirror.catch_up(read_metrics(out_dir / "metrics.jsonl"))
     with _writer(out_dir / "metrics.jsonl", is_main) as metrics:
         yield Logs(mirror_rows(metrics.write, mirror), tokens)
@@ -125,85 +123,12 @@ def run_logs(cfg: Config, arm_name: str, seed: int, out_dir: Path, is_main: bool
 
 def wandb_identity(cfg: Config, arm_name: str, seed: int, exp_dir: Path) -> dict[str, Any]:
     """The W&B run id (the same after --resume, see `wandb_mirror.run_id`) and tags of one run."""
-    from pathlib import PurePath
-
-    from phasescope import __version__
-    from phasescope.runlog.experiment import read_experiment
-    from phasescope.runlog.wandb_mirror import run_id
-
     started = str(read_experiment(exp_dir).get("started", ""))
     model = PurePath(cfg.model.model_name_or_path).name if cfg.model.model_name_or_path else "embedded-world"
     return {
         "run_id": run_id(cfg.experiment.name, started, arm_name, seed),
         "tags": [arm_name, model[:64], f"phasescope-{__version__}"],
     }
-
-
-def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=None):
-    """The PhaseTrainer of one arm with its evaluation callback; and the token probe, when probing.
-
-    `stage` (a `stages.StageView`) trains one stage of a two-stage arm: its own arm settings, the
-    probe of the stage before, its offset on the run's step axis, and whether to evaluate at its start.
-    """
-    from transformers import PrinterCallback, ProgressCallback
-
-    from phasescope.train.trainer import EvalCallback, PhaseTrainer
-
-    tc = cfg.train
-    arm = stage.arm if stage is not None else cfg.arms[arm_name]
-    evaluator, probe = _evaluator(cfg, setup, logs, arm, stage)
-    trainer = PhaseTrainer(
-        model=setup.model,
-        reward_funcs=setup.reward_funcs,
-        args=args,
-        train_dataset=setup.train_dataset,
-        processing_class=setup.tokenizer,
-        arm=arm,
-        expert=setup.expert,
-        on_row=logs.on_row,
-        divergent_threshold=tc.divergent_threshold,
-        sft_lr=tc.sft_lr,
-        on_nonfinite=tc.on_nonfinite,
-        **setup.trainer_kwargs,
-    )
-    for cb in (PrinterCallback, ProgressCallback):
-        trainer.remove_callback(cb)
-    at_start = stage.eval_at_start if stage is not None else True
-    trainer.add_callback(
-        EvalCallback(trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until, at_start)
-    )
-    return trainer, probe
-
-
-def _evaluator(cfg: Config, setup, logs: Logs, arm, stage):
-    """The held-out evaluator (on the run's step axis) followed by the token probe when probing."""
-    from phasescope.arms import stage_at
-    from phasescope.train.probes import probe_from_expert, with_probe
-
-    tc = cfg.train
-    evaluator, probe = setup.evaluator, None
-    if logs.tokens is not None:
-        # Token-divergence probe at every evaluation: probe/* join the eval row, records go to tokens.jsonl.
-        probe = stage.probe if stage is not None and stage.probe is not None else None
-        if probe is None:
-            ex = setup.expert
-            probe = probe_from_expert(
-                setup.tokenizer,
-                ex.prompts,
-                ex.responses,
-                tc.probe_size,
-                setup.probe_seed,
-                tc.probe_top_k,
-                tc.divergent_threshold,
-            )
-        stage_of = stage.stage_of_step if stage is not None else None
-        stage_of = stage_of or (lambda s: stage_at(s, arm))
-        evaluator = with_probe(evaluator, probe, logs.tokens.write, stage_of)
-    offset = stage.step_offset if stage is not None else 0
-    if offset:  # the trainer counts its own steps; evaluations (and probe records) are on the run's axis
-        inner = evaluator
-        evaluator = lambda model, step: inner(model, step + offset)  # noqa: E731
-    return evaluator, probe
 
 
 def restore_probe(trainer, probe, model, out_dir: Path) -> None:
@@ -213,8 +138,6 @@ def restore_probe(trainer, probe, model, out_dir: Path) -> None:
     autocast is the one its prepared forward uses at step 0, so the cache is bit-identical. The
     probe's text header is already in the kept part of tokens.jsonl when it was written before.
     """
-    from phasescope.runlog.tokens import has_probe_header
-
     was_training = model.training
     model.eval()
     with trainer.accelerator.autocast():
@@ -226,8 +149,6 @@ def restore_probe(trainer, probe, model, out_dir: Path) -> None:
 def prepare_resume(out_dir: Path, log=print) -> tuple[int, Path] | None:
     """Cut metrics.jsonl / tokens.jsonl back to the last complete checkpoint and return it; with no
     checkpoint, clear the run's logs so that it starts over. Nothing is duplicated or lost."""
-    import shutil
-
     found = latest_checkpoint(out_dir)
     if found is None:
         for name in ("metrics.jsonl", "tokens.jsonl"):
@@ -242,14 +163,3 @@ def prepare_resume(out_dir: Path, log=print) -> tuple[int, Path] | None:
             log(f"resume: {name}: dropped {dropped} line(s) after step {step}")
     log(f"resume: continuing from {path} (step {step})")
     return found
-
-
-def oom_message(cfg: Config, step: int | None) -> str:
-    tc = cfg.train
-    at = f" at step {step}" if step is not None else ""
-    return (
-        f"out of accelerator memory{at}: lower train.prompts_per_step ({tc.prompts_per_step}), "
-        f"train.num_generations ({tc.num_generations}), train.expert_batch_size ({tc.expert_batch_size}) "
-        f"or train.max_completion_length ({tc.max_completion_length}), or set "
-        "model.gradient_checkpointing=true; then continue with --resume"
-    )

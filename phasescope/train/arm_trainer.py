@@ -1,0 +1,98 @@
+"""The PhaseTrainer of one arm, or of one stage of a two-stage arm, with its evaluator and token probe.
+
+`build_trainer` is shared by `train_one` (a one-stage arm) and `train/stages.py` (each stage of
+`sft_then_rl`); `Logs` is where both send their rows. Neither of those two modules is imported here,
+so the two-stage code and the one-stage code do not import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import PrinterCallback, ProgressCallback
+
+from phasescope.arms import stage_at
+from phasescope.config import Config
+from phasescope.train.probes import probe_from_expert, with_probe
+from phasescope.train.trainer import EvalCallback, PhaseTrainer
+
+
+@dataclass
+class Logs:
+    on_row: Callable[[dict[str, Any]], None]
+    """metrics.jsonl first, then the W&B mirror."""
+    tokens: Any = None
+    """The tokens.jsonl writer while probing, else None."""
+
+
+def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=None):
+    """The PhaseTrainer of one arm with its evaluation callback; and the token probe, when probing.
+
+    `stage` (a `stages.StageView`) trains one stage of a two-stage arm: its own arm settings, the
+    probe of the stage before, its offset on the run's step axis, and whether to evaluate at its start.
+    """
+    tc = cfg.train
+    arm = stage.arm if stage is not None else cfg.arms[arm_name]
+    evaluator, probe = _evaluator(cfg, setup, logs, arm, stage)
+    trainer = PhaseTrainer(
+        model=setup.model,
+        reward_funcs=setup.reward_funcs,
+        args=args,
+        train_dataset=setup.train_dataset,
+        processing_class=setup.tokenizer,
+        arm=arm,
+        expert=setup.expert,
+        on_row=logs.on_row,
+        divergent_threshold=tc.divergent_threshold,
+        sft_lr=tc.sft_lr,
+        on_nonfinite=tc.on_nonfinite,
+        **setup.trainer_kwargs,
+    )
+    for cb in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(cb)
+    at_start = stage.eval_at_start if stage is not None else True
+    trainer.add_callback(
+        EvalCallback(trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until, at_start)
+    )
+    return trainer, probe
+
+
+def _evaluator(cfg: Config, setup, logs: Logs, arm, stage):
+    """The held-out evaluator (on the run's step axis) followed by the token probe when probing."""
+    tc = cfg.train
+    evaluator, probe = setup.evaluator, None
+    if logs.tokens is not None:
+        # Token-divergence probe at every evaluation: probe/* join the eval row, records go to tokens.jsonl.
+        probe = stage.probe if stage is not None and stage.probe is not None else None
+        if probe is None:
+            ex = setup.expert
+            probe = probe_from_expert(
+                setup.tokenizer,
+                ex.prompts,
+                ex.responses,
+                tc.probe_size,
+                setup.probe_seed,
+                tc.probe_top_k,
+                tc.divergent_threshold,
+            )
+        stage_of = stage.stage_of_step if stage is not None else None
+        stage_of = stage_of or (lambda s: stage_at(s, arm))
+        evaluator = with_probe(evaluator, probe, logs.tokens.write, stage_of)
+    offset = stage.step_offset if stage is not None else 0
+    if offset:  # the trainer counts its own steps; evaluations (and probe records) are on the run's axis
+        inner = evaluator
+        evaluator = lambda model, step: inner(model, step + offset)  # noqa: E731
+    return evaluator, probe
+
+
+def oom_message(cfg: Config, step: int | None) -> str:
+    tc = cfg.train
+    at = f" at step {step}" if step is not None else ""
+    return (
+        f"out of accelerator memory{at}: lower train.prompts_per_step ({tc.prompts_per_step}), "
+        f"train.num_generations ({tc.num_generations}), train.expert_batch_size ({tc.expert_batch_size}) "
+        f"or train.max_completion_length ({tc.max_completion_length}), or set "
+        "model.gradient_checkpointing=true; then continue with --resume"
+    )
