@@ -95,8 +95,6 @@ def test_layers_import_only_downwards(folder):
 # when that module exists, else to `a.b`; `import a.b.c` to the longest existing prefix of `a.b.c`.
 
 ROOT = PKG.parent
-OTHERS = "being fixed on branch core/online"
-"""Why a rule may still fail here: the analysis/runlog/report circles are removed on that branch."""
 
 LAYERS = {
     # layer: (its modules, forbidden module prefixes, whether torch is forbidden too)
@@ -109,11 +107,6 @@ LAYERS = {
         False,
     ),
     "world": (("phasescope.world",), ("train",), False),
-}
-# Layers whose closure reaches another engineer's module that is being changed (marked, not skipped).
-LAYERS_PENDING = {
-    "runlog": f"{OTHERS} (runlog/follow.py and wandb_mirror.py import analysis/)",
-    "config": f"{OTHERS} (arms.py imports analysis/online.py for the phase signal)",
 }
 
 
@@ -290,12 +283,7 @@ def test_the_graph_checks_catch_what_they_are_for(tmp_path):
 
 @pytest.mark.parametrize(
     "layer",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(reason=LAYERS_PENDING[name], strict=False))
-        if name in LAYERS_PENDING
-        else name
-        for name in LAYERS
-    ],
+    list(LAYERS),
 )
 def test_layer_imports_nothing_above_it_transitively(layer, graph):
     mods, inside, outside = graph
@@ -311,37 +299,6 @@ def test_only_the_cli_imports_the_cli(graph):
     assert not found, "the CLI imports the library, never the reverse:\n" + "\n".join(found)
 
 
-# Modules this branch owns: a circle through any of them fails here for real.
-TRAINING_SIDE = (
-    "phasescope.train",
-    "phasescope.world",
-    "phasescope.preflight",
-    "phasescope.config",
-    "phasescope.config_sections",
-    "phasescope.cli",
-    "phasescope.version",
-    "phasescope.runlog.experiment",
-    "phasescope.runlog.writer",
-    "phasescope.runlog.checkpoint",
-    "phasescope.runlog.provenance",
-)
-
-
-def _owned(mod: str) -> bool:
-    return any(mod == p or mod.startswith(p + ".") for p in TRAINING_SIDE) and mod not in (
-        "phasescope.train.trainer",
-        "phasescope.train.stages",  # its detector part is another branch's
-    )
-
-
-def test_no_import_circle_through_the_training_side(graph):
-    _mods, inside, _outside = graph
-    owned = [c for c in import_cycles(inside) if any(_owned(m) for m in _group_of(c[0], inside))]
-    found = describe_cycles(owned, inside)
-    assert not found, "import circles:\n" + "\n".join(found)
-
-
-@pytest.mark.xfail(reason=OTHERS, strict=False)
 def test_no_import_circle_anywhere(graph):
     _mods, inside, _outside = graph
     found = describe_cycles(import_cycles(inside), inside)
