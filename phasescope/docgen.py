@@ -117,7 +117,7 @@ def _arms_section() -> list[str]:
         "|---|---|",
     ]
     for name, arm in config_sections.default_arms().items():
-        out.append(f"| `{name}` | {_cell(arms_mod.describe(name, arm).split(': ', 1)[1])} |")
+        out.append(f"| `{name}` | {_cell(arms_mod.arm_summary(name, arm).split(': ', 1)[1])} |")
     return out
 
 
