@@ -2,7 +2,7 @@
 
 A randomly initialised Qwen2-architecture model the size of Qwen2.5-0.5B (494M parameters, vocabulary
 151,936) is built from config — no hub, no internet — with a byte-level Qwen2 tokenizer padded to the
-full vocabulary and a chat template. Prompts and expert responses are tests/data/math_tiny.jsonl.
+full vocabulary and a chat template. Prompts and expert responses are tests/fixtures/data/math_tiny.jsonl.
 Each trainer runs `--steps` updates of the same batch (prompts × rollouts, max completion length);
 a random model rarely stops, so rollouts run to the maximum length and every trainer generates the
 same number of tokens. Printed per trainer (median over steps after the first): step time, generate
@@ -32,7 +32,7 @@ def build_model_dir(path: Path, dry: bool) -> Path:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
-    from tests.real.tiny_model import CHAT_TEMPLATE, SPECIAL, _byte_chars
+    from tests.fixtures.tiny_model import CHAT_TEMPLATE, SPECIAL, _byte_chars
 
     vocab_size = 151_936
     chars = _byte_chars()
@@ -97,7 +97,7 @@ def build_model_dir(path: Path, dry: bool) -> Path:
 def phasescope_config(model_dir: Path, out: Path, a):
     from phasescope.config import load_config
 
-    data = REPO / "tests" / "data" / "math_tiny.jsonl"
+    data = REPO / "tests" / "fixtures" / "data" / "math_tiny.jsonl"
     return load_config(
         None,
         [

@@ -109,7 +109,7 @@ ROLLOUT = Group(
         ),
         M("rollout/response_length", "Mean rollout length in tokens."),
         M("rollout/entropy", "Mean policy entropy (nats) over rollout tokens."),
-        M("rollout/clip_frac", "Share of rollout tokens where the PPO clip bound (ε = `train.epsilon`)."),
+        M("rollout/clip_frac", "Share of rollout tokens whose importance ratio the PPO clip (ε = `train.epsilon`) cut off."),
         M(
             "rollout/truncated_rate",
             "Share of rollouts that hit `train.max_completion_length` without an end token "

@@ -50,6 +50,22 @@ def tiny_cache(tmp_path_factory):
 
 
 @pytest.fixture
+def resumable(tiny_world):
+    """`--set` overrides: the tiny world, 10 steps, a checkpoint every 3 steps, 4 updates per epoch."""
+    from tests.fixtures.resumable import RESUMABLE
+
+    return [*tiny_world, *RESUMABLE]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny Qwen2 model + byte-level Qwen2 tokenizer with a chat template, saved like a hub snapshot."""
+    from tests.fixtures.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2") / "model")
+
+
+@pytest.fixture
 def cli(capsys, monkeypatch):
     """Run the console entry point `phasescope.cli:main` in-process (a subprocess per test costs
     seconds of imports); returns (returncode, stdout, stderr) like a finished process."""

@@ -220,7 +220,7 @@ def test_works_unchanged_in_trl_sft_trainer(tmp_path):
     from trl import SFTConfig, SFTTrainer
 
     from phasescope import PhaseCallback
-    from tests.real.tiny_model import build_tiny_model
+    from tests.fixtures.tiny_model import build_tiny_model
 
     model_dir = build_tiny_model(tmp_path / "model")
     rng = np.random.default_rng(0)

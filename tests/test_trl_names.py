@@ -145,17 +145,18 @@ def test_segment_reads_a_trl_log_by_phasescope_name(cli, tmp_path):
     assert json.loads(res.stdout)[0]["metric"] == "reward"
 
 
-def test_readme_tables_list_every_renamed_key_and_metric_alias():
+def test_docs_tables_list_every_renamed_key_and_metric_alias():
     from pathlib import Path
 
     from phasescope.runlog.names import METRIC_ALIASES
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    config, run_dir = (docs / "config.md").read_text(), (docs / "run-directory.md").read_text()
     for old, new in RENAMED_KEYS.items():
         if old.startswith(("train.", "model.")):
-            assert f"| `{new}` | `{old}` |" in readme, new
+            assert f"| `{old}` | `{new}` |" in config, new
     for ours, trl in METRIC_ALIASES.items():
-        assert f"| `{ours}` | `{trl}` |" in readme, ours
+        assert f"| `{ours}` | `{trl}` |" in run_dir, ours
 
 
 def test_dtype_auto_means_the_checkpoints_dtype_and_the_old_auto_is_named():

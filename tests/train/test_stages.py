@@ -209,7 +209,7 @@ def test_real_data_needs_a_dev_source_disjoint_from_eval(tmp_path):
 
     from phasescope.train.dev import real_dev_evaluator
 
-    data = Path(__file__).resolve().parents[1] / "data"
+    data = Path(__file__).resolve().parents[1] / "fixtures" / "data"
     eval_set = data / "math_tiny_eval.jsonl"
     real = [
         'model.model_name_or_path="some/model"',

@@ -7,7 +7,7 @@ import pytest
 from phasescope.data import has_boxed, is_correct, last_boxed, load_examples, math_reward, prompt_overlap
 from phasescope.data.sources import Example, get_field, split_source
 from phasescope.errors import UsageError
-from tests.real.conftest import DATA
+from tests.fixtures.real_run import DATA
 
 pytest.importorskip("math_verify")
 

@@ -15,8 +15,7 @@ import pytest
 from phasescope.runlog.checkpoint import latest_checkpoint
 from phasescope.runlog.wandb_mirror import WandbMirror, run_id
 from phasescope.runlog.wandb_offline import logged_steps
-
-from .test_resume import _cli_run, _wait_for, rows_safe
+from tests.train.test_resume import _cli_run, _wait_for, rows_safe
 
 pytest.importorskip("wandb")
 
@@ -100,8 +99,6 @@ def test_run_ids_are_stable_per_experiment_and_distinct_per_arm_seed_and_start()
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses process groups")
 def test_kill_9_then_resume_is_one_wandb_run_with_every_step_once(offline, tiny_cache, tiny_world, cli):
     import json
-
-    from . import conftest  # noqa: F401 - the reliability fixtures
 
     sets = [*tiny_world, "train.max_steps=12", "train.save_steps=3", "train.eval_steps=4"]
     cmd = _cli_run(offline, "exp", sets) + ["--wandb", "offline"]

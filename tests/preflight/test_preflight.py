@@ -10,7 +10,7 @@ import pytest
 from phasescope.config import load_config
 from phasescope.preflight import check_command, preflight
 from phasescope.preflight.model import looks_like_path
-from tests.real.conftest import REPO
+from tests.fixtures.real_run import REPO
 
 ONE_GPU = REPO / "experiments" / "qwen2.5-0.5b-math-1gpu.toml"
 PAPER = REPO / "experiments" / "chord-paper-qwen2.5-7b.toml"
@@ -346,7 +346,7 @@ def test_preflight_draws_the_subsets_training_draws(tiny_model_dir, tmp_path):
     from phasescope.preflight.checks import _data
     from phasescope.preflight.report import Report
     from phasescope.train.real import load_data
-    from tests.real.conftest import real_overrides
+    from tests.fixtures.real_run import real_overrides
 
     cfg = load_config(ONE_GPU, [*real_overrides(tiny_model_dir, tmp_path), "data.n_rl_prompts=10"])
     rl, expert, evals, _ = load_data(cfg, log=lambda *_: None)

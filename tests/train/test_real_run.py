@@ -11,7 +11,7 @@ import torch
 
 from phasescope.config import load_config
 from phasescope.errors import UsageError
-from tests.real.conftest import DATA, REPO, real_overrides
+from tests.fixtures.real_run import DATA, REPO, real_overrides
 
 EXPERIMENT = REPO / "experiments" / "qwen2.5-0.5b-math-1gpu.toml"
 

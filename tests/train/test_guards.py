@@ -10,8 +10,7 @@ import torch
 from phasescope.config import load_config
 from phasescope.errors import PhasescopeError
 from phasescope.train.trainer import NonFiniteError
-
-from .conftest import rows
+from tests.fixtures.resumable import rows
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from phasescope.config import load_config
-from tests.real.conftest import REPO
+from tests.fixtures.real_run import REPO
 
-WORKER = REPO / "tests" / "real" / "dist_worker.py"
+WORKER = REPO / "tests" / "train" / "dist_worker.py"
 # Global batch: 4 prompts × 2 rollouts + 4 expert rows; each of 2 processes takes 4 rollouts + 2 rows.
 SETS = [
     "train.prompts_per_step=4",

@@ -8,8 +8,8 @@ import pytest
 
 from phasescope.config import DataConfig, load_config
 from phasescope.errors import UsageError
-from tests.real.conftest import DATA, REPO
-from tests.real.tiny_model import build_tiny_model, teach_short_answers
+from tests.fixtures.real_run import DATA, REPO
+from tests.fixtures.tiny_model import build_tiny_model, teach_short_answers
 
 EXPERIMENT = REPO / "experiments" / "qwen2.5-0.5b-math-1gpu.toml"
 CAP = 24

@@ -23,8 +23,7 @@ import torch
 
 from phasescope.config import load_config
 from phasescope.runlog.checkpoint import MARKER, latest_checkpoint
-
-from .conftest import curve, rows
+from tests.fixtures.resumable import curve, rows
 
 
 @pytest.fixture(autouse=True)

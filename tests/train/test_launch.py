@@ -9,7 +9,7 @@ import sys
 import time
 
 from phasescope.cli import main
-from tests.real.conftest import REPO, real_overrides
+from tests.fixtures.real_run import REPO, real_overrides
 
 EXPERIMENT = REPO / "experiments" / "qwen2.5-0.5b-math-1gpu.toml"
 

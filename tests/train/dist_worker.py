@@ -1,7 +1,7 @@
 """One arm of the tiny world with deterministic rollouts, for the 1- vs 2-process comparison.
 
-    python tests/real/dist_worker.py OUT_DIR WEIGHTS_FILE ARM [--set k=v ...]                      # 1 process
-    accelerate launch --multi_gpu --num_processes 2 tests/real/dist_worker.py OUT_DIR WEIGHTS ...  # 2 processes
+    python tests/train/dist_worker.py OUT_DIR WEIGHTS_FILE ARM [--set k=v ...]                      # 1 process
+    accelerate launch --multi_gpu --num_processes 2 tests/train/dist_worker.py OUT_DIR WEIGHTS ...  # 2 processes
 
 Sampling differs between process layouts (each process has its own RNG), so rollouts are replaced by
 a fixed function of (prompt, position in its group): correct and wrong answers of different lengths,
