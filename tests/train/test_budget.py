@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from phasescope.arms import ARM_NAMES
 from phasescope.config import load_config
 from phasescope.train.budget import Budget, fresh_generation, update_cost
 
@@ -192,3 +193,23 @@ def test_a_best_switch_row_carries_the_whole_sft_stage(
     assert [r["budget/updates"] for r in stage] == [0, 1, 2, 3]
     assert stage[-1]["budget/tokens"] == rows[2]["budget/tokens"]
     assert "eval/accuracy" in rows[2] and ("eval/accuracy" in stage[2]) == (eval_steps == 2)
+
+
+@pytest.mark.parametrize("arm", ARM_NAMES)
+def test_every_arm_charges_each_update_by_its_mu(arm, tmp_path, tiny_cache, tiny_world):
+    """Each update adds P·G samples when it has an RL term (μ < 1) and B when it has an SFT term (μ > 0)."""
+    from phasescope.train.run import train_one
+
+    cfg = load_config(None, tiny_world)
+    train_one(cfg, arm, 0, tmp_path, threads=1)
+    rows = _rows(tmp_path)
+    _check_every_row(rows)
+    b, pg = cfg.train.expert_batch_size, cfg.train.prompts_per_step * cfg.train.num_generations
+    assert [r["budget/updates"] for r in rows] == [r["step"] for r in rows]
+    for prev, r in zip(rows, rows[1:]):
+        mu = r["train/mu"]
+        assert r["budget/samples"] - prev["budget/samples"] == pg * (mu < 1.0) + b * (mu > 0.0), (
+            arm,
+            r["step"],
+        )
+        assert r["budget/tokens"] > prev["budget/tokens"]
