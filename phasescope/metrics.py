@@ -53,8 +53,8 @@ M = Metric
 ROW = Group(
     "",
     "Every row",
-    "The two keys every `metrics.jsonl` row has. A metric that was not measured at a step is absent "
-    "from the row (never 0, never NaN).",
+    "The two keys every `metrics.jsonl` row has (every row also has the `budget/*` totals). A metric "
+    "that was not measured at a step is absent from the row (never 0, never NaN).",
     (
         M(
             "step",
@@ -62,6 +62,40 @@ ROW = Group(
             "the base model. Global and monotone across the two trainings of a two-stage arm.",
         ),
         M("stage", "`sft` while μ = 1, `rl` while μ = 0, `mixed` otherwise (from `train/mu`)."),
+    ),
+)
+
+BUDGET = Group(
+    "budget/",
+    "budget/: what the run has spent so far",
+    "On every row (step 0 and evaluation rows included): running totals, non-decreasing, observation "
+    "only. A two-stage arm counts its SFT stage and its RL stage continues from it; a best/auto switch "
+    "row carries the whole SFT stage (updates trained past the switch, every dev evaluation). A resumed "
+    "run continues them from its checkpoint.",
+    (
+        M(
+            "budget/updates",
+            "Optimizer updates made so far (skipped non-finite ones too); = `step`, except from a best/auto "
+            "switch row on, where the SFT updates trained past the switch are added.",
+        ),
+        M(
+            "budget/samples",
+            "Completions generated (rollouts, each counted once even if TRL reuses it) plus expert rows "
+            "trained on: `prompts_per_step × num_generations` per update with μ < 1 plus "
+            "`expert_batch_size` (at most the expert set) per update with μ > 0.",
+        ),
+        M(
+            "budget/tokens",
+            "Compute proxy, non-padding tokens summed over updates: completion tokens generated + prompt "
+            "and completion tokens of the rollouts through the GRPO term's forward/backward + prompt and "
+            "response tokens of the expert rows through the SFT term's. Held-out evaluations and probes are "
+            "excluded (the same for every arm), and so are dev evaluations (`budget/selection`).",
+        ),
+        M(
+            "budget/selection",
+            "Dev-split evaluations run so far to choose a switch (`sft_steps` best/auto: step 0, the early "
+            "grid and every `dev_every` steps); 0 for arms that choose nothing.",
+        ),
     ),
 )
 
@@ -109,7 +143,10 @@ ROLLOUT = Group(
         ),
         M("rollout/response_length", "Mean rollout length in tokens."),
         M("rollout/entropy", "Mean policy entropy (nats) over rollout tokens."),
-        M("rollout/clip_frac", "Share of rollout tokens whose importance ratio the PPO clip (ε = `train.epsilon`) cut off."),
+        M(
+            "rollout/clip_frac",
+            "Share of rollout tokens whose importance ratio the PPO clip (ε = `train.epsilon`) cut off.",
+        ),
         M(
             "rollout/truncated_rate",
             "Share of rollouts that hit `train.max_completion_length` without an end token "
@@ -300,7 +337,20 @@ WANDB = Group(
     ),
 )
 
-GROUPS: tuple[Group, ...] = (ROW, TRAIN, ROLLOUT, EXPERT, PROBE, EVAL, DEV, TIME, PHASE, LEGACY, WANDB)
+GROUPS: tuple[Group, ...] = (
+    ROW,
+    BUDGET,
+    TRAIN,
+    ROLLOUT,
+    EXPERT,
+    PROBE,
+    EVAL,
+    DEV,
+    TIME,
+    PHASE,
+    LEGACY,
+    WANDB,
+)
 """Every registry entry, in the order of docs/metrics.md."""
 
 

@@ -18,6 +18,11 @@ joins the switch row when the SFT stage did not evaluate there. Also in the run 
     sft_stage.jsonl   best/auto: every row of the SFT stage with its dev/* metrics (past the switch too)
     switch.json       switch_step, how it was chosen, the two stages' lengths, the detector's events
 
+Budgets (`train/budget.py`): the SFT stage's rows carry its running totals (and budget/selection,
+the dev evaluations run up to the row's step); the switch row carries the whole SFT stage's spend (the
+updates trained past the switch and every dev evaluation: the cost of finding the switch weights), and
+the RL stage's totals continue from it.
+
 Departures from the paper: its SFT-best is a checkpoint of a separate SFT training picked after the
 fact; here the candidates are the dev evaluations every `dev_every` steps (as checkpoints saved at an
 interval; step 0 excluded; the denser early dev points feed the detector only) and the best weights
@@ -45,6 +50,7 @@ from phasescope.arms import SELECTING_WORDS
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.writer import write_json_atomic
 from phasescope.train.arm_trainer import build_trainer, oom_message
+from phasescope.train.budget import PREFIX, Budget
 from phasescope.train.dev import dev_evaluator
 from phasescope.train.schedules import is_eval_step
 from phasescope.train.trainer import evaluate_in_eval_mode
@@ -64,6 +70,8 @@ class StageView:
     step_offset: int = 0
     stage_of_step: Callable[[int], str] | None = None
     eval_at_start: bool = True
+    budget: Budget | None = None
+    """The totals the stage's `budget/*` continue from (the SFT stage's whole spend, for the RL stage)."""
 
 
 class MergingDetector(OnlineDetector):
@@ -221,7 +229,9 @@ class RlRows:
         row = {**row, "step": row["step"] + self.offset}
         if self.held is not None:
             if row["step"] == self.offset:  # evaluation of the switch weights: the switch row's
-                self.held.update({k: v for k, v in row.items() if k not in ("step", "stage", "train/mu")})
+                # the switch row keeps its own budget/*: the SFT stage's whole spend (`switch_budget`)
+                kept = ("step", "stage", "train/mu")
+                self.held.update({k: v for k, v in row.items() if k not in kept and not k.startswith(PREFIX)})
                 return
             self.close()
         self.write(row)
@@ -256,6 +266,7 @@ class SftOutcome:
     held: dict[str, Any] | None  # the switch row, held back to receive the RL stage's start evaluation
     probe: Any
     info: dict[str, Any]
+    budget: Budget  # the SFT stage's whole spend, past the switch and dev evaluations included
 
 
 def train_stages(cfg, arm_name: str, setup, args, logs, out_dir: Path, is_main: bool):
@@ -272,7 +283,7 @@ def train_stages(cfg, arm_name: str, setup, args, logs, out_dir: Path, is_main: 
     b = sft.switch
     rl_arm = dataclasses.replace(arm, schedule="constant", mu=0.0, sft_steps=0)
     view = StageView(
-        rl_arm, sft.probe, b, lambda s: "sft" if s <= b else "rl", eval_at_start=sft.held is not None
+        rl_arm, sft.probe, b, lambda s: "sft" if s <= b else "rl", sft.held is not None, sft.budget
     )
     rows = RlRows(logs.on_row, b, sft.held)
     # The RL stage trains the SFT stage's model (LoRA adapters included: not applied a second time).
@@ -298,6 +309,8 @@ def _train(cfg, arm_name: str, setup, args, logs, view: StageView, callback=None
     """Build one stage's trainer (plus `callback(trainer)`, if given) and train it."""
     trainer, probe = build_trainer(cfg, arm_name, setup, args, logs, view)
     trainer.stage_probe = probe
+    if view.budget is not None:
+        trainer.budget.load(view.budget)
     if callback is not None:
         trainer.add_callback(callback(trainer))
     try:
@@ -315,7 +328,9 @@ def _fixed_sft_stage(cfg, arm_name, setup, args, logs, out_dir, is_main) -> SftO
     """A fixed-length SFT stage, its rows written as they come (its last step is evaluated)."""
     trainer = _train(cfg, arm_name, setup, args, logs, StageView(_sft_arm(cfg, arm_name)))
     n = trainer.state.global_step
-    return SftOutcome(trainer.model, n, n, None, trainer.stage_probe, {"chosen_by": "fixed"})
+    spent = Budget()
+    spent.load(trainer.budget)
+    return SftOutcome(trainer.model, n, n, None, trainer.stage_probe, {"chosen_by": "fixed"}, spent)
 
 
 def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -> SftOutcome:
@@ -336,6 +351,7 @@ def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -
     trainer = _train(cfg, arm_name, setup, args, type(logs)(rows.write, records), view, dev_callback)
     for row in rows.rows:
         row.update(found.get(row["step"], {}))
+        row[PREFIX + "selection"] = sum(1 for s in found if s <= row["step"])
     if is_main:
         with open(out_dir / "sft_stage.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in rows.rows)
@@ -346,6 +362,8 @@ def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -
         if row["step"] < b:
             logs.on_row(row)
     held = next(r for r in rows.rows if r["step"] == b)
+    spent = switch_budget(trainer.budget, len(found))
+    held.update(spent.row())
     evaluated = "eval/accuracy" in held
     for rec in records.rows if records is not None else []:
         if rec["step"] < b or (rec["step"] == b and evaluated):
@@ -354,4 +372,14 @@ def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -
         logs.on_row(held)
         held = None
     info = {"chosen_by": arm.sft_steps, "dev_every": arm.dev_every, **chooser.report()}
-    return SftOutcome(trainer.model, b, trainer.state.global_step, held, trainer.stage_probe, info)
+    return SftOutcome(trainer.model, b, trainer.state.global_step, held, trainer.stage_probe, info, spent)
+
+
+def switch_budget(stage: Budget, dev_evaluations: int) -> Budget:
+    """What the switch weights of a selecting SFT stage cost: the stage's every update (those past the
+    switch too, trained to find it) and its dev evaluations. The switch row carries it, and the RL stage
+    continues from it, so budget/* never fall and the model after the switch is charged what it cost."""
+    spent = Budget()
+    spent.load(stage)
+    spent.selection = dev_evaluations
+    return spent

@@ -12,7 +12,8 @@ What it adds to `trl.GRPOTrainer` (tested with TRL 1.16):
   is unit-tested without TRL and an upstream change breaks this adapter only; at μ = 0 it equals
   TRL's `_compute_loss` (tested), the vLLM importance-sampling ratio included, and TRL options it
   does not implement are refused when the trainer is built (`fidelity.py`);
-- per-step metrics are written by phasescope (`on_row`; every key is defined in `phasescope/metrics.py`);
+- per-step metrics are written by phasescope (`on_row`; every key is defined in `phasescope/metrics.py`),
+  every row with the run's cumulative `budget/*` (`budget.py`: observation only, saved in checkpoints);
 - a schedule whose μ reads online phases (chord_phase) gets them from a `PhaseTracker` the trainer
   feeds with every row that holds the watched metric (`arms.watched_metric`).
 
@@ -34,60 +35,27 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
-from trl.trainer.utils import RepeatSampler
 
 from phasescope.analysis.online import PhaseTracker
 from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_of, watched_metric
 from phasescope.config import ArmConfig
 from phasescope.errors import PhasescopeError
-from phasescope.lm import encode_from_start
 from phasescope.runlog.checkpoint import latest_checkpoint
+from phasescope.train.batches import EpochRepeatSampler, ExpertSet
+from phasescope.train.budget import (
+    COST_PREFIX,
+    Budget,
+    BudgetKeeper,
+    add_costs,
+    fresh_generation,
+    update_cost,
+)
 from phasescope.train.checkpoint_marker import CheckpointMarker
-from phasescope.train.expert_order import rows_at, stream_position
+from phasescope.train.expert_order import stream_position
 from phasescope.train.fidelity import refuse_unsupported
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
 from phasescope.train.probes import expert_token_stats
 from phasescope.train.schedules import is_eval_step, lr_factor
-
-
-class ExpertSet:
-    """Expert (prompt, response) pairs; `batch(position)` encodes the rows of the epoch-wise stream
-    (`expert_order.py`) from `position` on."""
-
-    def __init__(self, tokenizer, prompts: list[str], responses: list[str], batch_size: int, seed: int):
-        if not prompts:
-            raise ValueError("the expert set is empty")
-        self.tokenizer = tokenizer
-        self.prompts, self.responses = list(prompts), list(responses)
-        self.batch_size = min(batch_size, len(self.prompts))
-        self.seed = seed
-
-    def indices(self, position: int) -> list[int]:
-        return rows_at(position, self.batch_size, len(self.prompts), self.seed)
-
-    def batch(self, position: int, part: int = 0, parts: int = 1) -> dict[str, torch.Tensor]:
-        """An update's rows, or share `part` of `parts` of them (one process's share of one micro-batch)."""
-        idx = self.indices(position)[part::parts]
-        # Rows from position 0: the SFT term sees the positions that generation and evaluation use.
-        return encode_from_start(
-            self.tokenizer, [self.prompts[i] for i in idx], [self.responses[i] for i in idx]
-        )
-
-
-class EpochRepeatSampler(RepeatSampler):
-    """TRL's RepeatSampler whose order in epoch e is a pure function of (seed, e).
-
-    TRL's sampler draws each epoch's permutation from one generator that lives as long as the trainer,
-    so a run resumed in epoch e > 0 would replay epoch 0's order. Here `set_epoch(e)` (called by the
-    Trainer / Accelerate each epoch) reseeds and skips e permutations: an uninterrupted run sees
-    exactly TRL's order, and a resumed one sees the same.
-    """
-
-    def set_epoch(self, epoch: int) -> None:
-        if self.shuffle and self.seed is not None:
-            self.generator.manual_seed(self.seed)
-            for _ in range(epoch):
-                torch.randperm(self.num_samples, generator=self.generator)
 
 
 class NonFiniteError(PhasescopeError):
@@ -112,6 +80,7 @@ class PhaseTrainer(GRPOTrainer):
         self.sft_lr = sft_lr
         self.on_nonfinite = on_nonfinite
         self._nonfinite: str | None = None  # what was non-finite in the current update, if anything
+        self._fresh = True  # whether this micro-batch's rollouts were generated for it (budget/samples)
         super().__init__(*args, **kwargs)
         refuse_unsupported(self.args, moe_aux_loss=self.aux_loss_enabled)
         self.expert = expert
@@ -126,10 +95,18 @@ class PhaseTrainer(GRPOTrainer):
         self._step_start = time.perf_counter()
         self._step_s = 0.0
         self._tokens = 0
+        self._cost: dict[str, float] = {}  # the current update's budget cost, summed over micro-batches
         if expert is None and needs_expert(arm, self.args.max_steps):
             raise ValueError("this arm uses the SFT term (μ > 0) but no expert data was given")
         self.add_callback(NonFiniteGuard(self))
+        self.add_callback(BudgetKeeper())  # ahead of the marker: a checkpoint is complete with its totals
         self.add_callback(CheckpointMarker(self))
+
+    @property
+    def budget(self) -> Budget:
+        """The run's cumulative budgets (`budget.py`), held by its `BudgetKeeper` (which transformers
+        replaces when it restores callback states from a checkpoint)."""
+        return next(cb.budget for cb in self.callback_handler.callbacks if isinstance(cb, BudgetKeeper))
 
     # --- data order and checkpoints (resume) -------------------------------------------------------
 
@@ -186,6 +163,8 @@ class PhaseTrainer(GRPOTrainer):
         mu = self.mu(step)
         inputs: dict[str, Any] = {}
         self._step_start = time.perf_counter()
+        # Rollouts are counted in budget/samples when generated, not each time TRL reuses them.
+        self._fresh = fresh_generation(self._step, self.args.steps_per_generation, self.num_iterations)
         if mu < 1.0:
             t0 = time.perf_counter()
             inputs.update(super()._prepare_inputs(generation_batch))
@@ -261,9 +240,11 @@ class PhaseTrainer(GRPOTrainer):
         mixed = chord_loss(grpo, sft, mu)
         shares["train/loss"] = mixed.detach()
         shares["tokens"] = torch.tensor(float(tokens), device=self.accelerator.device)
+        shares.update(update_cost(inputs, self._fresh))
         summed = self._sum_over_processes(shares)
         tokens = int(summed.pop("tokens"))
-        stats.update(summed)
+        self._cost = add_costs(self._cost, summed)
+        stats.update({k: v for k, v in summed.items() if not k.startswith(COST_PREFIX)})
         loss = mixed * self.accelerator.num_processes
         if not torch.isfinite(loss.detach()):
             self.nonfinite("train/loss")
@@ -311,6 +292,8 @@ class PhaseTrainer(GRPOTrainer):
         if self.model.training and self._step_stats:
             if isinstance(grad_norm, torch.Tensor):
                 grad_norm = grad_norm.item()
+            self.budget.add_update(self._cost)
+            self._cost = {}
             row = self._train_row(grad_norm)
             row.update(self.observe(row))
             self.on_row(row)
@@ -341,6 +324,7 @@ class PhaseTrainer(GRPOTrainer):
             row["time/generate_s"] = self._generate_s
         row.update(self._pending_eval)
         self._pending_eval = {}
+        row.update(self.budget.row())
         return row
 
     # --- what the callbacks see ------------------------------------------------------------------------
@@ -435,7 +419,7 @@ class EvalCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step == 0 and self.at_start:
             mu = self.trainer.mu(0)
-            row = {"step": 0, "stage": stage_of(mu), "train/mu": mu}
+            row = {"step": 0, "stage": stage_of(mu), "train/mu": mu, **self.trainer.budget.row()}
             row.update(self._run(0))
             row.update(self.trainer.observe(row))
             self.trainer.on_row(row)
