@@ -91,7 +91,7 @@ def test_reused_rollouts_are_generated_once():
 
 
 def test_rl_counts_rollouts_and_their_tokens(tmp_path, tiny_cache, tiny_world):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, tiny_world)
     train_one(cfg, "rl", 0, tmp_path, threads=1)
@@ -112,7 +112,7 @@ def test_rl_counts_rollouts_and_their_tokens(tmp_path, tiny_cache, tiny_world):
 
 def test_sft_counts_expert_rows_and_their_tokens_and_no_rollouts(tmp_path, tiny_cache, tiny_world):
     from phasescope.train.expert_order import rows_at
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, tiny_world)
     train_one(cfg, "sft", 0, tmp_path, threads=1)
@@ -133,7 +133,7 @@ def test_sft_counts_expert_rows_and_their_tokens_and_no_rollouts(tmp_path, tiny_
 
 
 def test_chord_counts_both_terms(tmp_path, tiny_cache, tiny_world):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, tiny_world)
     train_one(cfg, "chord_phi", 0, tmp_path, threads=1)
@@ -144,7 +144,7 @@ def test_chord_counts_both_terms(tmp_path, tiny_cache, tiny_world):
 
 
 def test_the_rl_stage_continues_from_the_sft_stage(tmp_path, tiny_cache, tiny_world):
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, tiny_world)  # sft_steps = 2, then the rl arm's 3 steps
     train_one(cfg, "sft_then_rl", 0, tmp_path, threads=1)
@@ -165,7 +165,7 @@ def test_a_best_switch_row_carries_the_whole_sft_stage(
     """SFT trained 3 steps to choose the switch at 2 (dev planted as in test_stages): the switch row and
     the RL stage are charged all 3 updates and the 4 dev evaluations. With eval_steps 3 the SFT stage did
     not evaluate step 2: the RL stage's start evaluation joins the held switch row, which keeps its totals."""
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     planted = {0: 0.9, 1: 0.8, 2: 0.6, 3: 0.4}
     monkeypatch.setattr(
@@ -198,7 +198,7 @@ def test_a_best_switch_row_carries_the_whole_sft_stage(
 @pytest.mark.parametrize("arm", ARM_NAMES)
 def test_every_arm_charges_each_update_by_its_mu(arm, tmp_path, tiny_cache, tiny_world):
     """Each update adds P·G samples when it has an RL term (μ < 1) and B when it has an SFT term (μ > 0)."""
-    from phasescope.train.run import train_one
+    from phasescope.train.train_one import train_one
 
     cfg = load_config(None, tiny_world)
     train_one(cfg, arm, 0, tmp_path, threads=1)
