@@ -196,13 +196,19 @@ def test_every_real_log_loads_or_says_why(real_logs):
 
 @pytest.mark.slow
 def test_every_real_curve_segments(real_logs):
+    segmented = 0
     for f in sorted(real_logs.iterdir()):
         if f.suffix in (".md", ".txt"):
             continue
         frame, _ = load_curves(f)
         for metric, g in frame.groupby("metric"):
             if len(g) >= 6:
-                segment_frame(frame, metric, "higher")
+                results, _ = segment_frame(frame, metric, "higher")
+                for r in results:  # phases tile the curve from its first to its last point
+                    assert r["phases"][0]["start_step"] == g["step"].min(), (f.name, metric)
+                    assert all(a["end_step"] == b["start_step"] for a, b in zip(r["phases"], r["phases"][1:]))
+                segmented += len(results)
+    assert segmented >= 90  # the 14 logs hold about a hundred curves long enough to segment
 
 
 def test_wandb_api_without_credentials_fails_fast_and_offline(monkeypatch, tmp_path):
