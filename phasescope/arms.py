@@ -146,6 +146,29 @@ def _no_check(name: str, arm: Any, steps: int) -> str | None:
     return None
 
 
+HELD_OUT_PREFIX, DEV_PREFIX = "eval/", "dev/"
+"""Held-out metrics are only ever reported; what steers training reads the dev split (docs/arms.md)."""
+DEV_SIGNALS = ("dev/accuracy", "dev/expert_nll")
+"""The dev metrics every dev split measures (the world's and `data.dev`): what a schedule may watch."""
+
+
+def dev_metric_for(metric: str) -> str:
+    """The dev metric to watch instead of held-out `metric`: its dev twin when the dev split measures
+    one (`eval/expert_nll` → `dev/expert_nll`), else `dev/accuracy`."""
+    twin = DEV_PREFIX + metric.removeprefix(HELD_OUT_PREFIX)
+    return twin if twin in DEV_SIGNALS else DEV_SIGNALS[0]
+
+
+def _phase_check(name: str, arm: Any, steps: int) -> str | None:
+    # Steering μ by the held-out set would report a test score that was tuned on itself.
+    if not arm.phase_metric.startswith(HELD_OUT_PREFIX):
+        return None
+    return (
+        f"arms.{name}.phase_metric = {arm.phase_metric} reads the held-out set, which is only ever "
+        f"reported; use {dev_metric_for(arm.phase_metric)}"
+    )
+
+
 def _step_check(name: str, arm: Any, steps: int) -> str | None:
     if arm.sft_steps < steps:
         return None
@@ -167,7 +190,9 @@ class Schedule:
     watches: Callable[[Any], str] | None = None
     """For a schedule whose μ reads a metric's online phases: arm -> that metric. The trainer feeds it
     to a phase tracker (``train/trainer.py``) whose ``phase/*`` values join every row that holds the
-    metric and the state μ is given (``phase/<label>_confirmed_step``: ``READAPT_KEYS``, ``OVERFIT_KEY``)."""
+    metric and the state μ is given (``phase/<label>_confirmed_step``: ``READAPT_KEYS``, ``OVERFIT_KEY``).
+    A dev metric has the dev split evaluated at every evaluation step (``watches_dev``); the schedule's
+    ``check`` refuses a held-out (``eval/*``) one."""
 
 
 READAPT_KEYS = ("phase/readapt_confirmed_step", "phase/improve_confirmed_step")
@@ -238,6 +263,7 @@ SCHEDULES: dict[str, Schedule] = {
             f"μ = {arm.mu_peak:g} until {arm.phase_metric} readapts (confirmed online), then {arm.mu_peak:g}→"
             f"{arm.mu_valley:g} over {arm.mu_decay_steps} steps (cosine), 0 once it overfits"
         ),
+        _phase_check,
         watches=lambda arm: arm.phase_metric,
     ),
 }
@@ -327,9 +353,21 @@ def needs_expert(arm, steps: int) -> bool:
     return any(mu_at(s, arm) > 0.0 for s in range(1, run_length(arm, steps) + 1))
 
 
-def needs_dev(arm) -> bool:
+def selects_on_dev(arm) -> bool:
     """Whether the arm chooses its SFT→RL switch on a dev split (a two-stage arm, sft_steps best or auto)."""
     return is_two_stage(arm) and arm.sft_steps in SELECTING_WORDS
+
+
+def watches_dev(arm) -> bool:
+    """Whether the arm's μ reads a dev metric's online phases (chord_phase): the dev split is then
+    evaluated at every evaluation step, beside the held-out sets."""
+    metric = watched_metric(arm)
+    return metric is not None and metric.startswith(DEV_PREFIX)
+
+
+def needs_dev(arm) -> bool:
+    """Whether the arm reads a dev split while it trains (`selects_on_dev` or `watches_dev`)."""
+    return selects_on_dev(arm) or watches_dev(arm)
 
 
 def arm_summary(name: str, arm) -> str:

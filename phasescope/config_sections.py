@@ -347,8 +347,10 @@ class ArmConfig:
     """Learning-rate override for this arm (default: train.learning_rate)."""
     tau: float = 0.5
     """adaptive schedule (chord_adaptive): μ = max(0, tau − mean rollout reward)."""
-    phase_metric: str = "eval/accuracy"
-    """phase schedule (chord_phase): the held-out SFT signal whose confirmed phases drive μ."""
+    phase_metric: str = "dev/accuracy"
+    """phase schedule (chord_phase): the metric whose confirmed phases drive μ. A dev metric
+    (dev/accuracy, dev/expert_nll) has the dev split evaluated at every evaluation step (a real model
+    needs data.dev); a held-out one (eval/*) is refused, as the held-out set is only ever reported."""
 
     def __post_init__(self):
         _check(

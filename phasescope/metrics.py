@@ -94,7 +94,8 @@ BUDGET = Group(
         M(
             "budget/selection",
             "Dev-split evaluations run so far to choose a switch (`sft_steps` best/auto: step 0, the early "
-            "grid and every `dev_every` steps); 0 for arms that choose nothing.",
+            "grid and every `dev_every` steps) or μ (a `phase_metric` on the dev split, as `chord_phase`'s: "
+            "every evaluation step); 0 for arms that choose nothing.",
         ),
     ),
 )
@@ -245,11 +246,16 @@ EVAL = Group(
 
 DEV = Group(
     "dev/",
-    "dev/: the dev split of a selecting two-stage arm",
-    'Only for `sft_steps = "best"` or `"auto"`: the SFT stage\'s evaluations on the dev split (never the '
-    "held-out set), on the rows up to the switch; all of them also go to `sft_stage.jsonl`.",
+    "dev/: the dev split, which training chooses on",
+    'For `sft_steps = "best"` or `"auto"`: the SFT stage\'s evaluations on the dev split (never the '
+    "held-out set), on the rows up to the switch; all of them also go to `sft_stage.jsonl`. For an arm "
+    "whose μ watches a dev metric (`chord_phase`'s `phase_metric`): on every evaluation row.",
     (
-        M("dev/accuracy", "Greedy accuracy on the dev split; the switch is the step of its best value."),
+        M(
+            "dev/accuracy",
+            "Greedy accuracy on the dev split; the switch is the step of its best value, and "
+            "`chord_phase`'s μ follows its phases (the default `phase_metric`).",
+        ),
         M("dev/expert_nll", "Token-mean NLL (nats) of expert-style answers to the dev problems."),
         M("dev/format_rate", "Real data: share of dev answers with a `\\boxed{}` answer."),
         M("dev/<metric>", "Any other evaluator metric `eval/<metric>`, measured on the dev split."),
@@ -271,7 +277,10 @@ TIME = Group(
         ),
         M("time/eval_s", "Wall time of the held-out evaluation at this step (includes `time/probe_s`)."),
         M("time/probe_s", "Wall time of the token-divergence probe at this evaluation."),
-        M("time/dev_s", "Wall time of the dev-split evaluation at this step (selecting two-stage arms)."),
+        M(
+            "time/dev_s",
+            "Wall time of the dev-split evaluation at this step (selecting two-stage arms, `chord_phase`).",
+        ),
         M(
             "perf/tokens_per_s",
             "Throughput: (rollout completion tokens + expert response tokens of the update, over all "

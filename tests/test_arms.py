@@ -54,7 +54,7 @@ def test_descriptions_come_from_the_registry():
         "chord_adaptive: μ = max(0, 0.5 − mean reward) (CHORD appendix B.1)"
     )
     assert arm_summary("chord_phase", arms["chord_phase"]).startswith(
-        "chord_phase: μ = 0.9 until eval/accuracy readapts (confirmed online)"
+        "chord_phase: μ = 0.9 until dev/accuracy readapts (confirmed online)"
     )
 
 

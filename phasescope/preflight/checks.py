@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from importlib.util import find_spec
 from typing import Any
 
-from phasescope.arms import needs_dev, needs_expert, needs_rollouts
+from phasescope.arms import needs_dev, needs_expert, needs_rollouts, selects_on_dev, watches_dev
 from phasescope.preflight import data as d
 from phasescope.preflight import lengths, schedule
 from phasescope.preflight.model import load_tokenizer, model_summary, offline, resolve_model
@@ -166,16 +166,28 @@ def _sources(cfg: Any, arms: list[str], rep: Report) -> list[tuple[str, str]]:
         out.append(("expert", dc.expert))
     if dc.rl_prompts and uses_rl:
         out.append(("rl_prompts", dc.rl_prompts))
-    dev_arms = [a for a in arms if needs_dev(cfg.arms[a])]
-    if dev_arms and not dc.dev:
-        rep.error(
-            f"arms {', '.join(dev_arms)} choose the SFT→RL switch on a dev split (sft_steps best/auto) but "
-            "data.dev is empty; set data.dev (a source disjoint from data.eval), or give sft_steps a number"
-        )
-    elif dev_arms:
+    if not dc.dev:
+        _no_dev(cfg, arms, rep)
+    elif any(needs_dev(cfg.arms[a]) for a in arms):
         out.append(("dev", dc.dev))
     out += [(f"eval:{name}", src) for name, src in d.eval_sources(dc.eval)]
     return out
+
+
+def _no_dev(cfg: Any, arms: list[str], rep: Report) -> None:
+    """An error per kind of arm that reads a dev split, when data.dev is empty."""
+    selecting = [a for a in arms if selects_on_dev(cfg.arms[a])]
+    watching = [a for a in arms if watches_dev(cfg.arms[a])]
+    if selecting:
+        rep.error(
+            f"arms {', '.join(selecting)} choose the SFT→RL switch on a dev split (sft_steps best/auto) but "
+            "data.dev is empty; set data.dev (a source disjoint from data.eval), or give sft_steps a number"
+        )
+    if watching:
+        rep.error(
+            f"arms {', '.join(watching)} steer μ by a dev metric (phase_metric) but data.dev is empty; "
+            "set data.dev (a source disjoint from data.eval)"
+        )
 
 
 def _data(cfg: Any, arms: list[str], rep: Report) -> dict[str, d.SourceCheck]:
@@ -228,7 +240,10 @@ def _overlaps(cfg: Any, checks: dict[str, d.SourceCheck], rep: Report) -> None:
         msg = f"{ca.source}: {k:,} of the {len(ca.used):,} {a} problems are also in the {b} set ({cb.source})"
         if b == "dev":
             # Never allowed: the switch would be chosen on the test problems it is then scored on.
-            rep.error(msg + "; the SFT→RL switch would be selected on the test set: make data.dev disjoint")
+            rep.error(
+                msg + "; the SFT→RL switch (or chord_phase's μ) would be selected on the test set: "
+                "make data.dev disjoint"
+            )
         elif allow:
             rep.note(msg + "; kept because data.allow_overlap = true")
         else:

@@ -13,8 +13,9 @@ from typing import Any
 
 from transformers import PrinterCallback, ProgressCallback
 
-from phasescope.arms import stage_at
+from phasescope.arms import stage_at, watches_dev
 from phasescope.config import Config
+from phasescope.train.dev import dev_evaluator
 from phasescope.train.probes import probe_from_expert, with_probe
 from phasescope.train.trainer import EvalCallback, PhaseTrainer
 
@@ -53,8 +54,12 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=Non
     for cb in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(cb)
     at_start = stage.eval_at_start if stage is not None else True
+    # A μ that follows a dev metric's phases (chord_phase) needs the dev split at every evaluation step.
+    dev = dev_evaluator(cfg, setup.tokenizer, arm_name) if watches_dev(arm) else None
     trainer.add_callback(
-        EvalCallback(trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until, at_start)
+        EvalCallback(
+            trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until, at_start, dev
+        )
     )
     return trainer, probe
 

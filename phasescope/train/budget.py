@@ -15,7 +15,8 @@ So every row carries four running totals, on which arms can be compared at an eq
   expert rows in the SFT term's: non-padding tokens, over all processes. Evaluations, probes and dev
   evaluations are not in it (they are the observer's cost, equal for every arm; see ``selection``).
 - ``budget/selection``: dev-split evaluations run to choose a two-stage arm's switch (sft_steps best or
-  auto); 0 for arms that choose nothing.
+  auto) or μ (a schedule that watches a dev metric, as chord_phase: every evaluation step); 0 for arms
+  that choose nothing.
 
 Observation only: nothing here feeds back into the training. The trainer adds each update's
 `UpdateCost` to its `Budget`; a checkpoint stores the `Budget` (`BudgetKeeper`, an ``ExportableState``

@@ -1,9 +1,10 @@
-"""The dev split: the problems an SFT stage's switch step is chosen on, never the held-out test set.
+"""The dev split: the problems whatever chooses during training reads, never the held-out test set.
 
 `sft_steps = "best"` or `"auto"` (arm schedule `sft_then_rl`) picks the SFT checkpoint RL starts from
-by accuracy on a dev split. Choosing it on the held-out set would report a test score that was
-selected on itself; so the dev split must share no problem with any evaluation set (checked here:
-an overlap is a one-line usage error, exit 2).
+by accuracy on a dev split, and `chord_phase` steers μ by the online phases of a dev metric
+(`phase_metric`, evaluated beside the held-out sets at every evaluation step). Choosing on the held-out
+set would report a test score that was selected on itself; so the dev split must share no problem with
+any evaluation set (checked here: an overlap is a one-line usage error, exit 2).
 
 - Embedded world: `Splits.dev`, the 256 addition problems drawn after the held-out sets (they also
   pick the base checkpoint; disjoint from `eval`, the expert set and the RL prompts by construction).
@@ -19,6 +20,7 @@ from collections.abc import Callable
 
 import torch
 
+from phasescope.arms import watches_dev
 from phasescope.data.selection import draw_set, eval_sources
 from phasescope.data.sources import norm_prompt
 from phasescope.errors import UsageError
@@ -65,10 +67,7 @@ def real_dev_evaluator(cfg, tokenizer, arm_name: str) -> DevEvaluator:
     """dev/* on `data.dev` (see the module docstring); a usage error without it or on overlap."""
     dc = cfg.data
     if not dc.dev:
-        raise UsageError(
-            f"arms.{arm_name}.sft_steps={cfg.arms[arm_name].sft_steps!r} chooses the switch on a dev split: "
-            "set data.dev (a source disjoint from data.eval), or give sft_steps a number"
-        )
+        raise UsageError(_no_dev_message(arm_name, cfg.arms[arm_name]))
     rows = draw_set(dc, "dev", dc.dev).examples  # the rows the preflight checked
     for _name, src in eval_sources(dc.eval):
         held = draw_set(dc, "eval", src).examples
@@ -85,6 +84,18 @@ def real_dev_evaluator(cfg, tokenizer, arm_name: str) -> DevEvaluator:
         return {"dev/" + k.removeprefix("eval/"): v for k, v in inner(model, step).items()}
 
     return evaluate
+
+
+def _no_dev_message(arm_name: str, arm) -> str:
+    if watches_dev(arm):
+        return (
+            f"arms.{arm_name}.phase_metric={arm.phase_metric!r} steers μ on a dev split: "
+            "set data.dev (a source disjoint from data.eval)"
+        )
+    return (
+        f"arms.{arm_name}.sft_steps={arm.sft_steps!r} chooses the switch on a dev split: "
+        "set data.dev (a source disjoint from data.eval), or give sft_steps a number"
+    )
 
 
 def dev_evaluator(cfg, tokenizer, arm_name: str) -> DevEvaluator:

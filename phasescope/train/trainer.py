@@ -15,7 +15,8 @@ What it adds to `trl.GRPOTrainer` (tested with TRL 1.16):
 - per-step metrics are written by phasescope (`on_row`; every key is defined in `phasescope/metrics.py`),
   every row with the run's cumulative `budget/*` (`budget.py`: observation only, saved in checkpoints);
 - a schedule whose μ reads online phases (chord_phase) gets them from a `PhaseTracker` the trainer
-  feeds with every row that holds the watched metric (`arms.watched_metric`).
+  feeds with every row that holds the watched metric (`arms.watched_metric`); a dev metric's dev split
+  is evaluated with the held-out sets (`EvalCallback`'s `dev`), which never steer anything.
 
 Where no public hook does the job it overrides or reads private TRL / transformers members; each is
 listed, with why, in `upstream.py`, and a test fails, naming it, when an upgrade removes one.
@@ -405,6 +406,7 @@ class EvalCallback(TrainerCallback):
         early_every: int = 0,
         early_until: int = 0,
         at_start: bool = True,
+        dev: Callable[[torch.nn.Module, int], dict[str, float]] | None = None,
     ):
         self.trainer = trainer
         self.evaluate = evaluate
@@ -412,15 +414,21 @@ class EvalCallback(TrainerCallback):
         self.early_every = early_every
         self.early_until = early_until
         self.at_start = at_start  # False: the RL stage of sft_then_rl, whose start the SFT stage evaluated
+        self.dev = dev  # the dev split, for a schedule that watches a dev metric (chord_phase)
 
     def _run(self, step: int) -> dict[str, float]:
-        return evaluate_in_eval_mode(self.trainer.model, self.evaluate, step, "time/eval_s")
+        out = evaluate_in_eval_mode(self.trainer.model, self.evaluate, step, "time/eval_s")
+        if self.dev is not None:
+            out.update(evaluate_in_eval_mode(self.trainer.model, self.dev, step, "time/dev_s"))
+            self.trainer.budget.selection += 1  # what μ is chosen on costs evaluations: budget/selection
+        return out
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step == 0 and self.at_start:
             mu = self.trainer.mu(0)
             row = {"step": 0, "stage": stage_of(mu), "train/mu": mu, **self.trainer.budget.row()}
             row.update(self._run(0))
+            row.update(self.trainer.budget.row())  # the step-0 dev evaluation counts in budget/selection
             row.update(self.trainer.observe(row))
             self.trainer.on_row(row)
 

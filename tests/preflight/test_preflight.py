@@ -371,3 +371,22 @@ def test_dev_split_overlapping_eval_is_an_error_even_when_overlaps_are_allowed(t
     assert "sft_then_rl choose the SFT→RL switch on a dev split" in err and "set data.dev" in err
     disjoint = write_jsonl(tmp_path / "dev2.jsonl", math500_rows(range(300, 320)))
     assert preflight(load_config(ONE_GPU, [*sets, f'data.dev="{disjoint}"'])).ok
+
+
+def test_chord_phase_steers_on_the_dev_split_so_a_real_run_needs_one(tmp_path, tiny_model_dir):
+    expert = write_jsonl(tmp_path / "expert.jsonl", openr1_rows(100))
+    rl = write_jsonl(tmp_path / "rl.jsonl", openr1_rows(50, start=500))
+    ev = write_jsonl(tmp_path / "eval.jsonl", math500_rows(range(200, 240)))
+    sets = [*overrides(tiny_model_dir, expert, rl, [ev]), 'experiment.arms=["chord_phase"]']
+    (err,) = preflight(load_config(ONE_GPU, sets)).errors
+    assert err.startswith("arms chord_phase steer μ by a dev metric (phase_metric) but data.dev is empty")
+    # the dev split is checked against the held-out set as for a selecting arm
+    shared = write_jsonl(tmp_path / "dev.jsonl", math500_rows([*range(230, 235), *range(300, 320)]))
+    (err,) = preflight(load_config(ONE_GPU, [*sets, f'data.dev="{shared}"'])).errors
+    assert "also in the dev set" in err and "chord_phase's μ) would be selected on the test set" in err
+    disjoint = write_jsonl(tmp_path / "dev2.jsonl", math500_rows(range(300, 320)))
+    rep = preflight(load_config(ONE_GPU, [*sets, f'data.dev="{disjoint}"']))
+    assert rep.ok and rep.facts["data"]["dev"]["used"] == 20
+    # an arm watching a training metric reads no dev split
+    train_only = [*sets, "arms.chord_phase.phase_metric='train/loss'"]
+    assert preflight(load_config(ONE_GPU, train_only)).ok

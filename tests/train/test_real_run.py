@@ -132,3 +132,18 @@ def test_only_the_arm_being_trained_decides_whether_rl_prompts_are_needed(tiny_m
     )  # the expert problems serve as prompts
     with pytest.raises(UsageError, match="arm rl has an RL term and needs data.rl_prompts"):
         hf_setup(cfg, "rl", 0, log=lambda *_: None)
+
+
+def test_chord_phase_on_a_real_model_steers_by_data_dev(tiny_model_dir, tmp_path):
+    """The dev split (`data.dev`) joins every evaluation row and feeds the phase tracker; μ never reads
+    the held-out set."""
+    from phasescope.train.train_one import train_one
+
+    sets = [*real_overrides(tiny_model_dir, tmp_path), f'data.dev="{DATA / "math_tiny.jsonl"}"']
+    train_one(load_config(EXPERIMENT, sets), "chord_phase", 0, tmp_path / "run", threads=1)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2]  # train.eval_steps = 1: every row is evaluated
+    for r in rows:
+        assert {"eval/accuracy", "dev/accuracy", "dev/format_rate", "dev/expert_nll", "time/dev_s"} <= set(r)
+        assert r["phase/best_value"] == max(x["dev/accuracy"] for x in rows if x["step"] <= r["step"])
+    assert [r["budget/selection"] for r in rows] == [1, 2, 3]

@@ -218,6 +218,10 @@ def test_real_data_needs_a_dev_source_disjoint_from_eval(tmp_path):
     ]
     with pytest.raises(UsageError, match="set data.dev"):
         real_dev_evaluator(load_config(None, real), None, "sft_then_rl")
+    with pytest.raises(
+        UsageError, match=r"^arms.chord_phase.phase_metric='dev/accuracy' steers μ on a dev split"
+    ):
+        real_dev_evaluator(load_config(None, real), None, "chord_phase")
     dev = tmp_path / "dev.jsonl"
     dev.write_text(eval_set.read_text().splitlines()[0] + "\n")  # one held-out problem in the dev split
     with pytest.raises(UsageError, match="shares 1 problem"):
