@@ -145,7 +145,7 @@ def test_sample_of_logged_keys_is_documented():
 def _logged_keys(exp: Path) -> set[str]:
     keys: set[str] = set()
     for path in exp.glob("*/seed*/*.jsonl"):
-        if path.name != "tokens.jsonl":
+        if path.name not in ("tokens.jsonl", "problems.jsonl"):  # records, not metric rows
             for line in path.read_text().splitlines():
                 keys |= set(json.loads(line))
     return keys

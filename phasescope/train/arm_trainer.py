@@ -16,6 +16,7 @@ from transformers import PrinterCallback, ProgressCallback
 from phasescope.arms import stage_at, watches_dev
 from phasescope.config import Config
 from phasescope.train.dev import dev_evaluator
+from phasescope.train.evaluate import with_problem_log
 from phasescope.train.probes import probe_from_expert, with_probe
 from phasescope.train.trainer import EvalCallback, PhaseTrainer
 
@@ -26,6 +27,8 @@ class Logs:
     """metrics.jsonl first, then the W&B mirror."""
     tokens: Any = None
     """The tokens.jsonl writer while probing, else None."""
+    problems: Callable[[int, dict], None] | None = None
+    """(step, {split: (ids, correct)}) → problems.jsonl (`runlog/problems.py`); None writes nothing."""
 
 
 def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=None):
@@ -56,6 +59,8 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=Non
     at_start = stage.eval_at_start if stage is not None else True
     # A μ that follows a dev metric's phases (chord_phase) needs the dev split at every evaluation step.
     dev = dev_evaluator(cfg, setup.tokenizer, arm_name) if watches_dev(arm) else None
+    if dev is not None:
+        dev = _on_run_axis(with_problem_log(dev, logs.problems), stage)
     trainer.add_callback(
         EvalCallback(
             trainer, evaluator, tc.eval_steps, tc.eval_early_every, tc.eval_early_until, at_start, dev
@@ -67,7 +72,7 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=Non
 def _evaluator(cfg: Config, setup, logs: Logs, arm, stage):
     """The held-out evaluator (on the run's step axis) followed by the token probe when probing."""
     tc = cfg.train
-    evaluator, probe = setup.evaluator, None
+    evaluator, probe = with_problem_log(setup.evaluator, logs.problems), None
     if logs.tokens is not None:
         # Token-divergence probe at every evaluation: probe/* join the eval row, records go to tokens.jsonl.
         probe = stage.probe if stage is not None and stage.probe is not None else None
@@ -85,11 +90,15 @@ def _evaluator(cfg: Config, setup, logs: Logs, arm, stage):
         stage_of = stage.stage_of_step if stage is not None else None
         stage_of = stage_of or (lambda s: stage_at(s, arm))
         evaluator = with_probe(evaluator, probe, logs.tokens.write, stage_of)
+    return _on_run_axis(evaluator, stage), probe
+
+
+def _on_run_axis(evaluate, stage):
+    """The trainer counts its own steps; evaluations (and their records) are on the run's step axis."""
     offset = stage.step_offset if stage is not None else 0
-    if offset:  # the trainer counts its own steps; evaluations (and probe records) are on the run's axis
-        inner = evaluator
-        evaluator = lambda model, step: inner(model, step + offset)  # noqa: E731
-    return evaluator, probe
+    if not offset:
+        return evaluate
+    return lambda model, step: evaluate(model, step + offset)
 
 
 def oom_message(cfg: Config, step: int | None) -> str:

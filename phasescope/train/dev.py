@@ -9,6 +9,7 @@ any evaluation set (checked here: an overlap is a one-line usage error, exit 2).
 - Embedded world: `Splits.dev`, the 256 addition problems drawn after the held-out sets (they also
   pick the base checkpoint; disjoint from `eval`, the expert set and the RL prompts by construction).
   Metrics: `dev/accuracy` (greedy) and `dev/expert_nll` (NLL of the expert-style answers).
+  Per-problem results (split `dev`, ids the problems' text) come back under `PAYLOAD_KEY`.
 - Real data: `data.dev`, a source like `data.eval` (split `validation` unless `:split` says
   otherwise), `data.n_eval` rows at most; `dev/accuracy` and `dev/format_rate` (math-verify), and
   `dev/expert_nll` when its rows have expert responses.
@@ -25,6 +26,7 @@ from phasescope.data.selection import draw_set, eval_sources
 from phasescope.data.sources import norm_prompt
 from phasescope.errors import UsageError
 from phasescope.lm import generate, response_nll
+from phasescope.runlog.problems import PAYLOAD_KEY, hashed_ids
 from phasescope.train.real import EvalSet, make_math_evaluator, render_prompt, render_response
 from phasescope.world import build_world
 from phasescope.world.task import cot_response, reward
@@ -55,9 +57,11 @@ def world_dev_evaluator(cfg, tokenizer) -> DevEvaluator:
     @torch.no_grad()
     def evaluate(model, step: int) -> dict[str, float]:
         texts = generate(model, tokenizer, prompts, max_new, 1.0, True)
+        correct = [reward(p.answer, t) for p, t in zip(dev, texts)]
         return {
-            "dev/accuracy": sum(reward(p.answer, t) for p, t in zip(dev, texts)) / len(dev),
+            "dev/accuracy": sum(correct) / len(dev),
             "dev/expert_nll": float(response_nll(model, tokenizer, prompts, refs)),
+            PAYLOAD_KEY: {"dev": (prompts, correct)},
         }
 
     return evaluate
@@ -76,12 +80,21 @@ def real_dev_evaluator(cfg, tokenizer, arm_name: str) -> DevEvaluator:
     if all(e.response for e in rows):
         responses = [render_response(tokenizer, dc, e.prompt, e.response) for e in rows]
     dev = EvalSet(
-        "dev", [render_prompt(tokenizer, dc, e.prompt) for e in rows], [e.answer for e in rows], responses
+        "dev",
+        [render_prompt(tokenizer, dc, e.prompt) for e in rows],
+        [e.answer for e in rows],
+        responses,
+        hashed_ids([e.prompt for e in rows]),
     )
     inner = make_math_evaluator(tokenizer, [dev], cfg.train.max_completion_length, dc.eval_batch_size)
 
     def evaluate(model, step: int) -> dict[str, float]:
-        return {"dev/" + k.removeprefix("eval/"): v for k, v in inner(model, step).items()}
+        out = inner(model, step)
+        payload = out.pop(PAYLOAD_KEY, {})
+        out = {"dev/" + k.removeprefix("eval/"): v for k, v in out.items()}
+        if "eval" in payload:  # the dev set is make_math_evaluator's first (headline) set
+            out[PAYLOAD_KEY] = {"dev": payload["eval"]}
+        return out
 
     return evaluate
 

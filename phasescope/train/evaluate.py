@@ -11,13 +11,20 @@ Every metric is computed on fixed held-out sets (never trained on), each in one 
   it falls while the expert style is learnt and rises again when the expert set is memorised;
 - `eval/general_accuracy`: greedy accuracy on the held-out general skill (max by default; nobody trains it; MMLU-Pro).
 Sampling uses its own generator (seeded by the step), so evaluating never moves the training RNG.
+
+Which problems were answered correctly (greedy) is returned too, under `runlog.problems.PAYLOAD_KEY`
+({split: (ids, correct)}, splits `eval` and `general`; ids are the problems' text): `with_problem_log`
+takes it out of the metrics and writes it to problems.jsonl, so the accuracies are the bits' means.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from phasescope.lm import generate, response_nll
+from phasescope.runlog.problems import PAYLOAD_KEY
 from phasescope.world.task import COT_MARK, cot_response, is_well_formed, reward
 
 
@@ -28,6 +35,7 @@ def make_world_evaluator(
     general = splits.eval_general
     prompts = [p.prompt for p in problems]
     cot_refs = [cot_response(p) for p in problems]
+    ids, general_ids = prompts, [p.prompt for p in general]
 
     @torch.no_grad()
     def evaluate(model, step: int) -> dict[str, float]:
@@ -37,15 +45,32 @@ def make_world_evaluator(
             torch.manual_seed(seed * 7919 + step)
             sampled = generate(model, tokenizer, prompts, max_new_tokens, temperature, greedy=False)
         n = len(problems)
+        correct = [reward(p.answer, t) for p, t in zip(problems, main)]
+        general_correct = [reward(p.answer, t) for p, t in zip(general, gen)]
         return {
-            "eval/accuracy": sum(reward(p.answer, t) for p, t in zip(problems, main)) / n,
+            "eval/accuracy": sum(correct) / n,
             "eval/sampled_accuracy": sum(reward(p.answer, t) for p, t in zip(problems, sampled)) / n,
             "eval/format_rate": sum(is_well_formed(t, digits) for t in main) / n,
             "eval/cot_rate": sum(t.startswith(COT_MARK) for t in main) / n,
             "eval/response_length": sum(len(t) for t in main) / n,
             "eval/truncated_rate": sum(not t.endswith(tokenizer.eos_token) for t in main) / n,
             "eval/expert_nll": float(response_nll(model, tokenizer, prompts, cot_refs)),
-            "eval/general_accuracy": sum(reward(p.answer, t) for p, t in zip(general, gen)) / len(general),
+            "eval/general_accuracy": sum(general_correct) / len(general),
+            PAYLOAD_KEY: {"eval": (ids, correct), "general": (general_ids, general_correct)},
         }
 
     return evaluate
+
+
+def with_problem_log(evaluate: Callable, write: Callable[[int, dict], None] | None) -> Callable:
+    """`evaluate` whose per-problem results (`PAYLOAD_KEY`) go to `write(step, payload)` (None: dropped)
+    instead of into the metrics it returns."""
+
+    def run(model, step: int) -> dict[str, float]:
+        out = evaluate(model, step)
+        payload = out.pop(PAYLOAD_KEY, None)
+        if payload and write is not None:
+            write(step, payload)
+        return out
+
+    return run

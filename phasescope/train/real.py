@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from accelerate.utils import gather_object
 from datasets import Dataset
@@ -35,6 +36,7 @@ from phasescope.data.selection import draw_set, eval_sources, limit_expert
 from phasescope.data.sources import Example, prompt_overlap
 from phasescope.errors import UsageError
 from phasescope.lm import eos_ids, generate_ids, response_nll_sum
+from phasescope.runlog.problems import PAYLOAD_KEY, hashed_ids
 from phasescope.runlog.writer import write_json_atomic
 from phasescope.train.distributed import process_rank, world_size
 from phasescope.train.setup import Setup, expert_set
@@ -137,6 +139,8 @@ class EvalSet:
     answers: list[str | None]
     responses: list[str] | None = None
     """Rendered expert responses (for eval/expert_nll), or None."""
+    ids: list[str] | None = None
+    """Problem ids for problems.jsonl (`problems.hashed_ids` of the raw problem text); None: of the prompts."""
 
 
 def _gather(items: list) -> list:
@@ -170,7 +174,10 @@ def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, bat
     when it has expert responses, eval/expert_nll. Further sets: eval/<name>_accuracy and
     eval/<name>_format_rate. Each process evaluates every P-th problem, in the same number of
     `generate` calls (ZeRO-3 / FSDP need every process in every forward pass); results are gathered.
+    Per-problem correctness comes back under `PAYLOAD_KEY`: split `eval` for the first set, its name
+    for the others.
     """
+    ids = [s.ids if s.ids is not None else hashed_ids(s.prompts) for s in sets]
 
     def shard(n: int) -> list[list[int]]:
         rank, world = process_rank(), world_size()
@@ -181,7 +188,8 @@ def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, bat
 
     @torch.no_grad()
     def evaluate(model, step: int) -> dict[str, float]:
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
+        payload = {}
         for k, s in enumerate(sets):
             local = []
             for idx in shard(len(s.prompts)):
@@ -197,11 +205,15 @@ def make_math_evaluator(tokenizer, sets: list[EvalSet], max_new_tokens: int, bat
             prefix = "eval/" if k == 0 else f"eval/{s.name}_"
             out[f"{prefix}accuracy"] = sum(r[1] for r in rows) / n
             out[f"{prefix}format_rate"] = sum(r[2] for r in rows) / n
+            correct = np.zeros(len(s.prompts), dtype=bool)  # gathered rows come in rank order
+            correct[[r[0] for r in rows]] = [r[1] for r in rows]
+            payload["eval" if k == 0 else s.name] = (ids[k], correct)
             if k == 0:
                 out["eval/response_length"] = sum(r[3] for r in rows) / n
                 out["eval/truncated_rate"] = sum(r[4] for r in rows) / n
                 if s.responses:
                     out["eval/expert_nll"] = _expert_nll(model, tokenizer, s, shard)
+        out[PAYLOAD_KEY] = payload
         return out
 
     return evaluate
@@ -289,6 +301,7 @@ def _eval_sets(tokenizer, dc: DataConfig, evals: list[tuple[str, list[Example]]]
             [render_response(tokenizer, dc, e.prompt, e.response) for e in rows]
             if rows and rows[0].response
             else None,
+            hashed_ids([e.prompt for e in rows]),
         )
         for name, rows in evals
     ]

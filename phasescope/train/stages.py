@@ -27,7 +27,8 @@ Departures from the paper: its SFT-best is a checkpoint of a separate SFT traini
 fact; here the candidates are the dev evaluations every `dev_every` steps (as checkpoints saved at an
 interval; step 0 excluded; the denser early dev points feed the detector only) and the best weights
 are kept in host memory (one copy of the model; with ZeRO-3 sharded weights this is not supported). A two-stage arm writes no resumable checkpoint:
-`--resume` starts it over. Probe records (tokens.jsonl) past the switch are dropped with the rows.
+`--resume` starts it over. Probe records (tokens.jsonl) and per-problem results (problems.jsonl) past
+the switch are dropped with the rows; the dev results kept are those of the rows kept (up to the switch).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from phasescope.runlog.writer import write_json_atomic
 from phasescope.train.arm_trainer import build_trainer, oom_message
 from phasescope.train.budget import PREFIX, Budget
 from phasescope.train.dev import dev_evaluator
+from phasescope.train.evaluate import with_problem_log
 from phasescope.train.schedules import is_eval_step
 from phasescope.train.trainer import evaluate_in_eval_mode
 
@@ -289,7 +291,9 @@ def train_stages(cfg, arm_name: str, setup, args, logs, out_dir: Path, is_main: 
     # The RL stage trains the SFT stage's model (LoRA adapters included: not applied a second time).
     kwargs = {k: v for k, v in setup.trainer_kwargs.items() if k != "peft_config"}
     setup = dataclasses.replace(setup, model=sft.model, trainer_kwargs=kwargs)
-    trainer = _train(cfg, arm_name, setup, stage_args(args, rl_steps), type(logs)(rows, logs.tokens), view)
+    trainer = _train(
+        cfg, arm_name, setup, stage_args(args, rl_steps), dataclasses.replace(logs, on_row=rows), view
+    )
     rows.close()
     info = {
         "arm": arm_name,
@@ -337,7 +341,10 @@ def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -
     """A selecting SFT stage: rows and probe records held until the switch is chosen on the dev split."""
     arm = cfg.arms[arm_name]
     chooser, weights = SwitchChooser(arm.sft_steps), BestWeights()
-    evaluate = dev_evaluator(cfg, setup.tokenizer, arm_name)
+    held_problems: list[tuple[int, dict]] = []  # per-problem results, kept like the rows up to the switch
+    evaluate = with_problem_log(
+        dev_evaluator(cfg, setup.tokenizer, arm_name), lambda *r: held_problems.append(r)
+    )
     rows, records = Buffer(), Buffer() if logs.tokens is not None else None
     found: dict[int, dict[str, float]] = {}
 
@@ -348,7 +355,8 @@ def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -
         return cb
 
     view = StageView(_sft_arm(cfg, arm_name))
-    trainer = _train(cfg, arm_name, setup, args, type(logs)(rows.write, records), view, dev_callback)
+    stage_logs = type(logs)(rows.write, records, lambda *r: held_problems.append(r))
+    trainer = _train(cfg, arm_name, setup, args, stage_logs, view, dev_callback)
     for row in rows.rows:
         row.update(found.get(row["step"], {}))
         row[PREFIX + "selection"] = sum(1 for s in found if s <= row["step"])
@@ -368,6 +376,10 @@ def _sft_stage(cfg, arm_name, setup, args, logs, out_dir: Path, is_main: bool) -
     for rec in records.rows if records is not None else []:
         if rec["step"] < b or (rec["step"] == b and evaluated):
             logs.tokens.write(rec)
+    for step, payload in held_problems if logs.problems is not None else []:
+        kept = {k: v for k, v in payload.items() if step < b or (step == b and (evaluated or k == "dev"))}
+        if kept:
+            logs.problems(step, kept)
     if evaluated:  # the SFT stage evaluated the switch weights: no second evaluation at the RL start
         logs.on_row(held)
         held = None

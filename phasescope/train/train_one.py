@@ -2,6 +2,7 @@
 
     <run>/metrics.jsonl   one row per optimizer step (append-only), step 0 = the base model
     <run>/tokens.jsonl    token-divergence probe, one record per evaluation
+    <run>/problems.jsonl  which problems each evaluation answered correctly (+ problems_index.json)
     <run>/checkpoint/     the latest complete checkpoint (for --resume)
     <run>/DONE            written when the arm finished
 
@@ -24,6 +25,7 @@ from phasescope.config import Config
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.checkpoint import checkpoint_root, latest_checkpoint, truncate_jsonl
 from phasescope.runlog.experiment import now, read_experiment
+from phasescope.runlog.problems import INDEX, PROBLEMS, ProblemsWriter
 from phasescope.runlog.reader import read_metrics
 from phasescope.runlog.tokens import has_probe_header
 from phasescope.runlog.wandb_mirror import WandbMirror, mirror_rows, run_id
@@ -35,6 +37,9 @@ from phasescope.train.real import hf_setup, write_data_report
 from phasescope.train.setup import Setup, world_setup
 from phasescope.train.stages import train_stages
 from phasescope.version import __version__
+
+RESUMED_LOGS = ("metrics.jsonl", "tokens.jsonl", PROBLEMS)
+"""The append-only logs `--resume` cuts back to the checkpoint's step."""
 
 
 def train_one(
@@ -98,7 +103,7 @@ def _writer(path: Path, is_main: bool):
 
 @contextmanager
 def run_logs(cfg: Config, arm_name: str, seed: int, out_dir: Path, is_main: bool, probing: bool):
-    """metrics.jsonl, tokens.jsonl (while `probing`) and the W&B mirror of one run.
+    """metrics.jsonl, tokens.jsonl (while `probing`), problems.jsonl and the W&B mirror of one run.
 
     W&B copies each row after metrics.jsonl has it; any W&B failure is one warning, never fatal.
     """
@@ -114,9 +119,12 @@ def run_logs(cfg: Config, arm_name: str, seed: int, out_dir: Path, is_main: bool
     )
     if mirror.active and (out_dir / "metrics.jsonl").exists():  # a resumed run: W&B catches up first
         mirror.catch_up(read_metrics(out_dir / "metrics.jsonl"))
+    problems = ProblemsWriter(out_dir) if is_main else None
     with _writer(out_dir / "metrics.jsonl", is_main) as metrics:
-        yield Logs(mirror_rows(metrics.write, mirror), tokens)
+        yield Logs(mirror_rows(metrics.write, mirror), tokens, problems.write_payload if problems else None)
     mirror.finish()
+    if problems is not None:
+        problems.close()
     if tokens is not None:
         tokens.close()
 
@@ -147,17 +155,17 @@ def restore_probe(trainer, probe, model, out_dir: Path) -> None:
 
 
 def prepare_resume(out_dir: Path, log=print) -> tuple[int, Path] | None:
-    """Cut metrics.jsonl / tokens.jsonl back to the last complete checkpoint and return it; with no
-    checkpoint, clear the run's logs so that it starts over. Nothing is duplicated or lost."""
+    """Cut metrics.jsonl / tokens.jsonl / problems.jsonl back to the last complete checkpoint and return
+    it; with no checkpoint, clear the run's logs so that it starts over. Nothing is duplicated or lost."""
     found = latest_checkpoint(out_dir)
     if found is None:
-        for name in ("metrics.jsonl", "tokens.jsonl"):
+        for name in (*RESUMED_LOGS, INDEX):
             (out_dir / name).unlink(missing_ok=True)
         shutil.rmtree(checkpoint_root(out_dir), ignore_errors=True)
         log(f"resume: no complete checkpoint in {out_dir}; starting this run over")
         return None
     step, path = found
-    for name in ("metrics.jsonl", "tokens.jsonl"):
+    for name in RESUMED_LOGS:
         kept, dropped = truncate_jsonl(out_dir / name, step)
         if dropped:
             log(f"resume: {name}: dropped {dropped} line(s) after step {step}")

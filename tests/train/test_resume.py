@@ -67,6 +67,8 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_c
     assert [r["step"] for r in rows(run / "metrics.jsonl")] == list(range(8))
     with open(run / "metrics.jsonl", "a") as fh:  # a kill in the middle of writing a row
         fh.write('{"step": 8, "train/lo')
+    with open(run / "problems.jsonl", "a") as fh:  # and in the middle of a per-problem line
+        fh.write('{"step": 8, "split": "ev')
 
     train_one(cfg, arm, 0, run, threads=1, resume=True)
 
@@ -75,10 +77,22 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_c
     assert [r["step"] for r in got] == [r["step"] for r in ref] == list(range(11))
     assert got == ref  # every metric, bit for bit (see the module docstring)
     assert rows(run / "tokens.jsonl") == rows(tmp_path / "ref" / "tokens.jsonl")
+    _same_problems(run, tmp_path / "ref")
     assert (run / "DONE").exists()
     # only the latest checkpoint is kept, and it is complete
     (ckpt,) = (run / "checkpoint").glob("checkpoint-*")
     assert ckpt.name == "checkpoint-10" and (ckpt / MARKER).is_file()
+
+
+def _same_problems(run: Path, ref: Path) -> None:
+    """problems.jsonl of the resumed run equals the uninterrupted run's line for line: one line per
+    (evaluation, split), none duplicated or lost by the crash, the cut or the resume."""
+    got, want = rows(run / "problems.jsonl"), rows(ref / "problems.jsonl")
+    assert got == want
+    eval_steps = [r["step"] for r in rows(ref / "metrics.jsonl") if "eval/accuracy" in r]
+    assert len(eval_steps) >= 3
+    assert [(r["step"], r["split"]) for r in got] == [(s, k) for s in eval_steps for k in ("eval", "general")]
+    assert (run / "problems_index.json").read_text() == (ref / "problems_index.json").read_text()
 
 
 def test_resume_without_a_checkpoint_starts_over(tmp_path, tiny_cache, resumable, monkeypatch):
@@ -198,6 +212,7 @@ def test_kill_9_mid_training_then_resume(tmp_path, tiny_cache, tiny_world, cli, 
     assert [r["step"] for r in got] == [r["step"] for r in ref] == list(range(21))
     assert got == ref
     assert rows(run / "tokens.jsonl") == rows(tmp_path / "ref" / "tokens.jsonl")
+    _same_problems(run, tmp_path / "ref")
     meta = json.loads((tmp_path / "exp" / "experiment.json").read_text())
     assert len(meta["resumed"]) == 1
 
