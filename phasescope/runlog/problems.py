@@ -118,13 +118,16 @@ def _read_index(path: Path) -> dict[str, list[str]]:
 def read_problems(
     run_dir: str | Path, notes: list[str] | None = None
 ) -> dict[str, tuple[np.ndarray, list[str], np.ndarray]]:
-    """{split: (steps, ids, correct)} of one run directory; `correct` is bool (n_steps × n_problems).
+    """{split: (steps, ids, correct)} of one run directory (or its problems.jsonl); `correct` is bool
+    (n_steps × n_problems), its rows in the file's order (the steps ascending).
 
     A cut-off last line (a writer killed mid-line) is skipped and a note appended to `notes`; any
     other malformed line or a missing index is a one-line PhasescopeError. A run without
     problems.jsonl gives {}.
     """
     run_dir = Path(run_dir)
+    if run_dir.name == PROBLEMS:
+        run_dir = run_dir.parent
     path = run_dir / PROBLEMS
     if not path.is_file():
         return {}

@@ -57,6 +57,7 @@ def test_written_results_read_back_as_step_by_problem_matrices(tmp_path):
         [True, False, True],
     ]
     assert json.loads((tmp_path / INDEX).read_text()) == {"eval": IDS, "general": GENERAL}
+    assert read_problems(tmp_path / PROBLEMS)["general"][0].tolist() == [0, 5, 10]  # the file itself
     assert read_problems(tmp_path / "elsewhere") == {}
 
 
