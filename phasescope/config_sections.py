@@ -256,12 +256,13 @@ class TrainConfig:
     expert_batch_size = round(ratio × prompts_per_step × num_generations), and setting expert_batch_size
     too is an error. The CHORD paper's setting is 0.25 (64 expert rows per 32 prompts × 8 rollouts);
     the default world keeps expert_batch_size = 32 (ratio 1.0) until tuning on the dev split says
-    otherwise. Unlike Trinity-RFT's mix sample strategy, the expert rows come beside the rollouts
-    rather than in place of some of them."""
+    otherwise. Unlike Trinity-RFT's mix sample strategy (which rounds up), the expert rows come beside
+    the rollouts rather than in place of some of them."""
     epsilon: float = 0.2
     """PPO clip epsilon of the GRPO surrogate."""
     temperature: float = 1.0
-    """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
+    """Rollout sampling temperature (also used for eval/sampled_accuracy). Must be 1 when an arm with
+    expert rows runs: TRL's LM head tempers every log-probability, and φ and the expert NLL need p itself."""
     max_completion_length: int = 40
     """Longest generated response, in tokens."""
     eval_steps: int = 25
