@@ -6,6 +6,7 @@ Every field has a default and a docstring (the docstrings are the reference of t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from phasescope.arms import DEFAULT_RUN, PHI_MEAN_OF_BASE, SCHEDULES, SFT_STEPS_WORDS, WEIGHTINGS
@@ -251,13 +252,12 @@ class TrainConfig:
     """Expert rows per update (at most the expert set), beside the rollouts; set it or
     `expert_data_ratio`, not both. 32 in the default world: 32 rows per 4 × 8 rollouts (ratio 1.0)."""
     expert_data_ratio: float | None = None
-    """Expert rows per update as a share of the rollouts, Trinity-RFT's `expert_data_ratio` (its
-    mix_chord / mix_math examples: B' = batch_size × expert_data_ratio × repeat_times): when set,
-    expert_batch_size = round(ratio × prompts_per_step × num_generations), and setting expert_batch_size
-    too is an error. The CHORD paper's setting is 0.25 (64 expert rows per 32 prompts × 8 rollouts);
-    the default world keeps expert_batch_size = 32 (ratio 1.0) until tuning on the dev split says
-    otherwise. Unlike Trinity-RFT's mix sample strategy (which rounds up), the expert rows come beside
-    the rollouts rather than in place of some of them."""
+    """Expert rows per update as a share of the rollouts, Trinity-RFT's `expert_data_ratio` (B' =
+    batch_size × expert_data_ratio × repeat_times): when set, expert_batch_size = round(ratio ×
+    prompts_per_step × num_generations), and setting expert_batch_size too is an error. The CHORD paper's
+    setting is 0.25 (64 rows per 32 prompts × 8 rollouts); the default world keeps expert_batch_size = 32
+    (ratio 1.0) until tuning on the dev split says otherwise. Here the rows come beside the rollouts,
+    not in place of some of them as in Trinity-RFT's mix sample strategy (which rounds up)."""
     epsilon: float = 0.2
     """PPO clip epsilon of the GRPO surrogate."""
     temperature: float = 1.0
@@ -336,10 +336,11 @@ class TrainConfig:
 def expert_rows_for_ratio(ratio: float, prompts_per_step: int, num_generations: int, accum: int = 1) -> int:
     """Expert rows per update for `train.expert_data_ratio`: round(ratio × prompts × generations).
 
-    A UsageError when the ratio is not > 0, rounds to no row, or gives rows that do not split into the
-    `accum` micro-batches (the split over processes is checked when the run starts, `distributed.py`).
+    A UsageError when the ratio is not > 0, rounds to no row, or gives rows that do not split over this
+    run's processes (WORLD_SIZE, as `train/distributed.py`) × the `accum` micro-batches.
     """
-    rollouts = prompts_per_step * num_generations
+    # WORLD_SIZE as train/distributed.world_size reads it (the config layer imports nothing from train/)
+    rollouts, procs = prompts_per_step * num_generations, int(os.environ.get("WORLD_SIZE", "1") or 1)
     _check(ratio > 0, f"train.expert_data_ratio must be > 0, got {ratio}")
     rows = round(ratio * rollouts)
     _check(
@@ -348,10 +349,10 @@ def expert_rows_for_ratio(ratio: float, prompts_per_step: int, num_generations: 
         "per update; raise it",
     )
     _check(
-        rows % accum == 0,
+        rows % (procs * accum) == 0,
         f"train.expert_data_ratio = {ratio} gives {rows} expert rows per update (round({ratio} × "
-        f"{rollouts} rollouts)), which do not split into train.gradient_accumulation_steps = {accum} "
-        f"micro-batches; choose a ratio whose rows are a multiple of {accum}",
+        f"{rollouts} rollouts)), which do not split over {procs} process(es) × "
+        f"train.gradient_accumulation_steps = {accum}; choose a ratio whose rows are a multiple of {procs * accum}",
     )
     return rows
 
@@ -388,10 +389,8 @@ class ArmConfig:
     tau: float = 0.5
     """adaptive schedule (chord_adaptive): μ = max(0, tau − mean rollout reward)."""
     sft_weight: float = 1.0
-    """A constant factor on every expert token's weight: L_SFT,w = mean(−sft_weight · w(p) · log p).
-    1 for every arm but sft_scaled, whose 0.032 is the mean φ = p(1 − p) over all expert tokens of the
-    default world's base model (issue 20: measured on the base, median token p 0.994), so that its plain
-    SFT term has the overall size of chord_phi's φ-weighted one without φ's token shape."""
+    """A constant factor on every expert token's weight: L_SFT,w = mean(−sft_weight · w(p) · log p). 1 but
+    for sft_scaled: 0.032, the default world's base's mean φ over the expert tokens (arms.PHI_MEAN_OF_BASE)."""
     phase_metric: str = "dev/accuracy"
     """phase schedule (chord_phase): the metric whose confirmed phases drive μ. A dev metric
     (dev/accuracy, dev/expert_nll) has the dev split evaluated at every evaluation step (a real model

@@ -67,8 +67,8 @@ def test_a_ratio_config_reads_back_from_its_dict():
         (["train.expert_data_ratio=0.01"], "round(0.01 × 32 rollouts) = 0 expert rows"),
         (
             ["train.expert_data_ratio=0.3", "train.gradient_accumulation_steps=4"],
-            "gives 10 expert rows per update (round(0.3 × 32 rollouts)), which do not split into "
-            "train.gradient_accumulation_steps = 4",
+            "gives 10 expert rows per update (round(0.3 × 32 rollouts)), which do not split over "
+            "1 process(es) × train.gradient_accumulation_steps = 4",
         ),
         (
             ["train.temperature=0.7", 'experiment.arms=["rl","chord_phi"]'],
@@ -94,3 +94,16 @@ def test_bad_expert_settings_are_one_line_errors_with_exit_2(sets, fragment, cli
 def test_a_temperature_other_than_1_is_allowed_for_arms_without_expert_rows():
     cfg = load_config(None, ["train.temperature=0.7", 'experiment.arms=["rl"]'])
     assert cfg.train.temperature == 0.7
+
+
+def test_the_ratios_rows_must_split_over_the_processes(monkeypatch):
+    """Under `accelerate launch` (WORLD_SIZE set) the split is checked when the config is read, before a
+    model loads: 8 rows split over 4 processes × 2 micro-batches, not over 3 processes."""
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    sets = ["train.expert_data_ratio=0.25", "train.gradient_accumulation_steps=2"]
+    assert load_config(None, sets).train.expert_batch_size == 8
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with pytest.raises(
+        UsageError, match=r"do not split over 3 process\(es\) × train.gradient_accumulation_steps = 2"
+    ):
+        load_config(None, sets)
