@@ -40,8 +40,11 @@ ARM_NAMES = (
     "chord_phi",
     "chord_adaptive",
     "chord_phase",
+    "sft_scaled",
+    "chord_phi_mu03",
+    "chord_phi_mu1",
 )
-"""The built-in arms (config.default_arms), in display order."""
+"""The built-in arms (config.default_arms), in display order; the last three are CHORD-φ's controls."""
 DEFAULT_RUN = ARM_NAMES[:6]
 """The arms an experiment runs when it names none (the paper's five and SFT-light → RL, its other
 baseline); the two whose μ follows training
@@ -55,6 +58,9 @@ ARM_LABELS = {
     "chord_phi": "CHORD-φ",
     "chord_adaptive": "CHORD-adaptive μ",
     "chord_phase": "CHORD-phase μ",
+    "sft_scaled": "SFT at μ·φ̄ (control)",
+    "chord_phi_mu03": "CHORD-φ μ = 0.3",
+    "chord_phi_mu1": "CHORD-φ μ = 1",
 }
 """How figures name the built-in arms; other arms are shown by their name."""
 
@@ -307,6 +313,18 @@ WEIGHTINGS: dict[str, Weighting] = {
     "is": Weighting(is_weight, ", expert tokens weighted by sg(p)"),
 }
 
+PHI_MEAN_OF_BASE = 0.032
+"""Mean φ = p(1 − p) over all expert tokens of the default world's base model (issue 20; its median
+token p is 0.994): the `sft_weight` of `sft_scaled`, whose plain SFT term then has chord_phi's overall
+size without φ's token shape. A constant, not measured per run (tests/train/test_phi_scale.py checks it
+on the shipped base: 0.0322 over the 6,716 tokens of the 200 traces); another world needs its own."""
+
+
+def expert_weights(arm, logp):
+    """The detached per-token weights of an arm's SFT term: its weighting, times `arm.sft_weight`."""
+    w = WEIGHTINGS[arm.weighting](logp)
+    return w if arm.sft_weight == 1.0 else w * arm.sft_weight
+
 
 # --- what an arm does --------------------------------------------------------------------------------------
 
@@ -372,7 +390,8 @@ def needs_dev(arm) -> bool:
 
 def arm_summary(name: str, arm) -> str:
     """One line a reader of a report understands, e.g. `chord_mu: μ 0.9→0.05 over 200 steps (cosine)`."""
-    return f"{name}: {SCHEDULES[arm.schedule].describe(arm)}{WEIGHTINGS[arm.weighting].describe}"
+    scale = "" if arm.sft_weight == 1.0 else f", expert term scaled by {arm.sft_weight:g}"
+    return f"{name}: {SCHEDULES[arm.schedule].describe(arm)}{WEIGHTINGS[arm.weighting].describe}{scale}"
 
 
 def ordered(arms) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import tomllib
 
-from phasescope.arms import SCHEDULES
+from phasescope.arms import SCHEDULES, needs_expert
 from phasescope.config_sections import (
     ArmConfig,
     DataConfig,
@@ -98,9 +98,35 @@ class Config:
             arm = self.arms[name]
             problem = SCHEDULES[arm.schedule].check(name, arm, self.train.max_steps)
             _check(problem is None, problem or "")
+            _check_untempered(name, arm, self.train)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The config as plain data; an expert_batch_size derived from train.expert_data_ratio is left
+        out (it is recomputed, the same, when the dict is read back), so that the dict reads back."""
+        data = dataclasses.asdict(self)
+        if self.train.expert_data_ratio is not None:
+            del data["train"]["expert_batch_size"]
+        return data
+
+
+def _check_untempered(name: str, arm: ArmConfig, train: TrainConfig) -> None:
+    # TRL's fused LM head divides the logits by the rollout temperature for every log-probability it
+    # computes, the expert rows' included; φ = p(1 − p) and the expert NLL are defined on the model's own p.
+    _check(
+        train.temperature == 1.0 or not needs_expert(arm, train.max_steps),
+        f"train.temperature = {train.temperature:g} would temper the expert term of arm {name} (φ and the "
+        "expert NLL need the model's own, untempered p); use train.temperature = 1, or only arms without "
+        "expert rows",
+    )
+
+
+def _check_one_expert_size(table: dict) -> None:
+    """Expert rows per update are given once: as a number or as a share of the rollouts."""
+    if table.get("expert_data_ratio") is not None and "expert_batch_size" in table:
+        raise UsageError(
+            "train.expert_batch_size and train.expert_data_ratio are both set; set one (the ratio gives "
+            "round(ratio × prompts_per_step × num_generations) expert rows per update)"
+        )
 
 
 # --- building dataclasses from untrusted dicts --------------------------------------------------
@@ -177,6 +203,8 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     noted: list[str] = []
     for key, value in data.items():
         if key in sections:
+            if key == "train" and isinstance(value, dict):
+                _check_one_expert_size(value)
             kwargs[key] = _build(sections[key], value, key, noted)
         elif key == "trl":
             if not isinstance(value, dict):

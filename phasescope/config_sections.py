@@ -6,9 +6,10 @@ Every field has a default and a docstring (the docstrings are the reference of t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-from phasescope.arms import DEFAULT_RUN, SCHEDULES, SFT_STEPS_WORDS, WEIGHTINGS
+from phasescope.arms import DEFAULT_RUN, PHI_MEAN_OF_BASE, SCHEDULES, SFT_STEPS_WORDS, WEIGHTINGS
 from phasescope.errors import UsageError
 
 
@@ -248,11 +249,20 @@ class TrainConfig:
     num_generations: int = 8
     """Rollouts per prompt (K, the GRPO group size)."""
     expert_batch_size: int = 32
-    """Expert rows per update (Trinity-RFT's expert_data_ratio times the batch)."""
+    """Expert rows per update (at most the expert set), beside the rollouts; set it or
+    `expert_data_ratio`, not both. 32 in the default world: 32 rows per 4 × 8 rollouts (ratio 1.0)."""
+    expert_data_ratio: float | None = None
+    """Expert rows per update as a share of the rollouts, Trinity-RFT's `expert_data_ratio` (B' =
+    batch_size × expert_data_ratio × repeat_times): when set, expert_batch_size = round(ratio ×
+    prompts_per_step × num_generations), and setting expert_batch_size too is an error. The CHORD paper's
+    setting is 0.25 (64 rows per 32 prompts × 8 rollouts); the default world keeps expert_batch_size = 32
+    (ratio 1.0) until tuning on the dev split says otherwise. Here the rows come beside the rollouts,
+    not in place of some of them as in Trinity-RFT's mix sample strategy (which rounds up)."""
     epsilon: float = 0.2
     """PPO clip epsilon of the GRPO surrogate."""
     temperature: float = 1.0
-    """Rollout sampling temperature (also used for eval/sampled_accuracy)."""
+    """Rollout sampling temperature (also used for eval/sampled_accuracy). Must be 1 when an arm with
+    expert rows runs: TRL's LM head tempers every log-probability, and φ and the expert NLL need p itself."""
     max_completion_length: int = 40
     """Longest generated response, in tokens."""
     eval_steps: int = 25
@@ -314,6 +324,37 @@ class TrainConfig:
             self.on_nonfinite in ("stop", "skip"),
             f"train.on_nonfinite must be stop or skip, got {self.on_nonfinite!r}",
         )
+        if self.expert_data_ratio is not None:
+            self.expert_batch_size = expert_rows_for_ratio(
+                self.expert_data_ratio,
+                self.prompts_per_step,
+                self.num_generations,
+                self.gradient_accumulation_steps,
+            )
+
+
+def expert_rows_for_ratio(ratio: float, prompts_per_step: int, num_generations: int, accum: int = 1) -> int:
+    """Expert rows per update for `train.expert_data_ratio`: round(ratio × prompts × generations).
+
+    A UsageError when the ratio is not > 0, rounds to no row, or gives rows that do not split over this
+    run's processes (WORLD_SIZE, as `train/distributed.py`) × the `accum` micro-batches.
+    """
+    # WORLD_SIZE as train/distributed.world_size reads it (the config layer imports nothing from train/)
+    rollouts, procs = prompts_per_step * num_generations, int(os.environ.get("WORLD_SIZE", "1") or 1)
+    _check(ratio > 0, f"train.expert_data_ratio must be > 0, got {ratio}")
+    rows = round(ratio * rollouts)
+    _check(
+        rows > 0,
+        f"train.expert_data_ratio = {ratio} gives round({ratio} × {rollouts} rollouts) = 0 expert rows "
+        "per update; raise it",
+    )
+    _check(
+        rows % (procs * accum) == 0,
+        f"train.expert_data_ratio = {ratio} gives {rows} expert rows per update (round({ratio} × "
+        f"{rollouts} rollouts)), which do not split over {procs} process(es) × "
+        f"train.gradient_accumulation_steps = {accum}; choose a ratio whose rows are a multiple of {procs * accum}",
+    )
+    return rows
 
 
 @dataclass
@@ -347,6 +388,9 @@ class ArmConfig:
     """Learning-rate override for this arm (default: train.learning_rate)."""
     tau: float = 0.5
     """adaptive schedule (chord_adaptive): μ = max(0, tau − mean rollout reward)."""
+    sft_weight: float = 1.0
+    """A constant factor on every expert token's weight: L_SFT,w = mean(−sft_weight · w(p) · log p). 1 but
+    for sft_scaled: 0.032, the default world's base's mean φ over the expert tokens (arms.PHI_MEAN_OF_BASE)."""
     phase_metric: str = "dev/accuracy"
     """phase schedule (chord_phase): the metric whose confirmed phases drive μ. A dev metric
     (dev/accuracy, dev/expert_nll) has the dev split evaluated at every evaluation step (a real model
@@ -370,6 +414,7 @@ class ArmConfig:
         _check(self.dev_every > 0, f"dev_every must be > 0, got {self.dev_every}")
         _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(0.0 <= self.tau <= 1.0, f"tau must be in [0, 1], got {self.tau}")
+        _check(self.sft_weight > 0, f"sft_weight must be > 0, got {self.sft_weight}")
 
 
 def _check_sft_steps(value: int | str, schedule: str) -> None:
@@ -396,4 +441,8 @@ def default_arms() -> dict[str, ArmConfig]:
         "chord_phi": ArmConfig(schedule="constant", mu=0.1, weighting="phi"),
         "chord_adaptive": ArmConfig(schedule="adaptive", tau=0.5),
         "chord_phase": ArmConfig(schedule="phase", mu_peak=0.9, mu_valley=0.05, mu_decay_steps=150),
+        # CHORD-φ's controls (docs/arms.md): φ's overall size without its token shape, and φ at larger μ.
+        "sft_scaled": ArmConfig(schedule="constant", mu=0.1, sft_weight=PHI_MEAN_OF_BASE),
+        "chord_phi_mu03": ArmConfig(schedule="constant", mu=0.3, weighting="phi"),
+        "chord_phi_mu1": ArmConfig(schedule="constant", mu=1.0, weighting="phi"),
     }

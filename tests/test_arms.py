@@ -28,6 +28,9 @@ def test_each_default_arm_says_what_it_needs():
         "chord_phi": (True, True),
         "chord_adaptive": (True, True),
         "chord_phase": (True, True),
+        "sft_scaled": (True, True),
+        "chord_phi_mu03": (True, True),
+        "chord_phi_mu1": (False, True),  # μ ≡ 1: φ-weighted SFT, no rollouts
     }
     # the one-optimizer step schedule within its SFT stage only: no rollouts yet
     step = ArmConfig(schedule="step", sft_steps=250)
@@ -48,6 +51,10 @@ def test_descriptions_come_from_the_registry():
     assert (
         arm_summary("chord_phi", arms["chord_phi"])
         == "chord_phi: μ ≡ 0.1, expert tokens weighted by φ = p(1−p)"
+    )
+    assert arm_summary("sft_scaled", arms["sft_scaled"]) == "sft_scaled: μ ≡ 0.1, expert term scaled by 0.032"
+    assert arm_summary("chord_phi_mu03", arms["chord_phi_mu03"]) == (
+        "chord_phi_mu03: μ ≡ 0.3, expert tokens weighted by φ = p(1−p)"
     )
     assert arm_summary("chord_mu", arms["chord_mu"]).endswith("then 0.9→0.05 over 200 steps (cosine)")
     assert arm_summary("chord_adaptive", arms["chord_adaptive"]) == (
@@ -82,3 +89,23 @@ def test_config_accepts_exactly_the_registered_names():
 
 def test_display_order_puts_builtin_arms_first():
     assert ordered({"zeta", "chord_phi", "sft", "alpha"}) == ["sft", "chord_phi", "alpha", "zeta"]
+
+
+def test_the_chord_phi_controls_are_registered_but_not_in_the_default_run():
+    cfg = load_config(None)
+    assert cfg.experiment.arms == ["sft", "rl", "sft_then_rl", "sft_light_then_rl", "chord_mu", "chord_phi"]
+    controls = {"sft_scaled", "chord_phi_mu03", "chord_phi_mu1"}
+    assert controls <= set(ARM_NAMES) and controls <= set(cfg.arms)
+    a = cfg.arms
+    # sft_scaled keeps chord_phi's μ and only swaps φ's shape for its base-measured mean
+    assert (a["sft_scaled"].mu, a["sft_scaled"].weighting, a["sft_scaled"].sft_weight) == (0.1, "none", 0.032)
+    assert [(a[n].mu, a[n].weighting) for n in ("chord_phi_mu03", "chord_phi_mu1")] == [
+        (0.3, "phi"),
+        (1.0, "phi"),
+    ]
+    assert load_config(None, ['experiment.arms=["sft_scaled","chord_phi_mu1"]']).experiment.arms == [
+        "sft_scaled",
+        "chord_phi_mu1",
+    ]
+    with pytest.raises(UsageError, match="arms.sft_scaled.sft_weight must be > 0, got 0"):
+        load_config(None, ["arms.sft_scaled.sft_weight=0"])

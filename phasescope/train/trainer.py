@@ -21,9 +21,9 @@ What it adds to `trl.GRPOTrainer` (tested with TRL 1.16):
 Where no public hook does the job it overrides or reads private TRL / transformers members; each is
 listed, with why, in `upstream.py`, and a test fails, naming it, when an upgrade removes one.
 
-Departures from the reference (Trinity-RFT `mix_chord`): expert and on-policy log-probabilities
-both go through TRL's fused LM head, which divides logits by the rollout temperature; the shipped
-configs use temperature 1.0 as the paper does, where this changes nothing.
+Expert and on-policy log-probabilities both go through TRL's fused LM head, which divides logits by
+the rollout temperature: so that φ and the expert NLL read the model's own p, a config whose
+train.temperature is not 1 is refused for every arm with expert rows (`config._check_untempered`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from phasescope.analysis.online import PhaseTracker
-from phasescope.arms import WEIGHTINGS, mu_at, needs_expert, stage_of, watched_metric
+from phasescope.arms import expert_weights, mu_at, needs_expert, stage_of, watched_metric
 from phasescope.config import ArmConfig
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.checkpoint import latest_checkpoint
@@ -87,7 +87,6 @@ class PhaseTrainer(GRPOTrainer):
         self.expert = expert
         self.on_row = on_row
         self.divergent_threshold = divergent_threshold
-        self.weight_fn = WEIGHTINGS[arm.weighting]
         self._step_stats: dict[str, float] = {}
         self.signals: dict[str, float] = {}  # the latest value of every numeric metric written so far
         self.tracker = phase_tracker_for(arm)  # the online phases a schedule reads (chord_phase)
@@ -233,7 +232,7 @@ class PhaseTrainer(GRPOTrainer):
                 model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend
             )
             tokens += int(e["completion_mask"].sum())
-            sft = sft_loss(logps_e, e["completion_mask"], self.weight_fn(logps_e))
+            sft = sft_loss(logps_e, e["completion_mask"], expert_weights(self.arm, logps_e))
             sft = sft * self._token_share(e["completion_mask"])
             shares["train/sft_loss"] = sft.detach()
             stats.update(self._expert_stats(logps_e, e["completion_mask"], ent_e))

@@ -147,16 +147,20 @@ def test_mu0_applies_the_vllm_importance_sampling_ratio_as_trl_does(tmp_path, sh
     assert _ours(trainer, batch, 0.0)[0].item() != pytest.approx(ours[0].item(), rel=1e-3)
 
 
-def _hand_nll(trainer, rows: list[int]):
-    """Token-mean NLL of the expert responses, row by row, unpadded, from the model's own logits."""
+def _hand_nll(trainer, rows: list[int], weight=None):
+    """Token-mean NLL of the expert responses, row by row, unpadded, from the model's own logits;
+    with `weight`, each token's term times weight(p) (p detached), as the weighted SFT term."""
     tok, ex = trainer.processing_class, trainer.expert
     total, count = 0.0, 0
     for i in rows:
         p = tok.encode(ex.prompts[i], add_special_tokens=False)
         r = tok.encode(ex.responses[i], add_special_tokens=False)
         logits = trainer.model(input_ids=torch.tensor([p + r])).logits[0]
-        logp = torch.log_softmax(logits[len(p) - 1 : -1].float(), dim=-1)
-        total = total - logp[torch.arange(len(r)), torch.tensor(r)].sum()
+        logp = torch.log_softmax(logits[len(p) - 1 : -1].float(), dim=-1)[
+            torch.arange(len(r)), torch.tensor(r)
+        ]
+        w = 1.0 if weight is None else weight(logp.detach().exp())
+        total = total - (w * logp).sum()
         count += len(r)
     return total / count
 
@@ -179,3 +183,32 @@ def test_mu_half_equals_the_mix_of_trl_and_a_hand_computed_nll(tmp_path):
 def test_building_the_trainer_refuses_an_unsupported_option(tmp_path, option):
     with pytest.raises(UsageError, match=next(iter(option))):
         _trainer(tmp_path, ArmConfig(schedule="constant", mu=0.0), **option)
+
+
+@pytest.mark.parametrize(
+    "arm, weight",
+    [
+        ("sft_scaled", lambda p: 0.032),  # plain SFT at the constant scale 0.032 (mean φ of the base)
+        ("chord_phi_mu03", lambda p: p * (1 - p)),  # φ = p(1 − p) at μ = 0.3
+    ],
+)
+def test_chord_phi_controls_equal_the_mix_of_trl_and_a_hand_weighted_nll(tmp_path, arm, weight):
+    from phasescope.config import default_arms
+
+    config = default_arms()[arm]
+    mu = config.mu
+    trainer = _trainer(tmp_path, config)
+    batch = _rollout_batch(trainer)
+    nll = _hand_nll(trainer, trainer.expert.indices(stream_position(1, config, 4)), weight)
+    hand = (nll.detach(), _grads(nll, trainer))
+    mixed = (mu * hand[0], [mu * g for g in hand[1]])
+    _assert_same(_ours(trainer, batch, mu), _trl(trainer, batch), 1.0 - mu, mixed)
+
+
+def test_chord_phi_at_mu_1_is_the_hand_phi_weighted_nll_alone(tmp_path):
+    from phasescope.config import default_arms
+
+    trainer = _trainer(tmp_path, default_arms()["chord_phi_mu1"])
+    x = {"mu": 1.0, "expert": trainer.expert.batch(0)}  # no rollouts at μ = 1
+    nll = _hand_nll(trainer, trainer.expert.indices(0), lambda p: p * (1 - p))
+    _assert_same(_loss_and_grads(trainer, trainer._compute_loss, x), (nll.detach(), _grads(nll, trainer)))

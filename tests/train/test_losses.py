@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from phasescope.arms import WEIGHTINGS, is_weight, no_weight, phi_weight
+from phasescope.arms import WEIGHTINGS, expert_weights, is_weight, no_weight, phi_weight
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
 
 
@@ -116,3 +116,35 @@ def test_grpo_loss_multiplies_each_token_by_the_sampler_ratio():
     per_seq = torch.tensor([[3.0], [0.0]])  # sequence-level (masked) ratio, broadcast over tokens
     loss, _ = grpo_loss(logp, logp, torch.tensor([1.0, 1.0]), mask, 0.2, per_seq)
     assert loss.item() == pytest.approx(-(3.0 + 3.0 + 0.0) / 3)
+
+
+@pytest.mark.parametrize(
+    "arm, expected",
+    [
+        # p = (0.5, 0.9), GRPO term 0.7; ln 0.5 = −0.693147, ln 0.9 = −0.105361
+        # sft_scaled: 0.9·0.7 + 0.1·0.032·(0.693147 + 0.105361)/2
+        ("sft_scaled", 0.9 * 0.7 + 0.1 * 0.032 * 0.3992538),
+        # chord_phi_mu03: 0.7·0.7 + 0.3·(0.25·0.693147 + 0.09·0.105361)/2
+        ("chord_phi_mu03", 0.7 * 0.7 + 0.3 * 0.0913846),
+        # chord_phi_mu1: the φ-weighted NLL alone, no GRPO term
+        ("chord_phi_mu1", 0.0913846),
+        ("chord_phi", 0.9 * 0.7 + 0.1 * 0.0913846),
+    ],
+)
+def test_chord_phi_controls_hand_computed(arm, expected):
+    from phasescope.config import default_arms
+
+    config = default_arms()[arm]
+    logp = torch.tensor([[0.5, 0.9]]).log()
+    sft = sft_loss(logp, torch.ones(1, 2), expert_weights(config, logp))
+    assert chord_loss(torch.tensor(0.7), sft, config.mu).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_sft_weight_scales_every_token_and_is_exactly_1_elsewhere():
+    from phasescope.config import default_arms
+
+    arms = default_arms()
+    logp = torch.tensor([[0.5, 0.9, 0.99]]).log()
+    assert expert_weights(arms["sft_scaled"], logp).tolist()[0] == pytest.approx([0.032] * 3)
+    assert torch.equal(expert_weights(arms["chord_phi"], logp), phi_weight(logp))  # the same tensor values
+    assert torch.equal(expert_weights(arms["sft"], logp), torch.ones(1, 3))

@@ -87,6 +87,12 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
         assert rows[1]["train/mu"] == 0.5
         for prev, r in zip(rows[1:], rows[2:], strict=False):
             assert r["train/mu"] == pytest.approx(max(0.0, 0.5 - prev["rollout/reward_mean"]))
+    if arm == "sft_scaled":  # chord_phi's μ; plain SFT at the constant scale 0.032: sft_loss = 0.032 · NLL
+        assert [r["train/mu"] for r in rows[1:]] == [0.1, 0.1, 0.1]
+        for r in rows[1:]:
+            assert r["train/sft_loss"] == pytest.approx(0.032 * r["expert/nll"], rel=1e-4)
+    if arm in ("chord_phi_mu03", "chord_phi_mu1"):
+        assert [r["train/mu"] for r in rows[1:]] == [{"chord_phi_mu03": 0.3, "chord_phi_mu1": 1.0}[arm]] * 3
     if arm == "chord_phase":  # too few evaluations to confirm a phase: μ stays at its peak
         assert [r["train/mu"] for r in rows[1:]] == [0.9, 0.9, 0.9]
         assert all(r["phase/code"] == 0.0 for r in rows if "eval/accuracy" in r)
