@@ -234,7 +234,7 @@ def _read_toml(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"config file {str(p)!r} does not exist")
     try:
         return tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, an integer too long, nesting
         raise UsageError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise UsageError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None
