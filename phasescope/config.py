@@ -151,7 +151,7 @@ def _build(cls, data: Any, where: str, noted: list[str]):
         tp = hints[key]
         if not _type_ok(value, tp):
             raise UsageError(f"{where}.{key} must be {_type_name(tp)}, got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
+        if (isinstance(value, float) and not math.isfinite(value)) or (tp is float and abs(value) > 1e308):
             raise UsageError(f"{where}.{key} must be a finite number, got {value!r}")
         kwargs[key] = float(value) if tp is float else value
     try:

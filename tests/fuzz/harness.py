@@ -97,7 +97,13 @@ def _mutate_case(seed: Seed, target: Path, rng: random.Random) -> list[str]:
             continue
         table = mutate.PATH_KINDS if rng.random() < 0.07 else mutate.FILE_KINDS
         name = rng.choice(sorted(table))
-        if path.suffix == ".json" and path.name != "trainer_state.json" and rng.random() < 0.4:
+        if path.suffix == ".toml" and rng.random() < 0.5:
+            table, name = mutate.FILE_KINDS, "toml_values"
+        elif path.suffix == ".csv" and rng.random() < 0.2:
+            table, name = mutate.FILE_KINDS, "csv_quotes"
+        elif path.name == "tokens.jsonl" and rng.random() < 0.5:
+            table, name = mutate.FILE_KINDS, "odd_jsonl_record"
+        elif path.suffix == ".json" and path.name != "trainer_state.json" and rng.random() < 0.4:
             table, name = (
                 mutate.FILE_KINDS,
                 "odd_record",
@@ -111,6 +117,18 @@ def _argv(seed: Seed, target: Path, out: Path, metric: str, rng: random.Random) 
     p = str(target)
     if seed.kind == "config":
         return rng.choice([["check", p], ["check", p, "--arms", "sft"]])
+    if rng.random() < 0.08:  # options with odd values too
+        extra = rng.choice(
+            [
+                ["--step-col", "nope"],
+                ["--step-col", "step"],
+                ["--eval-n", "0"],
+                ["--eval-n", "9" * 30],
+                ["--direction", "lower"],
+                ["--eval-n", "64"],
+            ]
+        )
+        return ["segment", p, "-m", metric, "--json", "-", *extra]
     choices = [
         (["segment", p], 4),
         (["segment", p, "-m", metric, "--json", "-"], 5),

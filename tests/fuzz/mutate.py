@@ -311,6 +311,15 @@ _RECORD_EDITS = [
     (("started",), [5, [], "not a date"]),
     (("eval:math_eval",), [[], "64", 64, None]),
     (("eval:math_eval", "rows"), ["64", True, 10**30, -3, 0, 1.5, None, [64]]),
+    # tokens.jsonl records (one per evaluation)
+    (("top_divergent",), ["x", [1, 2], [{"example": [], "position": "a"}], {}, None]),
+    (("token_p",), ["x", [1], {"a": "b"}, [[None]], None]),
+    (("hist_edges",), ["x", [1], [], {"a": 1}, None, [None, "x"], [3, 2, 1]]),
+    (("hist_counts",), ["x", [1], [], None, ["x"] * 16, [-1] * 16, [10**30] * 16]),
+    (("top_divergent", 0), ["x", None, {"token": 5, "context": [], "p": "x"}, {"p": -1}, {}]),
+    (("top_divergent", 0, "p"), ["x", None, 10**400, -1, []]),
+    (("step",), ["x", None, 10**30, -1, [1]]),
+    (("class_p",), ["x", [1], {"digit": "x"}]),
 ]
 
 
@@ -325,12 +334,92 @@ def odd_record(p: Path, rng: random.Random) -> None:
         return odd_types(p, rng)
     for _ in range(rng.randint(1, 3)):
         path, values = rng.choice(_RECORD_EDITS)
-        node = doc
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node[path[-1]] = rng.choice(values)
+        _set(doc, path, rng.choice(values))
     p.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def _set(doc, path: tuple, value) -> None:
+    node = doc
+    for key in path[:-1]:
+        ok = isinstance(node, dict) or (isinstance(node, list) and isinstance(key, int) and key < len(node))
+        node = node[key] if ok and (isinstance(node, list) or key in node) else None
+    last = path[-1]
+    if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node)):
+        node[last] = value
+
+
+def odd_jsonl_record(p: Path, rng: random.Random) -> None:
+    """Some rows of a JSON-lines log (tokens.jsonl, metrics.jsonl) with fields of other types."""
+    out = []
+    for line in p.read_bytes().split(b"\n"):
+        try:
+            doc = json.loads(line) if line.strip() and rng.random() < 0.3 else None
+        except (ValueError, RecursionError):
+            doc = None
+        if isinstance(doc, dict):
+            path, values = rng.choice(_RECORD_EDITS)
+            _set(doc, path, rng.choice(values))
+            line = json.dumps(doc).encode()
+        out.append(line)
+    p.write_bytes(b"\n".join(out))
+
+
+_TOML_VALUES = [
+    '"x"',
+    "-1",
+    "0",
+    "1e999",
+    "nan",
+    "inf",
+    "9" * 40,
+    "[]",
+    "[1, 2]",
+    "{}",
+    "{a = 1}",
+    "true",
+    '""',
+    "[" * 2000 + "]" * 2000,
+    '"' + "x" * 10000 + '"',
+    "1979-05-27",
+    '"\\u0000"',
+]
+
+
+def toml_values(p: Path, rng: random.Random) -> None:
+    """TOML values replaced by values of other types and sizes, or keys and tables added, repeated or
+    renamed (a hand-edited config)."""
+    lines = p.read_text(encoding="utf-8", errors="replace").split("\n")
+    assigns = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
+    for _ in range(rng.randint(1, 4)):
+        how = rng.random()
+        if assigns and how < 0.7:
+            i = rng.choice(assigns)
+            key = lines[i].split("=", 1)[0]
+            lines[i] = f"{key}= {rng.choice(_TOML_VALUES)}"
+        elif assigns and how < 0.85:
+            lines.insert(rng.randrange(len(lines) + 1), lines[rng.choice(assigns)])  # a repeated key
+        else:
+            lines.append(
+                rng.choice(["[unknown]", "[train]", "x = 1", "[arms.new]", "[[train]]", "[arms]\nsft = 3"])
+            )
+    p.write_text("\n".join(lines), encoding="utf-8")
+
+
+def csv_quotes(p: Path, rng: random.Random) -> None:
+    """Quoting and delimiters other tools write: an unterminated quote, a newline inside a quoted
+    cell, semicolons, or a header repeated mid-file (two exports concatenated)."""
+    lines = _lines(p.read_bytes())
+    how = rng.choice(["open_quote", "newline_cell", "semicolon", "repeat_header"])
+    i = rng.randrange(1, len(lines)) if len(lines) > 1 else 0
+    if how == "open_quote":
+        lines[i] = b'"' + lines[i]
+    elif how == "newline_cell":
+        lines[i] = lines[i].replace(b",", b',"a\nb",', 1)
+    elif how == "semicolon":
+        lines = [line.replace(b",", b";") for line in lines]
+    else:
+        lines.insert(i, lines[0])
+    p.write_bytes(b"\n".join(lines))
 
 
 FILE_KINDS = {
@@ -361,6 +450,9 @@ FILE_KINDS = {
         odd_keys,
         header_only,
         odd_record,
+        toml_values,
+        csv_quotes,
+        odd_jsonl_record,
     )
 }
 
