@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.report.conftest import make_experiment
@@ -127,8 +128,18 @@ def test_too_few_seeds_for_the_permutation_test_is_no_test(cli, tmp_path):
     (exp / "chord_phi" / "seed1").rmdir()
     res = cli("compare", exp, "--json", "-")
     assert res.returncode == 0, res.stderr
-    pairs = _strict(res.stdout)["pairs"] if "pairs" in res.stdout else []
-    assert all(p.get("p_perm") is None for p in pairs)
+    pairs = _strict(res.stdout)["pairwise"]
+    assert pairs and all(p["n_a"] + p["n_b"] == 3 and p["p_perm"] is None for p in pairs)
+    assert all("one seed" in p["caveat"] for p in pairs)
+
+
+def test_permutation_p_needs_two_values_a_side():
+    from phasescope.analysis.compare import permutation_p
+
+    assert permutation_p([0.5], [0.4, 0.6]) == (None, None)
+    assert permutation_p([0.5, float("nan")], [0.4, 0.6]) == (None, None)
+    p, p_min = permutation_p([0.1, 0.2], [0.8, 0.9])
+    assert p == pytest.approx(1 / 3) and p_min == pytest.approx(1 / 3)
 
 
 def test_all_nan_column(cli, toy):
@@ -234,3 +245,17 @@ def test_reading_a_run_never_writes_into_it(cli, tmp_path):
     assert _digest(exp) == before
     written = {p.relative_to(exp).parts[0] for p in exp.rglob("*") if p.is_file()} - {"sft", "chord_phi"}
     assert written == {"experiment.json", "analysis"}
+
+
+@pytest.mark.parametrize("vals", [np.full((2, 5), np.nan), np.zeros((1, 0)), np.full((3, 5), 0.5)])
+def test_a_panel_with_nothing_to_draw_says_no_data(vals):
+    import matplotlib.pyplot as plt
+
+    from phasescope.report.plots import _mean_band
+
+    fig, ax = plt.subplots()
+    _mean_band(ax, np.arange(vals.shape[1]), vals, {"color": "k", "ls": "-", "label": "a"})
+    fig.canvas.draw()  # the axis scaling runs here: it must not fail on a constant series either
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == (["no data"] if not np.isfinite(vals).any() else [])
+    plt.close(fig)
