@@ -255,7 +255,11 @@ def run_case(
         shutil.copytree(src, target, symlinks=True)
     else:
         shutil.copy(src, target)
-    names = _mutate_case(seed, target, rng)
+    try:
+        names = _mutate_case(seed, target, rng)
+    except Exception as exc:  # noqa: BLE001 - a bug of the fuzzer: counted, and the run goes on
+        shutil.rmtree(case_dir, ignore_errors=True)
+        return Verdict(case, seed.rel, [], [], None, "fuzzer_error", f"{type(exc).__name__}: {exc}"[:200])
     known = metrics.get(seed.rel) or [seed.metric]
     metric = rng.choice([*known, seed.metric, "no/such_metric"] if known else [seed.metric])
     argv = _argv(seed, target, case_dir / "out", metric, rng)

@@ -6,6 +6,7 @@ plain function of (path, rng) so a case is reproduced from its seed alone.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -250,7 +251,7 @@ def _odd_at(value, rng: random.Random, depth: int):
         i = rng.randrange(len(value))
         value[i] = _odd_at(value[i], rng, depth + 1)
         return value
-    return rng.choice(_ODD_VALUES)
+    return copy.deepcopy(rng.choice(_ODD_VALUES))
 
 
 def csv_header(p: Path, rng: random.Random) -> None:
@@ -334,7 +335,7 @@ def odd_record(p: Path, rng: random.Random) -> None:
         return odd_types(p, rng)
     for _ in range(rng.randint(1, 3)):
         path, values = rng.choice(_RECORD_EDITS)
-        _set(doc, path, rng.choice(values))
+        _set(doc, path, copy.deepcopy(rng.choice(values)))
     p.write_text(json.dumps(doc), encoding="utf-8")
 
 
@@ -358,7 +359,7 @@ def odd_jsonl_record(p: Path, rng: random.Random) -> None:
             doc = None
         if isinstance(doc, dict):
             path, values = rng.choice(_RECORD_EDITS)
-            _set(doc, path, rng.choice(values))
+            _set(doc, path, copy.deepcopy(rng.choice(values)))
             line = json.dumps(doc).encode()
         out.append(line)
     p.write_bytes(b"\n".join(out))
