@@ -173,7 +173,7 @@ def invoke(
     import phasescope.train.runner as runner
     from phasescope.cli import main
 
-    runner.run_experiment = _no_training
+    trainer, runner.run_experiment = runner.run_experiment, _no_training
 
     out, err = io.StringIO(), io.StringIO()
     code, escaped = 0, None
@@ -196,6 +196,7 @@ def invoke(
     except BaseException as exc:  # noqa: BLE001 - counting what escapes is the point
         code, escaped = None, exc
     finally:
+        runner.run_experiment = trainer  # only the fuzzed command must not train; later tests may
         if watchdog:
             watchdog.cancel()
         signal.setitimer(signal.ITIMER_REAL, 0)

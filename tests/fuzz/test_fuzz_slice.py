@@ -47,7 +47,12 @@ def test_the_corpus_covers_every_format(corpus):
 def test_every_file_mutation_changes_its_input(kind, corpus, tmp_path):
     root, _, _ = corpus
     changed = 0
-    for name in ("logs/hf_trainer_state.json", "logs/wandb_history.csv", "runs/toy/experiment.json"):
+    for name in (
+        "logs/hf_trainer_state.json",
+        "logs/wandb_history.csv",
+        "runs/toy/experiment.json",
+        "runs/toy/sft/seed0/metrics.jsonl",
+    ):
         p = tmp_path / name.replace("/", "_")
         original = (root / name).read_bytes()
         for i in range(5):
