@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from enum import Enum
 from pathlib import Path
 
@@ -99,9 +100,8 @@ def segment(
 ) -> None:
     """Read a learning curve as phases (shift, readapt, overfit, improve, plateau) with changepoint CIs.
     Stage switches logged by phasescope (SFT -> RL) are known changepoints: each stage is read on its own."""
-    import json
-
     from phasescope.analysis import analyse, format_table, open_experiment
+    from phasescope.analysis.jsonsafe import dumps
     from phasescope.errors import UsageError
 
     n_eval = _eval_n(eval_n)
@@ -116,15 +116,15 @@ def segment(
             typer.echo(f"  {row.metric:<40} {row.curves} curve(s), {pts} points")
         return
     result = analyse(exp, metric, direction=_value(direction), eval_n=n_eval)
-    if result.phase_error:
-        raise PhasescopeError(result.phase_error)
+    if result.phase_error:  # the curve itself cannot be read as phases (too few points): the input's
+        raise UsageError(result.phase_error)
     results = result.phases
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     if json_out != "-":
         typer.echo("\n\n".join(format_table(r) for r in results))
     if json_out is not None:
-        text = json.dumps(results, indent=2)
+        text = dumps(results, indent=2)
         if json_out == "-":
             typer.echo(text)
         else:
@@ -284,10 +284,10 @@ def compare(
     ),
 ) -> None:
     """Compare arms over seeds: end points, phase statistics with CIs, pairwise tests and a verdict."""
-    import json
     from pathlib import Path
 
     from phasescope.analysis import analyse, open_experiment
+    from phasescope.analysis.jsonsafe import dumps
     from phasescope.analysis.tables import format_compare
     from phasescope.errors import UsageError
     from phasescope.report import compare_path, default_out
@@ -297,7 +297,7 @@ def compare(
     metric, result = analysis.metric, analysis.comparison
     for note in exp.notes + analysis.notes:
         typer.echo(f"note: {note}", err=True)
-    text = json.dumps(result, indent=2)
+    text = dumps(result, indent=2)
     if json_out == "-":
         typer.echo(text)
         return
@@ -386,11 +386,14 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args:
         args.remove("--debug")
     try:
-        app(args=args, standalone_mode=False)
+        with warnings.catch_warnings():
+            if not debug:  # numpy/scipy warnings on odd data are not the user's to read; notes say it
+                warnings.simplefilter("ignore")
+            app(args=args, standalone_mode=False)
     except PhasescopeError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)  # one line, whatever it quotes
         sys.exit(exc.exit_code)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
@@ -416,7 +419,14 @@ def main(argv: list[str] | None = None) -> None:
             where = f": {exc.filename}" if exc.filename else ""
             typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
             sys.exit(2 if isinstance(exc, _PATH_ERRORS) else 1)
-        raise
+        # A bug: one line that says so (the traceback is one --debug away), exit 1.
+        what = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        typer.echo(
+            f"error: internal error ({what}); this is a bug in phasescope: rerun with --debug "
+            "for the traceback and report it",
+            err=True,
+        )
+        sys.exit(1)
 
 
 _PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)

@@ -177,7 +177,7 @@ def _build(cls, data: Any, where: str, noted: list[str]):
         tp = hints[key]
         if not _type_ok(value, tp):
             raise UsageError(f"{where}.{key} must be {_type_name(tp)}, got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
+        if (isinstance(value, float) and not math.isfinite(value)) or (tp is float and abs(value) > 1e308):
             raise UsageError(f"{where}.{key} must be a finite number, got {value!r}")
         kwargs[key] = float(value) if tp is float else value
     try:
@@ -262,7 +262,7 @@ def _read_toml(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"config file {str(p)!r} does not exist")
     try:
         return tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, bad UTF-8, an integer too long, nesting
         raise UsageError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise UsageError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None

@@ -1,7 +1,9 @@
 """Errors a user can cause, and the exit codes the CLI maps them to.
 
 Anything raised as a `PhasescopeError` is printed by the CLI as one line (`error: ...`) with no
-traceback; anything else is a bug and keeps its traceback.
+traceback. Anything else is a bug: the CLI prints one `error: internal error (...)` line asking for a
+rerun with `--debug` (which shows the traceback), and exits 1. Input read from outside (logs, run
+directories, records, configs) is checked where it is read and raises `UsageError` (exit 2).
 """
 
 

@@ -18,18 +18,20 @@ reader. Re-reading a whole log per change is simple and fast enough for logs of 
 from __future__ import annotations
 
 import io
-import json
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from phasescope.analysis.curves import resolve_metric
+from phasescope.analysis.jsonsafe import dumps
 from phasescope.analysis.online import PhaseTracker, direction_for
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.runlog.importers import load_curves
+from phasescope.runlog.jsonio import MAX_ABS_VALUE, parse_line
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, run_identity
 from phasescope.runlog.records import STEP_COLUMNS, records_to_long
 
@@ -43,10 +45,7 @@ def _complete_text(p: Path) -> str:
 def _jsonl_frame(p: Path, run: str, step_col: str | None) -> pd.DataFrame:
     rows = []
     for line in _complete_text(p).splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+        row = parse_line(line)
         if isinstance(row, dict):
             rows.append(row)
     if not rows:
@@ -86,6 +85,8 @@ def _run_label(run_dir: Path) -> str:
 
 def _read(run: str, p: Path, kind: str, step_col: str | None) -> pd.DataFrame | None:
     """The source's points as a frame (run, step, metric, value); None when it cannot be read yet."""
+    if kind != "whole" and not p.is_file():
+        return None  # not a regular file (yet): a named pipe would block the read
     try:
         if kind == "jsonl":
             return _jsonl_frame(p, run, step_col)
@@ -150,6 +151,8 @@ class Follower:
                 return []  # not logged yet; run() says so at the end if it never is
         out = []
         mine = frame[frame["metric"] == self.resolved]
+        usable = np.isfinite(mine["value"].to_numpy(float)) & (mine["value"].abs() <= MAX_ABS_VALUE)
+        mine = mine[usable]  # NaN, inf and absurd values are no points (as load_curves drops them)
         for run, g in mine.groupby("run", sort=False):
             tracker = self.trackers.get(run)
             if tracker is None:
@@ -223,7 +226,7 @@ def watch(
     events = follower.run(until_idle, wait, poll, on_note=lambda m: print(f"note: {m}", file=err, flush=True))
     try:
         for rec in events:
-            print(json.dumps(rec) if as_json else format_event(rec), file=out, flush=True)
+            print(dumps(rec) if as_json else format_event(rec), file=out, flush=True)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -239,7 +239,7 @@ CASES = [
             "-m",
             "eval/accuracy",
         ],
-        1,
+        2,
         "no finite metric values found",
     ),
     (
@@ -253,7 +253,7 @@ CASES = [
             "-m",
             "eval/accuracy",
         ],
-        1,
+        2,
         "has no finite values",
     ),
     ("missing-metric", lambda t, m: ["segment", _write(t / "c.jsonl", CURVE), "-m", "loss"], 2, "not found"),
@@ -304,7 +304,7 @@ CASES = [
             "-m",
             "eval/accuracy",
         ],
-        1,
+        2,
         "segmenting needs at least",
     ),
     # handled, not an error: the curve is read and the problem is reported as a note

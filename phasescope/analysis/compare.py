@@ -105,11 +105,13 @@ def permutation_p(
     """Two-sided permutation p-value of the difference in means (scipy's permutation_test on
     |mean(a) − mean(b)|, not its 2·min(one-sided p), which differs for unequal group sizes), and the
     smallest p the design can reach. Exact over every relabelling when there are at most `max_exact`
-    (always, for seed counts), else `n_random` random ones. None with fewer than three values."""
+    (always, for seed counts), else `n_random` random ones. None unless both groups hold two or
+    more finite values (fewer seeds than a test needs is no test, not an error)."""
     from scipy import stats
 
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) == 0 or len(b) == 0 or len(a) + len(b) < 3:
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
         return None, None
     total = math.comb(len(a) + len(b), len(a))
     res = stats.permutation_test(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from phasescope.errors import PhasescopeError, UsageError
+from phasescope.errors import UsageError
 from phasescope.runlog.names import infer_direction, metric_aliases  # noqa: F401 (infer_direction: re-export)
 from phasescope.runlog.records import metric_table  # noqa: F401 (re-export)
 
@@ -39,8 +39,9 @@ def resolve_metric(frame: pd.DataFrame, metric: str) -> str:
         return tail[0]
     for name, n in frame.attrs.get("all_nonfinite", {}).items():
         if _loose(name) == _loose(metric):
-            raise PhasescopeError(
-                f"metric {name!r} has no finite values: all {n} logged values are NaN or inf"
+            raise UsageError(
+                f"metric {name!r} has no finite values: all {n} logged values are NaN, inf or not numbers; "
+                "pick another metric (omit --metric to list them)"
             )
     shown = ", ".join(sorted(names)[:25]) + (" ..." if len(names) > 25 else "")
     hint = f" (matches: {', '.join(tail)})" if len(tail) > 1 else ""
@@ -90,7 +91,9 @@ def curves_for(frame: pd.DataFrame, metric: str) -> tuple[list[Curve], list[str]
         source = sources[0] if len(sources) == 1 else os.path.dirname(os.path.commonpath(sources) + os.sep)
         curves.append(Curve(str(run), metric, source, steps, values, seeds, per_seed))
     if not curves:
-        raise PhasescopeError(f"metric {metric!r} has no finite values")
+        raise UsageError(
+            f"metric {metric!r} has no finite values; pick another metric (omit --metric to list them)"
+        )
     return curves, notes
 
 

@@ -181,11 +181,15 @@ def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> d
     x, f = seg.steps, seg.fitted
     inside = (x >= ph.start_step) & (x <= ph.end_step)
     if ph.label == "shift":
-        i = int(np.argmin(sign * f[inside]))
-        worst = float(f[inside][i])
+        if not inside.any():  # a span between two observations (extreme values): its ends are all it has
+            xs, fs = np.array([ph.start_step, ph.end_step]), np.array([ph.start_value, ph.end_value])
+        else:
+            xs, fs = x[inside], f[inside]
+        i = int(np.argmin(sign * fs))
+        worst = float(fs[i])
         return {
             "depth": float(sign * (initial - worst)),
-            "worst_step": float(x[inside][i]),
+            "worst_step": float(xs[i]),
             "worst_value": worst,
         }
     if ph.label == "overfit":

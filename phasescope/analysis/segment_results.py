@@ -210,9 +210,9 @@ def segment_frame(
         )
     if not results:
         c = short[0]
-        raise PhasescopeError(
+        raise UsageError(
             f"{name} in {c.run} has only {len(c.steps)} finite point(s); "
-            f"segmenting needs at least {MIN_POINTS}"
+            f"segmenting needs at least {MIN_POINTS} (a longer run, or another metric)"
         )
     return results, notes
 

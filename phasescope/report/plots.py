@@ -140,7 +140,15 @@ def _side_legend(fig, ax) -> None:
     fig.tight_layout(rect=(0, 0, 0.82, 1))
 
 
+def no_data(ax, why: str = "no data") -> None:
+    """Say so in an empty panel (a series that is empty, all missing or not finite), instead of
+    drawing nothing or letting the axis scaling fail on it."""
+    ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", color="0.45")
+
+
 def _mean_band(ax, x, vals, style, label=None, smooth_window: int = 1, band: bool = True):
+    if not len(x) or not np.isfinite(vals).any():
+        return no_data(ax)
     m = smooth(vals.mean(axis=0), smooth_window)
     ax.plot(x, m, color=style["color"], ls=style["ls"], label=label or style["label"])
     if band and vals.shape[0] > 1:

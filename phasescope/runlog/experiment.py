@@ -23,6 +23,7 @@ from phasescope.arms import arm_summary
 from phasescope.config import Config, config_from_dict, load_config, parse_override, set_key
 from phasescope.data.selection import data_sources, eval_sources
 from phasescope.errors import UsageError
+from phasescope.runlog.jsonio import read_json
 from phasescope.runlog.provenance import provenance
 from phasescope.runlog.writer import write_json_atomic
 
@@ -113,14 +114,49 @@ def find_experiment(path, levels: int = 1) -> Path | None:
     return None
 
 
-def read_experiment(path, levels: int = 0) -> dict[str, Any]:
-    """The raw experiment record of `path` (see `find_experiment`); {} when absent or unreadable."""
+# The record's fields and their types; a field of another type (hand-edited, or another tool's file)
+# is dropped when read, so a reader of the record never meets a list where a table was.
+RECORD_TYPES = {
+    "name": str,
+    "config": dict,
+    "arms": dict,
+    "seeds": list,
+    "versions": dict,
+    "model_revision": str,
+    "data_revisions": dict,
+    "git_commit": str,
+    "started": str,
+    "host": dict,
+    "resumed": list,
+}
+
+
+def read_experiment(path, levels: int = 0, notes: list[str] | None = None) -> dict[str, Any]:
+    """The experiment record of `path` (see `find_experiment`); {} when absent or unreadable. Fields
+    of the wrong type are dropped (and config sections that are not tables); when `notes` is given,
+    what was dropped or why the file was unreadable is said there."""
     found = find_experiment(path, levels)
-    try:
-        data = json.loads(found.read_text(encoding="utf-8")) if found is not None else {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    if found is None:
         return {}
-    return data if isinstance(data, dict) else {}
+    said = notes if notes is not None else []
+    try:
+        data = read_json(found)
+    except UsageError as exc:
+        said.append(f"{exc}; its record (config, eval-set size) is not used")
+        return {}
+    if not isinstance(data, dict):
+        said.append(f"{found} holds a {type(data).__name__}, not a record; it is not used")
+        return {}
+    odd = [
+        k for k, t in RECORD_TYPES.items() if k in data and data[k] is not None and not isinstance(data[k], t)
+    ]
+    clean = {k: v for k, v in data.items() if k not in odd}
+    config = clean.get("config") or {}
+    odd += [f"config.{k}" for k, v in config.items() if not isinstance(v, dict)]
+    clean["config"] = {k: v for k, v in config.items() if isinstance(v, dict)}
+    if odd:
+        said.append(f"{found}: ignored field(s) of an unexpected type: {', '.join(map(str, odd[:6]))}")
+    return clean
 
 
 def _require(exp_dir: Path) -> Path:
@@ -137,7 +173,14 @@ def load_experiment_config(exp_dir: Path) -> Config:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
         data = meta["config"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        if not isinstance(data, dict):
+            raise TypeError("config is not a table")
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{path} is unreadable or not a phasescope experiment ({exc.msg} at line {exc.lineno}); "
+            "start a new run with --overwrite or another --name"
+        ) from None
+    except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:  # bad UTF-8, huge int, nesting
         raise UsageError(
             f"{path} is unreadable or not a phasescope experiment ({type(exc).__name__}); "
             "start a new run with --overwrite or another --name"
@@ -146,6 +189,9 @@ def load_experiment_config(exp_dir: Path) -> Config:
         return config_from_dict(data)
     except UsageError as exc:
         raise UsageError(f"{path}: stored config is invalid ({exc}); start a new run") from None
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:  # a hand-edited file
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+        raise UsageError(f"{path}: stored config is invalid ({why}); start a new run") from None
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, Any]:

@@ -17,7 +17,6 @@ a row is simply absent (never 0). Problems the user must fix raise ``UsageError`
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from phasescope.errors import UsageError
+from phasescope.runlog.jsonio import MAX_ABS_STEP, MAX_ABS_VALUE, read_json, require_file
 from phasescope.runlog.names import is_wandb_source
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, read_jsonl, run_identity
 from phasescope.runlog.reader import stages as read_stages
@@ -82,6 +82,7 @@ def _read_path(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
         if (p / "trainer_log.jsonl").is_file():
             return _read_jsonl_log(p / "trainer_log.jsonl", step_col, p.name)
         raise UsageError(f"no supported logs found in directory {p}; supported: {SUPPORTED}")
+    require_file(p)
     if "tfevents" in p.name:
         return _read_tensorboard(p.parent)
     if p.name == "metrics.jsonl" and is_phasescope_dir(p.parent):
@@ -145,10 +146,7 @@ def _read_phasescope(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[
 
 
 def _read_json(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
-    try:
-        data = json.loads(p.read_text(encoding="utf-8", errors="replace"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{p} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(p)
     if isinstance(data, dict) and isinstance(data.get("log_history"), list):
         return _read_trainer_state(p, step_col, data)
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
@@ -159,9 +157,9 @@ def _read_json(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
 def _read_trainer_state(p: Path, step_col: str | None, data: dict | None = None):
     if data is None:
         return _read_json(p, step_col)
-    rows = data["log_history"]
+    rows = [r for r in data["log_history"] if isinstance(r, dict)]
     if not rows:
-        raise UsageError(f"{p}: log_history is empty; the trainer logged nothing")
+        raise UsageError(f"{p}: log_history holds no rows; the trainer logged nothing")
     return records_to_long(rows, step_col or "step", _run_name(p), None, str(p))
 
 
@@ -180,7 +178,7 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
         wide = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UsageError(f"{p} is not a readable CSV ({str(exc).splitlines()[0]})") from None
-    wide.columns = [str(c).strip() for c in wide.columns]
+    wide.columns = _unique([str(c).strip() for c in wide.columns])
     step = step_column(wide.columns, step_col, str(p))
     step_values = pd.to_numeric(wide[step], errors="coerce")
     notes = []
@@ -189,7 +187,7 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
         notes.append(f"{p}: {int((~keep).sum())} row(s) without a numeric {step!r} were skipped")
     chart = [c for c in wide.columns if c != step and _WANDB_CHART.match(c)]
     is_chart = step == "Step" and chart and len(chart) == len(wide.columns) - 1
-    parts, skipped = [], []
+    parts, skipped, odd = [], [], Counter()
     for col in wide.columns:
         if col == step or not is_metric(col, step):
             continue
@@ -209,6 +207,8 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
             skipped.append(col)
             continue
         ok = ~bad_text  # cells reading nan/inf stay, as logged non-finite values
+        if bad_text.any():
+            odd[metric] += int(bad_text.sum())
         part = pd.DataFrame(
             {
                 "step": step_values[keep][present][ok].to_numpy(float),
@@ -219,9 +219,22 @@ def _read_csv(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
         parts.append(stamp(part.reset_index(drop=True), run, None, str(p)))
     if skipped:
         notes.append(f"{p}: ignored non-numeric column(s) {listing(skipped, 6)}")
+    if odd:
+        what = ", ".join(f"{m} ({n})" for m, n in odd.most_common(6))
+        notes.append(f"{p}: dropped {sum(odd.values())} non-numeric cell(s): {what}")
     if not parts:
         raise UsageError(f"{p}: no numeric metric columns besides the step column {step!r}")
     return pd.concat(parts, ignore_index=True), notes
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique (``a``, ``a.1``): stripping spaces can make two headers one."""
+    seen: Counter = Counter()
+    out = []
+    for n in names:
+        out.append(n if not seen[n] else f"{n}.{seen[n]}")
+        seen[n] += 1
+    return out
 
 
 def _read_tensorboard(d: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -238,8 +251,9 @@ def _read_tensorboard(d: Path) -> tuple[pd.DataFrame, list[str]]:
         ea = event_accumulator.EventAccumulator(str(rd), size_guidance={"scalars": 0, "tensors": 0})
         try:
             ea.Reload()
-        except Exception as exc:  # corrupt event files raise assorted errors
-            raise UsageError(f"cannot read TensorBoard events in {rd}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - corrupt event files raise assorted errors
+            why = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise UsageError(f"cannot read TensorBoard events in {rd}: {why}") from None
         run = d.name if rd == d else str(rd.relative_to(d))
         steps, metrics, values = [], [], []
         tags = ea.Tags()
@@ -271,12 +285,21 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if long.empty:
         return long.reindex(columns=COLUMNS), notes
     long = long.reset_index(drop=True)
-    bad = ~np.isfinite(long["value"].to_numpy(float))
+    far = np.abs(long["step"].to_numpy(float)) > MAX_ABS_STEP
+    if far.any():
+        notes.append(
+            f"dropped {int(far.sum())} value(s) at steps beyond ±{MAX_ABS_STEP:g} (not usable steps)"
+        )
+        long = long[~far].reset_index(drop=True)
+    values = long["value"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (np.abs(values) > MAX_ABS_VALUE)
     empty: dict[str, int] = {}
     if bad.any():
         counts = Counter(long.loc[bad, "metric"])
         what = ", ".join(f"{m} ({n})" for m, n in counts.most_common(6))
-        notes.append(f"dropped {int(bad.sum())} NaN/inf value(s): {what}")
+        huge = " or beyond ±1e150" if (np.abs(values[bad]) > MAX_ABS_VALUE).any() else ""
+        notes.append(f"dropped {int(bad.sum())} NaN/inf{huge} value(s): {what}")
         finite_metrics = set(long.loc[~bad, "metric"])
         empty = {m: n for m, n in counts.items() if m not in finite_metrics}
         long = long[~bad]

@@ -15,16 +15,16 @@ phasescope carries experiment.json's config (a real run's data.json stays on the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
-from phasescope.errors import PhasescopeError, UsageError
+from phasescope.errors import UsageError
 from phasescope.runlog.experiment import is_world_run, read_experiment
 from phasescope.runlog.importers import load_curves
+from phasescope.runlog.jsonio import as_count, read_json
 from phasescope.runlog.names import is_wandb_source
 from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
 from phasescope.runlog.records import metric_table
@@ -66,16 +66,21 @@ class Experiment:
 
 def open_experiment(path, step_col: str | None = None) -> Experiment:
     """Read ``path`` once: its curves (``load_curves``), stage starts, eval-set sizes, config and
-    experiment record. A source without one finite metric value is a one-line PhasescopeError."""
+    experiment record. A source without one finite metric value is a one-line UsageError."""
     spec = str(path)
     frame, notes = load_curves(spec, step_col=step_col)
     if frame.empty:
-        raise PhasescopeError(f"{spec}: no finite metric values found")
+        raise UsageError(
+            f"{spec}: no finite metric values found (every value is missing, not a number, NaN or inf); "
+            "check that the file is the training log"
+        )
     kind = _kind(spec)
     if kind == "wandb":
         record = {"config": experiment_config(spec) or {}}
     else:
-        record = read_experiment(spec, levels=2)  # a run dir (or its metrics.jsonl) is <exp>/<arm>/seed<k>
+        record = read_experiment(
+            spec, levels=2, notes=notes
+        )  # a run dir (or its metrics.jsonl) is <exp>/<arm>/seed<k>
     config = record.get("config") or {}
     return Experiment(
         path=spec,
@@ -113,8 +118,9 @@ def _eval_sets(spec: str, config: dict, kind: str) -> dict[str, int]:
     the training machine), ``world.n_eval`` for the embedded world."""
     if is_real_run(config):
         return {} if kind == "wandb" else data_json_sizes(Path(spec))
-    n = (config.get("world") or {}).get("n_eval")
-    return {"": int(n)} if isinstance(n, int) and n > 0 else {}
+    world = config.get("world")
+    n = as_count(world.get("n_eval")) if isinstance(world, dict) else None
+    return {"": n} if n else {}
 
 
 def data_json_sizes(path: Path) -> dict[str, int]:
@@ -123,14 +129,15 @@ def data_json_sizes(path: Path) -> dict[str, int]:
     dirs = find_run_dirs(base) or find_run_dirs(base.parent)
     for d in dirs:
         try:
-            data = json.loads((d / "data.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_json(d / "data.json")
+        except UsageError:  # absent or unreadable: the eval-set noise falls back to the residuals
             continue
         sizes: dict[str, int] = {}
-        for key, val in data.items():
-            if key.startswith("eval:") and isinstance(val, dict) and isinstance(val.get("rows"), int):
-                sizes.setdefault("", val["rows"])  # the first set: eval/accuracy, eval/format_rate ...
-                sizes[key.removeprefix("eval:")] = val["rows"]
+        for key, val in data.items() if isinstance(data, dict) else ():
+            rows = as_count(val.get("rows")) if isinstance(val, dict) else None
+            if key.startswith("eval:") and rows:
+                sizes.setdefault("", rows)  # the first set: eval/accuracy, eval/format_rate ...
+                sizes[key.removeprefix("eval:")] = rows
         if sizes:
             return sizes
     return {}

@@ -7,11 +7,11 @@ crash can leave a truncated final line: it is skipped and reported, never fatal.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from phasescope.errors import UsageError
+from phasescope.runlog.jsonio import as_step, parse_line, require_file
 
 _SEED_DIR = re.compile(r"^seed[_-]?(\d+)$")
 
@@ -20,24 +20,27 @@ def read_jsonl(path: Path) -> tuple[list[dict], list[str]]:
     """Rows of a JSON-lines file, and notes about lines that could not be read."""
     rows: list[dict] = []
     bad: list[int] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        lines = fh.read().splitlines()
+    require_file(path)
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            lines = fh.read().split("\n")  # only newlines end a line (not the \r or \x85 a value may hold)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     for i, line in enumerate(lines):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            bad.append(i)
-            continue
+        row = parse_line(line)
         if isinstance(row, dict):
             rows.append(row)
         else:
             bad.append(i)
     notes = []
     if bad and not rows:
-        raise UsageError(f"{path} is not JSON lines (no line parses as a JSON object)")
+        raise UsageError(
+            f"{path} is not JSON lines (no line parses as a JSON object, e.g. line {bad[0] + 1}); "
+            "fix or replace the file"
+        )
     if bad == [last]:
         notes.append(f"{path}: skipped a truncated final line (line {last + 1}); a writer was interrupted")
     elif bad:
@@ -49,7 +52,9 @@ def read_jsonl(path: Path) -> tuple[list[dict], list[str]]:
 def seed_of(run_dir: Path) -> int | None:
     """The seed encoded in a ``seed<k>`` directory name, or None."""
     m = _SEED_DIR.match(run_dir.name)
-    return int(m.group(1)) if m else None
+    if not m or len(m.group(1)) > 18:  # a seed must fit the frame's 64-bit seed column
+        return None
+    return int(m.group(1))
 
 
 def find_run_dirs(path: Path) -> list[Path]:
@@ -78,9 +83,11 @@ def stages(rows: list[dict]) -> list[tuple[float, str]]:
     where μ's regime changes, e.g. the SFT -> RL switch of ``sft_then_rl``. The step-0 row (the
     base, before any update) carries no regime of its own and is skipped."""
     out: list[tuple[float, str]] = []
-    for row in sorted((r for r in rows if "stage" in r and "step" in r), key=lambda r: r["step"]):
-        if row["step"] != 0 and (not out or row["stage"] != out[-1][1]):
-            out.append((float(row["step"]), str(row["stage"])))
+    # Rows whose step is not a usable number, or whose stage is not a name, say nothing about stages.
+    marked = [(as_step(r.get("step")), r["stage"]) for r in rows if isinstance(r.get("stage"), str)]
+    for step, stage in sorted(((s, st) for s, st in marked if s is not None), key=lambda r: r[0]):
+        if step != 0 and (not out or stage != out[-1][1]):
+            out.append((step, stage))
     return out
 
 

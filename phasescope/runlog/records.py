@@ -4,13 +4,13 @@ run, seed, step, metric, value, source. Shared by the file importers and the W&B
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 
 from phasescope.errors import UsageError
+from phasescope.runlog.jsonio import as_float, as_step
 
 COLUMNS = ["run", "seed", "step", "metric", "value", "source"]
 
@@ -65,24 +65,37 @@ def is_metric(name: str, step_col: str) -> bool:
 
 
 def records_to_long(rows: list[dict], step_col: str | None, run: str, seed, source: str):
+    """Rows (dicts) into the long frame. A cell that is not a number (a string, a list, null) is
+    dropped from its metric and counted in a note, for metrics that log numbers elsewhere; a key
+    that never holds a number (a stage name, a tag) is no metric and passes silently."""
     keys = Counter(k for r in rows for k in r)
     step_col = step_column(keys, step_col, source)
     steps, metrics, values = [], [], []
     no_step = 0
+    odd: Counter = Counter()
     for r in rows:
-        s = r.get(step_col)
-        if isinstance(s, bool) or not isinstance(s, int | float) or not math.isfinite(s):
+        s = as_step(r.get(step_col))
+        if s is None:
             no_step += 1
             continue
         for k, v in r.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or not is_metric(k, step_col):
+            if not isinstance(k, str) or not is_metric(k, step_col):
+                continue
+            x = as_float(v)
+            if x is None:
+                odd[k] += 1
                 continue
             steps.append(s)
             metrics.append(k)
-            values.append(float(v))
+            values.append(x)
     notes = []
     if no_step:
         notes.append(f"{source}: {no_step} row(s) without a numeric {step_col!r} were skipped")
+    logged = set(metrics)
+    odd = Counter({k: n for k, n in odd.items() if k in logged})
+    if odd:
+        what = ", ".join(f"{k} ({n})" for k, n in odd.most_common(6))
+        notes.append(f"{source}: dropped {sum(odd.values())} non-numeric cell(s): {what}")
     long = pd.DataFrame({"step": np.asarray(steps, dtype=float), "metric": metrics, "value": values})
     return stamp(long, run, seed, source), notes
 

@@ -82,14 +82,16 @@ def test_metric_not_found_lists_available(cli):
 def test_curve_too_short_says_how_many_points(tmp_path, cli):
     p = tmp_path / "short.csv"
     p.write_text("step,acc\n" + "\n".join(f"{i},{i}" for i in range(4)))
-    line = _one_line_error(cli("segment", p, "-m", "acc"), (1,))
+    line = _one_line_error(
+        cli("segment", p, "-m", "acc"), (2,)
+    )  # the input is too short: a usage error (issue 23)
     assert "at least 6" in line
 
 
 def test_all_nan_curve(tmp_path, cli):
     p = tmp_path / "nan.csv"
     p.write_text("step,acc,loss\n" + "\n".join(f"{i},nan,{i}" for i in range(20)))
-    line = _one_line_error(cli("segment", p, "-m", "acc"), (1,))
+    line = _one_line_error(cli("segment", p, "-m", "acc"), (2,))
     assert "no finite values" in line and "20" in line
 
 
