@@ -282,6 +282,11 @@ def compare(
         "--json",
         help="compare.json path ('-' for stdout; default <PATH>/analysis/<metric>/compare.json).",
     ),
+    budget_axis: str = typer.Option(
+        "budget/updates",
+        "--budget-axis",
+        help="Budget to match arms on: budget/updates, budget/samples, budget/tokens or budget/selection.",
+    ),
 ) -> None:
     """Compare arms over seeds: end points, phase statistics with CIs, pairwise tests and a verdict."""
     from pathlib import Path
@@ -293,7 +298,7 @@ def compare(
     from phasescope.report import compare_path, default_out
 
     exp = open_experiment(path)
-    analysis = analyse(exp, metric)
+    analysis = analyse(exp, metric, budget_axis=budget_axis)
     metric, result = analysis.metric, analysis.comparison
     for note in exp.notes + analysis.notes:
         typer.echo(f"note: {note}", err=True)

@@ -36,13 +36,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from phasescope.analysis.budget_axis import RISING_TEXT, matched_points, resolve_axis
 from phasescope.analysis.curves import curves_for
 from phasescope.analysis.noise import Z95, binomial_se
 from phasescope.analysis.phasepoints import phase_points
 from phasescope.analysis.phases import PHASES
 from phasescope.analysis.ranking import ranking
 from phasescope.analysis.segment_results import _num, segment_frame
-from phasescope.analysis.verdict import verdict
+from phasescope.analysis.verdict import matched_verdict, verdict
 from phasescope.errors import PhasescopeError
 
 # ----------------------------------------------------------------------------------------------
@@ -190,12 +191,17 @@ def compare_frame(
     fixed_knots: dict | None = None,
     n_boot: int = 2000,
     seed: int = 0,
+    budget_axis: str | None = None,
 ) -> tuple[dict, list[str]]:
     """Compare every run (arm) of ``metric`` (a name in ``frame``) in a tidy frame. Returns
     (JSON-ready dict, notes). Everything is given: ``eval_n`` (a rate's eval-set size, or None),
     ``segments`` (the runs' results of ``segment_frame``; when None they are segmented here with
-    ``fixed_knots``, {run: first steps of later stages}). ``pipeline.analyse`` resolves them."""
+    ``fixed_knots``, {run: first steps of later stages}). ``pipeline.analyse`` resolves them.
+    ``budget_axis`` (default budget/updates, see ``budget_axis``) is where arms are matched."""
     curves, notes = curves_for(frame, metric)
+    axis, more = resolve_axis(frame, budget_axis)
+    notes += more
+    matched = matched_points(frame, curves, direction, axis, eval_n)
     segs = segments
     if segs is None:
         try:
@@ -212,9 +218,11 @@ def compare_frame(
         arm = {"seeds": c.seeds, "n_seeds": len(c.seeds), "source": c.source, "n_points": len(c.steps)}
         for q in ("base", "worst", "worst_step", "best", "best_step", "final", "auc"):
             arm[q] = summarize_values([s[q] for s in per_seed], n_boot, rng)
+        _add_matched(arm, matched["arms"][c.run], n_boot, rng)
         if eval_n:
-            for q in ("base", "final", "best"):
-                arm[q].update(_binomial(arm[q]["mean"], eval_n))
+            for q in ("base", "final", "best", "at_matched"):
+                if arm[q]["mean"] is not None:
+                    arm[q].update(_binomial(arm[q]["mean"], eval_n))
         seg = seg_by_run.get(c.run)
         if seg is not None:
             seed_segs = seg.get("seeds") or [{"seed": c.seeds[0], **seg}]
@@ -224,13 +232,33 @@ def compare_frame(
             arm["phases"] = _phase_summary(pts, n_boot, rng)
             arm["segmentation"] = seg
         arms[c.run] = arm
-    result = {"metric": metric, "direction": direction, "eval_n": eval_n, "arms": arms, "pairwise": []}
-    # Pairs in ranking order (better final first), so most differences read as positive leads.
-    for a, b in itertools.combinations(ranking(result), 2):
-        for q in ("final", "best"):
-            result["pairwise"].append(_pair(a, b, q, arms, eval_n, direction))
-    result["verdict"] = verdict(result)
+    result = {"metric": metric, "direction": direction, "eval_n": eval_n, "budget_axis": axis}
+    result.update(matched_budget=matched["matched_budget"], arms=arms, pairwise=[])
+    if axis == "step":
+        result["budget_note"] = more[0] if more else "arms matched on step"
+    result["pairwise"] = _pairs(result)
+    result["verdict"] = matched_verdict(result) + " " + verdict(result)
     return _jsonable(result), notes
+
+
+def _add_matched(arm: dict, m: dict, n_boot: int, rng) -> None:
+    """An arm's matched-budget entries (``budget_axis.matched_points``), its value there summarised."""
+    arm["at_matched"] = summarize_values(m["at_matched"], n_boot, rng)
+    arm["at_fraction"], arm["end_budget"] = m["at_fraction"], m["end_budget"]
+    arm["still_rising"], arm["rising_seeds"] = m["still_rising"], m["rising_seeds"]
+    if m["still_rising"]:
+        arm["flag"] = RISING_TEXT
+
+
+def _pairs(result: dict) -> list[dict]:
+    """Every pair on final, best and at_matched, in ranking order (better final first), so most
+    differences read as positive leads."""
+    arms, out = result["arms"], []
+    for a, b in itertools.combinations(ranking(result), 2):
+        for q in ("final", "best", "at_matched"):
+            if arms[a][q]["n"] and arms[b][q]["n"]:
+                out.append(_pair(a, b, q, arms, result["eval_n"], result["direction"]))
+    return out
 
 
 def _phase_summary(pts: list[dict], n_boot: int, rng) -> dict:

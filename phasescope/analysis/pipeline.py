@@ -95,10 +95,12 @@ def analyse(
     segmenter: PhaseSegmenter | None = None,
     n_boot: int = 2000,
     seed: int = 0,
+    budget_axis: str | None = None,
 ) -> Analysis:
     """Segment ``metric`` for every (arm, seed) of ``experiment`` (an ``Experiment`` or a path for
     ``open_experiment``) and compare the arms. ``direction`` and ``eval_n`` override what the name
-    and the experiment's records say; the stage starts it logged are fixed knots."""
+    and the experiment's records say; the stage starts it logged are fixed knots. ``budget_axis``
+    (default budget/updates; step when the logs have no budgets) is where arms are matched."""
     exp = experiment if isinstance(experiment, Experiment) else open_experiment(experiment)
     frame = exp.frame
     name = resolve_metric(frame, metric)
@@ -114,8 +116,16 @@ def analyse(
         error = str(exc)
         _, more = curves_for(frame, name)  # the seed-alignment notes, which segmenting would have given
         notes += more + [f"no phases: {exc}"]
-    comparison, _ = compare_frame(
-        frame, name, direction=direction, eval_n=n, segments=phases, n_boot=n_boot, seed=seed
+    comparison, more = compare_frame(
+        frame,
+        name,
+        direction=direction,
+        eval_n=n,
+        segments=phases,
+        n_boot=n_boot,
+        seed=seed,
+        budget_axis=budget_axis,
     )
+    notes += [m for m in more if m.startswith("no budget/")]
     noise = f"binomial, eval set of {n}" if n else "residual"
     return Analysis(name, direction, n, noise, phases, comparison, comparison["verdict"], notes, error)

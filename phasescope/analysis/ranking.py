@@ -6,9 +6,15 @@ from __future__ import annotations
 
 
 def ranking(result: dict, quantity: str = "final") -> list[str]:
-    """Arms ordered best first by the mean of ``quantity`` (final or best)."""
+    """Arms ordered best first by the mean of ``quantity`` (final, best or at_matched); arms without
+    a value last."""
     sign = -1 if result["direction"] == "higher" else 1
-    return sorted(result["arms"], key=lambda a: sign * result["arms"][a][quantity]["mean"])
+
+    def key(a):
+        mean = result["arms"][a][quantity]["mean"]
+        return (mean is None, 0.0 if mean is None else sign * mean)
+
+    return sorted(result["arms"], key=key)
 
 
 def find_pair(result: dict, a: str, b: str, quantity: str) -> tuple[dict, int] | tuple[None, int]:

@@ -273,5 +273,26 @@ def format_compare(result: dict) -> str:
     head = f"{result['metric']} ({result['direction']} is better)"
     if result.get("eval_n"):
         head += f" · eval set n = {result['eval_n']}"
-    parts = [head, *(to_text(t) for t in comparison_tables(result)), "verdict: " + result["verdict"]]
+    parts = [head, *(to_text(t) for t in comparison_tables(result))]
+    if "matched_budget" in result:
+        parts.append(matched_text(result))
+    parts.append("verdict: " + result["verdict"])
     return "\n\n".join(parts)
+
+
+def matched_text(result: dict) -> str:
+    """The budget axis, the matched budget, the ranking at 25/50/75/100% of it and the flags."""
+    axis, budget = result["budget_axis"], result["matched_budget"]
+    lines = [f"matched budget: {axis} = {budget:g} (the largest every arm reached)"]
+    if result.get("budget_note"):
+        lines.append(f"note: {result['budget_note']}")
+    sign = -1 if result["direction"] == "higher" else 1
+    arms = result["arms"]
+    for f in ("0.25", "0.5", "0.75", "1"):
+        have = [a for a in arms if arms[a]["at_fraction"].get(f) is not None]
+        order = sorted(have, key=lambda a: sign * arms[a]["at_fraction"][f])
+        cells = ", ".join(f"{a} {arms[a]['at_fraction'][f]:.3f}" for a in order)
+        lines.append(f"  at {float(f):.0%} ({float(f) * budget:g}): {cells or NONE}")
+    lines.append(f"  at each arm's own end: {' > '.join(ranking(result))}")
+    lines += [f"  {a}: {arms[a]['flag']}" for a in arms if arms[a].get("flag")]
+    return "\n".join(lines)

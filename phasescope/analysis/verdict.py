@@ -9,15 +9,30 @@ from phasescope.analysis.ranking import find_pair, ranking
 from phasescope.analysis.tables import pm as _pm
 
 
+def matched_verdict(result: dict) -> str:
+    """The matched-budget part: the axis, the budget, the ranking there beside the end-of-run one,
+    and the arms whose rank is budget-limited; then the verdict on ``at_matched``."""
+    axis, budget = result["budget_axis"], result["matched_budget"]
+    head = f"At matched budget ({axis} = {budget:g}, the largest every arm reached"
+    head += f"; {result['budget_note']}): " if result.get("budget_note") else "): "
+    at, end = ranking(result, "at_matched"), ranking(result)
+    head += f"ranking {' > '.join(at)}; at each arm's own end {' > '.join(end)}."
+    lines = [head, verdict(result, "at_matched")]
+    rising = [a for a in result["arms"] if result["arms"][a].get("still_rising")]
+    if rising:
+        lines.append(f"{', '.join(rising)}: still rising: its rank is budget-limited.")
+    return " ".join(lines) + " At each arm's own end:"
+
+
 def verdict(result: dict, quantity: str = "final") -> str:
     """One honest paragraph: which arm is best on ``quantity`` and whether that beats the noise."""
     arms = result["arms"]
     order = ranking(result, quantity)
-    what = "final" if quantity == "final" else "peak"
-    m = result["metric"]
+    what = {"final": "final ", "best": "peak "}.get(quantity, "")
+    m = result["metric"] + (" at matched budget" if quantity == "at_matched" else "")
     top = order[0]
     s = arms[top][quantity]
-    lines = [f"Highest {what} {m}: {top}, {_pm(s)} ({s['n']} seed{'s' if s['n'] != 1 else ''})."]
+    lines = [f"Highest {what}{m}: {top}, {_pm(s)} ({s['n']} seed{'s' if s['n'] != 1 else ''})."]
     if result["direction"] == "lower":
         lines[0] = lines[0].replace("Highest", "Lowest (best)")
     if len(order) == 1:

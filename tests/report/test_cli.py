@@ -12,7 +12,7 @@ from .conftest import FIGURES, make_experiment, one_line_error
 def test_compare_prints_table_and_writes_default_json(toy_exp_plain, cli):
     proc = cli("compare", toy_exp_plain)
     assert proc.returncode == 0, proc.stderr
-    assert "verdict: Highest final eval/accuracy: chord_phi" in proc.stdout
+    assert "At each arm's own end: Highest final eval/accuracy: chord_phi" in proc.stdout
     data = json.loads((toy_exp_plain / "analysis" / "eval-accuracy" / "compare.json").read_text())
     assert data["metric"] == "eval/accuracy"
     assert set(data["arms"]) == {"sft", "sft_then_rl", "chord_phi"}

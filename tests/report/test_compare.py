@@ -46,7 +46,7 @@ def test_known_better_arm_has_positive_effect_with_ci_excluding_zero(toy_compare
 
 def test_verdict_names_the_winner_with_ci_and_caveats(toy_compare):
     v = toy_compare["verdict"]
-    assert v.startswith("Highest final eval/accuracy: chord_phi")
+    assert v.split("At each arm's own end: ")[1].startswith("Highest final eval/accuracy: chord_phi")
     assert "95% CI" in v and "sft_then_rl" in v and "permutation p" in v and "n = 256" in v
 
 

@@ -40,7 +40,7 @@ def test_notebook_executes_on_a_tiny_run_dir(tmp_path, monkeypatch):
         for o in c.outputs
         if o.get("output_type") == "stream"
     )
-    assert "verdict: Highest final eval/accuracy: chord_phi" in text
+    assert "At each arm's own end: Highest final eval/accuracy: chord_phi" in text
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 3
     assert not os.path.exists(exp / "analysis")  # the notebook reads; it writes nothing unless asked
