@@ -36,9 +36,16 @@ def resolve_axis(frame: pd.DataFrame, axis: str | None) -> tuple[str, list[str]]
     axis = axis or DEFAULT_AXIS
     if axis not in AXES and axis != "step":
         raise UsageError(f"--budget-axis must be one of {', '.join(AXES)} or step, not {axis!r}")
-    if axis == "step" or (frame["metric"] == axis).any():
+    if axis == "step":
         return axis, []
-    return "step", [f"no {axis} column in these logs: arms are matched on step instead"]
+    lacking = sorted(set(frame["run"]) - set(frame.loc[frame["metric"] == axis, "run"]), key=str)
+    if not lacking:
+        return axis, []
+    if len(lacking) == frame["run"].nunique():
+        return "step", [f"no {axis} column in these logs: arms are matched on step instead"]
+    return "step", [
+        f"no {axis} column in the logs of {', '.join(map(str, lacking))}: arms are matched on step"
+    ]
 
 
 def budget_of(frame: pd.DataFrame, run, seed, steps, axis: str) -> np.ndarray:

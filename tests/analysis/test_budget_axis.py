@@ -119,3 +119,11 @@ def test_format_compare_shows_axis_budget_fractions_and_flags(matched):
     assert "at 100% (100): slow 0.800, fast 0.700" in text
     assert "at each arm's own end: fast > slow" in text
     assert f"fast: {RISING_TEXT}" in text
+
+
+def test_one_arm_without_budgets_falls_back_to_step_for_all():
+    frame = planted_frame()
+    frame = frame[~((frame["run"] == "slow") & frame["metric"].str.startswith("budget/"))]
+    result, _ = compare_frame(frame, "eval/accuracy", direction="higher", segments=[])
+    assert result["budget_axis"] == "step" and result["matched_budget"] == 100.0
+    assert "no budget/updates column in the logs of slow" in result["budget_note"]
