@@ -185,7 +185,9 @@ def _pair_row(p: dict) -> list[Cell]:
     return [
         text_cell(p["a"]),
         text_cell(p["b"]),
-        text_cell("final" if p["quantity"] == "final" else "peak"),
+        text_cell(
+            {"final": "final", "best": "peak", "at_matched": "matched"}.get(p["quantity"], p["quantity"])
+        ),
         num_cell(p["diff"], "{:+.3f}"),
         text_cell(interval(p["ci"], signed=True)),
         text_cell(p["ci_method"]),
