@@ -21,6 +21,7 @@ import numpy as np
 from phasescope.analysis.compare import compare_frame
 from phasescope.analysis.curves import curves_for, resolve_metric
 from phasescope.analysis.noise import eval_n_for
+from phasescope.analysis.paired import load_problem_bits
 from phasescope.analysis.segment import PhaseSegmenter
 from phasescope.analysis.segment_results import segment_frame
 from phasescope.errors import PhasescopeError, UsageError
@@ -125,7 +126,8 @@ def analyse(
         n_boot=n_boot,
         seed=seed,
         budget_axis=budget_axis,
+        problems=load_problem_bits(frame, name, notes),
     )
-    notes += [m for m in more if m.startswith("no budget/")]
+    notes += [m for m in more if m.startswith("no budget/") or "per-problem" in m]
     noise = f"binomial, eval set of {n}" if n else "residual"
     return Analysis(name, direction, n, noise, phases, comparison, comparison["verdict"], notes, error)

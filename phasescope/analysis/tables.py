@@ -101,6 +101,7 @@ def arm_table(compare: dict) -> Table:
             "best step",
             "final",
             "final 95% CI",
+            "final IQM",
             "area/step",
         ],
     )
@@ -117,6 +118,7 @@ def arm_table(compare: dict) -> Table:
                 mean_cell(r["best_step"], 0),
                 mean_cell(r["final"]),
                 text_cell(_final_ci(r["final"])),
+                num_cell(r["final"].get("iqm"), "{:.3f}"),
                 mean_cell(r["auc"]),
             ]
         )
@@ -182,6 +184,9 @@ def phase_table(compare: dict) -> Table:
 def _pair_row(p: dict) -> list[Cell]:
     perm = NONE if p["p_perm"] is None else f"{p['p_perm']:.2g} (min {p['p_perm_min']:.2g})"
     g = NONE if p["hedges_g"] is None else f"{p['hedges_g']:+.2f} {interval(p['g_ci'], 2, True)}"
+    holm = NONE
+    if p.get("ci_holm"):
+        holm = f"{interval(p['ci_holm'], signed=True)} at {100 * p['holm_level']:.4g}%"
     return [
         text_cell(p["a"]),
         text_cell(p["b"]),
@@ -190,7 +195,13 @@ def _pair_row(p: dict) -> list[Cell]:
         ),
         num_cell(p["diff"], "{:+.3f}"),
         text_cell(interval(p["ci"], signed=True)),
-        text_cell(p["ci_method"]),
+        text_cell(p.get("test") or p["ci_method"]),
+        num_cell(p.get("p"), "{:.2g}"),
+        num_cell(p.get("p_holm"), "{:.2g}"),
+        Cell(p.get("ci_holm"), holm),
+        text_cell(p["better"] or ("no" if p.get("p_holm") is not None else None)),
+        num_cell(p.get("prob_improvement"), "{:.2f}"),
+        text_cell(interval(p.get("ci_welch"), signed=True)),
         num_cell(p["p_welch"], "{:.2g}"),
         Cell(p["p_perm"], perm),
         Cell(p["hedges_g"], g),
@@ -199,19 +210,16 @@ def _pair_row(p: dict) -> list[Cell]:
 
 
 def pair_table(compare: dict) -> Table:
-    head = [
-        "a",
-        "b",
-        "on",
-        "a − b",
-        "95% CI",
-        "CI from",
-        "p (Welch)",
-        "p (perm.)",
-        "Hedges' g",
-        "eval-noise 95% CI",
-    ]
-    t = Table("pairwise", "Pairwise comparisons (pairwise a − b, 95% CI)", head)
+    head = ["a", "b", "on", "a − b", "95% CI", "test", "p", "p (Holm)", "Holm-corrected CI", "better"]
+    head += ["P(a>b)", "Welch 95% CI", "p (Welch)", "p (perm.)", "Hedges' g", "eval-noise 95% CI"]
+    m = (compare.get("multiplicity") or {}).get("m")
+    title = "Pairwise comparisons (pairwise a − b, 95% CI"
+    title += (
+        f"; Holm's correction over {m} tests; better: Holm p < 0.05 and its interval excludes 0)"
+        if m
+        else ")"
+    )
+    t = Table("pairwise", title, head)
     t.rows = [_pair_row(p) for p in compare["pairwise"]]
     return t
 
@@ -278,6 +286,8 @@ def format_compare(result: dict) -> str:
     parts = [head, *(to_text(t) for t in comparison_tables(result))]
     if "matched_budget" in result:
         parts.append(matched_text(result))
+    if result.get("worlds"):
+        parts.append(worlds_text(result))
     parts.append("verdict: " + result["verdict"])
     return "\n\n".join(parts)
 
@@ -298,3 +308,16 @@ def matched_text(result: dict) -> str:
     lines.append(f"  at each arm's own end: {' > '.join(ranking(result))}")
     lines += [f"  {a}: {arms[a]['flag']}" for a in arms if arms[a].get("flag")]
     return "\n".join(lines)
+
+
+def worlds_text(result: dict) -> str:
+    """The spread between world draws, on its own line: each arm's sd of its per-world mean final."""
+    w = result["worlds"]
+    cells = []
+    for a in ranking(result):
+        q = (w["arms"].get(a) or {}).get("final") or {}
+        if q.get("sd") is not None:
+            cells.append(f"{a} {q['sd']:.3f} (range {q['range'][0]:.3f}–{q['range'][1]:.3f})")
+    return f"between worlds ({w['n']} draws; sd of each arm's per-world mean final): " + (
+        ", ".join(cells) or NONE
+    )

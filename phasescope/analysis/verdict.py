@@ -1,6 +1,7 @@
 """The verdict of a comparison in words: which arm is best on a quantity, by how much over the
-runner-up with which interval and test, and whether that beats the seeds' spread and the eval set's
-noise. Reads the dict of ``compare_frame``; computes nothing new.
+runner-up with which interval and test, and whether that survives Holm's correction over every pair
+compared (``pairwise``). Reads the dict of ``compare_frame``; computes nothing new. It never calls a
+lead separated, or outside an interval, when the Holm-corrected interval includes 0.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def matched_verdict(result: dict) -> str:
 
 
 def verdict(result: dict, quantity: str = "final") -> str:
-    """One honest paragraph: which arm is best on ``quantity`` and whether that beats the noise."""
+    """One honest paragraph: which arm is best on ``quantity`` and whether that beats the noise
+    after Holm's correction (a lead is called separated only when the pair's ``better`` names the
+    top arm: its Holm-adjusted p is below 0.05 and its corrected interval excludes 0)."""
     arms = result["arms"]
     order = ranking(result, quantity)
     what = {"final": "final ", "best": "peak "}.get(quantity, "")
@@ -39,43 +42,50 @@ def verdict(result: dict, quantity: str = "final") -> str:
         return lines[0]
     separated, tied = [], []
     for other in order[1:]:
-        p, sign = find_pair(result, top, other, quantity)
-        ci = p["ci"]
-        if ci is None:
-            tied.append(other)
-            continue
-        lo, hi = sorted((sign * ci[0], sign * ci[1]))
-        (separated if (lo > 0 or hi < 0) else tied).append(other)
-    runner = order[1]
-    p, sign = find_pair(result, top, runner, quantity)
-    diff = sign * p["diff"]
-    txt = f"Versus the runner-up {runner} ({_pm(arms[runner][quantity])}): difference {diff:+.3f}"
-    if p["ci"] is not None:
-        lo, hi = sorted((sign * p["ci"][0], sign * p["ci"][1]))
-        txt += f", 95% CI [{lo:+.3f}, {hi:+.3f}] ({p['ci_method']}"
-        if p["p_welch"] is not None:
-            txt += f", Welch p = {p['p_welch']:.2g}, permutation p = {p['p_perm']:.2g}"
-        txt += ")"
-    else:
-        txt += " (no CI: no seed spread and no eval-set size)"
-    if p["hedges_g"] is not None:
-        g_lo, g_hi = sorted((sign * p["g_ci"][0], sign * p["g_ci"][1]))
-        txt += f"; Hedges' g {sign * p['hedges_g']:+.2f} [{g_lo:+.2f}, {g_hi:+.2f}]"
-    lines.append(txt + ".")
+        p, _ = find_pair(result, top, other, quantity)
+        (separated if p is not None and p.get("better") == top else tied).append(other)
+    p, sign = find_pair(result, top, order[1], quantity)
+    lines.append(_runner_up(result, order[1], quantity, p, sign))
     if p["caveat"]:
         lines.append(f"Caveat: {p['caveat']}.")
-    if "eval_noise_ci" in p:
+    if "eval_noise_ci" in p and not p.get("ci_paired"):
         noise = (p["eval_noise_ci"][1] - p["eval_noise_ci"][0]) / 2
         within = "exceeds" if p["exceeds_eval_noise"] else "is within"
         lines.append(
             f"Eval-set noise (n = {result['eval_n']} held-out problems, the same for every seed): "
             f"±{noise:.3f} on this difference, which the difference {within}."
         )
+    m_tests = (result.get("multiplicity") or {}).get("m", 0)
+    holm = f"after Holm's correction over {m_tests} tests"
     if separated and not tied:
-        lines.append(f"{top}'s lead over every other arm is outside its 95% CI.")
+        lines.append(f"{top}'s lead over every other arm holds {holm} (each corrected interval excludes 0).")
     elif tied:
         lines.append(
-            f"Not separable from {top} at 95%: {', '.join(tied)}"
+            f"Not separable from {top} {holm}: {', '.join(tied)}"
             + (f"; separated: {', '.join(separated)}." if separated else ".")
         )
     return " ".join(lines)
+
+
+def _runner_up(result: dict, runner: str, quantity: str, p: dict, sign: int) -> str:
+    """The difference to the runner-up with the test used, its 95% and Holm-corrected intervals."""
+    txt = f"Versus the runner-up {runner} ({_pm(result['arms'][runner][quantity])}): "
+    txt += f"difference {sign * p['diff']:+.3f}"
+    if p["ci"] is not None:
+        lo, hi = sorted((sign * p["ci"][0], sign * p["ci"][1]))
+        txt += f", 95% CI [{lo:+.3f}, {hi:+.3f}] ({p.get('test') or p['ci_method']}"
+        if p.get("p") is not None:
+            txt += f", p = {p['p']:.2g}"
+        if p["p_welch"] is not None:
+            txt += f"; Welch p = {p['p_welch']:.2g}, permutation p = {p['p_perm']:.2g}"
+        txt += ")"
+    else:
+        txt += " (no CI: no seed spread and no eval-set size)"
+    if p.get("ci_holm") is not None:
+        lo, hi = sorted((sign * p["ci_holm"][0], sign * p["ci_holm"][1]))
+        level = 100 * p["holm_level"]
+        txt += f"; Holm-adjusted p = {p['p_holm']:.2g}, corrected {level:.4g}% CI [{lo:+.3f}, {hi:+.3f}]"
+    if p["hedges_g"] is not None:
+        g_lo, g_hi = sorted((sign * p["g_ci"][0], sign * p["g_ci"][1]))
+        txt += f"; Hedges' g {sign * p['hedges_g']:+.2f} [{g_lo:+.2f}, {g_hi:+.2f}]"
+    return txt + "."

@@ -11,7 +11,15 @@ import json
 from pathlib import Path
 
 from phasescope.analysis.segment_results import describe_phases
-from phasescope.analysis.tables import Table, arm_table, pair_table, phase_table, to_html, to_markdown
+from phasescope.analysis.tables import (
+    Table,
+    arm_table,
+    pair_table,
+    phase_table,
+    to_html,
+    to_markdown,
+    worlds_text,
+)
 from phasescope.arms import ordered
 from phasescope.runlog.experiment import eval_sets, is_world_run, report_config
 
@@ -98,6 +106,8 @@ def blocks(rep) -> list[tuple]:
     for c in rep.compares.values():
         out += [("h2", f"Arms and phases: {_head(c)}"), ("table", arm_table(c)), ("table", phase_table(c))]
     out += [("h2", f"Pairwise comparisons: {_head(rep.compare)}"), ("table", pair_table(rep.compare))]
+    if rep.compare.get("worlds"):
+        out.append(("p", worlds_text(rep.compare)))
     if rep.tokens is not None and rep.tokens.rows:
         out += [("h2", rep.tokens.title), ("table", rep.tokens)]
     if rep.notes:

@@ -34,7 +34,8 @@ def test_known_better_arm_has_positive_effect_with_ci_excluding_zero(toy_compare
     lo, hi = sorted(sign * v for v in p["ci"])
     assert 0.04 < sign * p["diff"] < 0.16
     assert lo > 0 and lo < sign * p["diff"] < hi
-    assert p["better"] == "chord_phi" and p["ci_method"] == "welch-t"
+    # No per-problem results in this fixture: the test over seeds is used, and says so.
+    assert p["ci_method"] == "welch-t" and p["test"] == "welch over seeds" and p["ci_paired"] is None
     assert sign * p["hedges_g"] > 1 and sign * min(p["g_ci"]) > 0
     # 3 vs 3 seeds: 20 relabellings, so the exact permutation p cannot go below 2/20.
     assert p["p_perm_min"] == pytest.approx(0.1) and p["p_perm"] == pytest.approx(0.1)
@@ -42,12 +43,22 @@ def test_known_better_arm_has_positive_effect_with_ci_excluding_zero(toy_compare
     # Eval-set binomial noise for n = 256 at p ≈ 0.7: ±1.96·√(2·0.7·0.3/256) ≈ 0.079.
     half = (p["eval_noise_ci"][1] - p["eval_noise_ci"][0]) / 2
     assert half == pytest.approx(0.079, abs=0.006) and p["exceeds_eval_noise"]
+    # The uncorrected Welch interval excludes 0, but not after Holm over the 10 pairs x 3 quantities:
+    # no "better", and the corrected interval (wider than the 95% one) includes 0.
+    assert toy_compare["multiplicity"]["m"] == 30
+    assert p["p_welch"] < 0.05 < p["p_holm"] and p["better"] is None
+    assert p["ci_holm"][0] < 0 < p["ci_holm"][1] and p["holm_level"] > 0.95
+    # Against rl (planted 0.5 below) the lead survives the correction.
+    p, sign = _pair(toy_compare, "chord_phi", "rl")
+    assert p["p_holm"] < 0.05 and p["better"] == "chord_phi" and sign * min(p["ci_holm"]) > 0
 
 
 def test_verdict_names_the_winner_with_ci_and_caveats(toy_compare):
     v = toy_compare["verdict"]
     assert v.split("At each arm's own end: ")[1].startswith("Highest final eval/accuracy: chord_phi")
     assert "95% CI" in v and "sft_then_rl" in v and "permutation p" in v and "n = 256" in v
+    assert "Not separable from chord_phi after Holm's correction over 30 tests: sft_then_rl" in v
+    assert "outside its 95% CI" not in v and "lead over every other arm" not in v
 
 
 def test_same_curve_arms_are_not_separated(tmp_path):
