@@ -6,6 +6,7 @@ lead separated, or outside an interval, when the Holm-corrected interval include
 
 from __future__ import annotations
 
+from phasescope.analysis.pairwise import WELCH
 from phasescope.analysis.ranking import find_pair, ranking
 from phasescope.analysis.tables import pm as _pm
 
@@ -56,7 +57,7 @@ def verdict(result: dict, quantity: str = "final") -> str:
             f"±{noise:.3f} on this difference, which the difference {within}."
         )
     m_tests = (result.get("multiplicity") or {}).get("m", 0)
-    holm = f"after Holm's correction over {m_tests} tests"
+    holm = f"after Holm's correction over {m_tests} tests" if m_tests else "(no test was possible)"
     if separated and not tied:
         lines.append(f"{top}'s lead over every other arm holds {holm} (each corrected interval excludes 0).")
     elif tied:
@@ -67,25 +68,31 @@ def verdict(result: dict, quantity: str = "final") -> str:
     return " ".join(lines)
 
 
+def _signed(x: float, sign: int) -> float:
+    """``sign · x`` with -0.0 made 0.0 (so a zero difference does not print as -0.000)."""
+    return sign * x + 0.0
+
+
 def _runner_up(result: dict, runner: str, quantity: str, p: dict, sign: int) -> str:
     """The difference to the runner-up with the test used, its 95% and Holm-corrected intervals."""
     txt = f"Versus the runner-up {runner} ({_pm(result['arms'][runner][quantity])}): "
-    txt += f"difference {sign * p['diff']:+.3f}"
+    txt += f"difference {_signed(p['diff'], sign):+.3f}"
     if p["ci"] is not None:
-        lo, hi = sorted((sign * p["ci"][0], sign * p["ci"][1]))
+        lo, hi = sorted((_signed(p["ci"][0], sign), _signed(p["ci"][1], sign)))
         txt += f", 95% CI [{lo:+.3f}, {hi:+.3f}] ({p.get('test') or p['ci_method']}"
-        if p.get("p") is not None:
+        if p.get("p") is not None and p["p"] != p["p_welch"]:
             txt += f", p = {p['p']:.2g}"
         if p["p_welch"] is not None:
-            txt += f"; Welch p = {p['p_welch']:.2g}, permutation p = {p['p_perm']:.2g}"
+            over = "" if p.get("test") == WELCH else "over seeds: "
+            txt += f"; {over}Welch p = {p['p_welch']:.2g}, permutation p = {p['p_perm']:.2g}"
         txt += ")"
     else:
         txt += " (no CI: no seed spread and no eval-set size)"
     if p.get("ci_holm") is not None:
-        lo, hi = sorted((sign * p["ci_holm"][0], sign * p["ci_holm"][1]))
+        lo, hi = sorted((_signed(p["ci_holm"][0], sign), _signed(p["ci_holm"][1], sign)))
         level = 100 * p["holm_level"]
         txt += f"; Holm-adjusted p = {p['p_holm']:.2g}, corrected {level:.4g}% CI [{lo:+.3f}, {hi:+.3f}]"
     if p["hedges_g"] is not None:
         g_lo, g_hi = sorted((sign * p["g_ci"][0], sign * p["g_ci"][1]))
-        txt += f"; Hedges' g {sign * p['hedges_g']:+.2f} [{g_lo:+.2f}, {g_hi:+.2f}]"
+        txt += f"; Hedges' g {_signed(p['hedges_g'], sign):+.2f} [{g_lo:+.2f}, {g_hi:+.2f}]"
     return txt + "."
