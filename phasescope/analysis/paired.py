@@ -49,6 +49,8 @@ from phasescope.runlog.problems import read_problems
 N_BOOT = 10_000
 """Draws of the paired bootstrap: its smallest p is 2/(N_BOOT + 1), small enough for Holm over
 dozens of pairs (0.05/45 ≈ 0.0011)."""
+CHUNK = 1000
+"""Problem weight vectors drawn at a time (a real eval set of 5 000 problems: 40 MB a chunk)."""
 TEST = "paired hierarchical bootstrap (seeds x problems)"
 TEST_WORLDS = "paired hierarchical bootstrap ((world, seed) x problems)"
 
@@ -128,66 +130,61 @@ class PairedData:
 def build_paired(
     reps: dict[str, list[Replicate]], bits: dict, direction: str, notes: list[str], seed: int = 0
 ) -> PairedData:
-    """Problem weights per world (the canonical id order is the first arm's) and every arm's draws."""
+    """Every arm's draws on every quantity, under problem weights common to a world (the canonical
+    id order is the first run's; an arm with the same ids in another order is re-ordered)."""
     data = PairedData(n_worlds=len({r.key[0] for rs in reps.values() for r in rs}), seed=seed)
-    if not bits:
-        return data
     ids: dict[int, list[str]] = {}
     for (_, key), (_, i, _) in sorted(bits.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
-        ids.setdefault(key[0], i)
-    rng = np.random.default_rng([seed, 21])
-    weights = {}
-    for w, i in sorted(ids.items()):
-        n = len(i)
-        weights[w] = rng.multinomial(n, np.full(n, 1.0 / n), size=N_BOOT).astype(float) / n
-        data.n_problems[w] = n
+        ids.setdefault(key[0], list(i))
     sign = 1.0 if direction == "higher" else -1.0
+    per_world: dict[int, list] = {}
     for run, rs in reps.items():
-        for r in rs:
-            if (run, r.key) not in bits:
-                continue
+        for r in (r for r in rs if (run, r.key) in bits):
             steps_p, i, b = bits[(run, r.key)]
             if list(i) != ids[r.key[0]]:
                 pos = {p: j for j, p in enumerate(i)}
                 if set(pos) != set(ids[r.key[0]]):
-                    notes.append(
-                        f"{run} {key_text(r.key)}: its per-problem ids differ from the other arms'; not paired"
-                    )
+                    notes.append(f"{run} {key_text(r.key)}: its per-problem ids differ from the other arms'")
                     continue
                 b = b[:, [pos[p] for p in ids[r.key[0]]]]
-            if not _add_draws(data, r, steps_p, b, weights[r.key[0]], sign):
+            picked = {q: _picked_rows(steps_p, b, r, q) for q, i in r.picks.items() if i is not None}
+            if any(rows is None for rows in picked.values()):
                 notes.append(
-                    f"{run} {key_text(r.key)}: its per-problem results do not match the logged "
-                    "values at every evaluation read; those quantities are not paired"
+                    f"{run} {key_text(r.key)}: its per-problem results do not match the logged values "
+                    "at every evaluation read; those quantities are not paired"
                 )
+            per_world.setdefault(r.key[0], []).append((r, {q: v for q, v in picked.items() if v is not None}))
+    for w, items in sorted(per_world.items()):
+        data.n_problems[w] = len(ids[w])
+        _draw_world(data, w, items, sign)
     return data
 
 
-def _add_draws(data: PairedData, r: Replicate, steps_p, b, w: np.ndarray, sign: float) -> bool:
-    """Add the replicate's draws on every quantity it has bits for; False when some had none."""
-    complete = True
-    for q, i in r.picks.items():
-        if i is None:
-            continue
-        if q == "best":  # the peak is re-found in every draw: the selection is part of the interval
-            rows = _rows(steps_p, b, r, list(range(len(r.steps))))
-            if rows is None:
-                complete = False
-                continue
-            curve = w @ rows.T
-            draws = sign * (sign * curve).max(axis=1)
-            peak = int(np.argmax(sign * rows.mean(axis=1)))
-            point, cells = float(rows[peak].mean()), rows[peak]
-        else:
-            rows = _rows(steps_p, b, r, [i])
-            if rows is None:
-                complete = False
-                continue
-            draws, point, cells = w @ rows[0], float(rows[0].mean()), rows[0]
-        entry = data.draws.setdefault((r.run, q), ArmDraws())
-        entry.keys.append(r.key)
-        entry.point[r.key], entry.draws[r.key], entry.cells[r.key] = point, draws, cells
-    return complete
+def _picked_rows(steps_p, b, r: Replicate, q: str) -> np.ndarray | None:
+    """The bit rows a quantity reads: every evaluation for the peak (re-found in each draw, so the
+    choice of the best step is part of the interval), the one evaluation otherwise."""
+    return _rows(steps_p, b, r, list(range(len(r.steps))) if q == "best" else [r.picks[q]])
+
+
+def _draw_world(data: PairedData, w: int, items: list, sign: float) -> None:
+    """Draws of every (replicate, quantity) of world ``w``, in chunks of ``CHUNK`` problem weight
+    vectors (multinomial counts / n) that every arm shares: memory stays CHUNK × problems."""
+    n = data.n_problems[w]
+    parts: dict = {}
+    for start in range(0, N_BOOT, CHUNK):
+        rng = np.random.default_rng([data.seed, 21, abs(w), start])
+        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=min(CHUNK, N_BOOT - start)) / n
+        for r, picked in items:
+            for q, rows in picked.items():
+                part = sign * (sign * (weights @ rows.T)).max(axis=1) if q == "best" else weights @ rows[0]
+                parts.setdefault((id(r), q), []).append(part)
+    for r, picked in items:
+        for q, rows in picked.items():
+            row = rows[int(np.argmax(sign * rows.mean(axis=1)))] if q == "best" else rows[0]
+            entry = data.draws.setdefault((r.run, q), ArmDraws())
+            entry.keys.append(r.key)
+            entry.point[r.key], entry.cells[r.key] = float(row.mean()), row
+            entry.draws[r.key] = np.concatenate(parts[(id(r), q)])
 
 
 def paired_difference(data: PairedData, a: str, b: str, quantity: str) -> dict | None:

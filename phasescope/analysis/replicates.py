@@ -78,7 +78,8 @@ def replicate_points(
         good = values if direction == "higher" else -values
         picks = {"final": len(values) - 1, "best": int(np.argmax(good)), "at_matched": None}
         if matched_budget is not None:
-            budget = budget_of(frame[worlds == key[0]], run, key[1], steps, axis)
+            rows = frame if axis == "step" or WORLD not in frame.columns else frame[worlds == key[0]]
+            budget = budget_of(rows, run, key[1], steps, axis)
             idx = np.flatnonzero(budget <= matched_budget + 1e-9)
             picks["at_matched"] = int(idx[-1]) if len(idx) else None
         source = str(g["source"].iloc[-1]) if "source" in g.columns else ""
