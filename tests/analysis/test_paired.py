@@ -128,3 +128,65 @@ def test_one_world_has_no_world_spread_and_the_pipeline_pairs(tmp_path):
     assert all(p["diff"] == pytest.approx(0.15) for p in result["pairwise"])
     text = format_compare(result)
     assert TEST in text and "between worlds" not in text and "p (Holm)" in text
+
+
+def test_the_peak_is_found_again_in_every_draw(tmp_path):
+    # a is right on problems 0-99 at step 10 and on 100-199 at step 20: both evaluations read 0.5.
+    # b is right on problems 0-99 at every step. Point peaks: 0.5 and 0.5, difference 0. In a draw
+    # a's peak is max(s, 1 - s) with s the share of problems 0-99, so a − b = max(0, 1 − 2s) ≥ 0:
+    # 1 − 2s has sd 2·√(0.25/200) = 0.0707, its 97.5% point 1.96·0.0707 = 0.139 (the choice of
+    # the best step is in the interval; a fixed step would give ±0.139 around 0).
+    a_bits = np.zeros((3, 200), bool)
+    a_bits[0, :60] = True  # step 0 at 0.3: the peak is at step 10 or 20
+    a_bits[1, :100], a_bits[2, 100:] = True, True
+    b_bits = np.zeros((3, 200), bool)
+    b_bits[:, :100] = True
+    result, _ = _compare(tmp_path, {"a": {(0, 0): a_bits}, "b": {(0, 0): b_bits}})
+    (p,) = _pairs(result, "best")
+    sign = 1 if p["a"] == "a" else -1
+    assert p["test"] == TEST and p["diff"] == 0.0
+    lo, hi = sorted(sign * v for v in p["ci_paired"])
+    assert lo == 0.0 and hi == pytest.approx(0.139, abs=0.012)
+    assert "one shared replicate" in p["caveat"]
+
+
+def test_problem_ids_in_another_order_are_aligned_and_foreign_ids_are_not_paired(tmp_path):
+    rng = np.random.default_rng(6)
+    same = {(0, s): base_bits(rng) for s in range(2)}
+    exp = write_experiment(tmp_path, {"a": same, "b": same})
+    frame = frame_of(exp, {"a": same, "b": same})
+    bits = load_problem_bits(frame, "eval/accuracy", [])
+    for key in same:
+        steps, ids, b = bits[("b", key)]
+        bits[("b", key)] = (steps, ids[::-1], b[:, ::-1])  # the same results, listed backwards
+    result, _ = compare_frame(frame, "eval/accuracy", direction="higher", segments=[], problems=bits)
+    assert all(p["test"] == TEST and p["ci_paired"] == [0.0, 0.0] for p in _pairs(result))
+    for key in same:
+        steps, ids, b = bits[("b", key)]
+        bits[("b", key)] = (steps, [f"other-{i}" for i in ids], b)
+    result, more = compare_frame(frame, "eval/accuracy", direction="higher", segments=[], problems=bits)
+    assert all(p["test"] != TEST for p in _pairs(result))
+    assert any("per-problem ids differ" in n for n in more)
+
+
+def test_results_that_do_not_match_the_logged_value_are_not_paired(tmp_path):
+    rng = np.random.default_rng(7)
+    a = {(0, s): base_bits(rng, p=0.3 + 0.2 * s) for s in range(3)}
+    b = {k: with_more_right(v, 20) for k, v in a.items()}
+    exp = write_experiment(tmp_path, {"a": a, "b": b})
+    frame = frame_of(exp, {"a": a, "b": b})
+    last = (
+        (frame["run"] == "b")
+        & (frame["seed"] == 0)
+        & (frame["step"] == 40)
+        & (frame["metric"] == "eval/accuracy")
+    )
+    frame.loc[last, "value"] += 0.05  # seed 0's logged final no longer matches its bits
+    bits = load_problem_bits(frame, "eval/accuracy", [])
+    result, notes = compare_frame(
+        frame, "eval/accuracy", direction="higher", segments=[], problems=bits, budget_axis="step"
+    )
+    assert any("do not match the logged values" in n for n in notes)
+    (p,) = _pairs(result, "final")
+    assert p["test"] == TEST and p["n_replicates"] == 2 and "paired on the 2 replicates" in p["caveat"]
+    assert p["diff"] == pytest.approx(0.1)
