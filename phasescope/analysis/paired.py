@@ -83,7 +83,7 @@ def load_problem_bits(frame, metric: str, notes: list[str]) -> dict:
             continue
         try:
             found = read_problems(src.parent, notes)
-        except PhasescopeError as exc:
+        except (PhasescopeError, OSError, ValueError) as exc:  # unreadable bytes: ValueError
             notes.append(f"{run} {key_text(key)}: per-problem results not used ({exc})")
             continue
         if split in found:

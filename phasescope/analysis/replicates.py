@@ -67,23 +67,39 @@ class Replicate:
 def replicate_points(
     frame: pd.DataFrame, metric: str, direction: str, axis: str, matched_budget: float | None
 ) -> dict[str, list[Replicate]]:
-    """run -> its replicates of ``metric`` (ordered by key), each with its quantities' indices."""
-    sub = frame[frame["metric"] == metric]
-    keys = replicate_key(sub)
-    worlds = world_of(frame) if matched_budget is not None else None
+    """run -> its replicates of ``metric`` (ordered by key), each with its quantities' indices.
+    Works on the frame's columns as arrays: slicing a frame per group copies its attrs each time."""
+    mask = (frame["metric"] == metric).to_numpy()
+    worlds = world_of(frame)
+    run = frame["run"].astype(str).to_numpy()[mask]
+    world = worlds.to_numpy()[mask]
+    seed = pd.to_numeric(frame["seed"], errors="coerce").to_numpy(float)[mask]
+    step, value = frame["step"].to_numpy(float)[mask], frame["value"].to_numpy(float)[mask]
+    source = (
+        frame["source"].astype(str).to_numpy()[mask] if "source" in frame.columns else np.full(len(run), "")
+    )
+    seed_key = np.where(np.isnan(seed), -np.inf, seed)
+    order = np.lexsort((step, seed_key, world, run))
+    run, world, seed, seed_key = run[order], world[order], seed[order], seed_key[order]
+    step, value, source = step[order], value[order], source[order]
+    change = (run[1:] != run[:-1]) | (world[1:] != world[:-1]) | (seed_key[1:] != seed_key[:-1])
+    bounds = [0, *(np.flatnonzero(change) + 1).tolist(), len(run)]
     out: dict[str, list[Replicate]] = {}
-    for (run, key), g in sub.groupby([sub["run"].astype(str), keys], sort=True):
-        g = g.sort_values("step", kind="stable")
-        steps, values = g["step"].to_numpy(float), g["value"].to_numpy(float)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        if hi <= lo:
+            continue
+        key = (int(world[lo]), None if np.isnan(seed[lo]) else int(seed[lo]))
+        steps, values = step[lo:hi], value[lo:hi]
         good = values if direction == "higher" else -values
         picks = {"final": len(values) - 1, "best": int(np.argmax(good)), "at_matched": None}
         if matched_budget is not None:
             rows = frame if axis == "step" or WORLD not in frame.columns else frame[worlds == key[0]]
-            budget = budget_of(rows, run, key[1], steps, axis)
+            budget = budget_of(rows, run[lo], key[1], steps, axis)
             idx = np.flatnonzero(budget <= matched_budget + 1e-9)
             picks["at_matched"] = int(idx[-1]) if len(idx) else None
-        source = str(g["source"].iloc[-1]) if "source" in g.columns else ""
-        out.setdefault(run, []).append(Replicate(run, key, source, steps, values, picks))
+        out.setdefault(str(run[lo]), []).append(
+            Replicate(str(run[lo]), key, str(source[hi - 1]), steps, values, picks)
+        )
     return out
 
 

@@ -190,3 +190,14 @@ def test_results_that_do_not_match_the_logged_value_are_not_paired(tmp_path):
     (p,) = _pairs(result, "final")
     assert p["test"] == TEST and p["n_replicates"] == 2 and "paired on the 2 replicates" in p["caveat"]
     assert p["diff"] == pytest.approx(0.1)
+
+
+def test_an_unreadable_problems_file_is_a_note_and_the_tests_over_seeds(tmp_path):
+    rng = np.random.default_rng(8)
+    a = {(0, s): base_bits(rng, p=0.3 + 0.2 * s) for s in range(2)}
+    exp = write_experiment(tmp_path, {"a": a, "b": a})
+    (exp / "b" / "seed1" / "problems.jsonl").write_bytes(b"\xff\xfe not utf-8\n")
+    (exp / "b" / "seed0" / "problems.jsonl").write_text('{"step": 0, "split": "eval"}\n{"step": 1}\n')
+    analysis = analyse(exp, "eval/accuracy")
+    assert sum("per-problem results not used" in n for n in analysis.notes) == 2
+    assert all(p["test"] != TEST for p in analysis.comparison["pairwise"])
