@@ -103,10 +103,6 @@ def replicate_points(
     return out
 
 
-def n_worlds(reps: dict[str, list[Replicate]]) -> int:
-    return len({r.key[0] for rs in reps.values() for r in rs})
-
-
 def world_spread(reps: dict[str, list[Replicate]]) -> dict | None:
     """With more than one world draw: per arm and quantity, the mean over each world's seeds, and
     the sample sd and range of those world means (how much the finding moves with the world). None
