@@ -80,7 +80,7 @@ def _runner_up(result: dict, runner: str, quantity: str, p: dict, sign: int) -> 
     if p["ci"] is not None:
         lo, hi = sorted((_signed(p["ci"][0], sign), _signed(p["ci"][1], sign)))
         txt += f", 95% CI [{lo:+.3f}, {hi:+.3f}] ({p.get('test') or p['ci_method']}"
-        if p.get("p") is not None and p["p"] != p["p_welch"]:
+        if p.get("p") is not None and p.get("test") != WELCH:
             txt += f", p = {p['p']:.2g}"
         if p["p_welch"] is not None:
             over = "" if p.get("test") == WELCH else "over seeds: "

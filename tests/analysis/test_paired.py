@@ -75,7 +75,9 @@ def test_twenty_more_right_on_every_seed_is_a_difference_of_one_tenth(tmp_path):
         assert p["prob_improvement"] == pytest.approx(0.55)
         # Unpaired over seeds the same difference is lost in the seeds' spread.
         assert p["ci_welch"][0] < 0 < p["ci_welch"][1]
-    assert "b's lead over every other arm holds after Holm's correction over 3 tests" in result["verdict"]
+    v = result["verdict"]
+    assert "b's lead over every other arm holds after Holm's correction over 3 tests" in v
+    assert f"({TEST}, p = 0.0002; over seeds: Welch p = " in v and "Holm-adjusted p = 0.0006" in v
 
 
 def test_without_per_problem_results_the_tests_over_seeds_stay(tmp_path):
