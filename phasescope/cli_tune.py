@@ -39,7 +39,7 @@ def tune(
     overrides: list[str] = typer.Option(
         None,
         "--set",
-        help="Override a field: --set train.max_steps=200 (repeatable); sets every trial's budget.",
+        help="Override a field: --set train.max_steps=200 (repeatable; train.max_steps is each trial's budget).",
     ),
     workers: int = typer.Option(
         None, "--workers", help="Worker processes at once (default: the config's, 2)."

@@ -148,6 +148,13 @@ def _run_one(plan: ArmPlan, trial, values: dict[str, Any], log, train) -> TrialR
     except BaseException as exc:
         trial.set_user_attr("error", f"interrupted: {type(exc).__name__}: {exc}"[:300])
         trial.study.tell(trial, state=TrialState.FAIL)
+        if isinstance(exc, PhasescopeError) and exc.exit_code >= 128:  # the pool's SIGINT/SIGTERM
+            stopped = PhasescopeError(
+                f"interrupted; {plan.arm} trial {trial.number} is marked failed; rerun the same command "
+                "to continue the study"
+            )
+            stopped.exit_code = exc.exit_code
+            raise stopped from None
         raise
     trial.set_user_attr("seed_scores", result.seed_scores)
     trial.set_user_attr("seconds", round(result.seconds, 1))

@@ -70,6 +70,18 @@ def test_an_interrupted_trial_is_marked_failed_and_kept(tmp_path, fake_training)
     assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
 
 
+def test_the_pools_sigint_says_how_to_continue_the_tune(tmp_path, fake_training):
+    def stopped(cfg, exp_dir, log):
+        exc = PhasescopeError("interrupted by SIGINT; ... continue with: phasescope run --resume ...")
+        exc.exit_code = 130
+        raise exc
+
+    with pytest.raises(PhasescopeError, match="rl trial 0 is marked failed; rerun the same command") as got:
+        tune(_req(tmp_path), log=lambda *_: None, train=stopped)
+    assert got.value.exit_code == 130
+    assert _study(tmp_path).get_trials()[0].state == TrialState.FAIL
+
+
 def test_a_trial_left_running_by_a_killed_process_is_failed_on_the_next_run(tmp_path, fake_training):
     tune(_req(tmp_path, trials=1), log=lambda *_: None)
     _study(tmp_path).ask()  # what a SIGKILL during training leaves behind
