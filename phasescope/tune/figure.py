@@ -34,6 +34,9 @@ def knob_figure(arm: str, trials: list, knobs: list[Knob], path: Path) -> Path |
             ax.scatter([best.params[k.key]], [best.value], marker="*", s=160, color="#D55E00", label="best")
         if k.log:
             ax.set_xscale("log")
+        lo, hi = (min(k.choices), max(k.choices)) if k.choices else (k.low, k.high)
+        pad = (hi / lo) ** 0.04 if k.log else (hi - lo) * 0.04
+        ax.set_xlim(*((lo / pad, hi * pad) if k.log else (lo - pad, hi + pad)))  # the searched range
         ax.set_xlabel(k.label)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"{SCORE_METRIC} (dev split)")

@@ -1,6 +1,7 @@
 """What `phasescope tune` writes from its studies: the table, the figures and the chosen values.
 
-    <tune dir>/summary.json     per arm: trials, failed, best values, best dev score, spread over trials
+    <tune dir>/summary.json     per arm: trials, failed, the config's values' score (trial 0), best values,
+                                best dev score, spread over trials
     <tune dir>/summary.md       the same as a Markdown table
     <tune dir>/<arm>/knobs.png  dev score against each knob, one panel per knob, the best trial marked
     <tune dir>/<arm>/best.toml  an experiment file: the tuned config with this arm's chosen values
@@ -38,6 +39,9 @@ def arm_summary(arm: str, trials: list, knobs: list[Knob], budget: dict[str, Any
         "budget": budget,
         "knobs": [_knob_record(k) for k in knobs],
     }
+    base = [t for t in done if t.user_attrs.get("baseline")]
+    if base:
+        row["config_score"] = base[0].value
     if done:
         best = max(done, key=lambda t: (t.value, -t.number))
         scores = [t.value for t in done]
@@ -63,19 +67,20 @@ def _knob_record(k: Knob) -> dict[str, Any]:
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table of summary.md (one line per arm)."""
     lines = [
-        "| arm | trials | failed | best dev score | best trial's seeds | spread over trials (min / median / max) "
-        "| best values |",
-        "|---|---|---|---|---|---|---|",
+        "| arm | trials | failed | config's values | best dev score | best trial's seeds "
+        "| spread over trials (min / median / max) | best values |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        config = f"{r['config_score']:.3f}" if "config_score" in r else "–"
         if "best" not in r:
-            lines.append(f"| {r['arm']} | {r['trials']} | {r['failed']} | – | – | – | – |")
+            lines.append(f"| {r['arm']} | {r['trials']} | {r['failed']} | {config} | – | – | – | – |")
             continue
         s = r["spread"]
         seeds = ", ".join(f"{v:.3f}" for v in r["best_seed_scores"])
         values = ", ".join(f"{k.rsplit('.', 1)[-1]} = {_short(v)}" for k, v in r["best"].items())
         lines.append(
-            f"| {r['arm']} | {r['trials']} | {r['failed']} | {r['best_score']:.3f} | {seeds} | "
+            f"| {r['arm']} | {r['trials']} | {r['failed']} | {config} | {r['best_score']:.3f} | {seeds} | "
             f"{s['min']:.3f} / {s['median']:.3f} / {s['max']:.3f} | {values} |"
         )
     return "\n".join(lines)

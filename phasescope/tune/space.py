@@ -100,6 +100,24 @@ def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Kno
     return knobs
 
 
+def config_values(name: str, cfg, knobs: list[Knob]) -> dict[str, Any]:
+    """The config's own value of every knob that lies in its range: the study's first trial, so that
+    the table says what tuning gained over the values as configured."""
+    tc, arm = cfg.train, cfg.arms[name]
+    ratio = tc.expert_data_ratio
+    if ratio is None:
+        ratio = tc.expert_batch_size / (tc.prompts_per_step * tc.num_generations)
+    known = {
+        f"arms.{name}.lr": arm.lr or tc.learning_rate,
+        "train.sft_lr": tc.sft_lr,
+        f"arms.{name}.mu_peak": arm.mu_peak,
+        f"arms.{name}.mu_decay_steps": arm.mu_decay_steps,
+        f"arms.{name}.mu": arm.mu,
+        "train.expert_data_ratio": ratio,
+    }
+    return {k.key: known[k.key] for k in knobs if k.key in known and k.contains(known[k.key])}
+
+
 def grid_space(knobs: list[Knob]) -> dict[str, list[Any]]:
     """The grid `--sampler grid` walks: every knob that has grid values (the learning rates)."""
     return {k.key: list(k.grid) for k in knobs if k.grid}

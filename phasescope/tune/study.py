@@ -19,7 +19,7 @@ invocation's random start-up proposals.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class ArmPlan:
     max_steps: int
     sampler: str = "tpe"
     seed: int = 0
+    baseline: dict[str, Any] = field(default_factory=dict)
+    """The config's own values (`space.config_values`): a new study's first trial (not on a grid)."""
 
 
 class _Grid(optuna.samplers.GridSampler):
@@ -112,6 +114,8 @@ def tune_arm(plan: ArmPlan, log=print, train=run_trial) -> optuna.Study:
     """Run trials until the study holds `plan.trials` completed ones; `train(cfg, dir, log)` trains one."""
     study = open_study(plan)
     only = set(grid_space(plan.knobs)) if plan.sampler == "grid" else None
+    if plan.baseline and plan.sampler != "grid" and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(plan.baseline, user_attrs={"baseline": True})
     failed_in_a_row = 0
     while len(completed(study)) < plan.trials:
         if plan.sampler == "grid" and study.sampler.is_exhausted(study):

@@ -21,7 +21,7 @@ from phasescope.errors import UsageError
 from phasescope.tune.figure import knob_figure
 from phasescope.tune.objective import check_dev_split, run_trial, with_values
 from phasescope.tune.outputs import arm_summary, best_toml, chosen_values, write_summary
-from phasescope.tune.space import search_space
+from phasescope.tune.space import config_values, search_space
 from phasescope.tune.study import SAMPLERS, ArmPlan, tune_arm
 
 
@@ -87,6 +87,7 @@ def tune(req: TuneRequest, log=print, train=run_trial) -> TuneResult:
             cfg.train.max_steps,
             req.sampler,
             seed=zlib.crc32(arm.encode()) % 2**16,  # arms apart: not the same first proposal for every arm
+            baseline=config_values(arm, cfg, knobs),
         )
         study = tune_arm(plan, log, train)
         trials = study.get_trials(deepcopy=False)

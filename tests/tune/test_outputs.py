@@ -35,7 +35,7 @@ def test_arm_summary_has_the_known_best_and_spread():
     assert row["spread"] == {"min": 0.40, "median": 0.55, "max": 0.70}
     assert row["best"]["arms.rl.lr"] == pytest.approx(1e-4)
     line = format_table([row]).splitlines()[2]
-    assert line == "| rl | 3 | 1 | 0.700 | 0.690, 0.710 | 0.400 / 0.550 / 0.700 | lr = 0.0001 |"
+    assert line == "| rl | 3 | 1 | – | 0.700 | 0.690, 0.710 | 0.400 / 0.550 / 0.700 | lr = 0.0001 |"
 
 
 def test_shared_values_tuned_apart_keep_the_config_value_and_say_so():

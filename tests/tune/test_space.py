@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from phasescope.config import default_arms, load_config
-from phasescope.tune.space import as_overrides, grid_space, search_space, suggest
+from phasescope.tune.space import as_overrides, config_values, grid_space, search_space, suggest
 
 ARMS = default_arms()
 
@@ -92,3 +92,21 @@ def test_suggest_only_limits_to_the_given_keys():
     knobs = search_space("chord_mu", ARMS["chord_mu"], 600)
     trial = optuna.create_study().ask()
     assert list(suggest(trial, knobs, only={"arms.chord_mu.lr"})) == ["arms.chord_mu.lr"]
+
+
+def test_the_configs_own_values_are_the_first_trial_when_in_range():
+    cfg = load_config(None, ["train.max_steps=300", "arms.chord_mu.mu_decay_steps=250"])
+    knobs = search_space("chord_mu", cfg.arms["chord_mu"], 300)
+    assert config_values("chord_mu", cfg, knobs) == {
+        "arms.chord_mu.lr": 1e-4,
+        "arms.chord_mu.mu_peak": 0.9,
+        "arms.chord_mu.mu_decay_steps": 250,
+        "train.expert_data_ratio": 1.0,  # 32 expert rows per 4 × 8 rollouts
+    }
+    odd = load_config(
+        None, ["train.expert_batch_size=12", "arms.chord_phi.mu=0.01", "arms.chord_phi.lr=5e-5"]
+    )
+    knobs = search_space("chord_phi", odd.arms["chord_phi"], 600)
+    assert config_values("chord_phi", odd, knobs) == {
+        "arms.chord_phi.lr": 5e-5
+    }  # 12/32 and μ 0.01: out of range

@@ -44,6 +44,9 @@ def test_trials_train_without_held_out_evaluation_and_never_read_eval_metrics(tm
         assert t.value == pytest.approx(known_score(t.params["arms.rl.lr"]))
         assert t.user_attrs["seed_scores"] == [pytest.approx(t.value)] * 2
     assert result.rows[0]["best_score"] == max(t.value for t in _study(tmp_path).get_trials())
+    first = _study(tmp_path).get_trials()[0]  # the config's own values come first, for comparison
+    assert first.params == {"arms.rl.lr": 1e-4} and first.user_attrs["baseline"] is True
+    assert result.rows[0]["config_score"] == pytest.approx(1.0)
 
 
 def test_rerun_continues_the_study_without_repeating_a_trial(tmp_path, fake_training):
