@@ -11,9 +11,9 @@ The chosen values go into a complete experiment file rather than a list of overr
 what `phasescope run CONFIG` takes and what a TRL or W&B user keeps next to a result: one file that
 reruns it. Its header lists the same values as `--set` lines, for layering them on another config.
 A per-arm value is an `[arms.<arm>]` key (`lr`, `mu`, ...). `train.sft_lr` and
-`train.expert_data_ratio` are shared by every arm of a run: the joint file sets them when the tuned
-arms agree (or one arm tuned them) and otherwise keeps the config's value and says so in its header,
-pointing to the per-arm files.
+`train.expert_data_ratio` are shared by every arm of a run: the joint file sets one when every arm of
+the file it changes tuned it to the same value, and otherwise keeps the config's value and says so in
+its header (each arm's own best.toml has all its values).
 """
 
 from __future__ import annotations
@@ -105,8 +105,15 @@ def write_summary(tune_dir: Path, rows: list[dict[str, Any]], command: str) -> t
     return js, md
 
 
-def chosen_values(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """The values of the joint best.toml, and a note per shared (train.*) key the arms disagree on."""
+def chosen_values(
+    rows: list[dict[str, Any]], users: dict[str, list[str]] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The values of the joint best.toml, and a note per shared (train.*) key it cannot set.
+
+    `users`: per shared key, every arm of the file whose training that key changes, tuned or not
+    (`space.shared_keys`). A shared key is set when the arms that tuned it agree and every arm it
+    changes tuned it: an expert ratio tuned for CHORD-φ would otherwise also resize SFT's batch.
+    """
     values: dict[str, Any] = {}
     shared: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -117,10 +124,16 @@ def chosen_values(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]
                 shared.setdefault(key, {})[r["arm"]] = v
     notes = []
     for key, by_arm in shared.items():
-        if len(set(by_arm.values())) == 1:
+        each = ", ".join(f"{a} {_short(v)}" for a, v in by_arm.items())
+        untuned = [a for a in (users or {}).get(key, []) if a not in by_arm]
+        if untuned:
+            notes.append(
+                f"{key} ({each}) would also change {', '.join(untuned)}, which did not tune it: "
+                "the config's value is kept"
+            )
+        elif len(set(by_arm.values())) == 1:
             values[key] = next(iter(by_arm.values()))
         else:
-            each = ", ".join(f"{a} {_short(v)}" for a, v in by_arm.items())
             notes.append(
                 f"{key} is shared by all arms and was tuned apart ({each}): the config's value is kept"
             )

@@ -100,6 +100,14 @@ def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Kno
     return knobs
 
 
+def shared_keys(arm, max_steps: int) -> set[str]:
+    """The run-wide (train.*) knobs that change this arm's training, whether or not it tunes them:
+    `train.sft_lr` when it has a μ = 1 update, `train.expert_data_ratio` when it has expert rows."""
+    mus = mu_values(arm, max_steps)
+    keys = {"train.sft_lr"} if 1.0 in mus else set()
+    return keys | ({"train.expert_data_ratio"} if any(m > 0.0 for m in mus) else set())
+
+
 def config_values(name: str, cfg, knobs: list[Knob]) -> dict[str, Any]:
     """The config's own value of every knob that lies in its range: the study's first trial, so that
     the table says what tuning gained over the values as configured."""

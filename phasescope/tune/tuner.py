@@ -21,7 +21,7 @@ from phasescope.errors import UsageError
 from phasescope.tune.figure import knob_figure
 from phasescope.tune.objective import check_dev_split, run_trial, with_values
 from phasescope.tune.outputs import arm_summary, best_toml, chosen_values, write_summary
-from phasescope.tune.space import config_values, search_space
+from phasescope.tune.space import config_values, search_space, shared_keys
 from phasescope.tune.study import SAMPLERS, ArmPlan, tune_arm
 
 
@@ -104,7 +104,11 @@ def tune(req: TuneRequest, log=print, train=run_trial) -> TuneResult:
 
 def _write_best(req: TuneRequest, cfg: Config, rows: list[dict[str, Any]], path: Path) -> Path:
     """best.toml for `rows`' arms: the tuned config with their chosen values (tune/outputs.py)."""
-    values, notes = chosen_values(rows)
+    users: dict[str, list[str]] = {}
+    for r in rows:
+        for key in sorted(shared_keys(cfg.arms[r["arm"]], cfg.train.max_steps)):
+            users.setdefault(key, []).append(r["arm"])
+    values, notes = chosen_values(rows, users)
     arms = [r["arm"] for r in rows if "best" in r]
     options = {"experiment.arms": arms, "experiment.name": f"{cfg.experiment.name}-tuned"}
     best = load_config(req.config, with_values(req.overrides, values), options)

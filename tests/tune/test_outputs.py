@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from phasescope.config import config_from_dict, default_arms, load_config
 from phasescope.tune.outputs import arm_summary, best_toml, chosen_values, format_table
-from phasescope.tune.space import search_space
+from phasescope.tune.space import search_space, shared_keys
 from phasescope.tune.tomlfile import toml_text
 
 
@@ -50,6 +50,25 @@ def test_shared_values_tuned_apart_keep_the_config_value_and_say_so():
         "train.sft_lr is shared by all arms and was tuned apart (sft 0.003, sft_then_rl 0.0005): "
         "the config's value is kept"
     ]
+
+
+def test_a_shared_value_that_would_change_an_untuned_arm_is_not_set():
+    rows = [
+        {"arm": "sft", "best": {"train.sft_lr": 3e-3}},
+        {"arm": "chord_phi", "best": {"train.expert_data_ratio": 0.25}},
+    ]
+    users = {"train.sft_lr": ["sft"], "train.expert_data_ratio": ["sft", "chord_phi"]}
+    values, notes = chosen_values(rows, users)
+    assert values == {"train.sft_lr": 3e-3}
+    assert notes == [
+        "train.expert_data_ratio (chord_phi 0.25) would also change sft, which did not tune it: "
+        "the config's value is kept"
+    ]
+    arms = default_arms()
+    assert shared_keys(arms["sft"], 600) == {"train.sft_lr", "train.expert_data_ratio"}
+    assert shared_keys(arms["rl"], 600) == set()
+    assert shared_keys(arms["chord_mu"], 600) == {"train.expert_data_ratio"}
+    assert shared_keys(arms["sft_then_rl"], 600) == {"train.sft_lr", "train.expert_data_ratio"}
 
 
 def test_best_toml_runs_as_an_experiment_file_with_the_chosen_values(tmp_path):
