@@ -69,47 +69,53 @@ def check_request(req: TuneRequest) -> tuple[Config, Path]:
 
 
 def tune(req: TuneRequest, log=print, train=run_trial) -> TuneResult:
-    """Search every requested arm (one after another), then write the outputs; see the module doc."""
+    """Search every requested arm (one after another); the outputs are rewritten after each arm, so
+    that an interruption in a later arm keeps the table of those done (see the module doc)."""
     cfg, tune_dir = check_request(req)
-    rollouts = cfg.train.prompts_per_step * cfg.train.num_generations
-    rows, files = [], []
+    rows, files, shared = [], [], []
     for arm in cfg.experiment.arms:
-        knobs = search_space(arm, cfg.arms[arm], cfg.train.max_steps, rollouts)
-        plan = ArmPlan(
-            arm,
-            knobs,
-            req.config,
-            list(req.overrides),
-            tune_dir / arm,
-            req.trials,
-            req.seeds,
-            req.workers,
-            cfg.train.max_steps,
-            req.sampler,
-            seed=zlib.crc32(arm.encode()) % 2**16,  # arms apart: not the same first proposal for every arm
-            baseline=config_values(arm, cfg, knobs),
-        )
-        study = tune_arm(plan, log, train)
-        trials = study.get_trials(deepcopy=False)
-        rows.append(arm_summary(arm, trials, knobs, {"max_steps": cfg.train.max_steps, "seeds": req.seeds}))
-        fig = knob_figure(arm, trials, knobs, plan.arm_dir / "knobs.png")
+        plan = _plan(req, cfg, tune_dir, arm)
+        trials = tune_arm(plan, log, train).get_trials(deepcopy=False)
+        budget = {"max_steps": cfg.train.max_steps, "seeds": req.seeds}
+        rows.append(arm_summary(arm, trials, plan.knobs, budget))
+        fig = knob_figure(arm, trials, plan.knobs, plan.arm_dir / "knobs.png")
         files += [fig] if fig else []
         if "best" in rows[-1]:
             files.append(_write_best(req, cfg, [rows[-1]], plan.arm_dir / "best.toml"))
-    files += list(write_summary(tune_dir, rows, req.command))
-    if any("best" in r for r in rows):
-        files.append(_write_best(req, cfg, rows, tune_dir / "best.toml"))
-    return TuneResult(tune_dir, rows, files)
+        shared = list(write_summary(tune_dir, rows, req.command))
+        if any("best" in r for r in rows):
+            shared.append(_write_best(req, cfg, rows, tune_dir / "best.toml"))
+    return TuneResult(tune_dir, rows, files + shared)
+
+
+def _plan(req: TuneRequest, cfg: Config, tune_dir: Path, arm: str) -> ArmPlan:
+    rollouts = cfg.train.prompts_per_step * cfg.train.num_generations
+    knobs = search_space(arm, cfg.arms[arm], cfg.train.max_steps, rollouts)
+    return ArmPlan(
+        arm,
+        knobs,
+        req.config,
+        list(req.overrides),
+        tune_dir / arm,
+        req.trials,
+        req.seeds,
+        req.workers,
+        cfg.train.max_steps,
+        req.sampler,
+        seed=zlib.crc32(arm.encode()) % 2**16,  # arms apart: not the same first proposal for every arm
+        baseline=config_values(arm, cfg, knobs),
+    )
 
 
 def _write_best(req: TuneRequest, cfg: Config, rows: list[dict[str, Any]], path: Path) -> Path:
     """best.toml for `rows`' arms: the tuned config with their chosen values (tune/outputs.py)."""
+    rows = [r for r in rows if "best" in r]  # an arm with no completed trial is not in the file
     users: dict[str, list[str]] = {}
     for r in rows:
         for key in sorted(shared_keys(cfg.arms[r["arm"]], cfg.train.max_steps)):
             users.setdefault(key, []).append(r["arm"])
     values, notes = chosen_values(rows, users)
-    arms = [r["arm"] for r in rows if "best" in r]
+    arms = [r["arm"] for r in rows]
     options = {"experiment.arms": arms, "experiment.name": f"{cfg.experiment.name}-tuned"}
     best = load_config(req.config, with_values(req.overrides, values), options)
     path.write_text(best_toml(best.to_dict(), values, notes, req.command), encoding="utf-8")
