@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from phasescope.cli_tune import tune
 from phasescope.config import load_config
 from phasescope.errors import PhasescopeError
 from phasescope.version import __version__
@@ -382,6 +383,9 @@ def watch(
         step_col=step_col,
     )
     raise typer.Exit(code)
+
+
+app.command("tune")(tune)
 
 
 def main(argv: list[str] | None = None) -> None:

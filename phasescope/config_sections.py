@@ -278,6 +278,8 @@ class TrainConfig:
     """An expert token with p below this counts as highly divergent (expert/divergent_frac)."""
     probes: bool = True
     """Token-divergence probes at every evaluation: `probe/*` metrics and `<arm>/seed<k>/tokens.jsonl`."""
+    eval_heldout: bool = True
+    """False (`phasescope tune`'s trials): no held-out evaluation; the dev split's dev/* is evaluated instead."""
     probe_size: int = 64
     """Expert examples in the fixed probe set (chosen by world.seed: the same for every arm and seed)."""
     probe_top_k: int = 10

@@ -39,7 +39,8 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=Non
     """
     tc = cfg.train
     arm = stage.arm if stage is not None else cfg.arms[arm_name]
-    evaluator, probe = _evaluator(cfg, setup, logs, arm, stage)
+    # No held-out evaluator in a tuning trial (train.eval_heldout = false): the dev split stands in for it.
+    evaluator, probe = _evaluator(cfg, setup, logs, arm, stage) if tc.eval_heldout else (None, None)
     trainer = PhaseTrainer(
         model=setup.model,
         reward_funcs=setup.reward_funcs,
@@ -58,7 +59,7 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=Non
         trainer.remove_callback(cb)
     at_start = stage.eval_at_start if stage is not None else True
     # A μ that follows a dev metric's phases (chord_phase) needs the dev split at every evaluation step.
-    dev = dev_evaluator(cfg, setup.tokenizer, arm_name) if watches_dev(arm) else None
+    dev = dev_evaluator(cfg, setup.tokenizer, arm_name) if watches_dev(arm) or not tc.eval_heldout else None
     if dev is not None:
         dev = _on_run_axis(with_problem_log(dev, logs.problems), stage)
     trainer.add_callback(

@@ -416,7 +416,8 @@ class EvalCallback(TrainerCallback):
         self.dev = dev  # the dev split, for a schedule that watches a dev metric (chord_phase)
 
     def _run(self, step: int) -> dict[str, float]:
-        out = evaluate_in_eval_mode(self.trainer.model, self.evaluate, step, "time/eval_s")
+        ev = self.evaluate  # None: no held-out evaluation (train.eval_heldout = false, `phasescope tune`)
+        out = evaluate_in_eval_mode(self.trainer.model, ev, step, "time/eval_s") if ev else {}
         if self.dev is not None:
             out.update(evaluate_in_eval_mode(self.trainer.model, self.dev, step, "time/dev_s"))
             self.trainer.budget.selection += 1  # what μ is chosen on costs evaluations: budget/selection
