@@ -20,7 +20,7 @@ no_overfit, no_shift, rise_only unless said otherwise):
   the shift is a shallow dip (0.04-0.1 in reward) of the kind GRPO shows before a sustained rise.
 - ``early_peak``: 20-40 evaluations of a fixed eval set, no step-0 evaluation, the best point at
   the 3rd-8th evaluation, then a decline: improve -> overfit.
-- ``early_rise``: a small rise (1.5-3 noise sd, over 3-8% of the run) just before the shift; it is
+- ``early_rise``: a small rise (1-2 noise sd, peaking at 2-5% of the run) just before the shift; it is
   no phase: the truth is shift -> readapt (-> overfit), the hump a neutral zone.
 - ``heavy_tail``: transitions with Student-t noise (3-5 degrees of freedom) and 1-3 one-step
   spikes of 4-8 sd.
@@ -130,9 +130,9 @@ def _gaussian(family: str, rng: np.random.Generator, direction: str) -> FamilyCu
     p = _shape_params(rng, variant)
     noise = _smallest_change(variant, p) * rng.uniform(0.03, 1 / 3) if not flat else rng.uniform(0.005, 0.05)
     if family == "early_rise":
-        p["flat_start"], peak = 0.0, rng.uniform(0.03, 0.08)
-        noise = min(noise, p["depth"] / 6)  # so that the hump (at most 3 sd) stays below the fall's half
-        p["bump"], p["shift_delay"] = (rng.uniform(1.5, 3.0) * noise, peak), peak
+        p["flat_start"], peak = 0.0, rng.uniform(0.02, 0.05)
+        noise = min(noise, p["depth"] / 8)  # so that the hump (at most 2 sd) is at most a quarter of the fall
+        p["bump"], p["shift_delay"] = (rng.uniform(1.0, 2.0) * noise, peak), peak
     span = float(rng.choice([500, 1000, 3000, 20000]))
     traj = curve_shapes.build(variant, kind, span, p, rng)
     steps = step_grid(int(rng.integers(30, 301)), span, str(rng.choice(["even", "random", "front"])), rng)
