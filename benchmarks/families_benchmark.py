@@ -5,7 +5,9 @@ direction (higher-is-better accuracy or reward, lower-is-better loss or NLL), re
 and scored against the curve's ground truth. Per family, direction and overall:
 
 - F1: a found changepoint matches a true event (shift end = the clean curve's worst point,
-  overfit start = its best point, the sharp corners of the planted family) within 5% of the span;
+  overfit start = its best point, the sharp corners of the planted family) within 5% of the span
+  of the event's window (where the clean curve is within 3% of its range of the extreme: on a flat
+  bottom or top any point is the event; a sharp turn's window is the point itself);
   adjacent phases with the same name are merged first (a boundary between two improves is not a
   phase change), and a found changepoint inside a neutral zone (the bend of a smooth transition,
   where a phase meets a plateau with no true corner) counts neither as a hit nor as a false alarm;
@@ -42,7 +44,7 @@ from scipy.stats import beta
 from phasescope.analysis.curve_families import EVENT_FAMILIES, FAMILIES, NO_EVENT, family_curve
 from phasescope.analysis.phases import NAMED, label_phases
 from phasescope.analysis.segment import PhaseSegmenter
-from phasescope.analysis.synthetic import f1_score, match_changepoints
+from phasescope.analysis.synthetic import f1_score
 
 DIRECTIONS = ("higher", "lower")
 
@@ -82,13 +84,15 @@ def merged(phases) -> list[tuple[str, float, tuple[float, float] | None]]:
     return out
 
 
-def matched_pairs(true: list[float], found: list[float], tol: float) -> dict[int, int]:
-    """{true index: found index}: the pairing ``synthetic.match_changepoints`` counts (nearest
-    pairs first, each point used once)."""
-    pairs = sorted((abs(t - f), i, j) for i, t in enumerate(true) for j, f in enumerate(found))
+def matched_pairs(windows: list[tuple[float, float]], found: list[float], tol: float) -> dict[int, int]:
+    """{true index: found index}: nearest pairs first, each point used once, a found changepoint
+    matching a true event within ``tol`` of its window; with point windows this is exactly the
+    pairing ``synthetic.match_changepoints`` counts."""
+    dist = [[max(lo - f, f - hi, 0.0) for f in found] for lo, hi in windows]
+    pairs = sorted((dist[i][j], i, j) for i in range(len(windows)) for j in range(len(found)))
     out: dict[int, int] = {}
-    for dist, i, j in pairs:
-        if dist <= tol and i not in out and j not in out.values():
+    for d, i, j in pairs:
+        if d <= tol and i not in out and j not in out.values():
             out[i] = j
     return out
 
@@ -98,23 +102,20 @@ def score_reading(curve, phases) -> Counter:
     read = merged(phases)
     found = [s for _, s, _ in read[1:]]
     tol = 0.05 * curve.span
-    true = list(curve.changepoints)
-    tp, _, fn = match_changepoints(true, found, tol)
-    pairs = matched_pairs(true, found, tol)
-    assert len(pairs) == tp
+    pairs = matched_pairs(curve.windows, found, tol)
     spare = [f for j, f in enumerate(found) if j not in pairs.values()]
     fp = sum(not any(a - tol <= f <= b + tol for a, b in curve.neutral) for f in spare)
     covered = 0
     for i, j in pairs.items():  # a true changepoint with no match is not covered
-        ci = read[1 + j][2]
-        covered += ci is not None and ci[0] <= true[i] <= ci[1]
+        ci, (lo, hi) = read[1 + j][2], curve.windows[i]
+        covered += ci is not None and ci[0] <= hi and lo <= ci[1]
     named = {lab for lab, _, _ in read} & set(NAMED)
     return Counter(
-        tp=tp,
+        tp=len(pairs),
         fp=fp,
-        fn=fn,
+        fn=len(curve.windows) - len(pairs),
         covered=covered,
-        n_true=len(true),
+        n_true=len(curve.windows),
         presence=int(named == set(curve.phases) & set(NAMED)),
         false_phase=int(bool(named) and curve.family in NO_EVENT),
         n=1,

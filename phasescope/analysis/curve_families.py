@@ -5,7 +5,8 @@ or reward, "lower" a loss (an NLL on a fixed eval set, or the goodness mirrored 
 Every curve carries its ground truth: ``changepoints`` (the events: the shift ends at the clean
 curve's worst point, overfit starts at its best point), ``phases`` (true labels in order,
 plateaus included), and ``neutral`` zones (the bends of smooth transitions, where a phase meets a
-plateau with no true corner; see ``curve_shapes``). Event families (variant drawn from full,
+plateau with no true corner) and a ``window`` per event (where the clean curve sits within 3% of
+its range of the extreme: a flat bottom or top); see ``curve_shapes``. Event families (variant drawn from full,
 no_overfit, no_shift, rise_only unless said otherwise):
 
 - ``planted``: the segmenter's own generator (``synthetic.family_curve``, a family other than
@@ -78,6 +79,11 @@ class FamilyCurve:
     neutral: list[tuple[float, float]] = field(default_factory=list)
     eval_n: int | None = None
     variant: str = ""
+    windows: list[tuple[float, float]] = field(default_factory=list)  # per changepoint (curve_shapes)
+
+    def __post_init__(self):
+        if not self.windows:
+            self.windows = [(c, c) for c in self.changepoints]
 
     @property
     def span(self) -> float:
@@ -158,6 +164,7 @@ def _gaussian(family: str, rng: np.random.Generator, direction: str) -> FamilyCu
         traj.neutral,
         None,
         variant,
+        traj.windows,
     )
 
 
@@ -193,6 +200,7 @@ def _scored(family, direction, steps, theta, traj, n, variant, rng) -> FamilyCur
         traj.neutral,
         None if lower else n,
         variant,
+        traj.windows,
     )
 
 
@@ -250,6 +258,7 @@ def _rollout(family: str, rng: np.random.Generator, direction: str) -> FamilyCur
         traj.neutral,
         None,
         variant,
+        traj.windows,
     )
 
 

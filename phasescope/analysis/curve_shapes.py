@@ -18,7 +18,10 @@ a shift), exactly as ``synthetic`` defines them. Where a phase meets a plateau (
 rise that levels off) a smooth transition has no true corner, so each transition's bends are
 returned as *neutral zones*: from its onset until it has covered 25% of its way, and from 75% to
 97% of it (to the end of the run when it never gets there). A benchmark counts a changepoint found
-in a neutral zone neither as a hit nor as a false alarm, and does not require one there.
+in a neutral zone neither as a hit nor as a false alarm, and does not require one there. Each event
+also has a *window*: the stretch around the extreme where the clean curve stays within 3% of its
+range of the extreme value (a flat bottom or top, where any point is as much the event as the
+exact extreme; a sharp turn's window is the turn itself).
 """
 
 from __future__ import annotations
@@ -43,10 +46,32 @@ class Trajectory:
     changepoints: list[float]  # events: shift end (worst point), overfit start (best point)
     phases: list[str]  # true labels in order (plateaus included, for reading)
     neutral: list[tuple[float, float]] = field(default_factory=list)
+    windows: list[tuple[float, float]] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.windows:
+            self.windows = event_windows(self.t, self.g, self.changepoints)
 
     def at(self, steps) -> np.ndarray:
         """The clean goodness at ``steps``."""
         return np.interp(np.asarray(steps, float), self.t, self.g)
+
+
+def event_windows(t: np.ndarray, g: np.ndarray, events: list[float], frac: float = 0.03) -> list:
+    """Per event: the contiguous stretch around it where ``g`` is within ``frac`` of its range of
+    the value at the event."""
+    out = []
+    tol = frac * float(np.ptp(g))
+    for e in events:
+        i = int(np.argmin(np.abs(t - e)))
+        near = np.abs(g - g[i]) <= tol
+        lo = hi = i
+        while lo > 0 and near[lo - 1]:
+            lo -= 1
+        while hi < len(t) - 1 and near[hi + 1]:
+            hi += 1
+        out.append((float(t[lo]), float(t[hi])))
+    return out
 
 
 def transition(kind: str, t: np.ndarray, onset: float, duration: float, alpha: float = 1.0) -> np.ndarray:

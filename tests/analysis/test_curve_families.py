@@ -8,6 +8,7 @@ import pytest
 
 from benchmarks.families_benchmark import (
     format_table,
+    matched_pairs,
     score_families,
     score_reading,
     table_rows,
@@ -16,7 +17,9 @@ from benchmarks.families_benchmark import (
 )
 from phasescope.analysis import curve_noise
 from phasescope.analysis.curve_families import EVENT_FAMILIES, FAMILIES, NO_EVENT, family_curve
+from phasescope.analysis.curve_shapes import event_windows
 from phasescope.analysis.oracle import oracle_alarm
+from phasescope.analysis.synthetic import match_changepoints
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -99,6 +102,29 @@ def test_an_interval_that_misses_the_truth_is_not_covered_and_a_spare_find_is_fa
     mid = float(flat.steps[len(flat.steps) // 2])
     s = score_reading(flat, [*truth_detector(flat), {"label": "shift", "start_step": mid, "ci": (0, 1)}])
     assert (s["fp"], s["false_phase"], s["presence"]) == (1, 1, 0)
+
+
+def test_point_windows_pair_as_match_changepoints_counts():
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        true, found = (
+            list(rng.uniform(0, 100, rng.integers(0, 4))),
+            list(rng.uniform(0, 100, rng.integers(0, 5))),
+        )
+        tp, fp, fn = match_changepoints(true, found, 5.0)
+        pairs = matched_pairs([(t, t) for t in true], found, 5.0)
+        assert (len(pairs), len(found) - len(pairs), len(true) - len(pairs)) == (tp, fp, fn)
+
+
+def test_a_flat_top_is_one_window_and_a_sharp_turn_a_point():
+    t = np.linspace(0, 100, 1001)
+    flat_top = np.minimum(t / 40, 1.0) - np.maximum(t - 60, 0) / 40  # best from 40 to 60
+    assert event_windows(t, flat_top, [60.0]) == [
+        (pytest.approx(38.8, abs=0.15), pytest.approx(61.2, abs=0.15))
+    ]
+    sharp = np.minimum(t / 50, 2 - t / 50)
+    lo, hi = event_windows(t, sharp, [50.0])[0]
+    assert 48 < lo <= 50 <= hi < 52
 
 
 def test_clopper_pearson_upper_bound():
