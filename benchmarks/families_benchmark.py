@@ -249,25 +249,26 @@ def main(argv=None) -> None:
     ap.add_argument("--errors", type=int, default=15, help="misread curves to list")
     args = ap.parse_args(argv)
     detector = functools.partial(offline_detector, use_eval_n=not args.hide_eval_n)
-    t0 = time.perf_counter()
-    sums, wrong = score_families(detector, args.cases, args.seed, args.jobs, args.families)
-    print(
-        f"offline: {args.cases} curves per family and direction, seed {args.seed}; eval_n "
-        f"{'hidden' if args.hide_eval_n else 'given where known'}; F1 tolerance 5% of the span\n"
-    )
-    print(format_table(table_rows(sums)))
-    if wrong:
+    if args.cases:
+        t0 = time.perf_counter()
+        sums, wrong = score_families(detector, args.cases, args.seed, args.jobs, args.families)
         print(
-            f"\nmisread phase sets ({len(wrong)}; first {args.errors}: family, direction, case: truth → read)"
+            f"offline: {args.cases} curves per family and direction, seed {args.seed}; eval_n "
+            f"{'hidden' if args.hide_eval_n else 'given where known'}; F1 tolerance 5% of the span\n"
         )
-        for w in wrong[: args.errors]:
-            print(f"  {w[0]}, {w[1]}, #{w[2]}: {w[3]} → {w[4]}")
-    print(f"\n({time.perf_counter() - t0:.0f}s)")
+        print(format_table(table_rows(sums)))
+        if wrong:
+            print(
+                f"\nmisread phase sets ({len(wrong)}; first {args.errors}: family, direction, case: truth → read)"
+            )
+            for w in wrong[: args.errors]:
+                print(f"  {w[0]}, {w[1]}, #{w[2]}: {w[3]} → {w[4]}")
+        print(f"\n({time.perf_counter() - t0:.0f}s)")
     if args.online:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from families_online import main_online  # noqa: PLC0415 - a sibling script
 
-        main_online(args.online, args.seed, args.jobs, args.families, args.river)
+        main_online(args.online, args.seed, args.jobs, args.families, args.river, not args.hide_eval_n)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,12 @@ EVENTS = ("readapt", "overfit")
 DIRECTIONS = ("higher", "lower")
 
 
-def online_detector(curve) -> list:
-    """Today's online detector, fed the whole curve point by point."""
+def online_detector(curve, use_eval_n: bool = True) -> list:
+    """Today's online detector, fed the whole curve point by point (told ``eval_n`` where it
+    takes one and the curve has one)."""
     kw = {"direction": curve.direction}
-    if curve.eval_n and "eval_n" in inspect.signature(OnlineDetector.__init__).parameters:
+    takes = "eval_n" in inspect.signature(OnlineDetector.__init__).parameters
+    if use_eval_n and curve.eval_n and takes:
         kw["eval_n"] = curve.eval_n
     return OnlineDetector(**kw).run(curve.steps, curve.values)
 
@@ -107,19 +109,21 @@ def score_online(curve, events, baselines: dict) -> dict:
     return out
 
 
-def _task(cases, seed, river_path, task):
+def _task(cases, seed, river_path, use_eval_n, task):
     family, direction = task
     rng = np.random.default_rng([seed, zlib.crc32(family.encode()), DIRECTIONS.index(direction), 1])
     rows = []
     for _ in range(cases):
         curve = family_curve(family, rng, direction)
-        rows.append((family, score_online(curve, online_detector(curve), baseline_alarms(curve, river_path))))
+        events = online_detector(curve, use_eval_n)
+        rows.append(((family, direction), score_online(curve, events, baseline_alarms(curve, river_path))))
     return rows
 
 
-def run_online(cases: int, seed: int, jobs: int, families, river_path=None) -> list:
+def run_online(cases: int, seed: int, jobs: int, families, river_path=None, use_eval_n: bool = True) -> list:
+    """[((family, direction), scores of one curve)] for ``cases`` curves per family and direction."""
     tasks = [(f, d) for f in families for d in DIRECTIONS]
-    run = functools.partial(_task, cases, seed, river_path)
+    run = functools.partial(_task, cases, seed, river_path, use_eval_n)
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as ex:
             return [r for rows in ex.map(run, tasks) for r in rows]
@@ -151,33 +155,39 @@ def summarise(scores: list) -> dict:
     return out
 
 
-def main_online(cases: int, seed: int, jobs: int, families, river_path=None) -> None:
+def main_online(cases: int, seed: int, jobs: int, families, river_path=None, use_eval_n: bool = True) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from families_benchmark import upper95  # noqa: PLC0415 - sibling script
 
-    rows = run_online(cases, seed, jobs, families, river_path)
+    rows = run_online(cases, seed, jobs, families, river_path, use_eval_n)
     print(f"\nonline: {cases} curves per family and direction, seed {seed}; lags in % of the run (median)")
-    head = f"{'event':<8}{'family':<14}{'n+/n-':>9}{'lag':>8}{'oracle':>8}{'ratio':>7}{'missed':>8}{'early':>7}{'false':>7}"
-    print(head + "   baselines (lag % / ratio / false on no-event)")
-    groups = [f for f in families if f in EVENT_FAMILIES] + ["all"]
+    head = f"{'event':<8}{'family':<14}{'dir':<7}{'n+/n-':>9}{'lag':>7}{'oracle':>7}{'ratio':>7}"
+    print(head + f"{'missed':>7}{'early':>6}{'false':>6}   baselines: lag % / ratio / false on no-event %")
+    groups = [(f, d) for f in families if f in EVENT_FAMILIES for d in DIRECTIONS]
+    groups += [("all", d) for d in (*DIRECTIONS, "both")]
     for label in EVENTS:
-        for g in groups:
-            s = summarise([sc[label] for fam, sc in rows if g == "all" or fam == g])
-            if not s["n+"] and g != "all":
-                continue
-            extra = "  ".join(
-                f"{b}: {100 * s[f'{b} lag']:.1f}/{s[f'{b} ratio']:.2f}/{100 * s.get(f'{b} false', math.nan):.1f}"
-                for b in ("ADWIN", "PageHinkley")
-                if f"{b} lag" in s
-            )
+        for fam, d in groups:
+            s = summarise([sc[label] for (f, dd), sc in rows if fam in ("all", f) and d in ("both", dd)])
+            if s["n+"]:
+                print(f"{label:<8}{fam:<14}{d:<7}{_cells(s)}")
+        print()
+    for d in (*DIRECTIONS, "both"):
+        anyev = [sc["any"][0] for (f, dd), sc in rows if f in NO_EVENT and d in ("both", dd)]
+        if anyev:
+            k = sum(a == "false" for a in anyev)
             print(
-                f"{label:<8}{g:<14}{s['n+']:>4}/{s['n-']:<4}{100 * s['lag']:>8.1f}{100 * s['oracle']:>8.1f}"
-                f"{s['ratio']:>7.2f}{100 * s['miss']:>8.1f}{100 * s['early']:>7.1f}{100 * s['false']:>7.1f}   {extra}"
+                f"no-event curves ({d}) with any confirmed phase: {k}/{len(anyev)} = {k / len(anyev):.3f} "
+                f"(95% upper bound {upper95(k, len(anyev)):.3f})"
             )
-    anyev = [sc["any"][0] for fam, sc in rows if fam in NO_EVENT]
-    if anyev:
-        k = sum(a == "false" for a in anyev)
-        print(
-            f"\nno-event curves with any confirmed phase: {k}/{len(anyev)} = {k / len(anyev):.3f} "
-            f"(95% upper bound {upper95(k, len(anyev)):.3f})"
-        )
+
+
+def _cells(s: dict) -> str:
+    base = "  ".join(
+        f"{b}: {100 * s[f'{b} lag']:.1f}/{s[f'{b} ratio']:.2f}/{100 * s.get(f'{b} false', math.nan):.1f}"
+        for b in ("ADWIN", "PageHinkley")
+        if f"{b} lag" in s
+    )
+    return (
+        f"{s['n+']:>4}/{s['n-']:<4}{100 * s['lag']:>7.1f}{100 * s['oracle']:>7.1f}{s['ratio']:>7.2f}"
+        f"{100 * s['miss']:>7.1f}{100 * s['early']:>6.1f}{100 * s['false']:>6.1f}   {base}"
+    )

@@ -3,6 +3,8 @@ full numbers: benchmarks/families_benchmark.py)."""
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,32 @@ def test_the_oracle_confirms_a_real_change_fast_and_a_false_one_rarely():
         for _ in range(1000)
     )
     assert alarms <= 30
+
+
+def test_online_scoring_against_the_oracle():
+    from benchmarks.families_online import score_online, summarise, true_onset
+
+    c = family_curve("planted", np.random.default_rng(0))
+    while "overfit" not in c.phases:
+        c = family_curve("planted", np.random.default_rng(len(c.steps)))
+    onset = true_onset(c, "overfit")
+    assert onset == c.changepoints[-1]
+    late = types.SimpleNamespace(label="overfit", start_step=onset, confirmed_step=onset + 0.1 * c.span)
+    scores = score_online(c, [late], {})
+    kind, lag, oracle, _ = scores["overfit"]
+    assert kind == "lag" and lag == pytest.approx(0.1) and 0 < oracle < 1
+    assert score_online(c, [], {})["overfit"][0] == "miss"
+    s = summarise([scores["overfit"]])
+    assert s["ratio"] == pytest.approx(0.1 / oracle)
+    flat = family_curve("flat", np.random.default_rng(0))
+    assert score_online(flat, [late], {})["overfit"][0] == "false"
+    assert score_online(flat, [], {})["any"][0] == "clean"
+
+
+def test_the_benchmark_prints_its_table(capsys):
+    from benchmarks.families_benchmark import main
+
+    main(["--cases", "2", "--families", "planted", "flat"])
+    out = capsys.readouterr().out
+    rows = [line.split()[:2] for line in out.splitlines()]
+    assert ["planted", "higher"] in rows and ["flat", "lower"] in rows and ["all", "both"] in rows
