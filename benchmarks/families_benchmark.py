@@ -214,7 +214,8 @@ def table_rows(sums: dict) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = f"{'family':<14}{'dir':<7}{'curves':>7}{'F1':>8}{'presence':>10}{'coverage':>10}{'false ph':>10}{'≤ (95%)':>9}{'fp/curve':>10}"
+    head = f"{'family':<14}{'dir':<7}{'curves':>7}{'F1':>8}{'presence':>10}{'coverage':>10}"
+    head += f"{'false ph':>10}{'≤ (95%)':>9}{'fp/curve':>10}"
     lines = [head, "-" * len(head)]
     for r in rows:
         cells = (
@@ -259,7 +260,8 @@ def main(argv=None) -> None:
         print(format_table(table_rows(sums)))
         if wrong:
             print(
-                f"\nmisread phase sets ({len(wrong)}; first {args.errors}: family, direction, case: truth → read)"
+                f"\nmisread phase sets ({len(wrong)}; first {args.errors}: "
+                "family, direction, case: truth → read)"
             )
             for w in wrong[: args.errors]:
                 print(f"  {w[0]}, {w[1]}, #{w[2]}: {w[3]} → {w[4]}")

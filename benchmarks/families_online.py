@@ -14,9 +14,10 @@ detector that knows everything but the noise's draw). River's ADWIN and Page-Hin
 be imported (``--river DIR`` adds a folder holding it; it is no dependency of phasescope), are
 scored the same way with "the first drift flagged at or after the change" as their alarm (one
 flagged before it belongs to another change), and any drift flagged on a no-event curve as a
-false alarm: they name no phase, so this is generous to them. Page-Hinkley is fed the curve in noise units (told the noise, as the
-oracle is), with threshold 25 and delta 0.5: on no-event curves of another seed (123) that alarms
-on 1.7% of them (threshold 8: 26%); ADWIN (default delta 0.002) alarms on none.
+false alarm: they name no phase, so this is generous to them. Page-Hinkley is fed the curve in
+noise units (told the noise, as the oracle is), with threshold 25 and delta 0.5: on no-event
+curves of another seed (123) that alarms on 1.7% of them (threshold 8: 26%); ADWIN (default delta
+0.002) alarms on none.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/families_benchmark.py --cases 0 --online 10 --jobs 2
 """
@@ -86,7 +87,8 @@ def baseline_alarms(curve, river_path: str | None) -> dict[str, list[float]]:
 
 
 def score_online(curve, events, baselines: dict) -> dict:
-    """Per event: ('lag', mine, oracle, {baseline: lag}) / ('miss'|'early', oracle, {..}) / ('false'|'clean', {..})."""
+    """Per event: ('lag'|'miss'|'early', my lag, oracle lag, {baseline: lag}) on a curve with it,
+    ('false'|'clean', {baseline: alarmed}) on one without; 'any': a no-event curve's verdict."""
     span = curve.span
     out = {}
     for label in EVENTS:

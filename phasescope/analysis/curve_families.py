@@ -4,10 +4,10 @@
 or reward, "lower" a loss (an NLL on a fixed eval set, or the goodness mirrored about its start).
 Every curve carries its ground truth: ``changepoints`` (the events: the shift ends at the clean
 curve's worst point, overfit starts at its best point), ``phases`` (true labels in order,
-plateaus included), and ``neutral`` zones (the bends of smooth transitions, where a phase meets a
+plateaus included), ``neutral`` zones (the bends of smooth transitions, where a phase meets a
 plateau with no true corner) and a ``window`` per event (where the clean curve sits within 3% of
-its range of the extreme: a flat bottom or top); see ``curve_shapes``. Event families (variant drawn from full,
-no_overfit, no_shift, rise_only unless said otherwise):
+its range of the extreme: a flat bottom or top); see ``curve_shapes``. Event families (variant
+drawn from full, no_overfit, no_shift, rise_only unless said otherwise):
 
 - ``planted``: the segmenter's own generator (``synthetic.family_curve``, a family other than
   ``no_phase`` drawn at random): piecewise-linear or eased corners, Gaussian or binomial noise.
@@ -18,7 +18,7 @@ no_overfit, no_shift, rise_only unless said otherwise):
 - ``logistic``, ``exponential``, ``power_law``, ``two_speed``: transitions of that shape, Gaussian
   noise up to a third of the smallest change, 30-300 points on even, random or front-loaded steps.
 - ``rollout``: per-step group-mean rewards (8-64 rollouts, Bernoulli or graded), 1,000-2,000 steps;
-  the shift is a shallow dip (0.04-0.1 in reward) of the kind GRPO shows before a sustained rise.
+  the shift is a shallow dip (0.04-0.12 in reward) of the kind GRPO shows before a sustained rise.
 - ``early_peak``: 20-40 evaluations of a fixed eval set, no step-0 evaluation, the best point at
   the 3rd-8th evaluation, then a decline: improve -> overfit.
 - ``early_rise``: a small rise (1-2 noise sd, peaking at 2-5% of the run) just before the shift; it is
