@@ -21,8 +21,10 @@ and scored against the curve's ground truth. Per family, direction and overall:
 The detector is a function ``curve -> phases`` (objects or dicts with ``label``, ``start_step``,
 ``ci``), so a modified segmenter plugs in (``score_families(my_detector, ...)``);
 ``offline_detector`` is today's ``PhaseSegmenter`` + ``label_phases``, told the eval set's size
-where the curve has one (``--hide-eval-n``: never, as for a foreign log). ``--online N`` adds the
-online detector's lags against an oracle (``families_online``).
+where the curve has one (``--hide-eval-n``: never, as for a foreign log); ``--detector
+module:function`` reads with another (a module-level function, so that ``--jobs`` can pickle it).
+``--online N`` adds the online detector's lags against an oracle (``families_online``;
+``--online-detector module:function`` for another).
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/families_benchmark.py --cases 80 --seed 0 --jobs 2
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import sys
 import time
 import zlib
@@ -234,6 +237,14 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def load_function(spec: str):
+    """``package.module:function`` -> the function (a detector another branch provides)."""
+    module, _, name = spec.partition(":")
+    if not name:
+        raise SystemExit(f"--detector takes module:function, got {spec!r}")
+    return getattr(importlib.import_module(module), name)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=80, help="curves per family and direction")
@@ -248,8 +259,14 @@ def main(argv=None) -> None:
         "--river", default=None, help="a folder holding the river package (ADWIN, Page-Hinkley baselines)"
     )
     ap.add_argument("--errors", type=int, default=15, help="misread curves to list")
+    ap.add_argument(
+        "--detector", default=None, help="module:function reading a curve (default: offline_detector)"
+    )
+    ap.add_argument("--online-detector", default=None, help="module:function (curve, use_eval_n) -> events")
     args = ap.parse_args(argv)
     detector = functools.partial(offline_detector, use_eval_n=not args.hide_eval_n)
+    if args.detector:
+        detector = load_function(args.detector)
     if args.cases:
         t0 = time.perf_counter()
         sums, wrong = score_families(detector, args.cases, args.seed, args.jobs, args.families)
@@ -270,7 +287,10 @@ def main(argv=None) -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from families_online import main_online  # noqa: PLC0415 - a sibling script
 
-        main_online(args.online, args.seed, args.jobs, args.families, args.river, not args.hide_eval_n)
+        online = load_function(args.online_detector) if args.online_detector else None
+        main_online(
+            args.online, args.seed, args.jobs, args.families, args.river, not args.hide_eval_n, online
+        )
 
 
 if __name__ == "__main__":

@@ -163,11 +163,13 @@ def summarise(scores: list) -> dict:
     return out
 
 
-def main_online(cases: int, seed: int, jobs: int, families, river_path=None, use_eval_n: bool = True) -> None:
+def main_online(
+    cases: int, seed: int, jobs: int, families, river_path=None, use_eval_n: bool = True, detector=None
+) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from families_benchmark import upper95  # noqa: PLC0415 - sibling script
 
-    rows = run_online(cases, seed, jobs, families, river_path, use_eval_n)
+    rows = run_online(cases, seed, jobs, families, river_path, use_eval_n, detector)
     print(f"\nonline: {cases} curves per family and direction, seed {seed}; lags in % of the run (median)")
     head = f"{'event':<8}{'family':<14}{'dir':<7}{'n+/n-':>9}{'lag':>7}{'oracle':>7}{'ratio':>7}"
     print(head + f"{'missed':>7}{'early':>6}{'false':>6}   baselines: lag % / ratio / false on no-event %")
