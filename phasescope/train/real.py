@@ -39,6 +39,7 @@ from phasescope.lm import eos_ids, generate_ids, response_nll_sum
 from phasescope.runlog.problems import PAYLOAD_KEY, hashed_ids
 from phasescope.runlog.writer import write_json_atomic
 from phasescope.train.distributed import process_rank, world_size
+from phasescope.train.paired import paired_dataset
 from phasescope.train.setup import Setup, expert_set
 
 # --- model and tokenizer ------------------------------------------------------------------------------
@@ -379,9 +380,16 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
         "dtype": str(model.dtype).replace("torch.", ""),
         "chat_template": _use_chat(tokenizer, dc),
     }
+    # Per-prompt arms' RL prompts: the kept expert rows, each with its problem's answer; a demonstration
+    # counts as correct (reward 1.0: `mix_losses.py`).
+    answer_of = {render_prompt(tokenizer, dc, e.prompt): e.answer for e in expert}
+    paired = paired_dataset(
+        expert_prompts, [answer_of.get(p) for p in expert_prompts], [1.0] * len(expert_prompts)
+    )
     return Setup(
         model=model,
         tokenizer=tokenizer,
+        paired_dataset=paired if expert_prompts else None,
         train_dataset=Dataset.from_dict({"prompt": prompts, "answer": answers}),
         reward_funcs=[math_reward],
         expert=expert_set(tokenizer, expert_prompts, expert_responses, cfg, seed),
