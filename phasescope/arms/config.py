@@ -95,6 +95,11 @@ class ArmConfig:
         _check(self.mix in MIXES, f"mix {self.mix!r} is unknown; choose one of {tuple(MIXES)}")
         _check(self.gate >= 0, f"gate must be >= 0, got {self.gate}")
         _check(self.buffer_size >= 0, f"buffer_size must be >= 0, got {self.buffer_size}")
+        _check(
+            self.mix != "group" or self.weighting in ("luffy", "srft"),
+            f'mix "group" trains LUFFY\'s or SRFT\'s objective: weighting must be "luffy" or "srft", got '
+            f"{self.weighting!r}",
+        )
         for name, mix in (("luffy", "group"), ("srft", "group")):
             _check(
                 self.weighting != name or self.mix == mix,

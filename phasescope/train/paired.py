@@ -159,7 +159,7 @@ class PairedMixin:
             )
             rl = rl * both
             shares["rollout/clip_frac"] = clip * self._token_share(mask)
-            weight = expert_weights(arm, lp_e, advantage=_adv(e).reshape(-1, 1))
+            weight = expert_weights(arm, lp_e, ent_e, advantage=_adv(e).reshape(-1, 1))
         else:
             kept = mask * (~gated_rows(inputs, arm.gate)).unsqueeze(1) if arm.mix == "gate" else mask
             adv = inputs["mix_adv"] if arm.mix == "gate" else inputs["advantages"]
@@ -167,7 +167,7 @@ class PairedMixin:
             rl = rl * self._token_share(kept)
             shares["rollout/clip_frac"] = clip * self._token_share(kept)
             if e is not None:
-                weight = expert_weights(arm, lp_e)
+                weight = expert_weights(arm, lp_e, ent_e)
                 sft = sft_loss(lp_e, mask_e, weight) * self._token_share(mask_e)
         shares["train/grpo_loss"] = rl.detach()
         if sft is not None:
@@ -209,7 +209,7 @@ class PairedMixin:
         attend = e.get("completion_attention_mask", e["completion_mask"])
         self.model.zero_grad()
         logp, ent = self._logps(self.model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend)
-        weight = expert_weights(self.arm, logp)
+        weight = expert_weights(self.arm, logp, ent)
         loss = sft_loss(logp, e["completion_mask"], weight) * self._token_share(e["completion_mask"])
         if not torch.isfinite(loss.detach()):
             self.model.zero_grad()

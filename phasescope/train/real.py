@@ -30,6 +30,7 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from phasescope.arms import needs_rollouts
+from phasescope.arms.mixing import is_paired
 from phasescope.config import Config, DataConfig, ModelConfig
 from phasescope.data.mathcheck import has_boxed, is_correct, math_reward
 from phasescope.data.selection import draw_set, eval_sources, limit_expert
@@ -355,7 +356,8 @@ def _precision_and_generation(cfg: Config, dtype: torch.dtype) -> dict[str, Any]
 def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
     """Model, tokenizer, datasets, reward, expert set and evaluator for a real model (see module doc)."""
     rl, expert, evals, report = load_data(cfg, log=log)
-    if needs_rollouts(cfg.arms[arm_name], cfg.train.max_steps) and not rl:
+    arm = cfg.arms[arm_name]
+    if needs_rollouts(arm, cfg.train.max_steps) and not rl and not is_paired(arm):
         raise UsageError(f"arm {arm_name} has an RL term and needs data.rl_prompts")
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     dc = cfg.data
@@ -383,6 +385,11 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
     # Per-prompt arms' RL prompts: the kept expert rows, each with its problem's answer; a demonstration
     # counts as correct (reward 1.0: `mix_losses.py`).
     answer_of = {render_prompt(tokenizer, dc, e.prompt): e.answer for e in expert}
+    if is_paired(cfg.arms[arm_name]) and not all(answer_of.get(p) for p in expert_prompts):
+        raise UsageError(
+            f"arm {arm_name} trains RL on the expert problems (each with its own demonstration), so "
+            "data.expert needs an answer field; set data.answer_field for that source"
+        )
     paired = paired_dataset(
         expert_prompts, [answer_of.get(p) for p in expert_prompts], [1.0] * len(expert_prompts)
     )

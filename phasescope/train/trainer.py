@@ -245,7 +245,7 @@ class PhaseTrainer(PairedMixin, GRPOTrainer):
                 model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend
             )
             tokens += int(e["completion_mask"].sum())
-            weights = expert_weights(self.arm, logps_e)
+            weights = expert_weights(self.arm, logps_e, ent_e)
             sft = sft_loss(logps_e, e["completion_mask"], weights)
             sft = sft * self._token_share(e["completion_mask"])
             shares["train/sft_loss"] = sft.detach()
