@@ -1,6 +1,10 @@
-"""The arm registry: every arm is a μ schedule plus an expert-token weighting of the one trainer.
+"""The arm registry: every arm is a μ rule plus an expert-token weighting of the one trainer.
 
-    L = (1 − μ(step)) · L_GRPO + μ(step) · L_SFT,w
+    L = (1 − μ(step)) · L_GRPO + μ(step) · L_SFT,w        (μ rule "step": a per-step schedule)
+
+The per-prompt μ rules (LUFFY, SRFT, HPT, ReLIFT: μ decided per prompt from its group's rewards, or by
+a buffer) and the weights that read the entropy and the advantage are in `arms/mixing.py`; the
+`[arms.<name>]` tables and the built-in arms in `arms/config.py`.
 
 An arm's knobs live in `config.ArmConfig` (so an experiment file can override any field or define a
 new arm from the same knobs); what the knobs *mean* lives here, once:

@@ -149,17 +149,19 @@ class PairedMixin:
         rl = sft = None
         weight = None
         if arm.mix == "group" and arm.weighting == "srft":
-            rl, sft = srft_loss(logps, ent, inputs["mix_reward"] >= 1.0, mask, lp_e, ent_e, _adv(e), mask_e)
+            rl, sft = srft_loss(
+                logps, ent, inputs["mix_reward"] >= 1.0, mask, lp_e, ent_e, _adv(e, logps), mask_e
+            )
             rl, sft = rl * both, sft * self._token_share(mask_e)
             weight = expert_weights(arm, lp_e, row_entropy(ent_e, mask_e))
         elif arm.mix == "group":
-            adv_e, eps = _adv(e), self.args.epsilon
+            adv_e, eps = _adv(e, logps), self.args.epsilon
             rl, clip = luffy_loss(
                 logps, old, inputs["mix_adv"], mask, lp_e, adv_e, mask_e, eps, is_ratio=self._is_ratio(inputs)
             )
             rl = rl * both
             shares["rollout/clip_frac"] = clip * self._token_share(mask)
-            weight = expert_weights(arm, lp_e, ent_e, advantage=_adv(e).reshape(-1, 1))
+            weight = expert_weights(arm, lp_e, ent_e, advantage=_adv(e, logps).reshape(-1, 1))
         else:
             kept = mask * (~gated_rows(inputs, arm.gate)).unsqueeze(1) if arm.mix == "gate" else mask
             adv = inputs["mix_adv"] if arm.mix == "gate" else inputs["advantages"]
@@ -207,10 +209,12 @@ class PairedMixin:
         mine = take[acc.process_index :: acc.num_processes]
         e = self.demo_rows(mine)
         attend = e.get("completion_attention_mask", e["completion_mask"])
+        model = self.model_wrapped  # DDP's wrapper, so that the gradients are averaged over processes
         self.model.zero_grad()
-        logp, ent = self._logps(self.model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend)
-        weight = expert_weights(self.arm, logp, ent)
-        loss = sft_loss(logp, e["completion_mask"], weight) * self._token_share(e["completion_mask"])
+        with self.compute_loss_context_manager():
+            logp, ent = self._logps(model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend)
+            weight = expert_weights(self.arm, logp, ent)
+            loss = sft_loss(logp, e["completion_mask"], weight) * self._token_share(e["completion_mask"])
         if not torch.isfinite(loss.detach()):
             self.model.zero_grad()
             return
@@ -245,9 +249,10 @@ def gated_rows(inputs, gate: int) -> torch.Tensor:
     return gated(inputs["mix_group_correct"], gate)
 
 
-def _adv(expert: dict | None) -> torch.Tensor:
+def _adv(expert: dict | None, like: torch.Tensor) -> torch.Tensor:
+    """The demonstrations' advantages (D,), or none on `like`'s device when the micro-batch holds no demo."""
     if expert is None:
-        return torch.zeros(0)
+        return like.new_zeros(0)
     return expert["adv"]
 
 

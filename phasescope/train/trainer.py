@@ -14,6 +14,8 @@ What it adds to `trl.GRPOTrainer` (tested with TRL 1.16):
   does not implement are refused when the trainer is built (`fidelity.py`);
 - per-step metrics are written by phasescope (`on_row`; every key is defined in `phasescope/metrics.py`),
   every row with the run's cumulative `budget/*` (`budget.py`: observation only, saved in checkpoints);
+- an arm whose μ is per prompt (LUFFY, SRFT, HPT, ReLIFT: `arms/mixing.py`) trains each RL prompt with its
+  own demonstration instead of the expert stream (`paired.py`, objectives in `mix_losses.py`);
 - a schedule whose μ reads online phases (chord_phase) gets them from a `PhaseTracker` the trainer
   feeds with every row that holds the watched metric (`arms.watched_metric`); a dev metric's dev split
   is evaluated with the held-out sets (`EvalCallback`'s `dev`), which never steer anything.
