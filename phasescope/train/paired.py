@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers import TrainerCallback
 
@@ -31,6 +32,7 @@ from phasescope.arms.mixing import buffer_size, gated, is_paired, row_entropy
 from phasescope.lm import encode_from_start
 from phasescope.train.losses import grpo_loss, masked_mean, sft_loss
 from phasescope.train.mix_losses import group_advantages, luffy_loss, srft_loss, sum_terms
+from phasescope.train.probes import expert_token_stats
 
 
 def paired_dataset(prompts: list[str], answers: list, responses_reward: list[float]) -> Dataset:
@@ -128,8 +130,11 @@ class PairedMixin:
     # --- the loss ------------------------------------------------------------------------------------
 
     def paired_loss(self, model, inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, float]]:
-        """(this process's share of the loss, shares to sum over processes, stats) of a per-prompt arm."""
-        arm, shares, stats = self.arm, {}, {}
+        """(this process's share of the loss, shares to sum over processes, stats) of a per-prompt arm.
+
+        Every process makes the same collective calls whatever demonstrations it holds (one may hold
+        none): the shares have the same keys everywhere, and the expert statistics gather token lists."""
+        arm, shares = self.arm, {}
         mask = inputs["completion_mask"]
         logps, ent = self._logps(
             model, inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], mask
@@ -137,52 +142,70 @@ class PairedMixin:
         old = inputs.get("old_per_token_logps")
         old = logps.detach() if old is None else old
         e = inputs.get("expert")
-        lp_e = ent_e = mask_e = None
-        if e is not None:
-            attend = e.get("completion_attention_mask", e["completion_mask"])
-            lp_e, ent_e = self._logps(model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend)
-            mask_e = e["completion_mask"]
-        else:
-            mask_e = mask.new_zeros((0, 1))
-            lp_e = ent_e = logps.new_zeros((0, 1))
+        lp_e, ent_e, mask_e = self.demo_logps(model, e, logps)
+        adv_e = _adv(e, lp_e)
+        share_r, share_e = self._token_share(mask), self._token_share(mask_e)
         both = self._token_share(torch.cat([mask.flatten(), mask_e.flatten()]))
-        rl = sft = None
-        weight = None
+        sft = None
         if arm.mix == "group" and arm.weighting == "srft":
-            rl, sft = srft_loss(
-                logps, ent, inputs["mix_reward"] >= 1.0, mask, lp_e, ent_e, _adv(e, logps), mask_e
-            )
-            rl, sft = rl * both, sft * self._token_share(mask_e)
+            rl, sft = srft_loss(logps, ent, inputs["mix_reward"] >= 1.0, mask, lp_e, ent_e, adv_e, mask_e)
+            rl, sft = rl * both, sft * share_e
             weight = expert_weights(arm, lp_e, row_entropy(ent_e, mask_e))
         elif arm.mix == "group":
-            adv_e, eps = _adv(e, logps), self.args.epsilon
+            eps, is_ratio = self.args.epsilon, self._is_ratio(inputs)
             rl, clip = luffy_loss(
-                logps, old, inputs["mix_adv"], mask, lp_e, adv_e, mask_e, eps, is_ratio=self._is_ratio(inputs)
+                logps, old, inputs["mix_adv"], mask, lp_e, adv_e, mask_e, eps, is_ratio=is_ratio
             )
             rl = rl * both
-            shares["rollout/clip_frac"] = clip * self._token_share(mask)
-            weight = expert_weights(arm, lp_e, ent_e, advantage=_adv(e, logps).reshape(-1, 1))
+            shares["rollout/clip_frac"] = clip * share_r
+            weight = expert_weights(arm, lp_e, ent_e, advantage=adv_e.reshape(-1, 1))
         else:
             kept = mask * (~gated_rows(inputs, arm.gate)).unsqueeze(1) if arm.mix == "gate" else mask
             adv = inputs["mix_adv"] if arm.mix == "gate" else inputs["advantages"]
             rl, clip = grpo_loss(logps, old, adv, kept, self.args.epsilon, self._is_ratio(inputs))
-            rl = rl * self._token_share(kept)
-            shares["rollout/clip_frac"] = clip * self._token_share(kept)
-            if e is not None:
-                weight = expert_weights(arm, lp_e, ent_e)
-                sft = sft_loss(lp_e, mask_e, weight) * self._token_share(mask_e)
+            share_k = self._token_share(kept)
+            rl = rl * share_k
+            shares["rollout/clip_frac"] = clip * share_k
+            weight = expert_weights(arm, lp_e, ent_e)
+            if arm.mix == "gate":
+                sft = sft_loss(lp_e, mask_e, weight) * share_e if e is not None else logps.new_zeros(())
         shares["train/grpo_loss"] = rl.detach()
-        if sft is not None:
+        if sft is not None:  # dropped from the row when no process trained a demonstration
             shares["train/sft_loss"] = sft.detach()
-        shares["rollout/entropy"] = masked_mean(ent.detach(), mask) * self._token_share(mask)
-        shares["rollout/p_mean"] = masked_mean(logps.detach().exp(), mask) * self._token_share(mask)
+        shares["rollout/entropy"] = masked_mean(ent.detach(), mask) * share_r
+        shares["rollout/p_mean"] = masked_mean(logps.detach().exp(), mask) * share_r
         shares.update(self.mix_share_counts(inputs, mask_e))
-        if e is not None and mask_e.sum() > 0:
-            stats.update(self._expert_stats(lp_e, mask_e, ent_e))
-            stats["expert/weight_mean"] = float(masked_mean(weight.detach().float(), mask_e))
-        loss = sum_terms(rl, sft)
+        shares["mix/demos"] = mask_e.sum().float()
         shares["tokens"] = (mask.sum() + mask_e.sum()).float()
-        return loss, shares, stats
+        stats = self.demo_stats(lp_e, mask_e, ent_e, weight)
+        return sum_terms(rl, sft if e is not None else None), shares, stats
+
+    def demo_logps(self, model, e: dict | None, logps: torch.Tensor):
+        """(log p, entropy, mask) of the micro-batch's demonstrations. With several processes, one
+        without demonstrations scores a fully masked placeholder row (expert row 0, not charged to the
+        budget), so that every process runs the same forward passes under DDP."""
+        if e is None and self.accelerator.num_processes > 1:
+            e = {**self.demo_rows([0])}
+            e["completion_mask"] = torch.zeros_like(e["completion_mask"])
+        if e is None:
+            empty = logps.new_zeros((0, 1))
+            return empty, empty, empty.long()
+        attend = e.get("completion_attention_mask", e["completion_mask"])
+        lp_e, ent_e = self._logps(model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend)
+        return lp_e, ent_e, e["completion_mask"]
+
+    def demo_stats(self, lp_e, mask_e, ent_e, weight) -> dict[str, float]:
+        """expert/* and expert/weight_mean over every process's demonstration tokens ({} when none)."""
+        sel = mask_e.bool()
+        tokens = torch.stack([x.detach().float()[sel] for x in (lp_e, ent_e, weight)])
+        if self.accelerator.num_processes > 1:
+            tokens = torch.cat([t.to(tokens.device) for t in gather_object([tokens.cpu()])], dim=1)
+        if tokens.size(1) == 0:
+            return {}
+        ones = torch.ones_like(tokens[:1])
+        out = expert_token_stats(tokens[:1], ones, tokens[1:2], self.divergent_threshold)
+        out["expert/weight_mean"] = float(tokens[2].mean())
+        return out
 
     def mix_share_counts(self, inputs, mask_e) -> dict[str, torch.Tensor]:
         """Counts whose global sums give train/mu (`arms/mixing.py`): gate, the gated rows' share of the
@@ -249,10 +272,11 @@ def gated_rows(inputs, gate: int) -> torch.Tensor:
     return gated(inputs["mix_group_correct"], gate)
 
 
-def _adv(expert: dict | None, like: torch.Tensor) -> torch.Tensor:
-    """The demonstrations' advantages (D,), or none on `like`'s device when the micro-batch holds no demo."""
-    if expert is None:
-        return like.new_zeros(0)
+def _adv(expert: dict | None, lp_e: torch.Tensor) -> torch.Tensor:
+    """The demonstrations' advantages (D,): LUFFY's and SRFT's, else 0 for each row of `lp_e` (none, or
+    a masked placeholder row)."""
+    if expert is None or "adv" not in expert:
+        return lp_e.new_zeros(lp_e.size(0))
     return expert["adv"]
 
 

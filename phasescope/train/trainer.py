@@ -268,6 +268,8 @@ class PhaseTrainer(PairedMixin, GRPOTrainer):
         if "mix/rows" in summed:  # a per-prompt μ: the expert's share (`arms/mixing.py`)
             rows, expert = summed.pop("mix/rows"), summed.pop("mix/expert")
             stats["train/mu"] = expert / rows if rows else 0.0
+            if not summed.pop("mix/demos"):  # no process trained a demonstration: no SFT term
+                summed.pop("train/sft_loss", None)
         stats.update({k: v for k, v in summed.items() if not k.startswith(COST_PREFIX)})
         loss = mixed * self.accelerator.num_processes
         if not torch.isfinite(loss.detach()):
