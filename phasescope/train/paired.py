@@ -14,12 +14,15 @@ For an arm whose μ rule is per prompt (`arms.mixing.is_paired`):
   (newest first, as ReLIFT's ``DataProto.concat([new, buffer])``); once it holds `buffer_size` rows, one
   SFT update on the newest of them follows that step's RL update (`BufferPass`, before evaluation), at
   train.sft_lr, counted in budget/updates, samples and tokens.
-Departures are listed in `mix_losses.py`; ReLIFT's SFT update uses the RL update's optimizer (Adam
+On several processes every process makes the same collective calls and forward passes whatever it
+holds: one without a demonstration (or without a buffered row) scores a fully masked placeholder row,
+which adds nothing to the loss or the budget. Departures are listed in `mix_losses.py`; ReLIFT's SFT update uses the RL update's optimizer (Adam
 moments shared; ReLIFT builds a second optimizer) and no warm-up.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -230,21 +233,32 @@ class PairedMixin:
         take, self.relift_buffer = self.relift_buffer[:size], self.relift_buffer[size:]
         acc = self.accelerator
         mine = take[acc.process_index :: acc.num_processes]
-        e = self.demo_rows(mine)
+        e = self.demo_rows(mine or take[:1])  # a process with no row scores a masked placeholder (DDP)
+        mask = e["completion_mask"] if mine else torch.zeros_like(e["completion_mask"])
         attend = e.get("completion_attention_mask", e["completion_mask"])
         model = self.model_wrapped  # DDP's wrapper, so that the gradients are averaged over processes
         self.model.zero_grad()
         with self.compute_loss_context_manager():
             logp, ent = self._logps(model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend)
             weight = expert_weights(self.arm, logp, ent)
-            loss = sft_loss(logp, e["completion_mask"], weight) * self._token_share(e["completion_mask"])
-        if not torch.isfinite(loss.detach()):
+            loss = sft_loss(logp, mask, weight) * self._token_share(mask)
+        tokens = (e["prompt_mask"].sum() + attend.sum()) * bool(mine)
+        summed = self._sum_over_processes({"loss": loss.detach(), "tokens": tokens})
+        if not math.isfinite(summed["loss"]):  # every process skips alike
             self.model.zero_grad()
             return
         acc.backward(loss * acc.num_processes)
         if self.args.max_grad_norm:
             acc.clip_grad_norm_(self.model.parameters(), self.args.max_grad_norm)
-        lr = self.sft_lr if self.sft_lr is not None else self.args.learning_rate
+        self._step_at(self.sft_lr if self.sft_lr is not None else self.args.learning_rate)
+        self.budget.add_update({"expert_rows": len(take), "expert_tokens": summed["tokens"]})
+        stats = self._step_stats
+        stats.update(self.demo_stats(logp, mask, ent, weight))
+        stats["train/sft_loss"] = summed["loss"]
+        stats["train/mu"] = len(take) / (len(take) + self._prompts_per_step())
+
+    def _step_at(self, lr: float) -> None:
+        """One optimizer step at learning rate `lr` (the scheduler's rate is restored), then zero the gradients."""
         saved = [g["lr"] for g in self.optimizer.param_groups]
         for g in self.optimizer.param_groups:
             g["lr"] = lr
@@ -252,15 +266,6 @@ class PairedMixin:
         for g, v in zip(self.optimizer.param_groups, saved):
             g["lr"] = v
         self.model.zero_grad()
-        summed = self._sum_over_processes(
-            {"loss": loss.detach(), "tokens": e["prompt_mask"].sum() + attend.sum()}
-        )
-        self.budget.add_update({"expert_rows": len(take), "expert_tokens": summed["tokens"]})
-        stats = self._step_stats
-        stats.update(self._expert_stats(logp, e["completion_mask"], ent))
-        stats["expert/weight_mean"] = float(masked_mean(weight.float(), e["completion_mask"]))
-        stats["train/sft_loss"] = summed["loss"]
-        stats["train/mu"] = len(take) / (len(take) + self._prompts_per_step())
 
     def _prompts_per_step(self) -> int:
         rows = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps

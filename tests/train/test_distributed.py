@@ -117,7 +117,7 @@ def test_two_processes_match_one_for_a_per_prompt_arm(arm, tmp_path, tiny_cache,
     SFT update are the same on both."""
     from phasescope.world import build_world
 
-    sets = tiny_world + SETS + ["arms.relift.buffer_size=2"]
+    sets = tiny_world + SETS + ["arms.relift.buffer_size=3"]  # odd: the processes hold 2 and 1 rows
     build_world(load_config(None, sets).world, log=lambda *_: None)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO)}
     env.pop("WORLD_SIZE", None)
@@ -137,7 +137,7 @@ def test_two_processes_match_one_for_a_per_prompt_arm(arm, tmp_path, tiny_cache,
         for key in ("train/loss", "train/grpo_loss", "train/sft_loss", "expert/nll"):
             if key in a:
                 assert b[key] == pytest.approx(a[key], rel=1e-2, abs=1e-5), (arm, a["step"], key)
-    if arm == "relift":  # the buffer filled and its SFT update ran (2 demonstrations: one more update)
+    if arm == "relift":  # the buffer filled and its SFT update ran (3 demonstrations: one more update)
         assert r1[-1]["budget/updates"] > 2
     w1, w2 = torch.load(tmp_path / "w1.pt"), torch.load(tmp_path / "w2.pt")
     for k in w1:
