@@ -11,6 +11,7 @@ For an arm whose μ rule is per prompt (`arms.mixing.is_paired`):
 - the loss is the arm's objective (`mix_losses.py`), and the demonstrations are the micro-batch's
   ``expert`` rows, so `budget.update_cost` counts them as expert rows and tokens;
 - ReLIFT (mix buffer): the demonstrations of prompts with at most `gate` correct rollouts join a buffer
+  (kept in checkpoints by `BufferKeeper`)
   (newest first, as ReLIFT's ``DataProto.concat([new, buffer])``); once it holds `buffer_size` rows, one
   SFT update on the newest of them follows that step's RL update (`BufferPass`, before evaluation), at
   train.sft_lr, counted in budget/updates, samples and tokens.
@@ -29,6 +30,7 @@ import torch
 from accelerate.utils import gather_object
 from datasets import Dataset
 from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
 from phasescope.arms import expert_weights
 from phasescope.arms.mixing import buffer_size, gated, is_paired, row_entropy
@@ -293,3 +295,22 @@ class BufferPass(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.trainer.buffer_pass()
+
+
+class BufferKeeper(TrainerCallback, ExportableState):
+    """ReLIFT's buffer in each checkpoint (``trainer_state.json``, ``stateful_callbacks``), loaded back
+    before the first update of a resumed run, so that it trains the SFT updates of the uninterrupted
+    run (as `budget.BudgetKeeper` does for the budgets)."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def state(self) -> dict[str, Any]:
+        return {"args": {}, "attributes": {"buffer": list(self.trainer.relift_buffer)}}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        stored = state.stateful_callbacks.get(type(self).__name__) if state.global_step else None
+        if isinstance(stored, list):
+            stored = stored[-1] if stored else None
+        if stored:
+            self.trainer.relift_buffer[:] = [int(i) for i in stored.get("attributes", {}).get("buffer", [])]

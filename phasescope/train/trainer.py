@@ -59,7 +59,7 @@ from phasescope.train.eval_callback import EvalCallback, evaluate_in_eval_mode  
 from phasescope.train.expert_order import stream_position
 from phasescope.train.fidelity import refuse_unsupported
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
-from phasescope.train.paired import BufferPass, PairedMixin
+from phasescope.train.paired import BufferKeeper, BufferPass, PairedMixin
 from phasescope.train.probes import expert_token_stats
 from phasescope.train.schedules import lr_factor
 
@@ -108,6 +108,7 @@ class PhaseTrainer(PairedMixin, GRPOTrainer):
         self.add_callback(NonFiniteGuard(self))
         if getattr(arm, "mix", "step") == "buffer":  # ahead of EvalCallback: evaluate after the SFT update
             self.add_callback(BufferPass(self))
+            self.add_callback(BufferKeeper(self))
         self.add_callback(BudgetKeeper())  # ahead of the marker: a checkpoint is complete with its totals
         self.add_callback(CheckpointMarker(self))
 
