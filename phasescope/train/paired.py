@@ -17,8 +17,9 @@ For an arm whose μ rule is per prompt (`arms.mixing.is_paired`):
   train.sft_lr, counted in budget/updates, samples and tokens.
 On several processes every process makes the same collective calls and forward passes whatever it
 holds: one without a demonstration (or without a buffered row) scores a fully masked placeholder row,
-which adds nothing to the loss or the budget. Departures are listed in `mix_losses.py`; ReLIFT's SFT update uses the RL update's optimizer (Adam
-moments shared; ReLIFT configures a separate SFT optimizer, ``optim.sft``) and no warm-up.
+which adds nothing to the loss or the budget. Departures are listed in `mix_losses.py`; ReLIFT's SFT
+update uses the RL update's optimizer (Adam moments shared; ReLIFT configures a separate SFT optimizer,
+``optim.sft``) and no warm-up.
 """
 
 from __future__ import annotations
