@@ -115,7 +115,13 @@ TRAIN = Group(
             "L_SFT,w: token-mean NLL of the expert tokens, each weighted by the arm's weighting "
             "(none, φ or IS); absent when μ = 0.",
         ),
-        M("train/mu", "μ of the update (the arm's schedule at this step); at step 0, μ(0)."),
+        M(
+            "train/mu",
+            "μ of the update (the arm's schedule at this step); at step 0, μ(0). Per-prompt arms "
+            "(docs/arms.md): hpt, the share of prompts trained on their demonstration; luffy/srft, the "
+            "demonstrations' share of the rows, 1/(K + 1); relift, the buffered demonstrations' share of the "
+            "step's prompts and demonstrations (0 on a step without its SFT update); at step 0, 0.5.",
+        ),
         M(
             "train/lr",
             "Learning rate of this update (`train.sft_lr` for pure-SFT updates, else `train.learning_rate`, "
@@ -144,6 +150,11 @@ ROLLOUT = Group(
         ),
         M("rollout/response_length", "Mean rollout length in tokens."),
         M("rollout/entropy", "Mean policy entropy (nats) over rollout tokens."),
+        M(
+            "rollout/p_mean",
+            "Mean p = π_θ(token) over the rollout tokens, as the loss sees them (the counterpart of "
+            "`expert/p_mean`).",
+        ),
         M(
             "rollout/clip_frac",
             "Share of rollout tokens whose importance ratio the PPO clip (ε = `train.epsilon`) cut off.",
@@ -178,7 +189,15 @@ EXPERT = Group(
     "expert/: the expert rows of this update",
     "Every update with an SFT term (μ > 0), from the expert rows the trainer already scores "
     "(no extra forward pass); noisy, as the rows change every step. Absent when μ = 0.",
-    tuple(M(f"expert/{k}", d) for k, d in _TOKEN_STATS),
+    tuple(M(f"expert/{k}", d) for k, d in _TOKEN_STATS)
+    + (
+        M(
+            "expert/weight_mean",
+            "Mean expert-token weight (the detached factor on −∇log p of the arm's expert term, times "
+            "`sft_weight`): 1 plain SFT, φ CHORD-φ, sg(p) DFT, Â·γp/(p + γ)² LUFFY, 0.5·sg(e^−H) SRFT's "
+            "SFT term. Per-prompt arms: on updates that train demonstrations.",
+        ),
+    ),
 )
 
 PROBE = Group(

@@ -32,8 +32,10 @@ from phasescope.report.marks import base_level, binomial_band, draw_base, draw_s
 # (CHORD-φ's control arms included) has a colour and a line style of its own.
 OKABE_ITO = ["#D55E00", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000", "#999999"]
 OKABE_ITO += ["#882255", "#44AA99", "#332288"]
+OKABE_ITO += ["#117733", "#DDCC77", "#AA4499", "#88CCEE", "#661100", "#6699CC"]  # issue 24's six arms
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)), (0, (3, 1, 1, 1))]
 LINESTYLES += [(0, (5, 5)), (0, (3, 5, 1, 5)), (0, (1, 3))]
+LINESTYLES += [(0, (7, 3)), (0, (2, 2)), (0, (6, 2, 2, 2)), (0, (4, 4)), (0, (9, 3, 3, 3)), (0, (2, 4))]
 # Phase spans are named in text on every panel, so their tints need not be colour-blind distinct;
 # they are kept out of the arm palette so a shaded span never reads as an arm.
 PHASE_COLORS = dict(zip(PHASES, ["#F2A0A0", "#9FD5A5", "#C6B0E3", "#A6CBE8", "#D9D9D9"]))

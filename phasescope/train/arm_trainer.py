@@ -14,6 +14,7 @@ from typing import Any
 from transformers import PrinterCallback, ProgressCallback
 
 from phasescope.arms import stage_at, watches_dev
+from phasescope.arms.mixing import is_paired
 from phasescope.config import Config
 from phasescope.train.dev import dev_evaluator
 from phasescope.train.evaluate import with_problem_log
@@ -45,7 +46,7 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=Non
         model=setup.model,
         reward_funcs=setup.reward_funcs,
         args=args,
-        train_dataset=setup.train_dataset,
+        train_dataset=setup.paired_dataset if is_paired(arm) else setup.train_dataset,
         processing_class=setup.tokenizer,
         arm=arm,
         expert=setup.expert,

@@ -30,15 +30,17 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from phasescope.arms import needs_rollouts
+from phasescope.arms.mixing import is_paired
 from phasescope.config import Config, DataConfig, ModelConfig
 from phasescope.data.mathcheck import has_boxed, is_correct, math_reward
 from phasescope.data.selection import draw_set, eval_sources, limit_expert
-from phasescope.data.sources import Example, prompt_overlap
+from phasescope.data.sources import Example, draw_examples, prompt_overlap
 from phasescope.errors import UsageError
 from phasescope.lm import eos_ids, generate_ids, response_nll_sum
 from phasescope.runlog.problems import PAYLOAD_KEY, hashed_ids
 from phasescope.runlog.writer import write_json_atomic
 from phasescope.train.distributed import process_rank, world_size
+from phasescope.train.paired import paired_dataset
 from phasescope.train.setup import Setup, expert_set
 
 # --- model and tokenizer ------------------------------------------------------------------------------
@@ -250,9 +252,12 @@ def _drawn_report(source: str, drawn) -> dict[str, Any]:
 
 
 def load_data(
-    cfg: Config, log=print
+    cfg: Config, log=print, answers: bool = False
 ) -> tuple[list[Example], list[Example], list[tuple[str, list[Example]]], dict]:
     """RL prompts, expert rows, named held-out sets, and a report of sizes, skips and overlaps.
+
+    `answers`: the expert rows need their answers too (a per-prompt arm's RL prompts are the expert
+    problems); rows without one are then skipped, which can change the expert subset.
 
     Each subset is `data.selection.draw_set`'s, the rule the preflight counts with.
     """
@@ -262,6 +267,11 @@ def load_data(
     expert: list[Example] = []
     if dc.expert:
         drawn = draw_set(dc, "expert", dc.expert)
+        if answers:  # a per-prompt arm scores rollouts of the expert problems: their answers are needed
+            common = {"prompt_field": dc.prompt_field, "seed": dc.seed, "limit": dc.n_expert}
+            drawn = draw_examples(
+                dc.expert, response_field=dc.response_field, answer_field=dc.answer_field, **common
+            )
         expert = drawn.examples
         report["expert"] = _drawn_report(dc.expert, drawn)
     if dc.rl_prompts:
@@ -353,8 +363,9 @@ def _precision_and_generation(cfg: Config, dtype: torch.dtype) -> dict[str, Any]
 
 def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
     """Model, tokenizer, datasets, reward, expert set and evaluator for a real model (see module doc)."""
-    rl, expert, evals, report = load_data(cfg, log=log)
-    if needs_rollouts(cfg.arms[arm_name], cfg.train.max_steps) and not rl:
+    rl, expert, evals, report = load_data(cfg, log=log, answers=is_paired(cfg.arms[arm_name]))
+    arm = cfg.arms[arm_name]
+    if needs_rollouts(arm, cfg.train.max_steps) and not rl and not is_paired(arm):
         raise UsageError(f"arm {arm_name} has an RL term and needs data.rl_prompts")
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     dc = cfg.data
@@ -379,9 +390,21 @@ def hf_setup(cfg: Config, arm_name: str, seed: int, log=print) -> Setup:
         "dtype": str(model.dtype).replace("torch.", ""),
         "chat_template": _use_chat(tokenizer, dc),
     }
+    # Per-prompt arms' RL prompts: the kept expert rows, each with its problem's answer; a demonstration
+    # counts as correct (reward 1.0: `mix_losses.py`).
+    answer_of = {render_prompt(tokenizer, dc, e.prompt): e.answer for e in expert}
+    if is_paired(cfg.arms[arm_name]) and not all(answer_of.get(p) for p in expert_prompts):
+        raise UsageError(
+            f"arm {arm_name} trains RL on the expert problems (each with its own demonstration), so "
+            "data.expert needs an answer field; set data.answer_field for that source"
+        )
+    paired = paired_dataset(
+        expert_prompts, [answer_of.get(p) for p in expert_prompts], [1.0] * len(expert_prompts)
+    )
     return Setup(
         model=model,
         tokenizer=tokenizer,
+        paired_dataset=paired if expert_prompts else None,
         train_dataset=Dataset.from_dict({"prompt": prompts, "answer": answers}),
         reward_funcs=[math_reward],
         expert=expert_set(tokenizer, expert_prompts, expert_responses, cfg, seed),

@@ -17,6 +17,7 @@ from datasets import Dataset
 
 from phasescope.config import Config
 from phasescope.train.evaluate import make_world_evaluator
+from phasescope.train.paired import paired_dataset
 from phasescope.train.trainer import ExpertSet
 from phasescope.world import build_world
 from phasescope.world.base import load_base
@@ -42,6 +43,9 @@ class Setup:
     """Extra PhaseTrainer arguments (a peft_config for LoRA)."""
     data_report: dict[str, Any] | None = None
     """Sizes, skips and overlaps of real data (written to data.json), None for the world."""
+    paired_dataset: Any = None
+    """The RL prompts of a per-prompt arm (LUFFY, SRFT, HPT, ReLIFT): the expert set's problems, row i
+    being expert row i (`train/paired.py`); None when there is no expert set."""
 
 
 def expert_set(tokenizer, prompts: list[str], responses: list[str], cfg: Config, seed: int):
@@ -64,6 +68,13 @@ def world_setup(cfg: Config, seed: int) -> Setup:
         texts = ["".join(tokenizer.convert_ids_to_tokens(ids)) for ids in completion_ids]
         return [1.0 if parse_answer(t) == a else 0.0 for t, a in zip(texts, answer)]
 
+    expert_problems = world.splits.expert
+    prompts, responses = world.expert_pairs
+    paired = paired_dataset(
+        prompts,
+        [p.answer for p in expert_problems],
+        [float(parse_answer(r) == p.answer) for r, p in zip(responses, expert_problems)],
+    )
     evaluator = make_world_evaluator(
         tokenizer, world.splits, tc.max_completion_length, tc.temperature, cfg.world.digits, seed
     )
@@ -78,4 +89,5 @@ def world_setup(cfg: Config, seed: int) -> Setup:
         # The embedded world trains in fp32: TRL's GRPOConfig defaults to bf16 autocast, which on a CPU
         # without bf16 matrix units is several times slower and less precise.
         grpo_kwargs={"bf16": False, "fp16": False},
+        paired_dataset=paired,
     )

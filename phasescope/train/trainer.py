@@ -14,6 +14,8 @@ What it adds to `trl.GRPOTrainer` (tested with TRL 1.16):
   does not implement are refused when the trainer is built (`fidelity.py`);
 - per-step metrics are written by phasescope (`on_row`; every key is defined in `phasescope/metrics.py`),
   every row with the run's cumulative `budget/*` (`budget.py`: observation only, saved in checkpoints);
+- an arm whose μ is per prompt (LUFFY, SRFT, HPT, ReLIFT: `arms/mixing.py`) trains each RL prompt with its
+  own demonstration instead of the expert stream (`paired.py`, objectives in `mix_losses.py`);
 - a schedule whose μ reads online phases (chord_phase) gets them from a `PhaseTracker` the trainer
   feeds with every row that holds the watched metric (`arms.watched_metric`); a dev metric's dev split
   is evaluated with the held-out sets (`EvalCallback`'s `dev`), which never steer anything.
@@ -39,6 +41,7 @@ from trl import GRPOTrainer
 
 from phasescope.analysis.online import PhaseTracker
 from phasescope.arms import expert_weights, mu_at, needs_expert, stage_of, watched_metric
+from phasescope.arms.mixing import is_paired
 from phasescope.config import ArmConfig
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.checkpoint import latest_checkpoint
@@ -52,19 +55,22 @@ from phasescope.train.budget import (
     update_cost,
 )
 from phasescope.train.checkpoint_marker import CheckpointMarker
+from phasescope.train.eval_callback import EvalCallback, evaluate_in_eval_mode  # noqa: F401  (re-exported)
 from phasescope.train.expert_order import stream_position
 from phasescope.train.fidelity import refuse_unsupported
 from phasescope.train.losses import chord_loss, grpo_loss, masked_mean, sft_loss
+from phasescope.train.paired import BufferKeeper, BufferPass, PairedMixin
 from phasescope.train.probes import expert_token_stats
-from phasescope.train.schedules import is_eval_step, lr_factor
+from phasescope.train.schedules import lr_factor
 
 
 class NonFiniteError(PhasescopeError):
     """A NaN/inf loss or gradient under train.on_nonfinite = "stop"."""
 
 
-class PhaseTrainer(GRPOTrainer):
-    """GRPOTrainer whose loss is the μ-mix of GRPO and (weighted) SFT; see the module docstring."""
+class PhaseTrainer(PairedMixin, GRPOTrainer):
+    """GRPOTrainer whose loss is the μ-mix of GRPO and (weighted) SFT, or a per-prompt mix (`paired.py`);
+    see the module docstring."""
 
     def __init__(
         self,
@@ -96,9 +102,13 @@ class PhaseTrainer(GRPOTrainer):
         self._step_s = 0.0
         self._tokens = 0
         self._cost: dict[str, float] = {}  # the current update's budget cost, summed over micro-batches
+        self.relift_buffer: list[int] = []  # ReLIFT's buffered demonstrations (`paired.py`), newest first
         if expert is None and needs_expert(arm, self.args.max_steps):
             raise ValueError("this arm uses the SFT term (μ > 0) but no expert data was given")
         self.add_callback(NonFiniteGuard(self))
+        if getattr(arm, "mix", "step") == "buffer":  # ahead of EvalCallback: evaluate after the SFT update
+            self.add_callback(BufferPass(self))
+            self.add_callback(BufferKeeper(self))
         self.add_callback(BudgetKeeper())  # ahead of the marker: a checkpoint is complete with its totals
         self.add_callback(CheckpointMarker(self))
 
@@ -165,13 +175,15 @@ class PhaseTrainer(GRPOTrainer):
         self._step_start = time.perf_counter()
         # Rollouts are counted in budget/samples when generated, not each time TRL reuses them.
         self._fresh = fresh_generation(self._step, self.args.steps_per_generation, self.num_iterations)
-        if mu < 1.0:
+        if mu < 1.0 or is_paired(self.arm):  # a per-prompt μ needs every prompt's rollouts
             t0 = time.perf_counter()
             inputs.update(super()._prepare_inputs(generation_batch))
             self._generate_s = time.perf_counter() - t0
         else:
             self._generate_s = 0.0
-        if mu > 0.0:
+        if is_paired(self.arm):  # per-prompt μ: the group's own demonstration, not the expert stream
+            inputs = self.paired_inputs(dict(inputs))
+        elif mu > 0.0:
             # This process's share of this micro-batch: the shares of all processes and accumulation
             # steps together are the step's expert rows, so the update does not depend on the layout.
             procs, accum = self.accelerator.num_processes, self.args.gradient_accumulation_steps
@@ -198,6 +210,9 @@ class PhaseTrainer(GRPOTrainer):
         # Several processes: each term is a token mean over the *global* micro-batch. A process computes
         # its share (local mean × local tokens / global tokens); the shares sum to the global mean, and
         # the loss is scaled by the process count because DDP / ZeRO / FSDP average gradients.
+        if is_paired(self.arm):
+            mixed, shares, paired_stats = self.paired_loss(model, inputs)
+            return self._finish_loss(mixed, shares, paired_stats, inputs)
         mu = inputs["mu"]
         stats: dict[str, float] = {"train/mu": mu}
         grpo = sft = None
@@ -225,6 +240,7 @@ class PhaseTrainer(GRPOTrainer):
             shares["train/grpo_loss"] = grpo.detach()
             shares["rollout/clip_frac"] = clip_frac * share
             shares["rollout/entropy"] = masked_mean(ent.detach(), mask) * share
+            shares["rollout/p_mean"] = masked_mean(logps.detach().exp(), mask) * share
         if "expert" in inputs:
             e = inputs["expert"]
             attend = e.get("completion_attention_mask", e["completion_mask"])
@@ -232,18 +248,29 @@ class PhaseTrainer(GRPOTrainer):
                 model, e["prompt_ids"], e["prompt_mask"], e["completion_ids"], attend
             )
             tokens += int(e["completion_mask"].sum())
-            sft = sft_loss(logps_e, e["completion_mask"], expert_weights(self.arm, logps_e))
+            weights = expert_weights(self.arm, logps_e, ent_e)
+            sft = sft_loss(logps_e, e["completion_mask"], weights)
             sft = sft * self._token_share(e["completion_mask"])
             shares["train/sft_loss"] = sft.detach()
             stats.update(self._expert_stats(logps_e, e["completion_mask"], ent_e))
+            stats["expert/weight_mean"] = float(masked_mean(weights.float(), e["completion_mask"]))
         # The mix is linear in the two terms, so the shares of this process's mixed loss sum to the global one.
         mixed = chord_loss(grpo, sft, mu)
-        shares["train/loss"] = mixed.detach()
         shares["tokens"] = torch.tensor(float(tokens), device=self.accelerator.device)
+        return self._finish_loss(mixed, shares, stats, inputs)
+
+    def _finish_loss(self, mixed, shares: dict[str, torch.Tensor], stats: dict[str, float], inputs):
+        """Sum the shares over processes, keep the update's cost and stats, and return the loss to back-propagate."""
+        shares["train/loss"] = mixed.detach()
         shares.update(update_cost(inputs, self._fresh))
         summed = self._sum_over_processes(shares)
         tokens = int(summed.pop("tokens"))
         self._cost = add_costs(self._cost, summed)
+        if "mix/rows" in summed:  # a per-prompt μ: the expert's share (`arms/mixing.py`)
+            rows, expert = summed.pop("mix/rows"), summed.pop("mix/expert")
+            stats["train/mu"] = expert / rows if rows else 0.0
+            if not summed.pop("mix/demos"):  # no process trained a demonstration: no SFT term
+                summed.pop("train/sft_loss", None)
         stats.update({k: v for k, v in summed.items() if not k.startswith(COST_PREFIX)})
         loss = mixed * self.accelerator.num_processes
         if not torch.isfinite(loss.detach()):
@@ -375,65 +402,3 @@ class NonFiniteGuard(TrainerCallback):
             tr.nonfinite("the gradient")
         if tr.update_marked_nonfinite():
             tr.skip_update()
-
-
-def evaluate_in_eval_mode(model, evaluate, step: int, time_key: str) -> dict[str, float]:
-    """`evaluate(model, step)` with dropout off, its wall time under `time_key`; the model's training
-    mode is restored afterwards (held-out and dev evaluations both run mid-training)."""
-    was_training = model.training
-    model.eval()
-    t0 = time.perf_counter()
-    try:
-        out = evaluate(model, step)
-    finally:
-        model.train(was_training)
-    out[time_key] = time.perf_counter() - t0
-    return out
-
-
-class EvalCallback(TrainerCallback):
-    """Held-out evaluation at step 0 (the base model) and every `eval_every` steps and at the last step.
-
-    Step 0 is written as its own row; later evaluations join the training row of the same step.
-    """
-
-    def __init__(
-        self,
-        trainer: PhaseTrainer,
-        evaluate: Callable[[torch.nn.Module, int], dict[str, float]],
-        eval_every: int,
-        early_every: int = 0,
-        early_until: int = 0,
-        at_start: bool = True,
-        dev: Callable[[torch.nn.Module, int], dict[str, float]] | None = None,
-    ):
-        self.trainer = trainer
-        self.evaluate = evaluate
-        self.eval_every = eval_every
-        self.early_every = early_every
-        self.early_until = early_until
-        self.at_start = at_start  # False: the RL stage of sft_then_rl, whose start the SFT stage evaluated
-        self.dev = dev  # the dev split, for a schedule that watches a dev metric (chord_phase)
-
-    def _run(self, step: int) -> dict[str, float]:
-        ev = self.evaluate  # None: no held-out evaluation (train.eval_heldout = false, `phasescope tune`)
-        out = evaluate_in_eval_mode(self.trainer.model, ev, step, "time/eval_s") if ev else {}
-        if self.dev is not None:
-            out.update(evaluate_in_eval_mode(self.trainer.model, self.dev, step, "time/dev_s"))
-            self.trainer.budget.selection += 1  # what μ is chosen on costs evaluations: budget/selection
-        return out
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0 and self.at_start:
-            mu = self.trainer.mu(0)
-            row = {"step": 0, "stage": stage_of(mu), "train/mu": mu, **self.trainer.budget.row()}
-            row.update(self._run(0))
-            row.update(self.trainer.budget.row())  # the step-0 dev evaluation counts in budget/selection
-            row.update(self.trainer.observe(row))
-            self.trainer.on_row(row)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.trainer.end_step()
-        step = state.global_step
-        if is_eval_step(step, state.max_steps, self.eval_every, self.early_every, self.early_until):
-            self.trainer.attach_eval(self._run(step))

@@ -197,19 +197,29 @@ def test_a_best_switch_row_carries_the_whole_sft_stage(
 
 @pytest.mark.parametrize("arm", ARM_NAMES)
 def test_every_arm_charges_each_update_by_its_mu(arm, tmp_path, tiny_cache, tiny_world):
-    """Each update adds P·G samples when it has an RL term (μ < 1) and B when it has an SFT term (μ > 0)."""
+    """Each update adds P·G samples when it has an RL term (μ < 1) and B when it has an SFT term (μ > 0);
+    a per-prompt arm adds the demonstrations it trains (LUFFY/SRFT: one per prompt; HPT: the gated
+    prompts'), and ReLIFT's SFT update is one more update with its buffer's rows."""
     from phasescope.train.train_one import train_one
 
-    cfg = load_config(None, tiny_world)
+    cfg = load_config(None, [*tiny_world, "arms.dft_then_rl.sft_steps=2"])
     train_one(cfg, arm, 0, tmp_path, threads=1)
     rows = _rows(tmp_path)
     _check_every_row(rows)
     b, pg = cfg.train.expert_batch_size, cfg.train.prompts_per_step * cfg.train.num_generations
-    assert [r["budget/updates"] for r in rows] == [r["step"] for r in rows]
+    p = cfg.train.prompts_per_step
+    passes = 0
     for prev, r in zip(rows, rows[1:]):
         mu = r["train/mu"]
-        assert r["budget/samples"] - prev["budget/samples"] == pg * (mu < 1.0) + b * (mu > 0.0), (
-            arm,
-            r["step"],
-        )
+        if arm in ("luffy", "srft"):
+            expected = pg + p
+        elif arm == "hpt":
+            expected = pg + round(mu * p)
+        elif arm == "relift":
+            passes += mu > 0.0  # ReLIFT's SFT update on p buffered demonstrations (buffer_size 0 = P)
+            expected = pg + p * (mu > 0.0)
+        else:
+            expected = pg * (mu < 1.0) + b * (mu > 0.0)
+        assert r["budget/samples"] - prev["budget/samples"] == expected, (arm, r["step"])
+        assert r["budget/updates"] == r["step"] + passes, (arm, r["step"])
         assert r["budget/tokens"] > prev["budget/tokens"]

@@ -106,3 +106,39 @@ def test_checkpoint_marker_waits_for_every_rank(tmp_path, tiny_cache, tiny_world
     files = {p.name: p.stat().st_mtime_ns for p in ckpt.iterdir()}
     assert {"rng_state_0.pth", "rng_state_1.pth", MARKER} <= set(files)
     assert files[MARKER] >= max(files.values())  # the marker is the checkpoint's last file
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="needs the accelerate launcher")
+@pytest.mark.parametrize("arm", ["luffy", "hpt", "relift"])
+def test_two_processes_match_one_for_a_per_prompt_arm(arm, tmp_path, tiny_cache, tiny_world):
+    """Groups split over processes: each group's statistics come from every process's rewards, its
+    demonstration is trained once (by the process holding its first row), and ReLIFT's buffer and
+    SFT update are the same on both."""
+    from phasescope.world import build_world
+
+    sets = tiny_world + SETS + ["arms.relift.buffer_size=3"]  # odd: the processes hold 2 and 1 rows
+    build_world(load_config(None, sets).world, log=lambda *_: None)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO)}
+    env.pop("WORLD_SIZE", None)
+    env.pop("RANK", None)
+    args = [x for s in sets for x in ("--set", s)]
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run([sys.executable, str(WORKER), str(one), str(tmp_path / "w1.pt"), arm, *args], env)
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--main_process_port", "0"]
+    _run([*launch, str(WORKER), str(two), str(tmp_path / "w2.pt"), arm, *args], env)
+    r1, r2 = _rows(one / "metrics.jsonl"), _rows(two / "metrics.jsonl")
+    assert [r["step"] for r in r2] == [r["step"] for r in r1] == [0, 1, 2]
+    for a, b in zip(r1[1:], r2[1:]):
+        for key in ("train/mu", "budget/updates", "budget/samples", "budget/tokens"):
+            assert b[key] == a[key], (arm, a["step"], key)
+        for key in ("train/loss", "train/grpo_loss", "train/sft_loss", "expert/nll"):
+            if key in a:
+                assert b[key] == pytest.approx(a[key], rel=1e-2, abs=1e-5), (arm, a["step"], key)
+    if arm == "relift":  # the buffer filled and its SFT update ran (3 demonstrations: one more update)
+        assert r1[-1]["budget/updates"] > 2
+    w1, w2 = torch.load(tmp_path / "w1.pt"), torch.load(tmp_path / "w2.pt")
+    for k in w1:
+        torch.testing.assert_close(w2[k], w1[k], rtol=0, atol=2e-3)

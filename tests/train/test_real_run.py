@@ -147,3 +147,40 @@ def test_chord_phase_on_a_real_model_steers_by_data_dev(tiny_model_dir, tmp_path
         assert {"eval/accuracy", "dev/accuracy", "dev/format_rate", "dev/expert_nll", "time/dev_s"} <= set(r)
         assert r["phase/best_value"] == max(x["dev/accuracy"] for x in rows if x["step"] <= r["step"])
     assert [r["budget/selection"] for r in rows] == [1, 2, 3]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arm", ["luffy", "hpt", "relift", "dft"])
+def test_each_mix_family_trains_on_a_real_model(arm, tiny_model_dir, tmp_path):
+    """One arm per μ rule (group, gate, buffer, and DFT's weighting on a step schedule) on the real path,
+    two micro-batches per update: each group's demonstration is trained once, μ and the weight are logged."""
+    from phasescope.train.train_one import train_one
+
+    train_one(
+        load_config(EXPERIMENT, real_overrides(tiny_model_dir, tmp_path)), arm, 0, tmp_path / "r", threads=1
+    )
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    for prev, r in zip(rows, rows[1:]):
+        assert r["train/loss"] == r["train/loss"] and 0.0 <= r["train/mu"] <= 1.0
+        assert ("expert/weight_mean" in r) == (r["train/mu"] > 0.0)
+        grown = r["budget/samples"] - prev["budget/samples"]
+        if arm == "luffy":  # 2 prompts × 2 rollouts, plus each prompt's demonstration, in 2 micro-batches
+            assert r["train/mu"] == pytest.approx(1 / 3) and grown == 4 + 2
+        if arm == "hpt":
+            assert grown == 4 + round(2 * r["train/mu"])
+        if arm == "relift":  # the buffer holds 2 (train.prompts_per_step) before its SFT update
+            assert grown == 4 + 2 * (r["train/mu"] > 0)
+        if arm == "dft":
+            assert r["train/mu"] == 1.0 and "rollout/reward_mean" not in r
+            assert r["expert/weight_mean"] == pytest.approx(r["expert/p_mean"], rel=1e-5)  # sg(p)
+
+
+def test_check_accepts_the_experiment_file_with_the_new_arms(tiny_model_dir, tmp_path, cli):
+    # dft_then_rl picks its switch on data.dev, as sft_then_rl: the real overrides fix both stages' length
+    overrides = [*real_overrides(tiny_model_dir, tmp_path), "arms.dft_then_rl.sft_steps=1"]
+    sets = [x for s in overrides for x in ("--set", s)]
+    arms = "luffy,srft,hpt,relift,dft,dft_then_rl"
+    res = cli("check", EXPERIMENT, "--arms", arms, *sets)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "0 errors" in res.stdout and "not ready" not in res.stdout

@@ -50,12 +50,13 @@ def _crash_at(monkeypatch, step: int) -> None:
 
 # sft_then_rl's two-stage form writes no checkpoint (it starts over on --resume); its one-optimizer
 # form (schedule "step", 2 SFT steps within train.max_steps) resumes across its stage switch.
-@pytest.mark.parametrize("arm", ["chord_phi", "sft_then_rl"])
+@pytest.mark.parametrize("arm", ["chord_phi", "sft_then_rl", "hpt", "relift"])
 def test_resume_after_a_crash_equals_the_uninterrupted_run(arm, tmp_path, tiny_cache, resumable, monkeypatch):
     """In-process (fast): crash after step 8 (last checkpoint: 6), resume, compare with a clean run."""
     from phasescope.train.train_one import train_one
 
-    cfg = load_config(None, [*resumable, 'arms.sft_then_rl.schedule="step"'])
+    # relift: 2 unsolved prompts a step into a buffer of 5: the checkpoint at step 6 holds 2 of them
+    cfg = load_config(None, [*resumable, 'arms.sft_then_rl.schedule="step"', "arms.relift.buffer_size=5"])
     train_one(cfg, arm, 0, tmp_path / "ref", threads=1)
 
     with monkeypatch.context() as m:

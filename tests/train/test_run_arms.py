@@ -41,6 +41,14 @@ EXPERT = {
 }
 
 
+PAIRED = {  # arm: (keys on every training row, keys on rows that train demonstrations)
+    "luffy": (ROLLOUT | {"rollout/p_mean"}, EXPERT - {"train/sft_loss"} | {"expert/weight_mean"}),
+    "srft": (ROLLOUT - {"rollout/clip_frac"} | {"rollout/p_mean"}, EXPERT | {"expert/weight_mean"}),
+    "hpt": (ROLLOUT | {"rollout/p_mean"}, EXPERT | {"expert/weight_mean"}),
+    "relift": (ROLLOUT | {"rollout/p_mean"}, EXPERT | {"expert/weight_mean"}),
+}
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     torch.set_num_threads(1)
@@ -61,23 +69,29 @@ def test_every_arm_trains_and_logs(arm, tmp_path, tiny_cache, tiny_world, monkey
     # (no gradient, by design). A reward that varies with the response length gives the RL term signal.
     # (world_setup's reward reads parse_answer by the name it imported)
     monkeypatch.setattr("phasescope.train.setup.parse_answer", lambda t: _Matches() if len(t) % 2 else None)
-    cfg = load_config(None, tiny_world)
+    cfg = load_config(None, [*tiny_world, "arms.dft_then_rl.sft_steps=2"])
     base, _ = load_base(build_world(cfg.world, log=lambda *_: None).base_path)
     model = train_one(cfg, arm, 0, tmp_path, threads=1)
 
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     # Two-stage arms: the SFT stage (2 steps; sft_light_then_rl: one pass, 16 rows / 4) then 3 RL steps.
-    last = {"sft_then_rl": 5, "sft_light_then_rl": 7}.get(arm, 3)
+    last = {"sft_then_rl": 5, "dft_then_rl": 5, "sft_light_then_rl": 7}.get(arm, 3)
     assert [r["step"] for r in rows] == list(range(last + 1))
     assert set(rows[0]) >= REQUIRED_EVAL and set(rows[2]) >= REQUIRED_EVAL and set(rows[-1]) >= REQUIRED_EVAL
     assert not REQUIRED_EVAL & set(rows[1])  # no eval at step 1: absent, not NaN
     for r in rows[1:]:
         assert set(r) >= REQUIRED_EVERY_TRAIN_ROW
         mu = r["train/mu"]
-        assert (set(r) >= ROLLOUT) == (mu < 1.0), (arm, r["step"], mu)  # no rollouts while mu = 1
-        assert (set(r) >= EXPERT) == (mu > 0.0), (arm, r["step"], mu)  # no expert rows while mu = 0
+        if arm in PAIRED:  # per-prompt μ: every update generates; μ is the expert's share (arms/mixing.py)
+            assert set(r) >= PAIRED[arm][0], (arm, r["step"])
+            assert (set(r) >= PAIRED[arm][1]) == (mu > 0.0), (arm, r["step"], mu)
+        else:
+            assert (set(r) >= ROLLOUT) == (mu < 1.0), (arm, r["step"], mu)  # no rollouts while mu = 1
+            assert (set(r) >= EXPERT) == (mu > 0.0), (arm, r["step"], mu)  # no expert rows while mu = 0
         assert r["stage"] == ("sft" if mu == 1.0 else "rl" if mu == 0.0 else "mixed")
-    if arm in ("sft_then_rl", "sft_light_then_rl"):
+    if arm in ("luffy", "srft"):  # one demonstration per group of K = 2 rollouts
+        assert [r["train/mu"] for r in rows[1:]] == pytest.approx([1 / 3] * 3)
+    if arm in ("sft_then_rl", "dft_then_rl", "sft_light_then_rl"):
         n_sft = last - 3
         assert [r["stage"] for r in rows[1:]] == ["sft"] * n_sft + ["rl"] * 3
         assert json.loads((tmp_path / "switch.json").read_text())["switch_step"] == n_sft

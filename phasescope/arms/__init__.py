@@ -1,6 +1,10 @@
-"""The arm registry: every arm is a μ schedule plus an expert-token weighting of the one trainer.
+"""The arm registry: every arm is a μ rule plus an expert-token weighting of the one trainer.
 
-    L = (1 − μ(step)) · L_GRPO + μ(step) · L_SFT,w
+    L = (1 − μ(step)) · L_GRPO + μ(step) · L_SFT,w        (μ rule "step": a per-step schedule)
+
+The per-prompt μ rules (LUFFY, SRFT, HPT, ReLIFT: μ decided per prompt from its group's rewards, or by
+a buffer) and the weights that read the entropy and the advantage are in `arms/mixing.py`; the
+`[arms.<name>]` tables and the built-in arms in `arms/config.py`.
 
 An arm's knobs live in `config.ArmConfig` (so an experiment file can override any field or define a
 new arm from the same knobs); what the knobs *mean* lives here, once:
@@ -31,6 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from phasescope.arms.mixing import luffy_weight, mix_of, srft_weight
+
 ARM_NAMES = (
     "sft",
     "rl",
@@ -43,8 +49,15 @@ ARM_NAMES = (
     "sft_scaled",
     "chord_phi_mu03",
     "chord_phi_mu1",
+    "luffy",
+    "srft",
+    "hpt",
+    "relift",
+    "dft",
+    "dft_then_rl",
 )
-"""The built-in arms (config.default_arms), in display order; the last three are CHORD-φ's controls."""
+"""The built-in arms (config.default_arms), in display order: sft_scaled and the two chord_phi_mu* are
+CHORD-φ's controls; luffy .. dft_then_rl the other published mixes (issue 24, `arms/mixing.py`)."""
 DEFAULT_RUN = ARM_NAMES[:6]
 """The arms an experiment runs when it names none (the paper's five and SFT-light → RL, its other
 baseline); the two whose μ follows training
@@ -61,6 +74,12 @@ ARM_LABELS = {
     "sft_scaled": "SFT at μ·φ̄ (control)",
     "chord_phi_mu03": "CHORD-φ μ = 0.3",
     "chord_phi_mu1": "CHORD-φ μ = 1",
+    "luffy": "LUFFY",
+    "srft": "SRFT",
+    "hpt": "HPT",
+    "relift": "ReLIFT",
+    "dft": "DFT",
+    "dft_then_rl": "DFT-best → RL",
 }
 """How figures name the built-in arms; other arms are shown by their name."""
 
@@ -298,19 +317,34 @@ def is_weight(logp):
 
 @dataclass(frozen=True)
 class Weighting:
-    """A per-token weight function and the words a report uses for it."""
+    """A per-token weight function and the words a report uses for it.
+
+    `reads` names what the weight reads besides p: "entropy" (the policy's entropy, per token or per
+    row) and/or "advantage" (the group's advantage of the token's row); such a weight is called with
+    them, the others with the log-probabilities alone."""
 
     fn: Callable
     describe: str
+    reads: tuple[str, ...] = ()
 
-    def __call__(self, logp):
-        return self.fn(logp)
+    def __call__(self, logp, entropy=None, advantage=None):
+        if not self.reads:
+            return self.fn(logp)
+        return self.fn(logp, entropy=entropy, advantage=advantage)
 
 
 WEIGHTINGS: dict[str, Weighting] = {
     "none": Weighting(no_weight, ""),
     "phi": Weighting(phi_weight, ", expert tokens weighted by φ = p(1−p)"),
     "is": Weighting(is_weight, ", expert tokens weighted by sg(p)"),
+    "luffy": Weighting(
+        luffy_weight, ", expert tokens' loss −Â·p/(p + 0.1) (LUFFY's policy shaping)", ("advantage",)
+    ),
+    "srft": Weighting(
+        srft_weight,
+        ", expert tokens' SFT weight 0.5·sg(e^−H) plus LUFFY's −Â·p/(p + 0.1); correct rollouts ×0.1·sg(e^H)",
+        ("entropy",),
+    ),
 }
 
 PHI_MEAN_OF_BASE = 0.032
@@ -320,9 +354,9 @@ size without φ's token shape. A constant, not measured per run (tests/train/tes
 on the shipped base: 0.0322 over the 6,716 tokens of the 200 traces); another world needs its own."""
 
 
-def expert_weights(arm, logp):
+def expert_weights(arm, logp, entropy=None, advantage=None):
     """The detached per-token weights of an arm's SFT term: its weighting, times `arm.sft_weight`."""
-    w = WEIGHTINGS[arm.weighting](logp)
+    w = WEIGHTINGS[arm.weighting](logp, entropy, advantage)
     return w if arm.sft_weight == 1.0 else w * arm.sft_weight
 
 
@@ -330,7 +364,11 @@ def expert_weights(arm, logp):
 
 
 def mu_at(step: int, arm, state: State = None) -> float:
-    """μ for an `ArmConfig` at `step`."""
+    """μ for an `ArmConfig` at `step`: its per-step schedule, or for a per-prompt μ rule (`arms/mixing.py`)
+    the μ of the last update (`train/mu` in `state`), or before any, the μ such an arm may take (0.5)."""
+    planned = mix_of(arm).plan_mu
+    if planned is not None:
+        return float(state["train/mu"]) if state and "train/mu" in state else planned
     try:
         schedule = SCHEDULES[arm.schedule]
     except KeyError:
@@ -391,7 +429,8 @@ def needs_dev(arm) -> bool:
 def arm_summary(name: str, arm) -> str:
     """One line a reader of a report understands, e.g. `chord_mu: μ 0.9→0.05 over 200 steps (cosine)`."""
     scale = "" if arm.sft_weight == 1.0 else f", expert term scaled by {arm.sft_weight:g}"
-    return f"{name}: {SCHEDULES[arm.schedule].describe(arm)}{WEIGHTINGS[arm.weighting].describe}{scale}"
+    mu = mix_of(arm).describe(arm) or SCHEDULES[arm.schedule].describe(arm)
+    return f"{name}: {mu}{WEIGHTINGS[arm.weighting].describe}{scale}"
 
 
 def ordered(arms) -> list[str]:
