@@ -16,6 +16,8 @@ knobs its schedule has):
   (the CHORD paper's), 0.5, 1.0 (the default world's 32 per 32), for arms that mix an expert term into
   RL updates (some update with 0 < μ < 1). Pure SFT's batch size is its own question, left out. A
   ratio that rounds to no expert row for this run's rollouts per update is not offered.
+- A per-prompt arm (`mix` group, gate or buffer: LUFFY, SRFT, HPT, ReLIFT): its learning rate, and
+  `train.sft_lr` for ReLIFT's buffered SFT pass; each prompt brings its own demonstration, so no ratio.
 
 `grid` on each learning-rate knob is what `--sampler grid` walks (the other knobs keep their config
 values then): the learning rate is the knob every method needs, and a grid of five half-decades is
@@ -78,6 +80,8 @@ def mu_values(arm, max_steps: int) -> list[float]:
 def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Knob]:
     """The knobs `phasescope tune` searches for arm `name` (an `ArmConfig`) at `max_steps` updates;
     `rollouts` per update (prompts × generations) drops the expert ratios that round to no row."""
+    if getattr(arm, "mix", "step") != "step":
+        return _per_prompt_space(name, arm)
     mus = mu_values(arm, max_steps)
     knobs = []
     if any(m < 1.0 for m in mus):
@@ -100,9 +104,22 @@ def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Kno
     return knobs
 
 
+def _per_prompt_space(name: str, arm) -> list[Knob]:
+    """A per-prompt arm (LUFFY, SRFT, HPT, ReLIFT): its learning rate; ReLIFT's SFT pass runs at
+    `train.sft_lr`, so it is searched too. No expert ratio: every prompt brings its own demonstration."""
+    knobs = [Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=_half_decades(*LR_RANGE))]
+    if arm.mix == "buffer":
+        knobs.append(
+            Knob("train.sft_lr", "sft_lr", *SFT_LR_RANGE, log=True, grid=_half_decades(*SFT_LR_RANGE))
+        )
+    return knobs
+
+
 def shared_keys(arm, max_steps: int) -> set[str]:
     """The run-wide (train.*) knobs that change this arm's training, whether or not it tunes them:
     `train.sft_lr` when it has a μ = 1 update, `train.expert_data_ratio` when it has expert rows."""
+    if getattr(arm, "mix", "step") != "step":
+        return {"train.sft_lr"} if arm.mix == "buffer" else set()
     mus = mu_values(arm, max_steps)
     keys = {"train.sft_lr"} if 1.0 in mus else set()
     return keys | ({"train.expert_data_ratio"} if any(m > 0.0 for m in mus) else set())

@@ -37,7 +37,13 @@ def test_chord_mu_searches_lr_mu_peak_decay_and_ratio_at_known_bounds():
         ("sft_light_then_rl", ["learning_rate", "sft_lr"]),
         ("chord_phi", ["learning_rate", "mu", "expert_data_ratio"]),
         ("sft_scaled", ["learning_rate", "mu", "expert_data_ratio"]),
-        ("chord_phi_mu1", ["sft_lr"]),  # μ = 1 names the arm: only its (SFT) learning rate
+        ("chord_phi_mu1", ["sft_lr"]),
+        ("luffy", ["learning_rate"]),  # per-prompt arms: every prompt brings its demonstration, no ratio
+        ("srft", ["learning_rate"]),
+        ("hpt", ["learning_rate"]),
+        ("relift", ["learning_rate", "sft_lr"]),  # its buffered SFT pass runs at train.sft_lr
+        ("dft", ["sft_lr"]),
+        ("dft_then_rl", ["learning_rate", "sft_lr"]),  # μ = 1 names the arm: only its (SFT) learning rate
         ("chord_adaptive", ["learning_rate", "expert_data_ratio"]),
     ],
 )
