@@ -1,0 +1,48 @@
+"""`phasescope run --world-seeds 2` end to end on a tiny world: each draw's base is built once, draw 0
+keeps `<arm>/seed<k>`, draw 1 trains in `<arm>/world1-seed<k>` on its own problems."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from phasescope.runlog import open_experiment
+
+
+@pytest.mark.slow
+def test_two_world_draws_train_in_their_own_directories(tmp_path, tiny_cache, tiny_world):
+    sets = [x for s in tiny_world for x in ("--set", s)]
+    cmd = [sys.executable, "-m", "phasescope.cli", "run", "--arms", "sft", "--world-seeds", "2"]
+    cmd += ["--out", str(tmp_path), "--name", "draws", *sets]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    exp = tmp_path / "draws"
+    assert json.loads((exp / "experiment.json").read_text())["config"]["experiment"]["world_seeds"] == 2
+    assert sorted(p.name for p in (exp / "sft").iterdir()) == ["seed0", "world1-seed0"]
+    assert all((exp / "sft" / d / "DONE").exists() for d in ("seed0", "world1-seed0"))
+    assert "sft w1" in res.stdout  # the summary names the draw
+    bases = sorted(p.name for p in (tiny_cache / "base").iterdir())
+    assert len(bases) >= 2  # one base per draw (other tests of the session may add theirs)
+    index = [
+        json.loads((exp / "sft" / d / "problems_index.json").read_text()) for d in ("seed0", "world1-seed0")
+    ]
+    assert index[0] != index[1]  # another draw, other problems
+    frame = open_experiment(exp).frame
+    assert sorted(frame["world"].unique()) == [0, 1] and set(frame["seed"]) == {0}
+
+
+def test_world_draws_with_a_real_model_are_refused_before_anything_is_written(tmp_path):
+    from phasescope.config import load_config
+    from phasescope.errors import UsageError
+    from phasescope.train.runner import run_experiment
+
+    overrides = [
+        "model.model_name_or_path=/no/model",
+        "data.rl_prompts=/no/rl.jsonl",
+        "experiment.world_seeds=2",
+    ]
+    cfg = load_config(None, overrides)
+    with pytest.raises(UsageError, match="world_seeds = 2 redraws the embedded world"):
+        run_experiment(cfg, tmp_path / "exp")
+    assert not (tmp_path / "exp").exists()
