@@ -86,7 +86,8 @@ def run_experiment(
                 log(f"skipped {arm}/{out.name} (finished before)")
     # A two-stage arm's axis is its SFT stage plus an RL stage as long as the rl arm's (at most, for best/auto).
     lengths = {a: _axis_length(cfg, a) for a in cfg.experiment.arms}
-    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, lengths, resume, log)
+    world = not cfg.model.model_name_or_path
+    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, lengths, resume, log, world=world)
 
 
 def _axis_length(cfg: Config, arm: str) -> int:

@@ -46,3 +46,16 @@ def test_world_draws_with_a_real_model_are_refused_before_anything_is_written(tm
     with pytest.raises(UsageError, match="world_seeds = 2 redraws the embedded world"):
         run_experiment(cfg, tmp_path / "exp")
     assert not (tmp_path / "exp").exists()
+
+
+def test_the_world_trains_on_one_thread_even_alone(monkeypatch):
+    from phasescope.train.pool import threads_per_worker, worker_command
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert threads_per_worker(1, world=True) == 1 and threads_per_worker(2, world=True) == 1
+    assert threads_per_worker(1) == 8 and threads_per_worker(2) == 1  # a real model alone gets the cores
+    cmd = worker_command("exp", "sft", 3, 1, False, world=2)
+    assert cmd[-6:] == ["exp", "sft", "3", "1", "--world", "2"] and "--world" not in worker_command(
+        "e", "sft", 0, 1, False
+    )
