@@ -276,6 +276,11 @@ def _check_selection(chosen: dict[str, Any], stored: dict[str, Any], exp_dir: Pa
             f"--resume --arms: {', '.join(extra)} not in the run {exp_dir} (its arms: {', '.join(stored['arms'])}); "
             "a resumed run trains only what it started"
         )
+    if chosen.get("world_seeds", 0) > stored.get("world_seeds", 1):
+        raise UsageError(
+            f"--resume --world-seeds {chosen['world_seeds']}: the run {exp_dir} has "
+            f"{stored.get('world_seeds', 1)} world draw(s); a resumed run trains only what it started"
+        )
     if chosen.get("seeds", 0) > stored["seeds"]:
         raise UsageError(
             f"--resume --seeds {chosen['seeds']}: the run {exp_dir} has {stored['seeds']} seed(s) per arm; "

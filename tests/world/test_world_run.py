@@ -59,3 +59,14 @@ def test_the_world_trains_on_one_thread_even_alone(monkeypatch):
     assert cmd[-6:] == ["exp", "sft", "3", "1", "--world", "2"] and "--world" not in worker_command(
         "e", "sft", 0, 1, False
     )
+
+
+def test_resume_cannot_add_world_draws(tmp_path):
+    from phasescope.config import load_config
+    from phasescope.errors import UsageError
+    from phasescope.runlog.experiment import resume_config, write_experiment_json
+
+    write_experiment_json(tmp_path, load_config(None, ["experiment.world_seeds=2"]))
+    assert resume_config(tmp_path, selection={"world_seeds": 1}).experiment.world_seeds == 1
+    with pytest.raises(UsageError, match="--world-seeds 3: the run .* has 2 world draw"):
+        resume_config(tmp_path, selection={"world_seeds": 3})
