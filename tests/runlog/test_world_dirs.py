@@ -68,3 +68,16 @@ def test_a_run_directory_of_a_draw_and_a_foreign_log_are_world_0_or_their_draw(t
     log.write_text("step,accuracy\n" + "\n".join(f"{i},{i / 10}" for i in range(8)))
     foreign = open_experiment(log)
     assert foreign.worlds == [0] and list(foreign.frame.columns)[:3] == ["run", "seed", "world"]
+
+
+def test_budgets_map_through_the_rows_of_the_same_world_draw(tmp_path):
+    from phasescope.analysis.budget_axis import budget_of
+
+    for world, per_step in ((0, 1), (1, 3)):
+        run = arm_dir(tmp_path, "sft", 0, world)
+        run.mkdir(parents=True)
+        rows = [{"step": s, "eval/accuracy": 0.5, "budget/updates": per_step * s} for s in range(5)]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    frame = open_experiment(tmp_path).frame
+    assert list(budget_of(frame, "sft", 0, [2, 4], "budget/updates")) == [2, 4]
+    assert list(budget_of(frame, "sft", 0, [2, 4], "budget/updates", world=1)) == [6, 12]
