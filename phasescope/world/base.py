@@ -19,7 +19,8 @@ The default world's base ships with the package (`world/shipped/`, built by
 `python -m phasescope.world.build_base`): CPU float differences move where pre-training's early stop
 lands, so bases built on two machines differ, and every machine must start from the same one. A
 world whose key is the shipped base's loads it and trains nothing; any other world builds its own
-base once and caches it under `cache_root()/base/<key>`.
+base once and caches it under `cache_root()/base/<key>`, except the default world's draws 1 and 2,
+which ship too (`world/shipped_draws/<key>/`, copied from such a cache).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ STOP_WINDOW = 3
 """Dev checks the stopping rule of every base built now looks at (two hits needed; the shipped one: 1)."""
 SHIPPED_DIR = Path(__file__).parent / "shipped"
 """The default world's base model, shipped as package data; its phasescope_base.json holds its key."""
+SHIPPED_DRAWS = Path(__file__).parent / "shipped_draws"
+"""Bases of the default world's draws 1 and 2 (`--world-seeds 3`), shipped as `<key>/` folders: a base
+is bit-identical only on one CPU kernel path, so a draw built on another machine could stop elsewhere."""
 
 
 def cache_root() -> Path:
@@ -105,8 +109,9 @@ def base_model_path(world, splits, log=print) -> Path:
         return SHIPPED_DIR
     key = base_key(world)
     path = cache_root() / "base" / key
-    if (path / "config.json").exists() and (path / "phasescope_base.json").exists():
-        return path
+    for found in (SHIPPED_DRAWS / key, path):
+        if (found / "config.json").exists() and (found / "phasescope_base.json").exists():
+            return found
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     log(f"building the base model (cached afterwards in {path}) ...")
     meta = train_base(world, splits, tmp, log)

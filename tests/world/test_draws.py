@@ -2,6 +2,7 @@
 every base built now stops on two dev checks in three at the target, which one lucky check cannot meet."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_draw_zero_is_the_world_itself_and_draws_redraw_every_set():
     assert wrong == [len(a.expert) // 10, len(b.expert) // 10]  # 10% slips in each draw, on its own set
 
 
-def test_the_default_world_uses_the_shipped_base_and_a_draw_builds_its_own(monkeypatch, tmp_path):
+def test_the_default_world_uses_the_shipped_base_and_an_unshipped_draw_builds_its_own(monkeypatch, tmp_path):
     monkeypatch.setenv("PHASESCOPE_CACHE", str(tmp_path))
     built = []
 
@@ -73,12 +74,40 @@ def test_the_default_world_uses_the_shipped_base_and_a_draw_builds_its_own(monke
     monkeypatch.setattr(base_mod, "train_base", fake_train)
     world = load_config(None, []).world
     assert base_mod.base_model_path(world, None, log=lambda *_: None) == base_mod.SHIPPED_DIR
-    path = base_mod.base_model_path(draw_world(world, 1), None, log=lambda *_: None)
-    assert path == tmp_path / "base" / base_mod.base_key(draw_world(world, 1))
-    assert built == [(1, base_mod.STOP_WINDOW)]
+    path = base_mod.base_model_path(draw_world(world, 3), None, log=lambda *_: None)
+    assert path == tmp_path / "base" / base_mod.base_key(draw_world(world, 3))
+    assert built == [(3, base_mod.STOP_WINDOW)]
 
 
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_world_seeds_below_one_is_a_usage_error(value):
     with pytest.raises(UsageError, match="experiment.world_seeds must be >= 1"):
         load_config(None, [f"experiment.world_seeds={value}"])
+
+
+def test_the_default_worlds_draws_1_and_2_ship_and_load_without_training(monkeypatch, tmp_path):
+    tomllib = pytest.importorskip("tomllib")
+    monkeypatch.setenv("PHASESCOPE_CACHE", str(tmp_path))  # an empty cache
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a shipped draw's base was trained")
+
+    monkeypatch.setattr(base_mod, "train_base", no_training)
+    world = load_config(None, []).world
+    pyproject = base_mod.SHIPPED_DRAWS.parents[2] / "pyproject.toml"
+    patterns = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]["phasescope.world"]
+    for w in (1, 2):
+        drawn = draw_world(world, w)
+        path = base_mod.base_model_path(drawn, None, log=lambda *_: None)
+        assert path == base_mod.SHIPPED_DRAWS / base_mod.base_key(drawn)
+        meta = json.loads((path / "phasescope_base.json").read_text())
+        assert meta["key"] == path.name and meta["stop_window"] == base_mod.STOP_WINDOW
+        assert meta["key_fields"]["seed"] == w and (path / "model.safetensors").stat().st_size < 1_000_000
+        for f in path.iterdir():
+            assert any(Path(f"shipped_draws/{path.name}/{f.name}").match(p) for p in patterns), f.name
+        history = [a for _, a in meta["history"]]  # it stopped where the rule says, and not before
+        assert base_mod.stop_reached(history, drawn.base_target_accuracy, base_mod.STOP_WINDOW)
+        assert not any(
+            base_mod.stop_reached(history[:i], drawn.base_target_accuracy, 3) for i in range(len(history))
+        )
+    assert not any(tmp_path.iterdir())
