@@ -79,8 +79,8 @@ def table(runs: list[Path]) -> list[str]:
         firsts = [first_difference(base, o) for o in others]
         rewards = [first_difference(base, o, ("rollout/reward_mean",)) for o in others]
         accs = [first_difference(base, o, ("eval/accuracy",)) for o in others]
-        gaps = [g for g in (largest_loss_gap(base, o) for o in others) if g is not None]
-        gap = f"{max(gaps):.1e}" if gaps else "- (no SFT term)"
+        gaps = [largest_loss_gap(base, o) for o in others]
+        gap = ", ".join(f"{g:.1e}" for g in gaps) if all(g is not None for g in gaps) else "- (no SFT term)"
         lines.append(
             f"| {arm} | {' / '.join(final_accuracy(d) for d in data)} | {', '.join(map(step, firsts))} | "
             f"{gap} | {', '.join(map(step, rewards))} | {', '.join(map(step, accs))} |"
