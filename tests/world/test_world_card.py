@@ -100,3 +100,44 @@ def test_cpu_model_reads_proc_cpuinfo():
         ln.split(":", 1)[1].strip() for ln in info.read_text().splitlines() if ln.startswith("model name")
     ]
     assert cpu_model() == (names[0] if names else cpu_model())
+
+
+def test_machine_diff_finds_where_two_runs_part_and_stamps_its_section(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(CARD.parent))  # machine_diff imports world_card as a sibling script
+    spec = importlib.util.spec_from_file_location("machine_diff", CARD.parent / "machine_diff.py")
+    diff = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diff)
+    runs = []
+    for name, late in (("a", 0.5), ("b", 0.25)):
+        exp = _experiment(tmp_path / name)
+        run = arm_dir(exp, "chord_mu", 0)
+        run.mkdir(parents=True)
+        rows = [
+            {"step": 0, "stage": "mixed", "eval/accuracy": 0.35, "time/step_s": 1.0 if name == "a" else 2.0},
+            {"step": 1, "stage": "mixed", "train/loss": 0.3, "rollout/reward_mean": 0.5},
+            {
+                "step": 2,
+                "stage": "mixed",
+                "train/loss": 0.3 if name == "a" else 0.303,
+                "rollout/reward_mean": 0.5,
+            },
+            {
+                "step": 3,
+                "stage": "mixed",
+                "train/loss": 0.2,
+                "rollout/reward_mean": late,
+                "eval/accuracy": late,
+            },
+        ]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        runs.append(exp)
+    lines = diff.table(runs)
+    mu = next(line for line in lines if line.startswith("| chord_mu |"))
+    # timings never count; the loss parts at step 2 (by 1%), the sampled reward and accuracy at step 3
+    assert mu == "| chord_mu | 0.500 / 0.250 | 2 | 1.0e-02 | 3 | 3 |"
+    # identical curves (seed 0 of world draw 0 is read): nothing parts
+    assert "| sft | 0.600 / 0.600 | never | - (no SFT term) | never | never |" in lines
+    doc = tmp_path / "results.md"
+    assert diff.main([str(r) for r in runs] + ["--write", str(doc)]) == 0
+    text = doc.read_text()
+    assert "<!-- machine-diff: begin" in text and "CPU: Test CPU 3000" in text and "| chord_mu |" in text
