@@ -1,4 +1,4 @@
-"""Turn any supported training log into one tidy frame: run, seed, step, metric, value (+ source).
+"""Turn any supported training log into one tidy frame: run, seed, world, step, metric, value (+ source).
 
 Supported: phasescope run and experiment directories; CSV/TSV and JSONL with a step column (the
 usual names are detected, ``step_col`` names any other), including sparse CSVs where each row fills
@@ -123,7 +123,7 @@ def _run_name(p: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Readers: each returns a long frame (run, seed, step, metric, value, source) and notes
+# Readers: each returns a long frame (run, seed, world, step, metric, value, source) and notes
 
 
 def _read_phasescope(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:

@@ -104,7 +104,8 @@ def shipped_key() -> str | None:
 
 def base_model_path(world, splits, log=print) -> Path:
     """Path of the base model for `world`: the shipped one when its key matches (under the shipped
-    base's single-check rule), else the cached one, built first (averaged rule) when it is not cached."""
+    base's single-check rule), else a shipped draw's or the cached one, built first (two-in-three rule)
+    when there is none."""
     if shipped_key() == base_key(world, stop_window=1):
         return SHIPPED_DIR
     key = base_key(world)
