@@ -8,7 +8,8 @@
 
 The parent prepares the directory (`runlog/experiment.py`), builds (or loads) the embedded world's
 base model once per world draw, and hands the (arm, seed, world draw) jobs to the worker pool
-(`train/pool.py`); each worker calls `train_one` (`train/train_one.py`). `summarize` and `format_summary` make the table the CLI prints.
+(`train/pool.py`); each worker calls `train_one` (`train/train_one.py`). `summarize` and
+`format_summary` make the table the CLI prints.
 """
 
 from __future__ import annotations
