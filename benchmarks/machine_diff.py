@@ -9,7 +9,7 @@ config trained under different CPU kernel paths (or on different machines), arm 
 
 Per arm (seed 0 of world draw 0): the final `eval/accuracy` in each directory, and against the first
 directory the first step where any logged value differs (kernels change the last bits at once), the
-largest relative difference of `train/loss` over its SFT and mixed updates, and the first step where a discrete outcome
+largest relative difference of `train/loss` over its SFT and mixed updates before the runs part, and the first step where a discrete outcome
 differs: the rollouts' mean reward (a sampled completion changed) or held-out accuracy. `--write`
 puts the table, stamped with the first directory's commit, versions and CPU, into the doc's
 `machine-diff` section.
@@ -46,13 +46,15 @@ def first_difference(a: dict, b: dict, keys: tuple[str, ...] | None = None) -> f
     return None
 
 
-def largest_loss_gap(a: dict, b: dict) -> float | None:
+def largest_loss_gap(a: dict, b: dict, before: float | None = None) -> float | None:
     """The largest relative train/loss difference over updates with an SFT term (a GRPO loss is often
-    exactly or nearly 0, where a relative gap means nothing)."""
+    exactly or nearly 0, where a relative gap means nothing) before step `before` (where the runs
+    parted: past it they are two runs, and the gap is no longer float drift)."""
     gaps = [
         abs(a[s]["train/loss"] - b[s]["train/loss"]) / abs(a[s]["train/loss"])
         for s in a.keys() & b.keys()
-        if a[s].get("stage") in ("sft", "mixed")
+        if (before is None or s < before)
+        and a[s].get("stage") in ("sft", "mixed")
         and isinstance(a[s].get("train/loss"), float)
         and isinstance(b[s].get("train/loss"), float)
         and a[s]["train/loss"]
@@ -68,7 +70,7 @@ def final_accuracy(rows: dict) -> str:
 def table(runs: list[Path]) -> list[str]:
     names = [p.name for p in runs]
     head = "| arm | final accuracy (" + " / ".join(names) + ") | first step any value differs | "
-    head += "largest relative train/loss gap (SFT, mixed updates) | first step a sampled reward differs | first step accuracy differs |"
+    head += "largest relative train/loss gap before they part (SFT, mixed updates) | first step a sampled reward differs | first step accuracy differs |"
     lines = [head, "|---|---|---|---|---|---|"]
     step = lambda s: "never" if s is None else f"{s:g}"  # noqa: E731
     for arm in ARMS:
@@ -79,7 +81,8 @@ def table(runs: list[Path]) -> list[str]:
         firsts = [first_difference(base, o) for o in others]
         rewards = [first_difference(base, o, ("rollout/reward_mean",)) for o in others]
         accs = [first_difference(base, o, ("eval/accuracy",)) for o in others]
-        gaps = [largest_loss_gap(base, o) for o in others]
+        parted = [min((s for s in (r, a) if s is not None), default=None) for r, a in zip(rewards, accs)]
+        gaps = [largest_loss_gap(base, o, p) for o, p in zip(others, parted)]
         gap = ", ".join(f"{g:.1e}" for g in gaps) if all(g is not None for g in gaps) else "- (no SFT term)"
         lines.append(
             f"| {arm} | {' / '.join(final_accuracy(d) for d in data)} | {', '.join(map(step, firsts))} | "
@@ -93,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "runs", nargs="+", help="experiment directories of one config (the first is the reference)"
     )
+    ap.add_argument("--write", metavar="DOC.md", help="write the stamped table into a section of DOC.md")
     ap.add_argument(
-        "--write", metavar="DOC.md", help="write the stamped table into DOC.md's machine-diff section"
+        "--section", default="machine-diff", help="the section's marker name (default: machine-diff)"
     )
     args = ap.parse_args(argv)
     runs = [Path(r) for r in args.runs]
@@ -105,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     if args.write:
         command = f"python benchmarks/machine_diff.py {' '.join(args.runs)} --write {args.write}"
-        write_section(
-            Path(args.write), runs[0], lines, command, markers("machine-diff", "benchmarks/machine_diff.py")
-        )
+        command += f" --section {args.section}" if args.section != "machine-diff" else ""
+        bounds = markers(args.section, "benchmarks/machine_diff.py")
+        write_section(Path(args.write), runs[0], lines, command, bounds)
     return 0
 
 

@@ -107,7 +107,7 @@ def stamp_line(st: dict) -> str:
     cores = f", {st['cpus']} cores" if st.get("cpus") else ""
     return (
         f"Run at commit `{short(st['run_commit'])}` ({st.get('started') or 'start unknown'}); {versions}; "
-        f"CPU: {st['cpu']}{cores}. Card written at commit `{short(st['card_commit'])}`."
+        f"CPU: {st['cpu']}{cores}. Written at commit `{short(st['card_commit'])}`."
     )
 
 
