@@ -145,6 +145,7 @@ def run(
         None, "--arms", help="Comma-separated arms to run (default: all in the config)."
     ),
     seeds: int = typer.Option(None, "--seeds", help="Seeds per arm."),
+    world_seeds: int = typer.Option(None, "--world-seeds", help="World draws (embedded world) per seed."),
     out: str = typer.Option(None, "--out", help="Parent folder of the run directory (default: runs)."),
     name: str = typer.Option(None, "--name", help="Experiment name (the run directory's name)."),
     overrides: list[str] = typer.Option(
@@ -169,7 +170,7 @@ def run(
     wandb = _value(wandb)
     chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
     # What to train (--arms, --seeds) and how (--workers, --wandb): not config values, never TOML text.
-    selection = {"arms": chosen, "seeds": seeds, "workers": workers, "wandb": wandb}
+    selection = dict(arms=chosen, seeds=seeds, world_seeds=world_seeds, workers=workers, wandb=wandb)
     where = {"out": out, "name": name}
     if resume and not overwrite:
         # The stored config, with only the selection applied; a config file or --set may only repeat it.
@@ -246,11 +247,12 @@ def worker(
     seed: int = typer.Argument(..., help="Seed."),
     threads: int = typer.Argument(..., help="Torch threads."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
+    world: int = typer.Option(0, "--world", help="World draw (experiment.world_seeds)."),
 ) -> None:
-    """One (arm, seed) of `phasescope run`, in its own process (started by `run`)."""
+    """One (arm, seed, world draw) of `phasescope run`, in its own process (started by `run`)."""
     from phasescope.train.worker import run_worker
 
-    run_worker(Path(exp_dir), arm, seed, threads, resume)
+    run_worker(Path(exp_dir), arm, seed, threads, resume, world)
 
 
 def _report_after_run(exp_dir, wandb_mode: str, config: dict) -> None:

@@ -29,6 +29,8 @@ class ExperimentConfig:
     """Arms to run, each a table under [arms.<name>]."""
     seeds: int = 1
     """Number of seeds per arm (seeds 0..seeds-1)."""
+    world_seeds: int = 1
+    """World draws (embedded world): each arm and seed on draws 0..world_seeds-1 (draw w: world.seed + w)."""
     workers: int = 2
     """(arm, seed) runs trained at once, each in its own process with one torch thread on CPU."""
     wandb: str = "off"
@@ -36,12 +38,12 @@ class ExperimentConfig:
     WANDB_MODE=offline/disabled downgrades it; WANDB_PROJECT and WANDB_ENTITY are honoured."""
 
     def __post_init__(self):
-        _check(self.seeds >= 1, f"experiment.seeds must be >= 1, got {self.seeds}")
+        for key in ("seeds", "world_seeds", "workers"):
+            _check(getattr(self, key) >= 1, f"experiment.{key} must be >= 1, got {getattr(self, key)}")
         _check(
             self.wandb in ("off", "offline", "online"),
             f"experiment.wandb must be off, offline or online, got {self.wandb!r}",
         )
-        _check(self.workers >= 1, f"experiment.workers must be >= 1, got {self.workers}")
         _check(len(self.arms) > 0, "experiment.arms is empty: name at least one arm")
         _check(
             bool(self.name) and "/" not in self.name,

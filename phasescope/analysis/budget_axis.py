@@ -48,13 +48,15 @@ def resolve_axis(frame: pd.DataFrame, axis: str | None) -> tuple[str, list[str]]
     ]
 
 
-def budget_of(frame: pd.DataFrame, run, seed, steps, axis: str) -> np.ndarray:
-    """Each of ``steps`` mapped to its budget on ``axis`` through the rows of the same (run, seed)."""
+def budget_of(frame: pd.DataFrame, run, seed, steps, axis: str, world: int = 0) -> np.ndarray:
+    """Each of ``steps`` mapped to its budget on ``axis`` through the rows of the same (run, world draw,
+    seed)."""
     steps = np.asarray(steps, float)
     if axis == "step":
         return steps
     g = frame[(frame["metric"] == axis) & (frame["run"] == run)]
     g = g[g["seed"].isna()] if seed is None else g[g["seed"] == seed]
+    g = g[g["world"] == world] if "world" in g else g
     table = g.drop_duplicates("step", keep="last").set_index("step")["value"]
     found = table.reindex(steps).to_numpy(float)
     if np.isnan(found).any():
@@ -93,7 +95,8 @@ def matched_points(frame: pd.DataFrame, curves, direction: str, axis: str, eval_
     and the matched budget itself."""
     budgets = {
         c.run: [
-            budget_of(frame, c.run, s, x, axis) for s, (x, _) in zip(c.seeds, c.seed_curves(), strict=True)
+            budget_of(frame, c.run, s, x, axis, w)
+            for s, w, (x, _) in zip(c.seeds, c.worlds or [0] * len(c.seeds), c.seed_curves(), strict=True)
         ]
         for c in curves
     }

@@ -63,6 +63,9 @@ class Curve:
     values: np.ndarray
     seeds: list = field(default_factory=list)
     raw: list = field(default_factory=list)
+    worlds: list = field(default_factory=list)
+    """The world draw of each row of ``values`` (parallel to ``seeds``; empty: all draw 0). A replicate
+    is (world, seed): seed k of two world draws is two curves."""
 
     def seed_curves(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each seed's (steps, values) as logged (the shared grid when ``raw`` is not known)."""
@@ -78,10 +81,13 @@ def curves_for(frame: pd.DataFrame, metric: str) -> tuple[list[Curve], list[str]
     sub = frame[frame["metric"] == metric]
     curves, notes = [], []
     for run, g in sub.groupby("run", sort=True):
-        seeds = [None if pd.isna(s) else int(s) for s in pd.unique(g["seed"])]
+        world = g["world"] if "world" in g else pd.Series(0, index=g.index)
+        pairs = list(dict.fromkeys(zip(world.astype(int), g["seed"].astype(object))))
+        pairs = [(w, None if pd.isna(s) else int(s)) for w, s in pairs]
+        worlds, seeds = [w for w, _ in pairs], [s for _, s in pairs]
         per_seed = []
-        for s in seeds:
-            gs = g[g["seed"].isna()] if s is None else g[g["seed"] == s]
+        for w, s in pairs:
+            gs = g[(world == w) & (g["seed"].isna() if s is None else g["seed"] == s)]
             per_seed.append((gs["step"].to_numpy(float), gs["value"].to_numpy(float)))
         steps, values, note = _align(per_seed)
         if note:
@@ -89,7 +95,7 @@ def curves_for(frame: pd.DataFrame, metric: str) -> tuple[list[Curve], list[str]
         sources = sorted(pd.unique(g["source"]))
         # Several seeds: name the directory that holds them all (the arm's directory).
         source = sources[0] if len(sources) == 1 else os.path.dirname(os.path.commonpath(sources) + os.sep)
-        curves.append(Curve(str(run), metric, source, steps, values, seeds, per_seed))
+        curves.append(Curve(str(run), metric, source, steps, values, seeds, per_seed, worlds))
     if not curves:
         raise UsageError(
             f"metric {metric!r} has no finite values; pick another metric (omit --metric to list them)"

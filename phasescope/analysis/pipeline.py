@@ -1,6 +1,6 @@
 """One analysis of one metric of an experiment: the only place that decides what the metric is, which
 way it is better, what noise its eval set carries, where the fixed knots are (stage starts) — then
-segments every (arm, seed) and compares the arms.
+segments every (arm, world draw, seed) and compares the arms.
 
     exp = open_experiment("runs/default")                 # phasescope.runlog.open
     a = analyse(exp, "eval/accuracy")

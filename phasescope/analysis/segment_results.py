@@ -105,16 +105,19 @@ def segment_curve(
     eval_n: int | None = None,
     fixed_knots=None,
 ) -> dict:
-    """The JSON dict for one run's curve: its mean over seeds, plus per-seed results."""
+    """The JSON dict for one run's curve: its mean over replicates (world draw, seed), plus each
+    replicate's own result under "seeds" (with its "seed" and "world")."""
     out = {"metric": curve.metric, "source": curve.source, "run": curve.run}
     out.update(segment_arrays(curve.steps, curve.values, direction, segmenter, eval_n, fixed_knots))
+    worlds = curve.worlds or [0] * len(curve.seeds)
     if len(curve.seeds) > 1:
         out["seeds"] = [
             {
                 "seed": s,
+                "world": w,
                 **segment_arrays(curve.steps, curve.values[i], direction, segmenter, eval_n, fixed_knots),
             }
-            for i, s in enumerate(curve.seeds)
+            for i, (s, w) in enumerate(zip(curve.seeds, worlds))
         ]
     return out
 
@@ -161,7 +164,7 @@ def _plan(c: Curve, name: str, knots) -> tuple[Curve, list | None, float | None,
             f"{c.run}: the last stage of {name} (from step {_s(_num(cut))}) has {int((~keep).sum())} "
             f"point(s), fewer than the {MIN_POINTS} a stage needs: its phases are not read"
         )
-        c = Curve(c.run, c.metric, c.source, c.steps[keep], c.values[:, keep], c.seeds)
+        c = Curve(c.run, c.metric, c.source, c.steps[keep], c.values[:, keep], c.seeds, worlds=c.worlds)
     return c, knots, cut, notes
 
 
@@ -293,6 +296,8 @@ def _caveats(result: dict) -> list[str]:
 def format_table(result: dict) -> str:
     """A readable block for one curve's result: the phase table, then sentences (``describe_phases``)."""
     seeds = f", mean of {len(result['seeds'])} seeds" if "seeds" in result else ""
+    if any(s.get("world") for s in result.get("seeds", [])):
+        seeds = f", mean of {len(result['seeds'])} (world draw, seed) replicates"
     evn = f", eval set of {result['eval_n']}" if result.get("eval_n") else ""
     lines = [
         f"{result['run']} · {result['metric']} ({result['direction']} is better) · "
@@ -310,7 +315,8 @@ def format_table(result: dict) -> str:
     for s in result.get("seeds", []):
         labels = "→".join(p["label"] for p in s["phases"])
         cps = ", ".join(_s(c) for c in s["changepoints"]) or "none"
-        lines.append(f"  seed {s['seed']}: {labels} (changepoints: {cps})")
+        world = f"world {s['world']} " if s.get("world") else ""
+        lines.append(f"  {world}seed {s['seed']}: {labels} (changepoints: {cps})")
     return "\n".join(lines)
 
 

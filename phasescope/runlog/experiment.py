@@ -25,6 +25,7 @@ from phasescope.data.selection import data_sources, eval_sources
 from phasescope.errors import UsageError
 from phasescope.runlog.jsonio import read_json
 from phasescope.runlog.provenance import provenance
+from phasescope.runlog.reader import run_dir_name
 from phasescope.runlog.writer import write_json_atomic
 
 EXPERIMENT_FILE = "experiment.json"
@@ -32,8 +33,8 @@ RESUME_FREE = ("experiment.workers", "experiment.wandb", "experiment.out", "expe
 """Where and how a run executes: the only settings a resumed run may change."""
 
 
-def arm_dir(exp_dir: Path, arm: str, seed: int) -> Path:
-    return Path(exp_dir) / arm / f"seed{seed}"
+def arm_dir(exp_dir: Path, arm: str, seed: int, world: int = 0) -> Path:
+    return Path(exp_dir) / arm / run_dir_name(seed, world)
 
 
 def now() -> str:
@@ -54,6 +55,18 @@ def _git_commit() -> str | None:
         return None
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, else `platform`): float kernels, and so the last
+    digits of a run, depend on it (docs/results.md)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
     # Model and data revisions: a hub commit from the local cache, or a hash of the local files.
     rec = provenance(cfg.model.model_name_or_path, data_sources(cfg.data))
@@ -69,7 +82,7 @@ def write_experiment_json(exp_dir: Path, cfg: Config) -> None:
             "data_revisions": rec["data_revisions"],
             "git_commit": _git_commit(),
             "started": now(),
-            "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            "host": {"platform": platform.platform(), "cpus": os.cpu_count(), "cpu": cpu_model()},
         },
     )
 
@@ -262,6 +275,11 @@ def _check_selection(chosen: dict[str, Any], stored: dict[str, Any], exp_dir: Pa
         raise UsageError(
             f"--resume --arms: {', '.join(extra)} not in the run {exp_dir} (its arms: {', '.join(stored['arms'])}); "
             "a resumed run trains only what it started"
+        )
+    if chosen.get("world_seeds", 0) > stored.get("world_seeds", 1):
+        raise UsageError(
+            f"--resume --world-seeds {chosen['world_seeds']}: the run {exp_dir} has "
+            f"{stored.get('world_seeds', 1)} world draw(s); a resumed run trains only what it started"
         )
     if chosen.get("seeds", 0) > stored["seeds"]:
         raise UsageError(

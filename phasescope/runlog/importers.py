@@ -1,4 +1,4 @@
-"""Turn any supported training log into one tidy frame: run, seed, step, metric, value (+ source).
+"""Turn any supported training log into one tidy frame: run, seed, world, step, metric, value (+ source).
 
 Supported: phasescope run and experiment directories; CSV/TSV and JSONL with a step column (the
 usual names are detected, ``step_col`` names any other), including sparse CSVs where each row fills
@@ -28,7 +28,7 @@ import pandas as pd
 from phasescope.errors import UsageError
 from phasescope.runlog.jsonio import MAX_ABS_STEP, MAX_ABS_VALUE, read_json, require_file
 from phasescope.runlog.names import is_wandb_source
-from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, read_jsonl, run_identity
+from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, read_jsonl, run_identity, world_of
 from phasescope.runlog.reader import stages as read_stages
 from phasescope.runlog.records import (  # noqa: F401 (re-exports: COLUMNS, STEP_COLUMNS)
     COLUMNS,
@@ -123,7 +123,7 @@ def _run_name(p: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Readers: each returns a long frame (run, seed, step, metric, value, source) and notes
+# Readers: each returns a long frame (run, seed, world, step, metric, value, source) and notes
 
 
 def _read_phasescope(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[str]]:
@@ -133,7 +133,8 @@ def _read_phasescope(p: Path, step_col: str | None) -> tuple[pd.DataFrame, list[
         notes += n
         run, seed = run_identity(run_dir)
         stages.setdefault(run, read_stages(rows))  # seeds of an arm share its μ schedule
-        long, n = records_to_long(rows, step_col or "step", run, seed, str(run_dir / "metrics.jsonl"))
+        source = str(run_dir / "metrics.jsonl")
+        long, n = records_to_long(rows, step_col or "step", run, seed, source, world_of(run_dir))
         parts.append(long)
         notes += n
     if not parts:
@@ -303,7 +304,9 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         finite_metrics = set(long.loc[~bad, "metric"])
         empty = {m: n for m, n in counts.items() if m not in finite_metrics}
         long = long[~bad]
-    keys = ["run", "seed", "metric"]
+    if "world" not in long.columns:  # a reader that predates world draws
+        long.insert(2, "world", np.zeros(len(long), dtype=np.int64))
+    keys = ["run", "world", "seed", "metric"]
     order = long.groupby(keys, dropna=False, sort=False)["step"].transform(lambda s: s.diff().lt(0).any())
     unsorted = sorted(long.loc[order.astype(bool), "run"].astype(str).unique())
     if unsorted:
@@ -312,7 +315,7 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     dup = long.duplicated([*keys, "step"], keep="last")
     if dup.any():
         # Count steps, not values: a re-logged step repeats every metric of its row.
-        steps = long.loc[dup, ["run", "seed", "step"]].drop_duplicates()
+        steps = long.loc[dup, ["run", "world", "seed", "step"]].drop_duplicates()
         where = Counter(steps["run"].astype(str))
         what = ", ".join(f"{r} ({n})" for r, n in where.most_common(4))
         notes.append(
@@ -328,7 +331,7 @@ def clean_frame(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 def _gap_notes(long: pd.DataFrame, keys: list[str]) -> list[str]:
     worst: dict[str, tuple[float, float, float]] = {}
-    for (run, _seed, _metric), g in long.groupby(keys, dropna=False, sort=False):
+    for (run, *_), g in long.groupby(keys, dropna=False, sort=False):
         s = g["step"].to_numpy()
         if len(s) < 10:
             continue

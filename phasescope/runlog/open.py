@@ -1,7 +1,8 @@
 """What a run directory, an experiment directory, a foreign log or a W&B source holds, read once.
 
     exp = open_experiment("runs/default")   # or a <arm>/seed<k> dir, trainer_state.json, wandb:e/p/g
-    exp.frame          # tidy curves: run, seed, step, metric, value, source (``load_curves``)
+    exp.frame          # tidy curves: run, seed, world, step, metric, value, source (``load_curves``)
+    exp.worlds         # the world draws the source holds ([0] for one world and every foreign log)
     exp.stage_starts   # run -> first steps of its later stages (the SFT -> RL switch)
     exp.eval_sets      # eval-set name -> problems ("" = the main set)
     exp.config, exp.experiment, exp.tokens
@@ -26,7 +27,7 @@ from phasescope.runlog.experiment import is_world_run, read_experiment
 from phasescope.runlog.importers import load_curves
 from phasescope.runlog.jsonio import as_count, read_json
 from phasescope.runlog.names import is_wandb_source
-from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity
+from phasescope.runlog.reader import find_run_dirs, read_jsonl, run_identity, world_of
 from phasescope.runlog.records import metric_table
 from phasescope.runlog.wandb_reader import experiment_config
 
@@ -52,6 +53,12 @@ class Experiment:
     @property
     def is_wandb(self) -> bool:
         return self.kind == "wandb"
+
+    @property
+    def worlds(self) -> list[int]:
+        """The world draws in the frame (``world`` column: 0 for draw 0 and for every foreign log).
+        A replicate is (world, seed): draws share seed numbers, not problems."""
+        return sorted(int(w) for w in pd.unique(self.frame["world"])) if "world" in self.frame else [0]
 
     def metrics(self) -> pd.DataFrame:
         """One row per metric: how many runs log it, and the fewest and most points per curve."""
@@ -144,12 +151,15 @@ def data_json_sizes(path: Path) -> dict[str, int]:
 
 
 def token_snapshots(path) -> dict[tuple[str, int | None], list[dict]]:
-    """(arm, seed) -> rows of its tokens.jsonl, for runs under ``path`` that have one."""
+    """(arm, seed) -> rows of its tokens.jsonl, for runs under ``path`` that have one. World draw 0
+    only: the report draws the token probe of one world (other draws probe other expert problems)."""
     out = {}
     p = Path(path)
     if not p.is_dir():
         return out
     for run_dir in find_run_dirs(p):
+        if world_of(run_dir):
+            continue
         f = run_dir / "tokens.jsonl"
         if f.is_file():
             try:

@@ -1,6 +1,7 @@
 """Read phasescope run directories (the contract in docs/run-directory.md) and JSON-lines logs in general.
 
-A run directory is ``<arm>/seed<k>/`` holding ``metrics.jsonl``; an experiment directory is
+A run directory is ``<arm>/seed<k>/`` (world draw 0) or ``<arm>/world<w>-seed<k>/`` (world draw w >= 1,
+``phasescope run --world-seeds``) holding ``metrics.jsonl``; an experiment directory is
 ``runs/<experiment>/`` holding ``experiment.json`` and many run directories. Writers append, so a
 crash can leave a truncated final line: it is skipped and reported, never fatal.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 from phasescope.errors import UsageError
 from phasescope.runlog.jsonio import as_step, parse_line, require_file
 
-_SEED_DIR = re.compile(r"^seed[_-]?(\d+)$")
+_SEED_DIR = re.compile(r"^(?:world(\d+)-)?seed[_-]?(\d+)$")
 
 
 def read_jsonl(path: Path) -> tuple[list[dict], list[str]]:
@@ -49,12 +50,25 @@ def read_jsonl(path: Path) -> tuple[list[dict], list[str]]:
     return rows, notes
 
 
+def run_dir_name(seed: int, world: int = 0) -> str:
+    """The directory name of (world draw, seed): ``seed<k>`` for draw 0 (every run before world draws
+    existed is one), ``world<w>-seed<k>`` for draw w >= 1."""
+    return f"seed{seed}" if world == 0 else f"world{world}-seed{seed}"
+
+
 def seed_of(run_dir: Path) -> int | None:
-    """The seed encoded in a ``seed<k>`` directory name, or None."""
-    m = _SEED_DIR.match(run_dir.name)
-    if not m or len(m.group(1)) > 18:  # a seed must fit the frame's 64-bit seed column
+    """The seed encoded in a ``seed<k>`` or ``world<w>-seed<k>`` directory name, or None."""
+    m = _SEED_DIR.match(Path(run_dir).name)
+    if not m or len(m.group(2)) > 18 or len(m.group(1) or "") > 18:  # must fit the frame's 64-bit columns
         return None
-    return int(m.group(1))
+    return int(m.group(2))
+
+
+def world_of(run_dir: Path) -> int:
+    """The world draw of a run directory: w for ``world<w>-seed<k>``, 0 for anything else (draw 0's
+    ``seed<k>`` and every foreign log)."""
+    m = _SEED_DIR.match(Path(run_dir).name)
+    return int(m.group(1)) if m and m.group(1) and seed_of(run_dir) is not None else 0
 
 
 def find_run_dirs(path: Path) -> list[Path]:
@@ -62,7 +76,11 @@ def find_run_dirs(path: Path) -> list[Path]:
     path = Path(path)
     if (path / "metrics.jsonl").is_file():
         return [path]
-    found = sorted(p.parent for p in path.glob("*/seed*/metrics.jsonl"))
+    found = sorted(
+        p.parent
+        for pattern in ("*/seed*/metrics.jsonl", "*/world*-seed*/metrics.jsonl")
+        for p in path.glob(pattern)
+    )
     found += sorted(p.parent for p in path.glob("*/metrics.jsonl") if p.parent not in found)
     return found
 
@@ -73,7 +91,8 @@ def is_phasescope_dir(path: Path) -> bool:
 
 
 def run_identity(run_dir: Path) -> tuple[str, int | None]:
-    """(run name, seed) of a run directory: ``<arm>/seed<k>`` gives (arm, k)."""
+    """(run name, seed) of a run directory: ``<arm>/seed<k>`` and ``<arm>/world<w>-seed<k>`` give
+    (arm, k); ``world_of`` gives w."""
     seed = seed_of(run_dir)
     return (run_dir.parent.name if seed is not None else run_dir.name), seed
 

@@ -1,5 +1,6 @@
 """Rows of logged values (dicts, one per logging call) into the tidy long frame every reader returns:
-run, seed, step, metric, value, source. Shared by the file importers and the W&B reader.
+run, seed, world, step, metric, value, source (world: the world draw, 0 for draw 0 and every
+foreign log). Shared by the file importers and the W&B reader.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pandas as pd
 from phasescope.errors import UsageError
 from phasescope.runlog.jsonio import as_float, as_step
 
-COLUMNS = ["run", "seed", "step", "metric", "value", "source"]
+COLUMNS = ["run", "seed", "world", "step", "metric", "value", "source"]
 
 STEP_COLUMNS = (
     "step",
@@ -64,7 +65,7 @@ def is_metric(name: str, step_col: str) -> bool:
     return not name.endswith(_BOOKKEEPING_SUFFIX)
 
 
-def records_to_long(rows: list[dict], step_col: str | None, run: str, seed, source: str):
+def records_to_long(rows: list[dict], step_col: str | None, run: str, seed, source: str, world: int = 0):
     """Rows (dicts) into the long frame. A cell that is not a number (a string, a list, null) is
     dropped from its metric and counted in a note, for metrics that log numbers elsewhere; a key
     that never holds a number (a stage name, a tag) is no metric and passes silently."""
@@ -97,10 +98,11 @@ def records_to_long(rows: list[dict], step_col: str | None, run: str, seed, sour
         what = ", ".join(f"{k} ({n})" for k, n in odd.most_common(6))
         notes.append(f"{source}: dropped {sum(odd.values())} non-numeric cell(s): {what}")
     long = pd.DataFrame({"step": np.asarray(steps, dtype=float), "metric": metrics, "value": values})
-    return stamp(long, run, seed, source), notes
+    return stamp(long, run, seed, source, world), notes
 
 
-def stamp(long: pd.DataFrame, run: str, seed, source: str) -> pd.DataFrame:
+def stamp(long: pd.DataFrame, run: str, seed, source: str, world: int = 0) -> pd.DataFrame:
+    long.insert(0, "world", np.full(len(long), world, dtype=np.int64))
     long.insert(0, "seed", pd.array([seed] * len(long), dtype="Int64"))
     long.insert(0, "run", run)
     long["source"] = source
@@ -110,7 +112,9 @@ def stamp(long: pd.DataFrame, run: str, seed, source: str) -> pd.DataFrame:
 def metric_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per metric of a tidy frame: how many runs log it, and the fewest and most points
     per curve."""
-    per = frame.groupby(["metric", "run", "seed"], dropna=False).size().rename("points").reset_index()
+    per = (
+        frame.groupby(["metric", "run", "world", "seed"], dropna=False).size().rename("points").reset_index()
+    )
     out = per.groupby("metric").agg(
         curves=("points", "size"), min_points=("points", "min"), max_points=("points", "max")
     )

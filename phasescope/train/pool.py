@@ -1,7 +1,8 @@
-"""The worker pool of `phasescope run`: one process per (arm, seed), signals, progress (`train/progress.py`).
+"""The worker pool of `phasescope run`: one process per (arm, seed, world draw), signals, progress
+(`train/progress.py`).
 
 Arms are independent, so up to `experiment.workers` of them train at once, each in its own process
-(`phasescope worker EXP_DIR ARM SEED THREADS`) with one torch thread: on a 2-core CPU two
+(`phasescope worker EXP_DIR ARM SEED THREADS [--world W]`) with one torch thread: on a 2-core CPU two
 single-thread processes beat one two-thread process, and two multi-thread processes slow each other
 many-fold. SIGINT/SIGTERM stop every worker and raise `Interrupted`; on Linux a worker also dies
 with its parent, even when the parent is killed with SIGKILL (no orphans).
@@ -34,15 +35,22 @@ class ArmResult:
     ok: bool
     seconds: float
     rows: list[dict[str, Any]]
+    world: int = 0
+    """The world draw (`experiment.world_seeds`); 0 is the configured world."""
 
 
 class Interrupted(PhasescopeError):
     """`phasescope run` got SIGINT/SIGTERM; its workers were stopped. Exit code 128 + signal."""
 
 
-def threads_per_worker(workers: int) -> int:
-    """One thread per worker; one process alone gets all cores, unless OMP_NUM_THREADS caps them."""
-    if workers > 1:
+def threads_per_worker(workers: int, world: bool = False) -> int:
+    """One thread per worker; one process alone gets all cores, unless OMP_NUM_THREADS caps them.
+
+    The embedded world always trains on one thread: its tiny model gains little from more, and the
+    thread count changes the float summation order (two threads change 0.6% of one SFT gradient's
+    values, by up to 1e-8), so an arm trained alone would otherwise give other numbers than the same
+    arm trained beside others, and other numbers on a machine with another core count."""
+    if workers > 1 or world:
         return 1
     try:
         env = int(os.environ.get("OMP_NUM_THREADS", ""))
@@ -64,31 +72,35 @@ def worker_env(threads: int) -> dict[str, str]:
     }
 
 
-def worker_command(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool) -> list[str]:
+def worker_command(
+    exp_dir: Path, arm: str, seed: int, threads: int, resume: bool, world: int = 0
+) -> list[str]:
     cmd = [sys.executable, "-m", "phasescope.cli", "worker", str(exp_dir), arm, str(seed), str(threads)]
-    return cmd + (["--resume"] if resume else [])
+    return cmd + (["--resume"] if resume else []) + (["--world", str(world)] if world else [])
 
 
 def run_pool(
-    jobs: list[tuple[str, int]],
+    jobs: list[tuple[str, int]] | list[tuple[str, int, int]],
     exp_dir: Path,
     workers: int,
     steps: int | dict[str, int],
     resume: bool,
     log=print,
+    world: bool = False,
 ) -> list[ArmResult]:
-    """Train every (arm, seed) of `jobs` in worker processes, `workers` at a time; their results.
-    `steps`: the length of every arm's step axis, or one per arm (for the progress display)."""
+    """Train every (arm, seed) or (arm, seed, world draw) of `jobs` in worker processes, `workers` at a
+    time; their results. `steps`: the length of every arm's step axis, or one per arm (for the progress
+    display). `world`: the jobs train the embedded world (one thread each, see `threads_per_worker`)."""
     workers = max(1, min(workers, len(jobs)))
-    threads = threads_per_worker(workers)
-    pending, running, results = list(jobs), {}, []
+    threads = threads_per_worker(workers, world)
+    pending, running, results = [(*j, 0)[:3] for j in jobs], {}, []
     with _stop_workers_on_signal(running, exp_dir), progress_display(exp_dir, steps) as shown:
         log = shown.say(log)
         while pending or running:
             while pending and len(running) < workers:
-                arm, seed = pending.pop(0)
-                running[(arm, seed)] = _start(exp_dir, arm, seed, threads, resume, log)
-                shown.add(arm, seed)
+                key = pending.pop(0)
+                running[key] = _start(exp_dir, key, threads, resume, log)
+                shown.add(*key)
             time.sleep(0.5)
             for key in [k for k, (proc, _, _) in running.items() if proc.poll() is not None]:
                 shown.remove(*key)
@@ -97,8 +109,9 @@ def run_pool(
     return results
 
 
-def _start(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool, log):
-    out = arm_dir(exp_dir, arm, seed)
+def _start(exp_dir: Path, key: tuple[str, int, int], threads: int, resume: bool, log):
+    arm, seed, world = key
+    out = arm_dir(exp_dir, arm, seed, world)
     out.mkdir(parents=True, exist_ok=True)
     again = resume and latest_checkpoint(out) is not None
     logf = open(out / "train.log", "a" if resume else "w")  # noqa: SIM115 - closed when the worker ends
@@ -106,29 +119,30 @@ def _start(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool, log):
         logf.write(f"\n--- resumed {now()} ---\n")
         logf.flush()
     proc = subprocess.Popen(
-        worker_command(exp_dir, arm, seed, threads, resume),
+        worker_command(exp_dir, arm, seed, threads, resume, world),
         stdout=logf,
         stderr=subprocess.STDOUT,
         env=worker_env(threads),
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
-    log(f"{'resumed' if again else 'started'} {arm}/seed{seed}")
+    log(f"{'resumed' if again else 'started'} {arm}/{out.name}")
     return proc, logf, time.perf_counter()
 
 
-def _finish(exp_dir: Path, key: tuple[str, int], entry, log) -> ArmResult:
+def _finish(exp_dir: Path, key: tuple[str, int, int], entry, log) -> ArmResult:
     proc, logf, t0 = entry
     logf.close()
-    arm, seed = key
+    arm, seed, world = key
+    out = arm_dir(exp_dir, arm, seed, world)
     notes: list[str] = []
-    rows = read_metrics(arm_dir(exp_dir, arm, seed) / "metrics.jsonl", notes)
+    rows = read_metrics(out / "metrics.jsonl", notes)
     ok = proc.returncode == 0
     seconds = time.perf_counter() - t0
-    tail = "" if ok else f" (exit {proc.returncode}; see {arm_dir(exp_dir, arm, seed) / 'train.log'})"
-    log(f"finished {arm}/seed{seed} in {seconds:.0f} s{tail}")
+    tail = "" if ok else f" (exit {proc.returncode}; see {out / 'train.log'})"
+    log(f"finished {arm}/{out.name} in {seconds:.0f} s{tail}")
     for note in notes:
         log(f"note: {note}")
-    return ArmResult(arm, seed, ok, seconds, rows)
+    return ArmResult(arm, seed, ok, seconds, rows, world)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

@@ -23,15 +23,15 @@ from rich.progress import (
 )
 
 from phasescope.runlog.experiment import arm_dir
-from phasescope.runlog.reader import read_metrics
+from phasescope.runlog.reader import read_metrics, run_dir_name
 
 PLAIN_EVERY_S = 15
 BAR_EVERY_S = 1.0
 
 
-def latest(exp_dir: Path, arm: str, seed: int) -> tuple[int, float | None]:
-    """The last step written by (arm, seed) and its latest eval/accuracy (None before the first)."""
-    rows = read_metrics(arm_dir(exp_dir, arm, seed) / "metrics.jsonl")
+def latest(exp_dir: Path, arm: str, seed: int, world: int = 0) -> tuple[int, float | None]:
+    """The last step written by (arm, seed, world draw) and its latest eval/accuracy (None before the first)."""
+    rows = read_metrics(arm_dir(exp_dir, arm, seed, world) / "metrics.jsonl")
     step = rows[-1]["step"] if rows else 0
     accs = [r["eval/accuracy"] for r in rows if "eval/accuracy" in r]
     return step, (accs[-1] if accs else None)
@@ -65,20 +65,20 @@ class PlainLines:
     def say(self, log):
         return log
 
-    def add(self, arm: str, seed: int) -> None:
+    def add(self, arm: str, seed: int, world: int = 0) -> None:
         pass
 
-    def remove(self, arm: str, seed: int) -> None:
+    def remove(self, arm: str, seed: int, world: int = 0) -> None:
         pass
 
     def refresh(self, running, log) -> None:
         if running and time.perf_counter() - self.last > PLAIN_EVERY_S:
             self.last = time.perf_counter()
             parts = []
-            for arm, seed in running:
-                step, acc = latest(self.exp_dir, arm, seed)
+            for arm, seed, *world in running:
+                step, acc = latest(self.exp_dir, arm, seed, *world)
                 parts.append(
-                    f"{arm}/seed{seed} {step}/{total_steps(self.steps, arm)}"
+                    f"{arm}/{run_dir_name(seed, *world)} {step}/{total_steps(self.steps, arm)}"
                     + (f" acc {acc:.2f}" if acc is not None else "")
                 )
             log("  " + " | ".join(parts))
@@ -89,7 +89,7 @@ class Bars:
 
     def __init__(self, exp_dir: Path, steps: int | dict[str, int]):
         self.exp_dir, self.steps, self.last = exp_dir, steps, 0.0
-        self.tasks: dict[tuple[str, int], int] = {}
+        self.tasks: dict[tuple, int] = {}
         self.progress = Progress(
             TextColumn("{task.description:<22}"),
             BarColumn(),
@@ -112,14 +112,17 @@ class Bars:
         """The pool's own lines, printed above the bars (a plain print would land inside them)."""
         return lambda msg: self.progress.console.print(msg, markup=False, highlight=False)
 
-    def add(self, arm: str, seed: int) -> None:
-        step, _ = latest(self.exp_dir, arm, seed)  # a resumed run starts where its logs end
-        self.tasks[(arm, seed)] = self.progress.add_task(
-            f"{arm}/seed{seed}", total=total_steps(self.steps, arm), completed=step, acc="acc  -  "
+    def add(self, arm: str, seed: int, world: int = 0) -> None:
+        step, _ = latest(self.exp_dir, arm, seed, world)  # a resumed run starts where its logs end
+        self.tasks[(arm, seed, world)] = self.progress.add_task(
+            f"{arm}/{run_dir_name(seed, world)}",
+            total=total_steps(self.steps, arm),
+            completed=step,
+            acc="acc  -  ",
         )
 
-    def remove(self, arm: str, seed: int) -> None:
-        task = self.tasks.pop((arm, seed), None)
+    def remove(self, arm: str, seed: int, world: int = 0) -> None:
+        task = self.tasks.pop((arm, seed, world), None)
         if task is not None:
             self.progress.remove_task(task)
 

@@ -4,10 +4,12 @@
     runs/<experiment>/<arm>/seed<k>/metrics.jsonl  one row per optimizer step (append-only)
     runs/<experiment>/<arm>/seed<k>/tokens.jsonl   token-divergence probe, one record per evaluation
     runs/<experiment>/<arm>/seed<k>/train.log      the worker's own output
+    runs/<experiment>/<arm>/world<w>-seed<k>/...    the same for world draw w >= 1 (--world-seeds)
 
 The parent prepares the directory (`runlog/experiment.py`), builds (or loads) the embedded world's
-base model once, and hands the (arm, seed) jobs to the worker pool (`train/pool.py`); each worker
-calls `train_one` (`train/train_one.py`). `summarize` and `format_summary` make the table the CLI prints.
+base model once per world draw, and hands the (arm, seed, world draw) jobs to the worker pool
+(`train/pool.py`); each worker calls `train_one` (`train/train_one.py`). `summarize` and
+`format_summary` make the table the CLI prints.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from phasescope.runlog.reader import read_metrics
 from phasescope.train.args import check_trl_fields
 from phasescope.train.pool import ArmResult, run_pool
 from phasescope.train.stages import sft_stage_length
-from phasescope.world import build_world
+from phasescope.world import build_world, draw_world
 
 
 def prepare_dir(cfg: Config, exp_dir: Path, overwrite: bool, resume: bool) -> None:
@@ -54,33 +56,39 @@ def prepare_dir(cfg: Config, exp_dir: Path, overwrite: bool, resume: bool) -> No
 def run_experiment(
     cfg: Config, exp_dir: Path, log=print, overwrite: bool = False, resume: bool = False
 ) -> list[ArmResult]:
-    """Build the base once, then train every (arm, seed) in worker processes; return their results.
+    """Build the base once per world draw, then train every (arm, seed, world draw) in worker processes;
+    return their results.
 
-    With `resume`, (arm, seed) runs that finished (a DONE file) are skipped, the others continue from
+    With `resume`, runs that finished (a DONE file) are skipped, the others continue from
     their last checkpoint (`train_one(resume=True)`). SIGINT/SIGTERM stop every worker, then raise
     `pool.Interrupted`.
     """
+    if cfg.experiment.world_seeds > 1 and cfg.model.model_name_or_path:
+        raise UsageError(
+            f"experiment.world_seeds = {cfg.experiment.world_seeds} redraws the embedded world, but this run "
+            "uses model.model_name_or_path; drop --world-seeds (use --seeds for replicates)"
+        )
     run_preflight(cfg)  # model, data, overlaps, lengths: a usage error before anything is written
     if cfg.trl:  # a typo in [trl] is one error here, not a failure in every worker
         check_trl_fields(cfg.trl)
     prepare_dir(cfg, exp_dir, overwrite, resume)
+    draws = range(cfg.experiment.world_seeds)
     if not cfg.model.model_name_or_path:
-        build_world(cfg.world, log=log)
-    jobs = [(a, s) for s in range(cfg.experiment.seeds) for a in cfg.experiment.arms]
+        for w in draws:  # every draw's base is built (or found in the cache) before any worker starts
+            build_world(draw_world(cfg.world, w), log=log)
+    jobs = [(a, s, w) for w in draws for s in range(cfg.experiment.seeds) for a in cfg.experiment.arms]
     results = []
     if resume:
-        for arm, seed in list(jobs):
-            if (arm_dir(exp_dir, arm, seed) / "DONE").exists():
-                jobs.remove((arm, seed))
-                results.append(
-                    ArmResult(
-                        arm, seed, True, 0.0, read_metrics(arm_dir(exp_dir, arm, seed) / "metrics.jsonl")
-                    )
-                )
-                log(f"skipped {arm}/seed{seed} (finished before)")
+        for arm, seed, w in list(jobs):
+            out = arm_dir(exp_dir, arm, seed, w)
+            if (out / "DONE").exists():
+                jobs.remove((arm, seed, w))
+                results.append(ArmResult(arm, seed, True, 0.0, read_metrics(out / "metrics.jsonl"), w))
+                log(f"skipped {arm}/{out.name} (finished before)")
     # A two-stage arm's axis is its SFT stage plus an RL stage as long as the rl arm's (at most, for best/auto).
     lengths = {a: _axis_length(cfg, a) for a in cfg.experiment.arms}
-    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, lengths, resume, log)
+    world = not cfg.model.model_name_or_path
+    return results + run_pool(jobs, exp_dir, cfg.experiment.workers, lengths, resume, log, world=world)
 
 
 def _axis_length(cfg: Config, arm: str) -> int:
@@ -101,6 +109,7 @@ def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[d
         entry = {
             "arm": r.arm,
             "seed": r.seed,
+            "world": r.world,
             "ok": r.ok,
             "steps": r.rows[-1]["step"] if r.rows else 0,
             "seconds": round(r.seconds, 1),
@@ -122,18 +131,20 @@ def summarize(results: list[ArmResult], metric: str = "eval/accuracy") -> list[d
 
 
 def format_summary(table: list[dict[str, Any]]) -> list[str]:
-    """The lines of the per-arm table `phasescope run` prints (the arm column fits the longest name)."""
-    w = max([13, *(len(r["arm"]) + 2 for r in table)])
+    """The lines of the per-arm table `phasescope run` prints (the arm column fits the longest name;
+    a run of world draw w >= 1 reads `<arm> w<w>`)."""
+    names = [r["arm"] + (f" w{r['world']}" if r.get("world") else "") for r in table]
+    w = max([13, *(len(n) + 2 for n in names)])
     lines = [
         f"{'arm':<{w}}{'seed':>5}{'base':>7}{'min':>7}{'@step':>7}{'peak':>7}{'@step':>7}{'final':>7}"
         f"{'steps':>7}{'wall s':>8}"
     ]
-    for r in table:
+    for name, r in zip(names, table):
         if "base" not in r:
-            lines.append(f"{r['arm']:<{w}}{r['seed']:>5}  failed (see its train.log)")
+            lines.append(f"{name:<{w}}{r['seed']:>5}  failed (see its train.log)")
             continue
         lines.append(
-            f"{r['arm']:<{w}}{r['seed']:>5}{r['base']:>7.3f}{r['min']:>7.3f}{r['min_step']:>7}{r['peak']:>7.3f}"
+            f"{name:<{w}}{r['seed']:>5}{r['base']:>7.3f}{r['min']:>7.3f}{r['min_step']:>7}{r['peak']:>7.3f}"
             f"{r['peak_step']:>7}{r['final']:>7.3f}{r['steps']:>7}{r['seconds']:>8.0f}"
         )
     return lines

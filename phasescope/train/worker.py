@@ -29,12 +29,15 @@ from phasescope.runlog.experiment import (
 )
 from phasescope.train.distributed import is_main_process
 from phasescope.train.train_one import train_one
-from phasescope.world import build_world
+from phasescope.world import build_world, draw_config
 
 
-def run_worker(exp_dir: Path, arm: str, seed: int, threads: int, resume: bool = False) -> None:
-    cfg = load_experiment_config(exp_dir)
-    train_one(cfg, arm, seed, arm_dir(exp_dir, arm, seed), threads=threads, resume=resume)
+def run_worker(
+    exp_dir: Path, arm: str, seed: int, threads: int, resume: bool = False, world: int = 0
+) -> None:
+    # World draw w trains on the stored config's world redrawn (world.seed + w), in its own directory.
+    cfg = draw_config(load_experiment_config(exp_dir), world)
+    train_one(cfg, arm, seed, arm_dir(exp_dir, arm, seed, world), threads=threads, resume=resume)
 
 
 def launch(cfg: Config, arm: str, seed: int, resume: bool = False, overwrite: bool = False) -> None:

@@ -7,7 +7,7 @@ evaluator for the held-out curves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from phasescope.world.task import Problem, Splits, expert_responses, make_splits
@@ -28,6 +28,18 @@ class World:
     @property
     def rl_problems(self) -> list[Problem]:
         return self.splits.rl
+
+
+def draw_world(world_cfg, draw: int):
+    """World draw `draw` of `world_cfg` (`phasescope run --world-seeds`): the same world with
+    `world.seed` + draw, so its base, expert set and slips, RL prompts and eval sets are all redrawn.
+    Draw 0 is `world_cfg` itself (the shipped base for the default world)."""
+    return world_cfg if draw == 0 else replace(world_cfg, seed=world_cfg.seed + draw)
+
+
+def draw_config(cfg, draw: int):
+    """The whole config with `cfg.world` replaced by its draw `draw` (`draw_world`)."""
+    return cfg if draw == 0 else replace(cfg, world=draw_world(cfg.world, draw))
 
 
 def world_splits(world_cfg) -> Splits:
