@@ -23,7 +23,7 @@ from typing import Any
 
 import tomllib
 
-from phasescope.arms import SCHEDULES, needs_expert
+from phasescope.arms import SCHEDULES, is_two_stage, needs_expert
 from phasescope.config_sections import (
     ArmConfig,
     DataConfig,
@@ -98,6 +98,16 @@ class Config:
             arm = self.arms[name]
             problem = SCHEDULES[arm.schedule].check(name, arm, self.train.max_steps)
             _check(problem is None, problem or "")
+            _check(
+                not (
+                    self.train.stage_budget == "within"
+                    and isinstance(arm.sft_steps, int)
+                    and is_two_stage(arm)
+                    and arm.sft_steps >= self.train.max_steps
+                ),
+                f"arms.{name}.sft_steps = {arm.sft_steps} leaves no RL update of train.max_steps = "
+                f'{self.train.max_steps} (train.stage_budget = "within"): lower it, or raise max_steps',
+            )
             _check_untempered(name, arm, self.train)
 
     def to_dict(self) -> dict[str, Any]:

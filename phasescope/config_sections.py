@@ -232,12 +232,20 @@ class DataConfig:
         )
 
 
+STAGE_BUDGETS = ("within", "added")
+
+
 @dataclass
 class TrainConfig:
     """Settings shared by every arm, so that arms differ only by their schedule and weighting."""
 
     max_steps: int = 600
-    """Optimizer steps per arm (one global step counter across the stages of sft_then_rl)."""
+    """Optimizer updates per arm: its whole budget, a two-stage arm's SFT stage included (stage_budget)."""
+    stage_budget: str = "within"
+    """A two-stage arm's SFT stage: "within" max_steps (every arm trains max_steps updates in all: a
+    best/auto SFT stage runs at most max_steps // 2 updates, its updates past the switch included, and
+    the RL stage gets the rest) or "added" on top (the RL stage is max_steps updates, as long as the rl
+    arm: the paper's SFT-then-RL, which then spends more than the other arms)."""
     learning_rate: float = 1e-4
     """Learning rate of updates with an RL term (μ < 1), constant after `warmup_steps`; an arm may override it."""
     sft_lr: float = 1e-3
@@ -300,6 +308,10 @@ class TrainConfig:
 
     def __post_init__(self):
         _check(self.max_steps > 0, f"train.max_steps must be > 0, got {self.max_steps}")
+        _check(
+            self.stage_budget in STAGE_BUDGETS,
+            f"train.stage_budget must be one of {', '.join(STAGE_BUDGETS)}, got {self.stage_budget!r}",
+        )
         _check(self.learning_rate > 0, f"train.learning_rate must be > 0, got {self.learning_rate}")
         _check(self.sft_lr > 0, f"train.sft_lr must be > 0, got {self.sft_lr}")
         for name in (

@@ -27,6 +27,9 @@ TINY_WORLD = [
     "train.max_completion_length=24",  # the longest 2-digit chain of thought (the preflight refuses less)
     "arms.sft_then_rl.sft_steps=2",
     "arms.chord_mu.mu_decay_steps=2",
+    # 3 updates cannot hold a 2-step SFT stage and an RL stage "within" one budget: the tests of
+    # two-stage arms read "2 SFT steps, then 3 RL steps"; test_stages tests "within" on its own.
+    'train.stage_budget="added"',
 ]
 
 

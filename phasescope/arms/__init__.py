@@ -391,10 +391,11 @@ def is_two_stage(arm) -> bool:
     return SCHEDULES[arm.schedule].two_stage
 
 
-def run_length(arm, steps: int) -> int:
-    """Updates on the arm's step axis for `train.steps` = `steps`: a two-stage arm adds its SFT stage
-    (at most `steps` SFT updates when the stage's length is chosen while it runs)."""
-    if not is_two_stage(arm):
+def run_length(arm, steps: int, stage_budget: str = "added") -> int:
+    """Updates on the arm's step axis for `train.max_steps` = `steps`: with `train.stage_budget`
+    "within", `steps` for every arm; "added": a two-stage arm adds its SFT stage (at most `steps` SFT
+    updates when the stage's length is chosen while it runs)."""
+    if not is_two_stage(arm) or stage_budget == "within":
         return steps
     return steps + (arm.sft_steps if isinstance(arm.sft_steps, int) else steps)
 

@@ -96,6 +96,8 @@ def _axis_length(cfg: Config, arm: str) -> int:
     before training when the expert set's size is (the world's, or data.n_expert as an upper bound)."""
     a, steps = cfg.arms[arm], cfg.train.max_steps
     n_expert = cfg.data.n_expert if cfg.model.model_name_or_path else cfg.world.n_expert
+    if cfg.train.stage_budget == "within":
+        return steps  # the SFT stage's updates come out of the arm's budget
     if is_two_stage(a) and a.sft_steps == "epoch" and n_expert > 0:
         return steps + sft_stage_length("epoch", n_expert, cfg.train.expert_batch_size, steps)
     return run_length(a, steps)

@@ -2,13 +2,15 @@
 
 An arm with schedule `sft_then_rl` is trained as two trainings of the one trainer (`PhaseTrainer`):
 1. an SFT stage (μ ≡ 1, at train.sft_lr) whose length `sft_steps` is a number; "epoch" (one pass
-   over the expert set: ⌈expert rows / expert_batch_size⌉ updates); "best" (train.max_steps updates, the
-   sft arm's run, with the dev split (`train/dev.py`) evaluated every `dev_every` steps; the switch is
+   over the expert set: ⌈expert rows / expert_batch_size⌉ updates); "best" (train.max_steps // 2 updates
+   with train.stage_budget "within", train.max_steps with "added", with the dev split (`train/dev.py`) evaluated every `dev_every` steps; the switch is
    the step of best dev/accuracy); or "auto" (the same, but the stage stops as soon as the online
    detector (`analysis/online.py`) confirms overfit on dev/accuracy or dev/expert_nll; the switch is
    the best step seen by then);
-2. an RL stage (μ ≡ 0) of train.max_steps updates — exactly as many as the rl arm — from the weights at
-   the switch, in a new trainer: a new optimizer (Adam's moments and step count start at zero) and a
+2. an RL stage (μ ≡ 0) from the weights at the switch, of the updates left of the arm's budget
+   (train.stage_budget "within", the default: train.max_steps minus every SFT update run, those past
+   the switch included, so that every arm spends train.max_steps updates) or of train.max_steps updates,
+   as many as the rl arm ("added": the paper's SFT-then-RL, which then spends more than the other arms), in a new trainer: a new optimizer (Adam's moments and step count start at zero) and a
    new learning-rate schedule (warm-up again, at the RL learning rate), as two trainings would have.
 
 One step axis: metrics.jsonl holds the SFT rows 0..switch (stage "sft"), then the RL rows
@@ -245,12 +247,33 @@ class RlRows:
 
 
 def sft_stage_length(sft_steps: int | str, n_expert: int, expert_batch: int, rl_steps: int) -> int:
-    """Updates of the SFT stage (at most, for best/auto): see the module docstring."""
+    """Updates of the SFT stage (at most, for best/auto): see the module docstring. `rl_steps` is the
+    longest a best/auto stage may run (train.max_steps, or half of it with stage_budget "within")."""
     if isinstance(sft_steps, int):
         return sft_steps
     if sft_steps == "epoch":
         return max(1, math.ceil(n_expert / max(1, expert_batch)))
     return rl_steps
+
+
+def stage_lengths(budget: int, stage_budget: str) -> tuple[int, Callable[[int], int]]:
+    """(the longest a best/auto SFT stage may run, SFT updates spent -> RL stage updates) for an arm of
+    `budget` = train.max_steps updates: "within" the budget, the SFT stage takes at most half and the RL
+    stage the rest, so the arm spends exactly `budget`; "added", the SFT stage comes on top of `budget`
+    RL updates. A fixed SFT stage that leaves no RL update is refused."""
+    if stage_budget == "added":
+        return budget, lambda spent: budget
+
+    def rest(spent: int) -> int:
+        if spent >= budget:
+            raise PhasescopeError(
+                f"the SFT stage takes {spent} of the arm's {budget} updates (train.stage_budget = "
+                '"within"), leaving none for RL: lower sft_steps, raise train.max_steps, or set '
+                'train.stage_budget = "added"'
+            )
+        return budget - spent
+
+    return max(1, budget // 2), rest
 
 
 def stage_args(args, max_steps: int):
@@ -274,14 +297,17 @@ class SftOutcome:
 def train_stages(cfg, arm_name: str, setup, args, logs, out_dir: Path, is_main: bool):
     """Train a two-stage arm (module docstring); write switch.json; return the trained model."""
     arm = cfg.arms[arm_name]
-    rl_steps = cfg.train.max_steps  # the rl arm's length: the one place this module reads it
+    # The arm's budget: the one place this module reads train.max_steps.
+    longest, rl_length = stage_lengths(cfg.train.max_steps, cfg.train.stage_budget)
     for name in ("sft_stage.jsonl", "switch.json"):
         (out_dir / name).unlink(missing_ok=True)
     n = sft_stage_length(
-        arm.sft_steps, len(setup.expert.prompts) if setup.expert else 0, cfg.train.expert_batch_size, rl_steps
+        arm.sft_steps, len(setup.expert.prompts) if setup.expert else 0, cfg.train.expert_batch_size, longest
     )
+    rl_length(n)  # a fixed stage that leaves no RL update fails before training, not after the SFT stage
     stage1 = _sft_stage if arm.sft_steps in SELECTING else _fixed_sft_stage
     sft = stage1(cfg, arm_name, setup, stage_args(args, n), logs, out_dir, is_main)
+    rl_steps = rl_length(sft.steps_run)  # "within": every SFT update run, past the switch too, is spent
     b = sft.switch
     rl_arm = dataclasses.replace(arm, schedule="constant", mu=0.0, sft_steps=0)
     view = StageView(

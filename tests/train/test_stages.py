@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from phasescope.config import load_config
-from phasescope.errors import UsageError
+from phasescope.errors import PhasescopeError, UsageError
 from phasescope.train.dev import check_disjoint
-from phasescope.train.stages import SwitchChooser, sft_stage_length
+from phasescope.train.stages import SwitchChooser, sft_stage_length, stage_lengths
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,10 @@ def test_fresh_optimizer_and_schedule_at_the_switch_and_rl_stage_as_long_as_rl(
     from phasescope.train.train_one import train_one
 
     calls = _record_optimizer_steps(monkeypatch)
-    cfg = load_config(None, [*tiny_world, "train.warmup_steps=2", "arms.sft_then_rl.sft_steps=2"])
+    cfg = load_config(
+        None,
+        [*tiny_world, "train.warmup_steps=2", "arms.sft_then_rl.sft_steps=2", 'train.stage_budget="added"'],
+    )
     train_one(cfg, "sft_then_rl", 0, tmp_path / "stl", threads=1)
     sft_opt, rl_opt = calls[0][0], calls[2][0]
     assert [c[0] for c in calls] == [sft_opt] * 2 + [rl_opt] * 3 and sft_opt != rl_opt
@@ -99,7 +102,15 @@ def test_best_switches_at_the_dev_best_and_rl_starts_from_its_weights(
 
     monkeypatch.setattr("phasescope.train.dev.world_dev_evaluator", fake_dev)
     monkeypatch.setattr(PhaseTrainer, "train", train)
-    cfg = load_config(None, [*tiny_world, "arms.sft_then_rl.sft_steps=best", "arms.sft_then_rl.dev_every=2"])
+    cfg = load_config(
+        None,
+        [
+            *tiny_world,
+            "arms.sft_then_rl.sft_steps=best",
+            "arms.sft_then_rl.dev_every=2",
+            'train.stage_budget="added"',
+        ],
+    )
     out = tmp_path / "run"
     train_one(cfg, "sft_then_rl", 0, out, threads=1)
 
@@ -156,6 +167,44 @@ def test_auto_never_stops_on_a_curve_that_keeps_improving():
     for s, a in zip(steps, acc):
         ch.update(int(s), {"dev/accuracy": float(a)})
     assert not ch.stop and ch.best_step == int(steps[np.argmax(acc)])
+
+
+def test_within_the_budget_every_two_stage_arm_spends_max_steps_updates(tmp_path, tiny_cache, tiny_world):
+    from phasescope.train.train_one import train_one
+
+    cfg = load_config(
+        None,
+        [
+            *tiny_world,
+            "train.max_steps=6",
+            "arms.sft_then_rl.sft_steps=best",
+            "arms.sft_then_rl.dev_every=1",
+            'train.stage_budget="within"',
+        ],
+    )
+    for arm in ("sft_then_rl", "rl"):
+        train_one(cfg, arm, 0, tmp_path / arm, threads=1)
+    rows = _rows(tmp_path / "sft_then_rl")
+    switch = json.loads((tmp_path / "sft_then_rl" / "switch.json").read_text())
+    # best: at most 6 // 2 = 3 SFT updates (all spent, past the switch too), then the 3 left for RL
+    assert switch["sft_stage_steps"] == 3 and switch["rl_steps"] == 3
+    assert rows[-1]["budget/updates"] == _rows(tmp_path / "rl")[-1]["budget/updates"] == 6
+
+
+def test_stage_lengths_within_and_added():
+    longest, rest = stage_lengths(600, "within")
+    assert longest == 300 and rest(300) == 300 and rest(7) == 593  # epoch: 7 SFT updates, 593 RL
+    with pytest.raises(PhasescopeError, match="leaving none for RL"):
+        rest(600)
+    longest, rest = stage_lengths(600, "added")
+    assert longest == 600 and rest(600) == rest(7) == 600  # the paper's: RL as long as the rl arm
+
+
+def test_a_fixed_sft_stage_as_long_as_the_budget_is_refused_within_it():
+    assert load_config(None, []).train.stage_budget == "within"  # the default
+    with pytest.raises(PhasescopeError, match="leaves no RL update"):
+        load_config(None, ["train.max_steps=50", "arms.sft_then_rl.sft_steps=50"])
+    load_config(None, ["train.max_steps=50", "arms.sft_then_rl.sft_steps=50", 'train.stage_budget="added"'])
 
 
 def test_sft_stage_lengths():
