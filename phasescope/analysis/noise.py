@@ -1,9 +1,35 @@
-"""The eval set's binomial noise: a rate measured on n held-out problems moves by √(p(1−p)/n) from
-the problems alone, whatever the model does. The one home of that standard error, of the 95% normal
-quantile and of the eval-set size that a metric was measured on.
+"""The noise a phase must stand out from. A rate measured on n held-out problems moves by
+√(p(1−p)/n) from the problems alone, whatever the model does; this module is the one home of that
+standard error, of the 95% normal quantile, of the eval-set size a metric was measured on, and of
+the *noise floor* the segmenter and the online detector call no phase below (``noise_floor``).
+
+Why a floor, and not the residual noise alone: real evaluations score the same problems every
+time, so consecutive points are correlated and a curve wanders slowly; the residuals around a fit
+(which follows the wander with its knots) then say 0.006 where the eval set's noise is 0.035
+(the default run's ``eval/general_accuracy``, n = 200). The floor, in order of preference:
+
+1. ``binomial``: the eval set's size is known (``eval_n``) and the values are rates.
+2. ``binomial-inferred``: a rate whose values all sit on a grid of 1/n (k correct of n, logged as a
+   float; every foreign trainer's accuracy is), n from 10 to 2,000: the smallest such n is read as
+   the eval set's size. Random values fall on such a grid by chance with probability about
+   0.04 per point, so a curve of 8 or more distinct values does not fool it; a coarser grid than
+   the true one (every count even) only makes the floor larger.
+3. ``seeds``: several seeds on one step grid: the spread between seeds at a step (pooled over
+   steps), divided by √seeds for their mean. It is what a second run would differ by.
+4. ``first-difference``: one curve of unknown noise: 1.4826·MAD(Δy)/√2, the robust spread of one
+   step's change. On independent noise it equals the residual estimate; on a curve that wanders
+   it is at least the size of one step's wander, which the residual estimate (built from second
+   differences, and then from residuals around knots placed on the wander) leaves out. It is the
+   weakest of the four: on the default run's flat curves it is 0.005-0.01, not the 0.035 of the
+   eval set, so a single curve with no size and no grid can still be over-read. The output says so.
+
+The floor never lowers the noise: a phase's change must exceed ``SEPARABLE_Z`` floors (two
+independent evaluations' difference) *and* pass the residual-noise tests of ``phases``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +40,10 @@ Z95 = 1.959963984540054
 SEPARABLE_Z = Z95 * 2**0.5
 """A change smaller than this many binomial standard errors is within the eval set's noise (the
 difference of two independent evaluations of the same rate)."""
+GRID_MAX_N = 2000
+"""The largest eval-set size read from a grid of values (a finer grid is what rounding to three
+decimals makes)."""
+KINDS = ("binomial", "binomial-inferred", "seeds", "first-difference", "none")
 
 
 def binomial_se(p, n: int):
@@ -35,3 +65,74 @@ def eval_n_for(metric: str, eval_sets: dict[str, int]) -> int | None:
     named = [k for k in eval_sets if k and tail.startswith(f"{k}_")]
     n = eval_sets.get(max(named, key=len)) if named else eval_sets.get("")
     return int(n) if isinstance(n, int) and n > 0 else None
+
+
+def grid_n(values, max_n: int = GRID_MAX_N, tol: float = 0.02) -> int | None:
+    """The smallest n (10..``max_n``) with every value within ``tol`` counts of k/n for an integer
+    k: the eval-set size of a rate logged as correct/n. None when no n fits, when a value lies
+    outside [0, 1], or with fewer than 8 distinct values (too few to rule out chance)."""
+    v = np.unique(np.round(np.asarray(values, dtype=float), 9))
+    if len(v) < 8 or v.min() < 0 or v.max() > 1:
+        return None
+    n = np.arange(10, max_n + 1)
+    counts = v[None, :] * n[:, None]  # candidate sizes x values
+    fits = np.all(np.abs(counts - np.round(counts)) <= tol, axis=1)
+    return int(n[np.argmax(fits)]) if fits.any() else None
+
+
+def first_difference_sd(values) -> float:
+    """1.4826·MAD of the first differences / √2: one evaluation's noise if the curve were flat
+    between neighbours. 0 for fewer than 3 points."""
+    d = np.diff(np.asarray(values, dtype=float))
+    if len(d) < 2:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """The floor one curve's phases are tested against. ``kind``: one of ``KINDS``; ``sd``: one
+    evaluation's noise in metric units (for a binomial floor, at the curve's mean rate; ``sd_at``
+    gives it at any rate); ``eval_n``: the eval-set size (given or inferred) of a binomial floor."""
+
+    kind: str
+    sd: float
+    eval_n: int | None = None
+    seeds: int = 1
+
+    def sd_at(self, p: float) -> float:
+        """One evaluation's noise near the rate (or value) ``p``."""
+        if self.eval_n and self.kind.startswith("binomial"):
+            return binomial_se(p, self.eval_n)
+        return self.sd
+
+    def describe(self) -> str:
+        """A few words for a person: which noise was used."""
+        if self.kind == "binomial":
+            return f"binomial, eval set of {self.eval_n}"
+        if self.kind == "binomial-inferred":
+            return f"binomial, eval set of {self.eval_n} inferred from the values' 1/{self.eval_n} grid"
+        if self.kind == "seeds":
+            return f"seed replicates ({self.seeds} seeds)"
+        if self.kind == "first-difference":
+            return "first differences (eval set size unknown: a conservative floor, weaker than an eval-set size)"
+        return "none"
+
+
+def noise_floor(seed_values, eval_n: int | None = None, rate: bool | None = None) -> NoiseFloor:
+    """The floor for a curve (``seed_values``: seeds x steps, or one curve). ``eval_n``: the eval
+    set's size when known; ``rate``: whether the values are rates (default: all lie in [0, 1])."""
+    V = np.atleast_2d(np.asarray(seed_values, dtype=float))
+    y = V.mean(axis=0)
+    in_unit = bool(np.all((V >= 0) & (V <= 1)))
+    rate = in_unit if rate is None else (rate and in_unit)
+    p = float(np.clip(y.mean(), 0.0, 1.0))
+    if rate and eval_n:
+        return NoiseFloor("binomial", binomial_se(p, eval_n), int(eval_n), V.shape[0])
+    n = grid_n(V.ravel()) if rate else None
+    if n is not None:
+        return NoiseFloor("binomial-inferred", binomial_se(p, n), n, V.shape[0])
+    if V.shape[0] > 1:
+        spread = float(np.sqrt(np.mean(V.var(axis=0, ddof=1))))
+        return NoiseFloor("seeds", spread / np.sqrt(V.shape[0]), None, V.shape[0])
+    return NoiseFloor("first-difference", first_difference_sd(y))

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from phasescope.analysis.noise import SEPARABLE_Z, binomial_se
+from phasescope.analysis.noise import SEPARABLE_Z
 from phasescope.analysis.segment import Segmentation
 
 PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
@@ -84,58 +84,91 @@ def _trend(slope: float, se: float, duration: float, sigma: float, t_min: float,
     return 1 if slope > 0 else -1
 
 
-def segment_labels(trends: list[int]) -> list[str]:
-    """Labels for a sequence of goodness trends (+1 improving, -1 worsening, 0 flat)."""
+def segment_labels(trends: list[int], beyond: list[bool] | None = None) -> list[str]:
+    """Labels for a sequence of goodness trends (+1 improving, -1 worsening, 0 flat).
+
+    ``beyond[i]``: whether improving segment i takes the curve's best beyond its start level by
+    more than the noise (default: every improvement does). An improvement that does not is no best
+    point an overfit could start from: the worsening after it is a shift, and the rise itself, when
+    a shift follows it, is read as a plateau (the small early rise before the fall)."""
+    beyond = [True] * len(trends) if beyond is None else beyond
     labels: list[str] = []
     last = None  # label of the most recent non-plateau segment
     improved = False
-    for tr in trends:
+    for tr, far in zip(trends, beyond, strict=True):
         if tr == 0:
             lab = "plateau"
         elif tr < 0:
             lab = "overfit" if improved else "shift"
         else:
             lab = "readapt" if last in ("shift", "readapt") else "improve"
-            improved = True
+            improved = improved or far
         if lab != "plateau":
             last = lab
         labels.append(lab)
+    for i, lab in enumerate(labels):
+        after = next((b for b in labels[i + 1 :] if b != "plateau"), None)
+        if lab == "improve" and not beyond[i] and after == "shift":
+            labels[i] = "plateau"
     return labels
 
 
+def _floor_sd(seg: Segmentation, p: float) -> float:
+    """One evaluation's noise near ``p`` by the segmentation's floor (0 without one)."""
+    return seg.floor.sd_at(p) if seg.floor is not None else 0.0
+
+
 def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, min_change: float):
-    """Goodness trend per segment, and the segments whose change is within binomial noise."""
+    """Goodness trend per segment, whether each improvement lifts the best beyond the start level
+    by more than the noise, and the segments whose change is within the noise floor."""
     if seg.constant:
-        return [0] * (len(bounds) - 1), []
-    trends, hidden = [], []
-    is_rate = seg.eval_n and np.all((seg.values >= 0) & (seg.values <= 1))
+        n = len(bounds) - 1
+        return [0] * n, [True] * n, []
+    trends, beyond, hidden = [], [], []
+    start = seg.value_at(bounds[0])
+    best = sign * start
+    # A floor with no eval set or seeds behind it (first differences) only stands in for the
+    # residual noise where it is larger; the others are a floor on each phase's change too.
+    sized = seg.floor is not None and seg.floor.kind != "first-difference"
+    inflate = 1.0 if sized or seg.floor is None else max(1.0, seg.floor.sd / max(seg.sigma, 1e-300))
     for i in range(len(bounds) - 1):
         duration = bounds[i + 1] - bounds[i]
-        tr = _trend(sign * seg.slopes[i], seg.slope_se[i], duration, seg.sigma, t_min, min_change)
-        if tr and is_rate:
-            a, b = seg.value_at(bounds[i]), seg.value_at(bounds[i + 1])
-            noise = binomial_se(0.5 * (a + b), seg.eval_n)
-            if abs(b - a) < SEPARABLE_Z * noise:
-                hidden.append(
-                    {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
-                )
-                tr = 0
+        se = seg.slope_se[i] * inflate
+        tr = _trend(sign * seg.slopes[i], se, duration, seg.sigma * inflate, t_min, min_change)
+        a, b = seg.value_at(bounds[i]), seg.value_at(bounds[i + 1])
+        noise = _floor_sd(seg, 0.5 * (a + b)) if sized else 0.0
+        if tr and abs(b - a) < SEPARABLE_Z * noise:
+            hidden.append(
+                {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
+            )
+            tr = 0
+        best = max(best, sign * b)
+        margin = SEPARABLE_Z * max(_floor_sd(seg, start), seg.sigma)
+        beyond.append(bool(best - sign * start > margin))
         trends.append(tr)
-    return trends, hidden
+    return trends, beyond, hidden
 
 
 def label_phases(
-    seg: Segmentation, direction: str = "higher", t_min: float = 3.0, min_change: float = 0.5
+    seg: Segmentation,
+    direction: str = "higher",
+    t_min: float = 3.0,
+    min_change: float = 0.5,
+    from_untrained: bool | None = None,
 ) -> list[Phase]:
     """Turn a ``Segmentation`` into named phases (see the module docstring for the rules).
 
-    Changes the eval set's noise could make are listed in ``seg.not_separable`` (set here)."""
+    Changes the noise floor could make are listed in ``seg.not_separable`` (set here).
+    ``from_untrained``: the first point is the model before training (default: the curve starts at
+    step 0); when it is not, a worsening from the start that never recovers is an overfit from an
+    early best (``EARLY_BEST``), not a shift."""
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
     if seg.stages:
         phases, seg.not_separable = [], []
         for i, st in enumerate(seg.stages):
-            for j, ph in enumerate(label_phases(st, direction, t_min, min_change)):
+            first = from_untrained if i == 0 else True  # a later stage starts at its known switch
+            for j, ph in enumerate(label_phases(st, direction, t_min, min_change, first)):
                 ph.stage, ph.fixed = i, bool(i and j == 0)
                 phases.append(ph)
             seg.not_separable += st.not_separable
@@ -145,8 +178,11 @@ def label_phases(
     bounds = [float(x[0]), *seg.changepoints, float(x[-1])]
     bound_ci = [(bounds[0], bounds[0]), *seg.ci, (bounds[-1], bounds[-1])]
     uncertain = [False, *seg.uncertain, False]
-    trends, seg.not_separable = _trends(seg, bounds, sign, t_min, min_change)
-    labels = segment_labels(trends)
+    trends, beyond, seg.not_separable = _trends(seg, bounds, sign, t_min, min_change)
+    labels = segment_labels(trends, beyond)
+    untrained = float(x[0]) == 0.0 if from_untrained is None else from_untrained
+    early = not untrained and _is_early_best(labels)
+    labels = ["overfit" if early and lab == "shift" else lab for lab in labels]
     runs: list[tuple[str, int, int]] = []  # label, first segment, last segment
     for i, lab in enumerate(labels):
         if runs and runs[-1][0] == lab == "plateau":
@@ -173,8 +209,20 @@ def label_phases(
             uncertain=bool(uncertain[a]),
         )
         ph.extra = _phase_stats(ph, seg, sign, initial)
+        if early and lab == "overfit":
+            ph.extra["note"] = EARLY_BEST
         phases.append(ph)
     return phases
+
+
+EARLY_BEST = "declining from the first evaluation: overfit, or an early best before logging started"
+"""The note on an overfit read from a curve that does not start at the untrained model."""
+
+
+def _is_early_best(labels: list[str]) -> bool:
+    """Without a step-0 evaluation the first point is already trained: a worsening from it that
+    no improvement ever follows is an overfit from a best at (or before) the first evaluation."""
+    return "shift" in labels and not any(lab in ("readapt", "improve") for lab in labels)
 
 
 def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> dict:
