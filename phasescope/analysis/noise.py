@@ -15,13 +15,17 @@ time, so consecutive points are correlated and a curve wanders slowly; the resid
    0.04 per point, so a curve of 5 or more distinct values rarely fools it (``grid_n``); a coarser grid than
    the true one (every count even) only makes the floor larger.
 3. ``seeds``: several seeds on one step grid: the spread between seeds at a step (pooled over
-   steps), divided by √seeds for their mean. It is what a second run would differ by.
-4. ``first-difference``: one curve of unknown noise: 1.4826·MAD(Δy)/√2, the robust spread of one
-   step's change. On independent noise it equals the residual estimate; on a curve that wanders
-   it is at least the size of one step's wander, which the residual estimate (built from second
-   differences, and then from residuals around knots placed on the wander) leaves out. It is the
-   weakest of the four: on the default run's flat curves it is 0.005-0.01, not the 0.035 of the
-   eval set, so a single curve with no size and no grid can still be over-read. The output says so.
+   steps), not divided by √seeds (seeds scored on one fixed eval set share its noise, which their
+   spread cannot show), and at least the first-difference floor of their mean.
+4. ``first-difference``: one curve of unknown noise: the noise's marginal sd read from the first
+   differences (``first_difference_sd``: their robust spread, scaled up by the lag-1 autocorrelation
+   the differences show, as for AR(1) noise). On independent noise it equals the residual estimate.
+   It is the weakest of the four: it only stands in for the residual noise in the trend tests of
+   ``phases`` (where larger), it is not a floor on each change, because on independent noise a
+   floor of 2.77 sd cost the planted benchmark 2.5 points of phase presence. On the default run's
+   9 flat ``eval/general_accuracy`` curves (off their 1/200 grid) one curve alone still gets a
+   phase on 8 of 9 offline; no eval-set size, grid or seeds means a short curve that wanders can
+   be over-read, and the output says which noise was used.
 
 The floor never lowers the noise: a phase's change must exceed ``SEPARABLE_Z`` floors (two
 independent evaluations' difference) *and* pass the residual-noise tests of ``phases``.
@@ -82,13 +86,18 @@ def grid_n(values, max_n: int = GRID_MAX_N, tol: float = 0.02) -> int | None:
     return int(n[np.argmax(fits)]) if fits.any() else None
 
 
-def first_difference_sd(values) -> float:
-    """1.4826·MAD of the first differences / √2: one evaluation's noise if the curve were flat
-    between neighbours. 0 for fewer than 3 points."""
+def first_difference_sd(values, max_phi: float = 0.9) -> float:
+    """The noise's marginal sd from the first differences: 1.4826·MAD(Δy)/√2, which is the noise sd
+    when points are independent, divided by √(1 − φ) for AR(1) noise with φ read from the lag-1
+    autocorrelation r of the differences (φ = 1 + 2r: r is −0.5 for independent points and rises
+    towards 0 as they wander together), φ clipped to [0, ``max_phi``]. 0 for fewer than 4 points."""
     d = np.diff(np.asarray(values, dtype=float))
-    if len(d) < 2:
+    if len(d) < 3:
         return 0.0
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
+    c = d - np.median(d)
+    r = float(c[1:] @ c[:-1] / (c @ c)) if c @ c > 0 else -0.5
+    phi = min(max(1.0 + 2.0 * r, 0.0), max_phi)
+    return float(1.4826 * np.median(np.abs(c)) / np.sqrt(2) / np.sqrt(1.0 - phi))
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,8 @@ def noise_floor(seed_values, eval_n: int | None = None, rate: bool | None = None
     if n is not None:
         return NoiseFloor("binomial-inferred", binomial_se(p, n), n, V.shape[0])
     if V.shape[0] > 1:
+        # Not divided by √seeds: seeds evaluated on one fixed eval set share its noise, which their
+        # spread cannot show, so the mean is no surer than one seed by more than that spread says.
         spread = float(np.sqrt(np.mean(V.var(axis=0, ddof=1))))
-        return NoiseFloor("seeds", spread / np.sqrt(V.shape[0]), None, V.shape[0])
+        return NoiseFloor("seeds", max(spread, first_difference_sd(y)), None, V.shape[0])
     return NoiseFloor("first-difference", first_difference_sd(y))
