@@ -6,17 +6,24 @@ best point; the labels and fields are the same words for both directions):
 
 - A segment's trend is *significant* when its fitted slope is at least ``t_min`` standard errors
   from zero **and** it moves the curve by at least ``min_change`` noise standard deviations over
-  the segment **and**, when the metric is a rate on ``eval_n`` problems, by more than that eval
-  set's binomial noise could (``noise.SEPARABLE_Z`` binomial standard errors: the difference of two
-  independent evaluations); otherwise it is a ``plateau``. A segment that passed the first two
-  tests but not the binomial one is listed as *not separable from noise*.
+  the segment **and** by more than the noise floor could (``noise.noise_floor``: the eval set's
+  binomial noise when its size is given or read from the values' 1/n grid, else the spread between
+  seeds; ``noise.SEPARABLE_Z`` floors, the difference of two independent evaluations); otherwise it
+  is a ``plateau``. A segment that passed the first two tests but not the floor is listed as *not
+  separable from noise*. With one curve of unknown size the floor is the first-difference noise,
+  which only replaces the residual noise in the first two tests where it is larger.
+- An improvement counts as reaching a best point only when it lifts the curve beyond its start
+  level by more than ``SEPARABLE_Z`` noise (the floor or the residual noise, the larger): a small
+  early rise followed by the fall is a plateau and a shift, not improve and overfit.
 - ``shift``: a significant worsening before any significant improvement (at the start, possibly
   after an initial plateau) — the curve falls below (for a loss: rises above) its initial level.
 - ``readapt``: a significant improvement whose last preceding trend was a shift or readapt — the
   recovery after a shift.
 - ``improve``: a significant improvement with no shift before it.
 - ``overfit``: a significant worsening after an improvement (readapt or improve), i.e. after the
-  curve's best point.
+  curve's best point. Also, on a curve that does not start at step 0 (most trainers evaluate first
+  after some training), a worsening from the start that no improvement ever follows: the best may
+  have come before the first evaluation, so it is not a shift; its ``note`` is ``EARLY_BEST``.
 - Adjacent plateaus are merged. Adjacent phases with the same label are *not*: the segmenter
   only keeps a knot that BIC pays for, so a loss that falls steeply and then slowly has two
   ``improve`` phases and a changepoint between them.
@@ -165,14 +172,7 @@ def label_phases(
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
     if seg.stages:
-        phases, seg.not_separable = [], []
-        for i, st in enumerate(seg.stages):
-            first = from_untrained if i == 0 else True  # a later stage starts at its known switch
-            for j, ph in enumerate(label_phases(st, direction, t_min, min_change, first)):
-                ph.stage, ph.fixed = i, bool(i and j == 0)
-                phases.append(ph)
-            seg.not_separable += st.not_separable
-        return phases
+        return _label_stages(seg, direction, t_min, min_change, from_untrained)
     sign = 1.0 if direction == "higher" else -1.0
     x = seg.steps
     bounds = [float(x[0]), *seg.changepoints, float(x[-1])]
@@ -212,6 +212,18 @@ def label_phases(
         if early and lab == "overfit":
             ph.extra["note"] = EARLY_BEST
         phases.append(ph)
+    return phases
+
+
+def _label_stages(seg, direction, t_min, min_change, from_untrained) -> list[Phase]:
+    """Each stage labelled on its own; a later stage starts at its known switch (its own start)."""
+    phases, seg.not_separable = [], []
+    for i, st in enumerate(seg.stages):
+        first = from_untrained if i == 0 else True
+        for j, ph in enumerate(label_phases(st, direction, t_min, min_change, first)):
+            ph.stage, ph.fixed = i, bool(i and j == 0)
+            phases.append(ph)
+        seg.not_separable += st.not_separable
     return phases
 
 

@@ -53,6 +53,12 @@ ruptures' Dynp):
    stages that are segmented in their own right (the curve may jump there). A constant curve
    (up to float dust) has no knots and no phases.
 
+9. Noise floor: ``noise.noise_floor`` (the eval set's size, given or read from the values' 1/n
+   grid; else the seeds' spread; else first differences) is kept on the result (``floor``, and in
+   words ``noise``); ``phases.label_phases`` calls no phase below it. The residual sigma above sets
+   the knots; on a fixed eval set it is several times smaller than the eval noise (consecutive
+   evaluations share their problems), which is why the labels need the floor.
+
 Nothing smooths the data, so nothing shifts a changepoint in time; only the model's corners are
 rounded.
 """
