@@ -285,10 +285,15 @@ def _caveats(result: dict) -> list[str]:
     for d in result.get("not_separable", []):
         out.append(
             f"a change of {d['change']:.3g} in {name} (steps {_s(d['start_step'])}–{_s(d['end_step'])}) is not "
-            f"separable from the noise ({result.get('noise', 'binomial')}) "
+            f"separable from the {_floor_words(result)} "
             f"(± {SEPARABLE_Z * d['noise']:.3g}); not called a phase"
         )
     return out
+
+
+def _floor_words(result: dict) -> str:
+    n = result.get("eval_n")
+    return f"binomial noise of a {n}-problem eval set" if n else f"noise ({result.get('noise')})"
 
 
 def format_table(result: dict) -> str:
