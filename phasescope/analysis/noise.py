@@ -89,9 +89,15 @@ def grid_n(values, max_n: int = GRID_MAX_N, tol: float = 0.02) -> int | None:
     if len(v) < 5 or v.min() < 0 or v.max() > 1:
         return None
     n = np.arange(10, max_n + 1)
-    counts = v[None, :] * n[:, None]  # candidate sizes x values
-    fits = np.all(np.abs(counts - np.round(counts)) <= tol, axis=1)
-    return int(n[np.argmax(fits)]) if fits.any() else None
+    # Sizes that fit 32 of the values (spread over their range) are then checked on all of them:
+    # a long curve would otherwise cost sizes x values.
+    probe = v[np.unique(np.linspace(0, len(v) - 1, min(32, len(v))).round().astype(int))]
+    counts = probe[None, :] * n[:, None]  # candidate sizes x probe values
+    for size in n[np.all(np.abs(counts - np.round(counts)) <= tol, axis=1)]:
+        c = v * size
+        if np.all(np.abs(c - np.round(c)) <= tol):
+            return int(size)
+    return None
 
 
 def first_difference_sd(values, max_phi: float = 0.0) -> float:
