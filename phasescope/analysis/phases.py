@@ -12,9 +12,9 @@ best point; the labels and fields are the same words for both directions):
   is a ``plateau``. A segment that passed the first two tests but not the floor is listed as *not
   separable from noise*. With one curve of unknown size the floor is the first-difference noise,
   which only replaces the residual noise in the first two tests where it is larger.
-- An improvement counts as reaching a best point only when it lifts the curve beyond its start
-  level by more than ``SEPARABLE_Z`` noise (the floor or the residual noise, the larger): a small
-  early rise followed by the fall is a plateau and a shift, not improve and overfit.
+- An improvement counts as reaching a best point only when it gains more than ``SEPARABLE_Z``
+  noise (the floor or the residual noise, the larger): a small early rise followed by the fall is
+  a plateau and a shift, not improve and overfit.
 - ``shift``: a significant worsening before any significant improvement (at the start, possibly
   after an initial plateau) — the curve falls below (for a loss: rises above) its initial level.
 - ``readapt``: a significant improvement whose last preceding trend was a shift or readapt — the
@@ -94,8 +94,8 @@ def _trend(slope: float, se: float, duration: float, sigma: float, t_min: float,
 def segment_labels(trends: list[int], beyond: list[bool] | None = None) -> list[str]:
     """Labels for a sequence of goodness trends (+1 improving, -1 worsening, 0 flat).
 
-    ``beyond[i]``: whether improving segment i takes the curve's best beyond its start level by
-    more than the noise (default: every improvement does). An improvement that does not is no best
+    ``beyond[i]``: whether improving segment i gains more than the noise (default: every
+    improvement does); a readapt (the recovery after a shift) always counts. An improvement that does not is no best
     point an overfit could start from: the worsening after it is a shift, and the rise itself, when
     a shift follows it, is read as a plateau (the small early rise before the fall)."""
     beyond = [True] * len(trends) if beyond is None else beyond
@@ -109,7 +109,7 @@ def segment_labels(trends: list[int], beyond: list[bool] | None = None) -> list[
             lab = "overfit" if improved else "shift"
         else:
             lab = "readapt" if last in ("shift", "readapt") else "improve"
-            improved = improved or far
+            improved = improved or far or lab == "readapt"  # a recovery always reaches a best
         if lab != "plateau":
             last = lab
         labels.append(lab)
@@ -126,14 +126,12 @@ def _floor_sd(seg: Segmentation, p: float) -> float:
 
 
 def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, min_change: float):
-    """Goodness trend per segment, whether each improvement lifts the best beyond the start level
-    by more than the noise, and the segments whose change is within the noise floor."""
+    """Goodness trend per segment, whether each segment gains more than the noise (an improvement
+    that does not reaches no best point), and the segments whose change is within the noise floor."""
     if seg.constant:
         n = len(bounds) - 1
         return [0] * n, [True] * n, []
     trends, beyond, hidden = [], [], []
-    start = seg.value_at(bounds[0])
-    best = sign * start
     # A floor with no eval set or seeds behind it (first differences) only stands in for the
     # residual noise where it is larger; the others are a floor on each phase's change too.
     sized = seg.floor is not None and seg.floor.kind != "first-difference"
@@ -149,11 +147,24 @@ def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, m
                 {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
             )
             tr = 0
-        best = max(best, sign * b)
-        margin = SEPARABLE_Z * max(_floor_sd(seg, start), seg.sigma)
-        beyond.append(bool(best - sign * start > margin))
+        # A gain within one evaluation's noise (the floor, or the residual noise) reaches no best.
+        beyond.append(bool(sign * (b - a) > SEPARABLE_Z * max(_floor_sd(seg, 0.5 * (a + b)), seg.sigma)))
         trends.append(tr)
-    return trends, beyond, hidden
+    return trends, _falls_below_start(seg, bounds, sign, trends, beyond), hidden
+
+
+def _falls_below_start(seg: Segmentation, bounds: list[float], sign: float, trends, beyond) -> list[bool]:
+    """``beyond`` kept only where it matters: a small gain counts as no best point only when the
+    worsening after it ends below the start level (the fall from the start: a shift). A small gain
+    that a decline follows without falling below the start (a long, slow rise on per-step rewards,
+    each far noisier than the rise) still counts, as the trend test found it."""
+    start = sign * seg.value_at(bounds[0])
+    out = []
+    for i, far in enumerate(beyond):
+        nxt = next((j for j in range(i + 1, len(trends)) if trends[j] != 0), None)
+        below = nxt is not None and trends[nxt] < 0 and sign * seg.value_at(bounds[nxt + 1]) < start
+        out.append(far or not below)
+    return out
 
 
 def label_phases(
