@@ -50,7 +50,6 @@ def _trainer(tmp_path, callback):
     )
 
 
-@pytest.mark.slow  # about 20 s on an idle 2-core machine (105 steps and 21 evaluations); more when shared
 def test_stop_ends_a_memorising_run_whose_best_is_its_first_evaluation(tmp_path, caplog):
     from phasescope import PhaseCallback
     from phasescope.analysis.phases import EARLY_BEST
