@@ -9,6 +9,14 @@ confirmed::
     trainer = SFTTrainer(model=..., args=..., train_dataset=..., eval_dataset=...,
                          callbacks=[PhaseCallback(on_overfit="stop")])
 
+``eval_n``: the metric is a rate on an eval set of that many problems; no phase is confirmed that
+its binomial noise could make (``analysis/noise.py``; without it, an accuracy logged as k/n has n
+read from its values, and any other metric gets a floor from its first differences).
+
+An overfit is also what a decline from the first evaluation is when that evaluation is not the
+untrained model (a trainer that evaluates first at step ``eval_steps``: its best may come before
+the first evaluation); the event's ``note`` says so, and ``"stop"`` stops on it.
+
 Actions on a confirmed overfit (``on_overfit``): ``"warn"`` logs a warning and trains on;
 ``"stop"`` ends training after this step; ``"save_best"`` also saves a checkpoint at every new best
 value of the metric, so the best model is on disk when training stops (its path is
@@ -55,6 +63,7 @@ class PhaseCallback(TrainerCallback, ExportableState):
         metric: str = "eval_loss",
         direction: str | None = None,
         on_overfit: str = "warn",
+        eval_n: int | None = None,
         **detector_kwargs,
     ):
         if on_overfit not in ACTIONS:
@@ -65,9 +74,10 @@ class PhaseCallback(TrainerCallback, ExportableState):
             "metric": metric,
             "direction": direction,
             "on_overfit": on_overfit,
+            "eval_n": eval_n,
             **detector_kwargs,
         }
-        self.tracker = PhaseTracker(metric, direction, **detector_kwargs)
+        self.tracker = PhaseTracker(metric, direction, eval_n=eval_n, **detector_kwargs)
         self.best_checkpoint: str | None = None
         self.rows: list[dict] = []
         self._seen: set[str] = set()
@@ -133,8 +143,8 @@ class PhaseCallback(TrainerCallback, ExportableState):
 
     def _act(self, ev: Event, control) -> None:
         logger.warning(
-            "phasescope: %s confirmed at step %g (began at step %g, %s = %.4g)",
-            ev.label, ev.confirmed_step, ev.start_step, self.metric, ev.value,
+            "phasescope: %s confirmed at step %g (began at step %g, %s = %.4g)%s",
+            ev.label, ev.confirmed_step, ev.start_step, self.metric, ev.value, f": {ev.note}" if ev.note else "",
         )  # fmt: skip
         if ev.label != "overfit" or self.on_overfit == "warn":
             return

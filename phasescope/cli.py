@@ -370,6 +370,9 @@ def watch(
     wait: bool = typer.Option(False, "--wait", help="PATH may not exist yet: wait for it."),
     poll: float = typer.Option(0.5, "--poll", help="Seconds between reads."),
     step_col: str = typer.Option(None, "--step-col", help="Step column of a CSV/JSONL, if not detected."),
+    eval_n: int = typer.Option(
+        None, "--eval-n", min=1, help="Eval-set size of a rate (default: from a phasescope run's files)."
+    ),
 ) -> None:
     """Follow a log as it grows and print each confirmed phase change (shift, readapt, improve, overfit)."""
     from phasescope.watch import watch as follow_log
@@ -383,6 +386,7 @@ def watch(
         wait=wait,
         poll=poll,
         step_col=step_col,
+        eval_n=eval_n,
     )
     raise typer.Exit(code)
 

@@ -11,7 +11,8 @@ are read only up to their last newline, so a line caught half-written is read on
 once complete (a half-written CSV row would otherwise parse as a wrong number, e.g. ``0.1`` for
 ``0.125``); a complete line that is not JSON is skipped. A ``trainer_state.json`` caught
 mid-rewrite is retried on the next poll. TensorBoard directories are read with the importers'
-reader. Re-reading a whole log per change is simple and fast enough for logs of training runs
+reader. The eval-set size that sets a rate's noise floor is ``--eval-n`` or, for a phasescope run,
+what its files record (``runlog.open.eval_sets_of``). Re-reading a whole log per change is simple and fast enough for logs of training runs
 (thousands of rows); it is not meant for gigabyte logs.
 """
 
@@ -28,10 +29,13 @@ import pandas as pd
 
 from phasescope.analysis.curves import resolve_metric
 from phasescope.analysis.jsonsafe import dumps
+from phasescope.analysis.noise import eval_n_for
 from phasescope.analysis.online import PhaseTracker, direction_for
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.runlog.importers import load_curves
 from phasescope.runlog.jsonio import MAX_ABS_VALUE, parse_line
+from phasescope.runlog.names import is_rate_name
+from phasescope.runlog.open import eval_sets_of
 from phasescope.runlog.reader import find_run_dirs, is_phasescope_dir, run_identity
 from phasescope.runlog.records import STEP_COLUMNS, records_to_long
 
@@ -110,11 +114,21 @@ def _signature(p: Path) -> tuple:
 class Follower:
     """The sources under one path, a phase tracker per run, and what has been read so far."""
 
-    def __init__(self, path, metric: str = "eval_loss", direction: str | None = None, *, step_col=None, **kw):
+    def __init__(
+        self,
+        path,
+        metric: str = "eval_loss",
+        direction: str | None = None,
+        *,
+        step_col=None,
+        eval_n=None,
+        **kw,
+    ):
         self.path = Path(path).expanduser()
         self.metric = metric
         self.direction = direction_for(metric, direction)
         self.step_col = step_col
+        self.eval_n = eval_n  # given; else read from a phasescope run's files once the metric is known
         self.detector_kwargs = kw
         self.trackers: dict[str, PhaseTracker] = {}
         self.seen: set[str] = set()
@@ -149,6 +163,7 @@ class Follower:
                 self.resolved = resolve_metric(pd.DataFrame({"metric": sorted(self.seen)}), self.metric)
             except UsageError:
                 return []  # not logged yet; run() says so at the end if it never is
+            self.eval_n = self._eval_n()
         out = []
         mine = frame[frame["metric"] == self.resolved]
         usable = np.isfinite(mine["value"].to_numpy(float)) & (mine["value"].abs() <= MAX_ABS_VALUE)
@@ -157,7 +172,7 @@ class Follower:
             tracker = self.trackers.get(run)
             if tracker is None:
                 tracker = self.trackers[run] = PhaseTracker(
-                    self.resolved, self.direction, **self.detector_kwargs
+                    self.resolved, self.direction, eval_n=self.eval_n, **self.detector_kwargs
                 )
             g = g.drop_duplicates("step", keep="last").sort_values("step")
             for step, value in zip(g["step"], g["value"], strict=True):
@@ -189,6 +204,17 @@ class Follower:
                 f"metric {self.metric!r} was not logged in {self.path}; metrics seen: {self._listing() or 'none'}"
             )
 
+    def _eval_n(self) -> int | None:
+        """The eval-set size behind the resolved metric: the one given (for a rate), else the one a
+        phasescope run's files record (experiment.json's ``world.n_eval``, or data.json's rows)."""
+        if not is_rate_name(self.resolved or ""):
+            return None
+        if self.eval_n is not None:
+            return int(self.eval_n)
+        if not (self.path.is_dir() and is_phasescope_dir(self.path)):
+            return None
+        return eval_n_for(self.resolved, eval_sets_of(self.path))
+
     def _listing(self) -> str:
         return ", ".join(sorted(self.seen))
 
@@ -204,6 +230,7 @@ def format_event(rec: dict) -> str:
     return (
         f"{rec['run']}  {rec['metric']}: {rec['label']} from step {rec['start_step']:g} "
         f"(confirmed at step {rec['confirmed_step']:g}, lag {rec['lag']:g}), value {rec['value']:.4g}"
+        + (f" — {rec['note']}" if rec.get("note") else "")
     )
 
 
@@ -218,11 +245,12 @@ def watch(
     err=None,
     poll: float = 0.5,
     step_col: str | None = None,
+    eval_n: int | None = None,
 ) -> int:
     """Print each confirmed phase change of ``path`` as it happens; the exit code (0, or 130 on
     Ctrl-C). Bad input raises ``UsageError`` (exit 2), which the CLI prints as one line."""
     out, err = out or sys.stdout, err or sys.stderr
-    follower = Follower(path, metric, direction, step_col=step_col)
+    follower = Follower(path, metric, direction, step_col=step_col, eval_n=eval_n)
     events = follower.run(until_idle, wait, poll, on_note=lambda m: print(f"note: {m}", file=err, flush=True))
     try:
         for rec in events:

@@ -159,7 +159,8 @@ def test_a_resumed_run_restores_the_detector_and_continues_the_detection(tmp_pat
     stored = json.loads((checkpoint / "trainer_state.json").read_text())["stateful_callbacks"][
         "PhaseCallback"
     ]
-    assert stored == {"args": {"metric": "eval_loss", "direction": None, "on_overfit": "warn", "min_points": 6},
+    assert stored == {"args": {"metric": "eval_loss", "direction": None, "on_overfit": "warn", "eval_n": None,
+                               "min_points": 6},
                       "attributes": {"phase_state": first.phase_state, "best_checkpoint": None}}  # fmt: skip
     assert len(first.detector.steps) == 8 and first.phase_state["detector"]["fit_range"] > 0  # it had fitted
 

@@ -80,3 +80,23 @@ def test_watch_unknown_direction_is_exit_2(tmp_path):
     path.write_text(json.dumps({"step": 1, "eval_loss": 1.0}) + "\n")
     line = _one_line_error(_watch(str(path), "--direction", "up", "--until-idle", "0"))
     assert "direction" in line and "'up'" in line
+
+
+def test_watch_eval_n_takes_the_eval_set_size_and_refuses_a_non_positive_one(tmp_path):
+    """With --eval-n 20 the planted shift and overfit (0.15 each) of a rate are within 20 problems'
+    noise (2.77 binomial standard errors of 0.11 are 0.31) and only the rise of 0.4 is confirmed
+    (as an improve: no shift came before it); without it all three are."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"step": float(s), "eval/accuracy": float(v)}) + "\n"
+            for s, v in zip(STEPS, VALUES, strict=True)
+        )
+    )
+    args = (str(path), "-m", "eval/accuracy", "--json", "--until-idle", "0")
+    plain, small = _watch(*args), _watch(*args, "--eval-n", "20")
+    assert plain.returncode == small.returncode == 0, small.stderr
+    labels = [[json.loads(line)["label"] for line in r.stdout.splitlines()] for r in (plain, small)]
+    assert labels == [["shift", "readapt", "overfit"], ["improve"]]
+    bad = _watch(*args, "--eval-n", "0")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

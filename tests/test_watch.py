@@ -120,3 +120,20 @@ def test_unknown_metric_lists_the_metrics_seen(tmp_path):
 def test_a_missing_file_without_wait_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="does not exist .*--wait"):
         watch(tmp_path / "nope.jsonl", until_idle=0.0)
+
+
+def test_watching_a_phasescope_run_reads_its_eval_set_size(tmp_path):
+    """experiment.json's world.n_eval sets a rate's noise floor; --eval-n overrides it."""
+    d = tmp_path / "exp" / "rl" / "seed0"
+    d.mkdir(parents=True)
+    flat = 0.46 + 0.02 * np.sin(STEPS / 60)
+    rows = [{"step": s, "eval/accuracy": round(v * 200) / 200} for s, v in zip(STEPS, flat, strict=True)]
+    d.joinpath("metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "exp" / "experiment.json").write_text(json.dumps({"config": {"world": {"n_eval": 300}}}))
+    follower = Follower(tmp_path / "exp", "eval/accuracy")
+    assert follower.poll()[0] == []
+    assert follower.eval_n == 300 and follower.trackers["rl/seed0"].detector.eval_n == 300
+    given = Follower(tmp_path / "exp", "eval/accuracy", eval_n=50)
+    given.poll()
+    assert given.trackers["rl/seed0"].detector.eval_n == 50
+    assert Follower(d, "eval/accuracy").eval_n is None  # not resolved before the first poll

@@ -1,9 +1,44 @@
-"""The eval set's binomial noise: a rate measured on n held-out problems moves by √(p(1−p)/n) from
-the problems alone, whatever the model does. The one home of that standard error, of the 95% normal
-quantile and of the eval-set size that a metric was measured on.
+"""The noise a phase must stand out from. A rate measured on n held-out problems moves by
+√(p(1−p)/n) from the problems alone, whatever the model does; this module is the one home of that
+standard error, of the 95% normal quantile, of the eval-set size a metric was measured on, and of
+the *noise floor* the segmenter and the online detector call no phase below (``noise_floor``).
+
+Why a floor, and not the residual noise alone: real evaluations score the same problems every
+time, so consecutive points are correlated and a curve wanders slowly; the residuals around a fit
+(which follows the wander with its knots) then say 0.006 where the eval set's noise is 0.035
+(the default run's ``eval/general_accuracy``, n = 200). The floor, in order of preference:
+
+1. ``binomial``: the eval set's size is known (``eval_n``) and the values are rates.
+2. ``binomial-inferred``: a rate whose values all sit on a grid of 1/n (k correct of n, logged as a
+   float; every foreign trainer's accuracy is), n from 10 to 2,000: the smallest such n is read as
+   the eval set's size. Random values fall on such a grid by chance with probability about
+   0.04 per point, so a curve of 5 or more distinct values rarely fools it (``grid_n``); a coarser grid than
+   the true one (every count even) only makes the floor larger.
+   Only when the curve is smoother than independent evaluations of n problems could be (its
+   first-difference noise, unscaled, under ``SMOOTHER`` binomial standard errors: the same problems each
+   time); per-step rollout rewards, k of n fresh rollouts, are on a grid too but independent.
+3. ``seeds``: several seeds on one step grid: the spread between seeds at a step (pooled over
+   steps), not divided by √seeds (seeds scored on one fixed eval set share its noise, which their
+   spread cannot show), and at least the first-difference floor of their mean.
+4. ``first-difference``: one curve of unknown noise: 1.4826·MAD(Δy)/√2 (``first_difference_sd``),
+   the noise sd when points are independent. It is the weakest of the four, and it does not hold
+   on correlated curves: on the default run's 9 flat ``eval/general_accuracy`` curves moved off
+   their 1/200 grid it is 0.005-0.01 against the eval set's 0.035, and one curve alone still gets
+   a phase on 9 of 9 offline (5 of 9 online). So it only stands in for the residual noise in the
+   trend tests of ``phases`` where it is larger, and is not a floor on each change: on independent
+   noise a floor of 2.77 sd cost the planted benchmark 2.5 points of phase presence. Scaling it by
+   the differences' lag-1 autocorrelation (``max_phi``, as for AR(1) noise) brought the flat curves
+   to 8 of 9 offline and 2 of 9 online but read the early improve of the ``early_peak`` family's
+   NLL copies as a plateau (presence 1.0 to 0.25), so it is off by default. The output says
+   which noise was used.
+
+The floor never lowers the noise: a phase's change must exceed ``SEPARABLE_Z`` floors (two
+independent evaluations' difference) *and* pass the residual-noise tests of ``phases``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +49,13 @@ Z95 = 1.959963984540054
 SEPARABLE_Z = Z95 * 2**0.5
 """A change smaller than this many binomial standard errors is within the eval set's noise (the
 difference of two independent evaluations of the same rate)."""
+GRID_MAX_N = 2000
+"""The largest eval-set size read from a grid of values (a finer grid is what rounding to three
+decimals makes)."""
+SMOOTHER = 0.5
+"""A curve on a 1/n grid whose point-to-point noise is under this share of the binomial standard
+error at n is read as a fixed eval set (its problems shared by every evaluation)."""
+KINDS = ("binomial", "binomial-inferred", "seeds", "first-difference", "none")
 
 
 def binomial_se(p, n: int):
@@ -35,3 +77,94 @@ def eval_n_for(metric: str, eval_sets: dict[str, int]) -> int | None:
     named = [k for k in eval_sets if k and tail.startswith(f"{k}_")]
     n = eval_sets.get(max(named, key=len)) if named else eval_sets.get("")
     return int(n) if isinstance(n, int) and n > 0 else None
+
+
+def grid_n(values, max_n: int = GRID_MAX_N, tol: float = 0.02) -> int | None:
+    """The smallest n (10..``max_n``) with every value within ``tol`` counts of k/n for an integer
+    k: the eval-set size of a rate logged as correct/n. None when no n fits, when a value lies
+    outside [0, 1], or with fewer than 5 distinct values (too few to rule out chance: about 2,000 sizes
+    are tried, each fitting a random value with probability 0.04, so 5 values fit by chance 2e-4 of
+    the time)."""
+    v = np.unique(np.round(np.asarray(values, dtype=float), 9))
+    if len(v) < 5 or v.min() < 0 or v.max() > 1:
+        return None
+    n = np.arange(10, max_n + 1)
+    # Sizes that fit 32 of the values (spread over their range) are then checked on all of them:
+    # a long curve would otherwise cost sizes x values.
+    probe = v[np.unique(np.linspace(0, len(v) - 1, min(32, len(v))).round().astype(int))]
+    counts = probe[None, :] * n[:, None]  # candidate sizes x probe values
+    for size in n[np.all(np.abs(counts - np.round(counts)) <= tol, axis=1)]:
+        c = v * size
+        if np.all(np.abs(c - np.round(c)) <= tol):
+            return int(size)
+    return None
+
+
+def first_difference_sd(values, max_phi: float = 0.0) -> float:
+    """The noise's marginal sd from the first differences: 1.4826·MAD(Δy)/√2, which is the noise sd
+    when points are independent, divided by √(1 − φ) for AR(1) noise with φ read from the lag-1
+    autocorrelation r of the differences (φ = 1 + 2r: r is −0.5 for independent points and rises
+    towards 0 as they wander together), φ clipped to [0, ``max_phi``]. 0 for fewer than 4 points."""
+    d = np.diff(np.asarray(values, dtype=float))
+    if len(d) < 3:
+        return 0.0
+    c = d - np.median(d)
+    r = float(c[1:] @ c[:-1] / (c @ c)) if c @ c > 0 else -0.5
+    phi = min(max(1.0 + 2.0 * r, 0.0), max_phi)
+    return float(1.4826 * np.median(np.abs(c)) / np.sqrt(2) / np.sqrt(1.0 - phi))
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """The floor one curve's phases are tested against. ``kind``: one of ``KINDS``; ``sd``: one
+    evaluation's noise in metric units (for a binomial floor, at the curve's mean rate; ``sd_at``
+    gives it at any rate); ``eval_n``: the eval-set size (given or inferred) of a binomial floor."""
+
+    kind: str
+    sd: float
+    eval_n: int | None = None
+    seeds: int = 1
+
+    def sd_at(self, p: float) -> float:
+        """One evaluation's noise near the rate (or value) ``p``."""
+        if self.eval_n and self.kind.startswith("binomial"):
+            return binomial_se(p, self.eval_n)
+        return self.sd
+
+    def describe(self) -> str:
+        """A few words for a person: which noise was used."""
+        if self.kind == "binomial":
+            return f"binomial, eval set of {self.eval_n}"
+        if self.kind == "binomial-inferred":
+            return f"binomial, eval set of {self.eval_n} inferred from the values' 1/{self.eval_n} grid"
+        if self.kind == "seeds":
+            return f"seed replicates ({self.seeds} seeds)"
+        if self.kind == "first-difference":
+            return "first differences (eval set size unknown: a conservative floor, weaker than an eval-set size)"
+        return "none"
+
+
+def noise_floor(seed_values, eval_n: int | None = None, rate: bool | None = None) -> NoiseFloor:
+    """The floor for a curve (``seed_values``: seeds x steps, or one curve). ``eval_n``: the eval
+    set's size when known; ``rate``: whether the values are rates (default: all lie in [0, 1])."""
+    V = np.atleast_2d(np.asarray(seed_values, dtype=float))
+    y = V.mean(axis=0)
+    in_unit = bool(np.all((V >= 0) & (V <= 1)))
+    rate = in_unit if rate is None else (rate and in_unit)
+    p = float(np.clip(y.mean(), 0.0, 1.0))
+    if rate and eval_n:
+        return NoiseFloor("binomial", binomial_se(p, eval_n), int(eval_n), V.shape[0])
+    n = grid_n(V.ravel()) if rate else None
+    # A grid says how many problems make each value, not that they are the same problems each time:
+    # per-step rollout rewards are group means over fresh prompts, independent from point to point,
+    # and a trend over many of them is seen far below one point's noise. Only a curve smoother than
+    # independent evaluations of that size could be (the first-difference noise under half the
+    # binomial standard error) is a fixed eval set whose noise no phase may hide in.
+    if n is not None and first_difference_sd(V[0], max_phi=0.0) < SMOOTHER * binomial_se(p, n):
+        return NoiseFloor("binomial-inferred", binomial_se(p, n), n, V.shape[0])
+    if V.shape[0] > 1:
+        # Not divided by √seeds: seeds evaluated on one fixed eval set share its noise, which their
+        # spread cannot show, so the mean is no surer than one seed by more than that spread says.
+        spread = float(np.sqrt(np.mean(V.var(axis=0, ddof=1))))
+        return NoiseFloor("seeds", max(spread, first_difference_sd(y)), None, V.shape[0])
+    return NoiseFloor("first-difference", first_difference_sd(y))

@@ -59,6 +59,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from phasescope.analysis.curves import infer_direction
+from phasescope.analysis.online_rules import despike, offline_reference, plateau_z  # noqa: F401  (re-exported)
 from phasescope.analysis.phases import label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter, noise_sigma
 from phasescope.errors import UsageError
@@ -76,6 +77,7 @@ class Event:
     confirmed_step: float
     value: float  # the fitted value of the metric at start_step
     metric: str | None = None
+    note: str | None = None  # e.g. ``phases.EARLY_BEST``: an overfit from the first evaluation
 
     @property
     def lag(self) -> float:
@@ -117,6 +119,7 @@ class OnlineDetector:
         t_own: float = 2.0,
         t_confirm_overfit: float = 3.5,
         t_plateau: float = 2.0,
+        eval_n: int | None = None,
     ):
         self.metric = metric
         self.direction = direction_for(metric, direction)
@@ -131,7 +134,10 @@ class OnlineDetector:
         self.t_own = t_own
         self.t_confirm_overfit = t_confirm_overfit
         self.t_plateau = t_plateau
-        self._fit_sd = self._fit_range = 0.0
+        self.eval_n = eval_n
+        self._fit_sd = self._fit_range = self._floor_sd = 0.0
+        self._clean = np.zeros(0)  # the values of the latest fit, lone outliers replaced (``despike``)
+        self.noise = "none yet"  # which noise floor the latest fit used (``noise.NoiseFloor.describe``)
         self.steps: list[float] = []
         self.values: list[float] = []
         self.events: list[Event] = []
@@ -178,6 +184,8 @@ class OnlineDetector:
             "next_fit": self._next_fit,
             "fit_sd": self._fit_sd,
             "fit_range": self._fit_range,
+            "eval_n": self.eval_n,
+            "floor_sd": self._floor_sd,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -194,6 +202,8 @@ class OnlineDetector:
         self._recent = [[(str(a), float(b), float(c)) for a, b, c in fit] for fit in state["recent"]]
         self._next_fit = int(state["next_fit"])
         self._fit_sd, self._fit_range = float(state["fit_sd"]), float(state["fit_range"])
+        self._floor_sd = float(state.get("floor_sd", 0.0))
+        self.eval_n = state.get("eval_n", self.eval_n)
 
     def run(self, steps, values) -> list[Event]:
         """Feed a whole curve point by point; return every event confirmed."""
@@ -203,10 +213,18 @@ class OnlineDetector:
         return out
 
     def _fit_phases(self) -> list:
-        seg = PhaseSegmenter(n_bootstrap=0).fit(self.steps, self.values).predict()
+        # Lone outliers are replaced before fitting (``despike``): one outlying evaluation must
+        # never confirm a phase, and a segmenter fits a spike as a peak or a dip.
+        x, y = np.asarray(self.steps), np.asarray(self.values)
+        self._clean = despike(y, noise_sigma((x - x[0]) / max(x[-1] - x[0], 1e-12), y))
+        seg = PhaseSegmenter(n_bootstrap=0, eval_n=self.eval_n).fit(x, self._clean).predict()
         resid = seg.values - seg.fitted
         self._fit_sd = float(np.sqrt(resid @ resid / max(1, len(resid) - 2 - 2 * len(seg.changepoints))))
         self._fit_range = float(np.ptp(seg.fitted))
+        # The offline floor (eval-set size, its grid, or first differences) bounds the noise the
+        # confirmation tests use from below, so the t statistics do not grow on a wandering curve.
+        self._floor_sd = seg.floor.sd if seg.floor is not None else 0.0
+        self.noise = seg.noise
         return label_phases(seg, direction=self.direction, t_min=self.label_t_min)
 
     def _candidate(self, phases: list):
@@ -233,10 +251,10 @@ class OnlineDetector:
         that estimate's uncertainty included. Anchoring is what lets a slow decline be confirmed in
         about two-thirds of the time the own test needs.
         """
-        x, y = np.asarray(self.steps), np.asarray(self.values) * (1.0 if self.direction == "higher" else -1.0)
+        x, y = np.asarray(self.steps), self._clean * (1.0 if self.direction == "higher" else -1.0)
         # The larger of two noise estimates: the robust one (MAD of pseudo-residuals) often comes
         # out low on a short prefix, and among many looks the detector would pick those moments.
-        sigma = max(noise_sigma(x, y), self._fit_sd)
+        sigma = max(noise_sigma(x, y), self._fit_sd, self._floor_sd)
         inside = (x >= cand.start_step) & (x <= cand.end_step)
         xs, ys = x[inside], y[inside]
         sxx = float(np.sum((xs - xs.mean()) ** 2))
@@ -264,19 +282,21 @@ class OnlineDetector:
         after the turn of a rise that only levels off, and that bias, not noise, was what the
         lower threshold let through."""
         own, anchored = self._trend_t(cand, before)
-        if cand.label == "overfit":
+        if cand.label == "overfit" and not _from_start(cand, before):
             return (
                 -anchored >= self.t_confirm_overfit
                 and -own >= self.t_own
                 and self._plateau_z(before if before is not None else cand) >= self.t_plateau
             )
+        # A decline from the first evaluation (an early best: ``phases.EARLY_BEST``) has no rise to
+        # turn from, so it is tested as a shift is.
         sign = 1.0 if cand.label in ("readapt", "improve") else -1.0
         return sign * anchored >= self.t_confirm and sign * own >= self.t_own
 
     def _plateau_z(self, since) -> float:
         """``plateau_z`` of the points from the start of ``since`` on, in goodness units."""
-        x, y = np.asarray(self.steps), np.asarray(self.values) * (1.0 if self.direction == "higher" else -1.0)
-        sigma = max(noise_sigma(x, y), self._fit_sd)
+        x, y = np.asarray(self.steps), self._clean * (1.0 if self.direction == "higher" else -1.0)
+        sigma = max(noise_sigma(x, y), self._fit_sd, self._floor_sd)
         w = x >= since.start_step
         return plateau_z(x[w], y[w], sigma)
 
@@ -313,62 +333,18 @@ class OnlineDetector:
             )
             if not self._trend_agrees(cand, before):
                 break
-            ev = Event(cand.label, float(cand.start_step), float(x[-1]), float(cand.start_value), self.metric)
+            note = cand.extra.get("note")
+            ev = Event(
+                cand.label, float(cand.start_step), float(x[-1]), float(cand.start_value), self.metric, note
+            )
             self.events.append(ev)
             out.append(ev)
         return out
 
 
-def offline_reference(phases: list) -> list[tuple[str, float, float]]:
-    """What the online detector should have reported by the end of a run, from the offline
-    ``label_phases`` of the whole curve: per trend phase, (label, earliest start, latest start).
-
-    Plateaus are left out and equal neighbours merged. A trend that follows a plateau may be
-    reported from anywhere in that plateau (a rounded turn: the prefix fits often place the knot at
-    the plateau's start), hence the start range.
-    """
-    out: list[tuple[str, float, float]] = []
-    plateau_start = None
-    for ph in phases:
-        if ph.label == "plateau":
-            plateau_start = ph.start_step if plateau_start is None else plateau_start
-            continue
-        if not out or out[-1][0] != ph.label:
-            earliest = ph.start_step if plateau_start is None else plateau_start
-            out.append((ph.label, float(earliest), float(ph.start_step)))
-        plateau_start = None
-    return out
-
-
-def _hinge_fits(
-    x: np.ndarray, y: np.ndarray, knots: np.ndarray, after: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares continuous hinges ``a + b*min(x-k, 0) [+ c*max(x-k, 0)]``, one per knot k:
-    (residual sums of squares, c); c is 0 where ``after`` is False (flat after the knot)."""
-    d = x[None, :] - knots[:, None]
-    cols = [np.ones_like(d), np.minimum(d, 0.0), *([np.maximum(d, 0.0)] if after else [])]
-    design = np.stack(cols, axis=-1)  # knots x points x parameters
-    gram = np.einsum("kni,knj->kij", design, design) + 1e-12 * np.eye(len(cols))
-    beta = np.linalg.solve(gram, np.einsum("kni,n->ki", design, y)[..., None])[..., 0]
-    resid = y[None, :] - np.einsum("kni,ki->kn", design, beta)
-    return np.einsum("kn,kn->k", resid, resid), (beta[:, 2] if after else np.zeros(len(knots)))
-
-
-def plateau_z(steps, values, sigma: float, max_knots: int = 256) -> float:
-    """How much better a rise that turns into a decline fits than a rise that levels off, each with
-    the corner where it fits best: sqrt(drop in the residual sum of squares) / sigma, positive when
-    the better turning fit declines after its corner and negative when it still rises. 0 with fewer
-    than 5 points. At most ``max_knots`` corners are tried (evenly spread over the points)."""
-    x, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
-    if len(x) < 5 or not sigma > 0:
-        return 0.0
-    x = (x - x[0]) / max(float(x[-1] - x[0]), 1e-12)
-    knots = x[np.unique(np.linspace(1, len(x) - 1, min(max_knots, len(x) - 1)).round().astype(int))]
-    rss_flat, _ = _hinge_fits(x, y, knots, after=False)
-    rss_turn, slope = _hinge_fits(x, y, knots[knots < 1.0], after=True)
-    i = int(np.argmin(rss_turn))
-    gain = max(float(rss_flat.min() - rss_turn[i]), 0.0)
-    return math.copysign(math.sqrt(gain) / sigma, -slope[i])
+def _from_start(cand, before) -> bool:
+    """The candidate is an overfit from the first evaluation (no improvement before it)."""
+    return bool(cand.extra.get("note")) and (before is None or before.label == "plateau")
 
 
 def _is_number(value) -> bool:

@@ -6,17 +6,24 @@ best point; the labels and fields are the same words for both directions):
 
 - A segment's trend is *significant* when its fitted slope is at least ``t_min`` standard errors
   from zero **and** it moves the curve by at least ``min_change`` noise standard deviations over
-  the segment **and**, when the metric is a rate on ``eval_n`` problems, by more than that eval
-  set's binomial noise could (``noise.SEPARABLE_Z`` binomial standard errors: the difference of two
-  independent evaluations); otherwise it is a ``plateau``. A segment that passed the first two
-  tests but not the binomial one is listed as *not separable from noise*.
+  the segment **and** by more than the noise floor could (``noise.noise_floor``: the eval set's
+  binomial noise when its size is given or read from the values' 1/n grid, else the spread between
+  seeds; ``noise.SEPARABLE_Z`` floors, the difference of two independent evaluations); otherwise it
+  is a ``plateau``. A segment that passed the first two tests but not the floor is listed as *not
+  separable from noise*. With one curve of unknown size the floor is the first-difference noise,
+  which only replaces the residual noise in the first two tests where it is larger.
+- An improvement counts as reaching a best point only when it gains more than ``SEPARABLE_Z``
+  noise (the floor or the residual noise, the larger): a small early rise followed by the fall is
+  a plateau and a shift, not improve and overfit.
 - ``shift``: a significant worsening before any significant improvement (at the start, possibly
   after an initial plateau) — the curve falls below (for a loss: rises above) its initial level.
 - ``readapt``: a significant improvement whose last preceding trend was a shift or readapt — the
   recovery after a shift.
 - ``improve``: a significant improvement with no shift before it.
 - ``overfit``: a significant worsening after an improvement (readapt or improve), i.e. after the
-  curve's best point.
+  curve's best point. Also, on a curve that does not start at step 0 (most trainers evaluate first
+  after some training), a worsening from the start that no improvement ever follows: the best may
+  have come before the first evaluation, so it is not a shift; its ``note`` is ``EARLY_BEST``.
 - Adjacent plateaus are merged. Adjacent phases with the same label are *not*: the segmenter
   only keeps a knot that BIC pays for, so a loss that falls steeply and then slowly has two
   ``improve`` phases and a changepoint between them.
@@ -38,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from phasescope.analysis.noise import SEPARABLE_Z, binomial_se
+from phasescope.analysis.noise import SEPARABLE_Z
 from phasescope.analysis.segment import Segmentation
 
 PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
@@ -84,69 +91,109 @@ def _trend(slope: float, se: float, duration: float, sigma: float, t_min: float,
     return 1 if slope > 0 else -1
 
 
-def segment_labels(trends: list[int]) -> list[str]:
-    """Labels for a sequence of goodness trends (+1 improving, -1 worsening, 0 flat)."""
+def segment_labels(trends: list[int], beyond: list[bool] | None = None) -> list[str]:
+    """Labels for a sequence of goodness trends (+1 improving, -1 worsening, 0 flat).
+
+    ``beyond[i]``: whether improving segment i gains more than the noise (default: every
+    improvement does); a readapt (the recovery after a shift) always counts. An improvement that does not is no best
+    point an overfit could start from: the worsening after it is a shift, and the rise itself, when
+    a shift follows it, is read as a plateau (the small early rise before the fall)."""
+    beyond = [True] * len(trends) if beyond is None else beyond
     labels: list[str] = []
     last = None  # label of the most recent non-plateau segment
     improved = False
-    for tr in trends:
+    for tr, far in zip(trends, beyond, strict=True):
         if tr == 0:
             lab = "plateau"
         elif tr < 0:
             lab = "overfit" if improved else "shift"
         else:
             lab = "readapt" if last in ("shift", "readapt") else "improve"
-            improved = True
+            improved = improved or far or lab == "readapt"  # a recovery always reaches a best
         if lab != "plateau":
             last = lab
         labels.append(lab)
+    for i, lab in enumerate(labels):
+        after = next((b for b in labels[i + 1 :] if b != "plateau"), None)
+        if lab == "improve" and not beyond[i] and after == "shift":
+            labels[i] = "plateau"
     return labels
 
 
+def _floor_sd(seg: Segmentation, p: float) -> float:
+    """One evaluation's noise near ``p`` by the segmentation's floor (0 without one)."""
+    return seg.floor.sd_at(p) if seg.floor is not None else 0.0
+
+
 def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, min_change: float):
-    """Goodness trend per segment, and the segments whose change is within binomial noise."""
+    """Goodness trend per segment, whether each segment gains more than the noise (an improvement
+    that does not reaches no best point), and the segments whose change is within the noise floor."""
     if seg.constant:
-        return [0] * (len(bounds) - 1), []
-    trends, hidden = [], []
-    is_rate = seg.eval_n and np.all((seg.values >= 0) & (seg.values <= 1))
+        n = len(bounds) - 1
+        return [0] * n, [True] * n, []
+    trends, beyond, hidden = [], [], []
+    # A floor with no eval set or seeds behind it (first differences) only stands in for the
+    # residual noise where it is larger; the others are a floor on each phase's change too.
+    sized = seg.floor is not None and seg.floor.kind != "first-difference"
+    inflate = 1.0 if sized or seg.floor is None else max(1.0, seg.floor.sd / max(seg.sigma, 1e-300))
     for i in range(len(bounds) - 1):
         duration = bounds[i + 1] - bounds[i]
-        tr = _trend(sign * seg.slopes[i], seg.slope_se[i], duration, seg.sigma, t_min, min_change)
-        if tr and is_rate:
-            a, b = seg.value_at(bounds[i]), seg.value_at(bounds[i + 1])
-            noise = binomial_se(0.5 * (a + b), seg.eval_n)
-            if abs(b - a) < SEPARABLE_Z * noise:
-                hidden.append(
-                    {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
-                )
-                tr = 0
+        se = seg.slope_se[i] * inflate
+        tr = _trend(sign * seg.slopes[i], se, duration, seg.sigma * inflate, t_min, min_change)
+        a, b = seg.value_at(bounds[i]), seg.value_at(bounds[i + 1])
+        noise = _floor_sd(seg, 0.5 * (a + b)) if sized else 0.0
+        if tr and abs(b - a) < SEPARABLE_Z * noise:
+            hidden.append(
+                {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
+            )
+            tr = 0
+        # A gain within one evaluation's noise (the floor, or the residual noise) reaches no best.
+        beyond.append(bool(sign * (b - a) > SEPARABLE_Z * max(_floor_sd(seg, 0.5 * (a + b)), seg.sigma)))
         trends.append(tr)
-    return trends, hidden
+    return trends, _falls_below_start(seg, bounds, sign, trends, beyond), hidden
+
+
+def _falls_below_start(seg: Segmentation, bounds: list[float], sign: float, trends, beyond) -> list[bool]:
+    """``beyond`` kept only where it matters: a small gain counts as no best point only when the
+    worsening after it ends below the start level (the fall from the start: a shift). A small gain
+    that a decline follows without falling below the start (a long, slow rise on per-step rewards,
+    each far noisier than the rise) still counts, as the trend test found it."""
+    start = sign * seg.value_at(bounds[0])
+    out = []
+    for i, far in enumerate(beyond):
+        nxt = next((j for j in range(i + 1, len(trends)) if trends[j] != 0), None)
+        below = nxt is not None and trends[nxt] < 0 and sign * seg.value_at(bounds[nxt + 1]) < start
+        out.append(far or not below)
+    return out
 
 
 def label_phases(
-    seg: Segmentation, direction: str = "higher", t_min: float = 3.0, min_change: float = 0.5
+    seg: Segmentation,
+    direction: str = "higher",
+    t_min: float = 3.0,
+    min_change: float = 0.5,
+    from_untrained: bool | None = None,
 ) -> list[Phase]:
     """Turn a ``Segmentation`` into named phases (see the module docstring for the rules).
 
-    Changes the eval set's noise could make are listed in ``seg.not_separable`` (set here)."""
+    Changes the noise floor could make are listed in ``seg.not_separable`` (set here).
+    ``from_untrained``: the first point is the model before training (default: the curve starts at
+    step 0); when it is not, a worsening from the start that never recovers is an overfit from an
+    early best (``EARLY_BEST``), not a shift."""
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
     if seg.stages:
-        phases, seg.not_separable = [], []
-        for i, st in enumerate(seg.stages):
-            for j, ph in enumerate(label_phases(st, direction, t_min, min_change)):
-                ph.stage, ph.fixed = i, bool(i and j == 0)
-                phases.append(ph)
-            seg.not_separable += st.not_separable
-        return phases
+        return _label_stages(seg, direction, t_min, min_change, from_untrained)
     sign = 1.0 if direction == "higher" else -1.0
     x = seg.steps
     bounds = [float(x[0]), *seg.changepoints, float(x[-1])]
     bound_ci = [(bounds[0], bounds[0]), *seg.ci, (bounds[-1], bounds[-1])]
     uncertain = [False, *seg.uncertain, False]
-    trends, seg.not_separable = _trends(seg, bounds, sign, t_min, min_change)
-    labels = segment_labels(trends)
+    trends, beyond, seg.not_separable = _trends(seg, bounds, sign, t_min, min_change)
+    labels = segment_labels(trends, beyond)
+    untrained = float(x[0]) == 0.0 if from_untrained is None else from_untrained
+    early = not untrained and _is_early_best(labels)
+    labels = ["overfit" if early and lab == "shift" else lab for lab in labels]
     runs: list[tuple[str, int, int]] = []  # label, first segment, last segment
     for i, lab in enumerate(labels):
         if runs and runs[-1][0] == lab == "plateau":
@@ -173,8 +220,32 @@ def label_phases(
             uncertain=bool(uncertain[a]),
         )
         ph.extra = _phase_stats(ph, seg, sign, initial)
+        if early and lab == "overfit":
+            ph.extra["note"] = EARLY_BEST
         phases.append(ph)
     return phases
+
+
+def _label_stages(seg, direction, t_min, min_change, from_untrained) -> list[Phase]:
+    """Each stage labelled on its own; a later stage starts at its known switch (its own start)."""
+    phases, seg.not_separable = [], []
+    for i, st in enumerate(seg.stages):
+        first = from_untrained if i == 0 else True
+        for j, ph in enumerate(label_phases(st, direction, t_min, min_change, first)):
+            ph.stage, ph.fixed = i, bool(i and j == 0)
+            phases.append(ph)
+        seg.not_separable += st.not_separable
+    return phases
+
+
+EARLY_BEST = "declining from the first evaluation: overfit, or an early best before logging started"
+"""The note on an overfit read from a curve that does not start at the untrained model."""
+
+
+def _is_early_best(labels: list[str]) -> bool:
+    """Without a step-0 evaluation the first point is already trained: a worsening from it that
+    no improvement ever follows is an overfit from a best at (or before) the first evaluation."""
+    return "shift" in labels and not any(lab in ("readapt", "improve") for lab in labels)
 
 
 def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> dict:

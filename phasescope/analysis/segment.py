@@ -53,6 +53,12 @@ ruptures' Dynp):
    stages that are segmented in their own right (the curve may jump there). A constant curve
    (up to float dust) has no knots and no phases.
 
+9. Noise floor: ``noise.noise_floor`` (the eval set's size, given or read from the values' 1/n
+   grid; else the seeds' spread; else first differences) is kept on the result (``floor``, and in
+   words ``noise``); ``phases.label_phases`` calls no phase below it. The residual sigma above sets
+   the knots; on a fixed eval set it is several times smaller than the eval noise (consecutive
+   evaluations share their problems), which is why the labels need the floor.
+
 Nothing smooths the data, so nothing shifts a changepoint in time; only the model's corners are
 rounded.
 """
@@ -67,6 +73,7 @@ import numpy as np
 
 from phasescope.analysis import eased
 from phasescope.analysis.eased import hinge_fit, hinge_sse  # noqa: F401  (re-exported)
+from phasescope.analysis.noise import NoiseFloor, noise_floor
 from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public search API)
     CostStepLinear,
     _local_profile,
@@ -114,8 +121,16 @@ class Segmentation:
     fixed: list[bool] = field(default_factory=list)  # per changepoint: a known stage boundary
     eval_n: int | None = None  # eval-set size, when the metric is a rate on that many problems
     constant: bool = False  # every value is the same: no phases
+    floor: NoiseFloor | None = None  # the noise no phase is called below (``noise.noise_floor``)
     stages: list[Segmentation] = field(default_factory=list)
     not_separable: list[dict] = field(default_factory=list)  # filled by ``label_phases``
+
+    @property
+    def noise(self) -> str:
+        """Which noise the phases were tested against, in words (per stage, when they differ)."""
+        if self.stages:
+            return "; ".join(dict.fromkeys(st.noise for st in self.stages))
+        return self.floor.describe() if self.floor is not None else "none (constant curve)"
 
     def value_at(self, step: float) -> float:
         """The fitted value at any step inside the curve's range (linear between logged steps)."""
@@ -196,6 +211,7 @@ class PhaseSegmenter:
         self._yscale = yscale
         self._ymean = float(y.mean())
         self.sigma_ = 0.0 if self.constant_ else noise_sigma(self._xn, self._yn)
+        self.floor_ = None if self.constant_ else noise_floor(V, self.eval_n)
         return self
 
     def _stage_starts(self, x: np.ndarray) -> list[int]:
@@ -310,6 +326,7 @@ class PhaseSegmenter:
             fixed=[False] * len(knots),
             eval_n=self.eval_n,
             constant=self.constant_,
+            floor=self.floor_,
         )
 
     def _predict_stages(self) -> Segmentation:

@@ -62,6 +62,7 @@ def segment_arrays(
         "changepoint_fixed": [p.fixed for p in phases[1:]],
         "noise_sigma": float(seg.sigma),
         "eval_n": seg.eval_n,
+        "noise": seg.noise,
         "ease": _num(seg.ease),
         "no_phases": _no_phases(seg, phases),
         "not_separable": [{k: _num(v) for k, v in d.items()} for d in seg.not_separable],
@@ -287,10 +288,15 @@ def _caveats(result: dict) -> list[str]:
     for d in result.get("not_separable", []):
         out.append(
             f"a change of {d['change']:.3g} in {name} (steps {_s(d['start_step'])}–{_s(d['end_step'])}) is not "
-            f"separable from the binomial noise of a {result['eval_n']}-problem eval set "
+            f"separable from the {_floor_words(result)} "
             f"(± {SEPARABLE_Z * d['noise']:.3g}); not called a phase"
         )
     return out
+
+
+def _floor_words(result: dict) -> str:
+    n = result.get("eval_n")
+    return f"binomial noise of a {n}-problem eval set" if n else f"noise ({result.get('noise')})"
 
 
 def format_table(result: dict) -> str:
@@ -301,7 +307,7 @@ def format_table(result: dict) -> str:
     evn = f", eval set of {result['eval_n']}" if result.get("eval_n") else ""
     lines = [
         f"{result['run']} · {result['metric']} ({result['direction']} is better) · "
-        f"{result['n_points']} points{seeds}{evn} · noise σ≈{result['noise_sigma']:.3g}",
+        f"{result['n_points']} points{seeds}{evn} · noise σ≈{result['noise_sigma']:.3g} · floor: {result.get('noise')}",
         f"  {'phase':<8} {'start':>9} {'end':>9} {'from':>9} {'to':>9} {'slope/step':>11}  start 95% CI",
     ]
     for i, p in enumerate(result["phases"]):

@@ -102,6 +102,12 @@ def open_experiment(path, step_col: str | None = None) -> Experiment:
     )
 
 
+def eval_sets_of(path) -> dict[str, int]:
+    """``Experiment.eval_sets`` of a run or experiment directory, without reading its curves."""
+    spec = str(path)
+    return _eval_sets(spec, read_experiment(spec, levels=2).get("config") or {}, _kind(spec))
+
+
 def _kind(spec: str) -> str:
     if is_wandb_source(spec):
         return "wandb"

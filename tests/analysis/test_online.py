@@ -144,3 +144,29 @@ def test_overfit_confirmed_soon_after_a_peak_and_never_on_a_rise_that_levels_off
         ]
         assert len(peak) == 1 and abs(peak[0].start_step - 400) <= 30 and 400 < peak[0].confirmed_step <= 520
         assert [e.label for e in OnlineDetector().run(x, rise)] == ["improve"]
+
+
+@pytest.mark.parametrize("shape", ["flat", "rise"])
+def test_a_single_outlying_evaluation_never_confirms_a_phase(shape):
+    """A one-step spike of 15 noise sd (up or down, early, mid-run or the last point) adds no
+    event: before issue 22 a spike up on a rising curve confirmed an overfit from the spike."""
+    x = np.arange(60) * 10.0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        y = 0.5 + (0.3 * np.minimum(x / 300, 1) if shape == "rise" else 0) + rng.normal(0, 0.01, len(x))
+        clean = [e.label for e in OnlineDetector("eval/accuracy").run(x, y)]
+        for at in (25, 40, 59):
+            for sign in (1, -1):
+                z = y.copy()
+                z[at] += sign * 0.15
+                assert [e.label for e in OnlineDetector("eval/accuracy").run(x, z)] == clean, (seed, at, sign)
+
+
+def test_eval_n_travels_in_the_state_and_sets_the_floor():
+    det = OnlineDetector("eval/accuracy", eval_n=200)
+    x = np.arange(30) * 5.0
+    det.run(x, 0.46 + 0.01 * np.sin(x / 20))
+    assert det.noise == "binomial, eval set of 200"
+    again = OnlineDetector("eval/accuracy")
+    again.load_state_dict(det.state_dict())
+    assert again.eval_n == 200

@@ -1,0 +1,116 @@
+"""The noise floor no phase is called below (issue 22): eval-set size, its 1/n grid, seed
+replicates, first differences; the 9 flat curves of the default run; the words for the shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasescope.analysis.noise import binomial_se, first_difference_sd, grid_n, noise_floor
+from phasescope.analysis.online import OnlineDetector
+from phasescope.analysis.phases import EARLY_BEST, NAMED, label_phases
+from phasescope.analysis.segment import PhaseSegmenter
+
+FLAT = json.loads((Path(__file__).parents[1] / "fixtures" / "flat_general_curves.json").read_text())
+
+
+def _flat_curves():
+    return [(name, np.array(c["steps"], float), np.array(c["values"])) for name, c in FLAT["curves"].items()]
+
+
+def test_grid_n_reads_the_eval_set_size_from_rates_logged_as_k_over_n():
+    rng = np.random.default_rng(0)
+    assert grid_n(rng.integers(60, 140, 30) / 200) == 200
+    assert grid_n(np.float32(rng.integers(60, 140, 30) / 300)) == 300  # float32 dust and thirds
+    assert grid_n(rng.uniform(0.3, 0.7, 30)) is None  # not on any grid
+    assert grid_n([0.1, 0.2, 0.3, 0.4]) is None  # too few distinct values to tell
+    assert grid_n(np.array([1, 2, 3, 4, 5, 6]) * 0.5) is None  # not rates
+
+
+def test_first_difference_sd_is_the_noise_sd_on_independent_points_and_larger_when_they_wander():
+    rng = np.random.default_rng(1)
+    white = 0.02 * rng.standard_normal(2000) + np.linspace(0, 1, 2000)  # a trend does not count
+    assert first_difference_sd(white) == pytest.approx(0.02, rel=0.1)
+    e, phi = 0.02 * rng.standard_normal(2000), 0.8
+    ar = np.zeros_like(e)
+    for i in range(1, len(e)):
+        ar[i] = phi * ar[i - 1] + e[i]
+    marginal = 0.02 / np.sqrt(1 - phi**2)  # the AR(1) process's own sd, 0.033
+    assert first_difference_sd(ar, max_phi=0.9) == pytest.approx(marginal, rel=0.25)
+    assert first_difference_sd(ar) < 0.6 * marginal  # unscaled: what one step's wander shows
+
+
+def test_noise_floor_prefers_the_eval_set_then_its_grid_then_seeds_then_differences():
+    rng = np.random.default_rng(2)
+    # A fixed eval set: counts of 200 that move by a problem or two between evaluations.
+    rates = (100 + np.cumsum(rng.integers(-2, 3, size=(3, 30)), axis=1)) / 200
+    assert noise_floor(rates, eval_n=500).kind == "binomial" and noise_floor(rates, 500).eval_n == 500
+    inferred = noise_floor(rates[0])
+    assert (inferred.kind, inferred.eval_n) == ("binomial-inferred", 200)
+    assert inferred.sd == pytest.approx(binomial_se(rates[0].mean(), 200))
+    # Fresh problems at every point (per-step rollout rewards, k of 16): on a grid, but independent.
+    fresh = rng.binomial(16, 0.4, size=300) / 16
+    assert grid_n(fresh) == 16 and noise_floor(fresh).kind == "first-difference"
+    off = rates + rng.uniform(-1e-3, 1e-3, rates.shape)
+    seeds = noise_floor(off)
+    assert seeds.kind == "seeds" and seeds.sd >= np.sqrt(off.var(axis=0, ddof=1).mean()) - 1e-12
+    assert noise_floor(off[0]).kind == "first-difference"
+    assert noise_floor(100 * off[0]).kind == "first-difference"  # not a rate: no grid read
+
+
+@pytest.mark.parametrize("eval_n", [200, None])
+def test_the_nine_flat_default_run_curves_have_no_phase_offline(eval_n):
+    """rl, chord_phi and chord_mu's eval/general_accuracy, 3 seeds each: all within ±0.05 of 0.46
+    on 200 problems. Without eval_n the size is read from the values' 1/200 grid."""
+    for name, x, y in _flat_curves():
+        seg = PhaseSegmenter(eval_n=eval_n, n_bootstrap=0).fit(x, y).predict()
+        assert not [p.label for p in label_phases(seg) if p.label in NAMED], name
+        assert seg.noise.startswith("binomial, eval set of 200")
+
+
+def test_the_flat_curves_mean_over_seeds_off_the_grid_has_no_phase_by_the_seed_floor():
+    rng = np.random.default_rng(3)
+    for arm in ("rl", "chord_phi", "chord_mu"):
+        cs = [FLAT["curves"][f"{arm}/seed{k}"] for k in range(3)]
+        V = np.array([c["values"] for c in cs]) + rng.uniform(-5e-4, 5e-4, (3, len(cs[0]["values"])))
+        seg = PhaseSegmenter(n_bootstrap=0).fit(cs[0]["steps"], V).predict()
+        assert not [p.label for p in label_phases(seg) if p.label in NAMED], arm
+        assert seg.noise == "seed replicates (3 seeds)"
+
+
+@pytest.mark.parametrize("eval_n", [200, None])
+@pytest.mark.parametrize("min_points", [20, 10])
+def test_the_nine_flat_curves_confirm_no_phase_online(eval_n, min_points):
+    for name, x, y in _flat_curves():
+        assert OnlineDetector(FLAT["metric"], eval_n=eval_n, min_points=min_points).run(x, y) == [], name
+
+
+def _curve(steps, knots, levels, sd=0.004, seed=0):
+    return np.interp(steps, knots, levels) + sd * np.random.default_rng(seed).standard_normal(len(steps))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_small_early_rise_before_the_fall_is_a_shift_not_improve_then_overfit(seed):
+    """A rise of 2 noise sd over 30 points (a significant slope, but no best beyond the noise),
+    then the fall and the recovery: before issue 22 this read improve → overfit → improve."""
+    x = np.arange(0, 401, 2.0)
+    y = _curve(x, [0, 60, 120, 400], [0.50, 0.508, 0.30, 0.60], seed=seed)
+    labels = [p.label for p in label_phases(PhaseSegmenter(n_bootstrap=0).fit(x, y).predict())]
+    assert labels == ["plateau", "shift", "readapt"]
+
+
+def test_a_decline_from_a_first_evaluation_after_step_0_is_an_early_best_overfit():
+    x = np.arange(5, 401, 5.0)
+    y = _curve(x, [5, 400], [0.6, 0.3])
+    phases = label_phases(PhaseSegmenter(n_bootstrap=0).fit(x, y).predict())
+    assert [p.label for p in phases if p.label in NAMED] == ["overfit"]
+    assert phases[0].extra["note"] == EARLY_BEST and phases[0].extra["best_step"] == 5
+    # From the untrained model (step 0) the same fall is a shift; one that recovers stays a shift.
+    x0 = x - 5
+    assert [p.label for p in label_phases(PhaseSegmenter(n_bootstrap=0).fit(x0, y).predict())] == ["shift"]
+    back = _curve(x, [5, 150, 400], [0.6, 0.3, 0.7])
+    labels = [p.label for p in label_phases(PhaseSegmenter(n_bootstrap=0).fit(x, back).predict())]
+    assert labels[:2] == ["shift", "readapt"]
