@@ -95,7 +95,10 @@ def test_config_accepts_exactly_the_registered_names():
         load_config(None, ['arms.sft_then_rl.schedule="step"', "arms.sft_then_rl.sft_steps=600"])
     with pytest.raises(UsageError, match="must be an integer >= 0, got 'best'"):
         load_config(None, ['arms.sft_then_rl.schedule="step"'])  # "best" needs two stages
-    load_config(None, ["arms.sft_then_rl.sft_steps=600"])  # two stages: the RL stage follows anyway
+    # two stages with the SFT stage on top of the budget: the RL stage follows anyway; within it, refused
+    load_config(None, ["arms.sft_then_rl.sft_steps=600", 'train.stage_budget="added"'])
+    with pytest.raises(UsageError, match="leaves no RL update"):
+        load_config(None, ["arms.sft_then_rl.sft_steps=600"])
 
 
 def test_display_order_puts_builtin_arms_first():
