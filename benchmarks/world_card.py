@@ -1,33 +1,50 @@
-"""The embedded world's card: which of the CHORD paper's findings this world reproduces, over seeds.
+"""The embedded world's card: which of the CHORD paper's findings this world reproduces, over replicates.
 
-Reads an experiment directory that holds the default arms over several seeds (or runs one first) and
-prints one markdown row per finding of the paper: what was measured (mean ± sd over seeds; for a
-comparison the difference of means with its Welch 95% CI) and whether the world reproduces it.
+Reads an experiment directory (or runs the default one first) and prints one markdown row per finding
+of the paper: what kind of finding it is here, what was measured and whether the world reproduces it.
 
     OMP_NUM_THREADS=1 python benchmarks/world_card.py --run --seeds 3 --world-seeds 3   # 9 replicates
     python benchmarks/world_card.py runs/world-card                     # an existing experiment
     python benchmarks/world_card.py runs/world-card --write docs/results.md   # the generated section
 
-A replicate is (world draw, seed): `--world-seeds K` repeats every seed on K draws of the world
-(docs/world.md#world-draws), and every per-seed statement below is over all replicates. `--write`
-replaces the section between the `world-card` markers of a markdown file (appended when absent) with
-a stamp (the commit, package versions and CPU model of the run, and the commit the card was written
-at), a per-arm table of final accuracies (with the spread between world draws) and the card: tables
-in the docs come from this code, not from hand copies.
+A replicate is (world draw, seed): runs live in `<arm>/seed<k>` (draw 0) and `<arm>/world<w>-seed<k>`
+(docs/world.md#world-draws), and every statement below is over all replicates. `--write` replaces the
+section between the `world-card` markers of a markdown file (appended when absent) with a stamp (the
+commit, package versions and CPU model of the run, and the commit the card was written at), a per-arm
+table of every arm present, the spread between world draws on its own line, and the card: tables in
+the docs come from this code, not from hand copies.
 
-Per seed, on the held-out `eval/accuracy` (the target skill) and `eval/general_accuracy` (the skill
-nobody trains), with "final" the last evaluation of the run:
+**Kind.** Each row says whether the finding was a *selection criterion* of the world or an
+*independent result*. The world's base, expert set, slip rate and task were chosen so that the `sft`
+arm shows shift, readapt and overfit, that SFT costs a general skill, and that RL in the base's style
+plateaus (docs/design.md#why-the-world-looks-like-this): those rows restate how the world was chosen
+and are no evidence for the paper. The arm comparisons were never tuned for; they are the results.
+
+Per replicate, on the held-out `eval/accuracy` (the target skill) and `eval/general_accuracy` (the
+skill nobody trains), "final" the last evaluation of the run:
 - shift: the SFT arm's minimum is ≥ 0.15 below the base (step 0);
 - readapt: its best after that minimum is ≥ 0.10 above the base;
-- overfit: its final is ≥ 0.05 below its best, or `eval/expert_nll` (held-out expert demonstrations)
-  ends ≥ 20% above its minimum;
+- overfit: `eval/expert_nll` (held-out expert demonstrations) ends ≥ 20% above its minimum, or the
+  accuracy falls ≥ 0.05 below its best. The row says on which metric it shows, and whether the
+  accuracy fall (best − final of one curve) exceeds the eval set's noise: two evaluations of a rate
+  near the best on the same `world.n_eval` problems, treated as independent, differ by √2·se with
+  se = √(p(1−p)/n) (`noise.binomial_se`); a fall counts as beyond noise above 1.96·√2·se
+  (`noise.SEPARABLE_Z`). Scoring the same problems makes the real noise of the difference smaller,
+  picking the best evaluation makes the fall larger: the band is a yardstick, not a test;
 - SFT costs the general skill: the SFT arm's final general accuracy is ≥ 0.10 below the base's;
-- RL alone plateaus: pure RL gains < 0.05 over the second half of its run and ends below the best arm
-  that uses expert data;
-- comparisons of final accuracy (or general accuracy): reproduced when the Welch 95% CI of the
-  difference excludes 0 in the paper's direction.
-A per-seed row is "yes" only when every seed shows it. Nothing here is tuned to an arm's win: the
-card reports whatever ordering the world gives.
+- RL alone plateaus: pure RL gains < 0.05 over the second half of its run, and the best arm that uses
+  expert data ends above it (its Holm interval, below, excludes 0).
+A per-replicate row is "yes" only when every replicate shows it.
+
+Comparisons use the project's own comparison (`phasescope.analyse`, docs/statistics.md), not a test
+of their own: per pair the paired two-level bootstrap over (world, seed) replicates and problems where
+per-problem results exist (the row names the test used otherwise), with Holm's correction over every
+pair × quantity of the metric. A comparison is reproduced only when the **Holm-corrected** interval
+(`ci_holm`) excludes 0 in the paper's direction; the uncorrected paired 95% interval and P(a > b)
+are printed beside it as description. Each is ranked twice: at the matched budget (every arm read at
+the largest `budget/updates` all arms reached, quantity `at_matched`) and at each arm's own end
+(`final`). Rows that need an arm the experiment lacks are skipped. Nothing here is tuned to an arm's
+win: the card reports whatever ordering the world gives.
 """
 
 from __future__ import annotations
@@ -41,7 +58,9 @@ from pathlib import Path
 
 import numpy as np
 
-from phasescope.analysis.compare import welch
+import phasescope
+from phasescope.analysis.noise import SEPARABLE_Z, binomial_se
+from phasescope.errors import PhasescopeError
 from phasescope.runlog.experiment import cpu_model, read_experiment
 from phasescope.runlog.provenance import package_versions
 from phasescope.runlog.reader import find_run_dirs, read_metrics, run_identity, world_of
@@ -50,6 +69,19 @@ ACC, GEN, NLL = "eval/accuracy", "eval/general_accuracy", "eval/expert_nll"
 EXPERT_ARMS = ("sft", "sft_then_rl", "sft_light_then_rl", "chord_mu", "chord_phi")
 STAMP_PACKAGES = ("torch", "transformers", "trl", "numpy", "phasescope")
 BEGIN, END = "<!-- world-card: begin (generated by benchmarks/world_card.py) -->", "<!-- world-card: end -->"
+SELECTION, INDEPENDENT = "selection criterion", "independent result"
+RANKS = (("at_matched", "matched budget"), ("final", "end"))
+COMPARISONS = (
+    (ACC, "sft_then_rl", "rl", "SFT-then-RL beats RL"),
+    (ACC, "sft_light_then_rl", "rl", "SFT-light-then-RL beats RL"),
+    (ACC, "chord_mu", "sft_then_rl", "CHORD-μ beats SFT-then-RL"),
+    (ACC, "chord_mu", "rl", "CHORD-μ beats RL"),
+    (ACC, "chord_phi", "sft_then_rl", "CHORD-φ beats SFT-then-RL"),
+    (ACC, "chord_phi", "rl", "CHORD-φ beats RL"),
+    (GEN, "chord_phi", "sft_then_rl", "CHORD-φ keeps the general skill better than sft_then_rl"),
+    (GEN, "chord_phi", "chord_mu", "CHORD-φ keeps the general skill better than chord_mu"),
+)
+"""(metric, a, b, finding): the paper says a is better than b on the metric."""
 
 
 def markers(name: str, script: str) -> tuple[str, str]:
@@ -72,6 +104,19 @@ def load(exp: Path) -> dict[str, dict[tuple[int, int], list[dict]]]:
         arm, seed = run_identity(run_dir)
         if seed is not None:
             out.setdefault(arm, {})[(world_of(run_dir), seed)] = read_metrics(run_dir / "metrics.jsonl")
+    return out
+
+
+def analyses(exp: Path) -> dict:
+    """metric → the project's ``Analysis`` (phases, comparison) for the card's two metrics; a metric
+    the experiment does not log is left out."""
+    opened = phasescope.open_experiment(exp)
+    out = {}
+    for metric in (ACC, GEN):
+        try:
+            out[metric] = phasescope.analyse(opened, metric)
+        except PhasescopeError as exc:
+            print(f"{exp}: {metric} not compared ({exc})", file=sys.stderr)
     return out
 
 
@@ -111,22 +156,6 @@ def stamp_line(st: dict) -> str:
     )
 
 
-def arm_table(runs: dict[str, dict[tuple[int, int], list[dict]]]) -> list[str]:
-    """Final accuracy per arm over replicates, and the spread of the world draws' means."""
-    lines = [
-        "| arm | replicates | final accuracy | per world draw (mean) | sd between draws |",
-        "|---|---|---|---|---|",
-    ]
-    for arm, reps in runs.items():
-        vals = {k: final(r) for k, r in sorted(reps.items()) if series(r, ACC)[1].size}
-        worlds = sorted({w for w, _ in vals})
-        means = [float(np.mean([v for (w, _), v in vals.items() if w == x])) for x in worlds]
-        between = f"{np.std(means, ddof=1):.3f}" if len(means) > 1 else "one draw"
-        per = ", ".join(f"w{w} {m:.3f}" for w, m in zip(worlds, means))
-        lines.append(f"| {arm} | {len(vals)} | {pm(list(vals.values()))} | {per} | {between} |")
-    return lines
-
-
 def write_section(
     doc: Path, exp: Path, body: list[str], command: str, bounds: tuple[str, str] = (BEGIN, END)
 ) -> None:
@@ -143,8 +172,41 @@ def write_section(
     doc.write_text(text, encoding="utf-8")
 
 
+def arm_table(comparison: dict) -> list[str]:
+    """Every arm the comparison holds: replicates, final and matched-budget accuracy over them, the
+    interquartile mean (≥ 4 replicates), and the mean final per world draw with their spread."""
+    worlds = (comparison.get("worlds") or {}).get("arms", {})
+    lines = [
+        "| arm | replicates | final accuracy | at matched budget | IQM final | per world draw (mean final) "
+        "| sd between draws |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm, entry in comparison["arms"].items():
+        fin = entry["final"]
+        by = worlds.get(arm, {}).get("final", {})
+        per = ", ".join(f"w{w} {m:.3f}" for w, m in by.get("by_world", {}).items()) or "one draw"
+        between = f"{by['sd']:.3f}" if by.get("sd") is not None else "one draw"
+        iqm = f"{fin['iqm']:.3f}" if fin.get("iqm") is not None else "–"
+        lines.append(
+            f"| {arm} | {fin['n']} | {pm(fin['values'])} | {pm(entry['at_matched']['values'])} | {iqm} "
+            f"| {per} | {between} |"
+        )
+    return lines
+
+
+def worlds_line(comparison: dict) -> str:
+    """The spread between world draws, on a line of its own."""
+    w = comparison.get("worlds")
+    if not w:
+        return "World draws: one; every statement below is conditional on that draw."
+    sds = ", ".join(
+        f"{arm} {e['final']['sd']:.3f}" for arm, e in w["arms"].items() if e["final"].get("sd") is not None
+    )
+    return f"Between world draws ({w['n']} draws; sd of each arm's per-world mean final accuracy): {sds}."
+
+
 def sft_phases(rows: list[dict]) -> dict[str, float]:
-    """Per-seed shift, readapt and overfit measures of an SFT curve (see the module docstring)."""
+    """Per-replicate shift, readapt and overfit measures of an SFT curve (see the module docstring)."""
     _, acc = series(rows, ACC)
     _, gen = series(rows, GEN)
     _, nll = series(rows, NLL)
@@ -179,87 +241,165 @@ def pm(x) -> str:
     return f"{x.mean():.3f} ± {x.std(ddof=1):.3f}" if len(x) > 1 else f"{x.mean():.3f}"
 
 
-def diff_cell(a, b) -> tuple[str, bool | None]:
-    w = welch(a, b)
-    if w["ci"] is None:
-        return f"{w['diff']:+.3f} (no CI)", None
-    lo, hi = w["ci"]
-    return f"{w['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]", lo > 0
+def pct(x) -> str:
+    x = 100 * np.asarray(x, float)
+    return f"{x.mean():.0f}% ± {x.std(ddof=1):.0f}%" if len(x) > 1 else f"{x.mean():.0f}%"
 
 
-def per_seed_row(name: str, vals: list[float], ok: list[bool], fmt: str) -> str:
+def pair(comparison: dict, a: str, b: str, quantity: str) -> dict | None:
+    """The comparison's entry for a − b on ``quantity``, turned round when it holds b − a."""
+    for p in comparison.get("pairwise", []):
+        if p["quantity"] != quantity or {p["a"], p["b"]} != {a, b}:
+            continue
+        if p["a"] == a:
+            return p
+        neg = lambda ci: None if ci is None else [-ci[1], -ci[0]]  # noqa: E731
+        poi = p.get("prob_improvement")
+        return {
+            **p,
+            "a": a,
+            "b": b,
+            "diff": -p["diff"],
+            **{k: neg(p.get(k)) for k in ("ci", "ci_paired", "ci_holm")},
+            "prob_improvement": None if poi is None else 1 - poi,
+        }
+    return None
+
+
+def _ci(ci) -> str:
+    return "none" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
+
+
+def pair_cell(p: dict, label: str, direction: str = "higher") -> tuple[str, bool]:
+    """One ranking of a − b: the difference, the test's 95% interval, the Holm-corrected interval and
+    p, P(a > b); reproduced when the Holm interval excludes 0 on a's side."""
+    ci_holm = p.get("ci_holm")
+    ok = ci_holm is not None and (ci_holm[0] > 0 if direction == "higher" else ci_holm[1] < 0)
+    paired = "paired " if p.get("ci_paired") is not None else ""
+    p_holm = "–" if p.get("p_holm") is None else f"{p['p_holm']:.2g}"
+    poi = "" if p.get("prob_improvement") is None else f", P(a > b) {p['prob_improvement']:.2f}"
+    text = f"{label}: {p['diff']:+.3f}, {paired}95% {_ci(p.get('ci'))}, Holm {_ci(ci_holm)} (p {p_holm}){poi}"
+    return text, ok
+
+
+def comparison_row(analysis, a: str, b: str, what: str) -> str | None:
+    """A finding "a beats b" ranked at the matched budget and at each arm's end; None when either arm
+    is absent."""
+    comp = analysis.comparison
+    cells, verdicts, tests = [], [], []
+    for q, label in RANKS:
+        p = pair(comp, a, b, q)
+        if p is None:
+            continue
+        text, ok = pair_cell(p, label, analysis.direction)
+        cells.append(text)
+        verdicts.append(f"{label}: {'yes' if ok else '**no**'}")
+        tests.append(p.get("test") or "none")
+    if not cells:
+        return None
+    test = "; ".join(sorted(set(tests)))
+    return (
+        f"| {what} ({analysis.metric}) | {INDEPENDENT} | {a} − {b}: {'; '.join(cells)}. Test: {test} "
+        f"| {'; '.join(verdicts)} |"
+    )
+
+
+def per_seed_row(name: str, vals: list[float], ok: list[bool], fmt: str, kind: str = SELECTION) -> str:
     seeds = ", ".join(fmt.format(v) for v in vals)
-    verdict = "yes" if all(ok) else f"no ({sum(ok)}/{len(ok)} seeds)"
-    return f"| {name} | {pm(vals)} (per seed: {seeds}) | {verdict} |"
+    verdict = "yes" if all(ok) else f"no ({sum(ok)}/{len(ok)} replicates)"
+    return f"| {name} | {kind} | {pm(vals)} (per replicate: {seeds}) | {verdict} |"
 
 
-def card(runs: dict[str, dict[int, list[dict]]]) -> list[str]:
-    lines = [
-        "| finding (paper) | this world: mean ± sd over seeds / difference [Welch 95% CI] | reproduced |"
-    ]
-    lines.append("|---|---|---|")
+def overfit_row(sft: list[dict], eval_n: int | None) -> str:
+    """Where the SFT arm's overfit shows: the NLL rise, and the accuracy fall against the eval set's
+    noise (√2·se at the best, n = the eval set; see the module docstring)."""
+    falls, rises = [p["fall"] for p in sft], [p["nll_rise"] for p in sft]
+    on_nll = [r >= 0.20 for r in rises]
+    on_acc = [f >= 0.05 for f in falls]
+    if eval_n:
+        bands = [SEPARABLE_Z * binomial_se(p["best"], eval_n) for p in sft]
+        beyond = [f > b for f, b in zip(falls, bands, strict=True)]
+        noise = (
+            f"noise of a best − final difference at n = {eval_n}: 1.96·√2·se = {np.mean(bands):.3f} "
+            f"(se = √(p(1−p)/n) at the best); the fall exceeds it in {sum(beyond)}/{len(beyond)} replicates"
+        )
+    else:
+        beyond, noise = [False] * len(falls), "eval-set size unknown: the fall's noise is not known"
+    shows = [m for m, ok in ((NLL, all(on_nll)), (ACC, all(on_acc) and all(beyond))) if ok]
+    verdict = f"yes, on {' and '.join(shows)}" if shows else "no"
+    if all(on_nll) and not (all(on_acc) and all(beyond)):
+        verdict += f"; not on {ACC}" + (" (within noise)" if not all(beyond) else "")
+    return (
+        f"| SFT overfits: {NLL} ends ≥ 20% above its minimum, or {ACC} falls ≥ 0.05 below its best "
+        f"| {SELECTION} | {NLL} rise {pct(rises)} (≥ 20% in {sum(on_nll)}/{len(rises)}); "
+        f"{ACC} fall {pm(falls)} (≥ 0.05 in {sum(on_acc)}/{len(falls)}); {noise} | {verdict} |"
+    )
+
+
+def sft_rows(runs: dict, eval_n: int | None) -> list[str]:
     sft = [sft_phases(r) for _, r in sorted(runs["sft"].items())]
     shift, readapt = [p["shift"] for p in sft], [p["readapt"] for p in sft]
-    lines.append(
+    cost = [p["gen_cost"] for p in sft]
+    return [
         per_seed_row(
             "SFT shifts: accuracy drops below the base (by ≥ 0.15)",
             shift,
             [v >= 0.15 for v in shift],
             "{:.3f}",
-        )
-    )
-    lines.append(
+        ),
         per_seed_row(
             "SFT readapts: recovers above the base (by ≥ 0.10)",
             readapt,
             [v >= 0.10 for v in readapt],
             "{:.3f}",
-        )
+        ),
+        overfit_row(sft, eval_n),
+        per_seed_row("SFT costs the general skill (by ≥ 0.10)", cost, [v >= 0.10 for v in cost], "{:.3f}"),
+    ]
+
+
+def rl_row(runs: dict, analysis) -> str | None:
+    """RL's second-half gain per replicate, and the best expert arm's lead at the end (Holm)."""
+    comp = analysis.comparison["arms"]
+    experts = [a for a in EXPERT_ARMS if a in comp]
+    if "rl" not in runs or "rl" not in comp or not experts:
+        return None
+    gain = [second_half_gain(r) for _, r in sorted(runs["rl"].items())]
+    best = max(experts, key=lambda a: comp[a]["final"]["mean"])
+    p = pair(analysis.comparison, best, "rl", "final")
+    cell, above = pair_cell(p, "end") if p else ("no test", False)
+    ok = bool(np.mean(gain) < 0.05 and above)
+    return (
+        f"| RL alone plateaus below the expert's reach | {SELECTION} | RL final {pm(comp['rl']['final']['values'])}, "
+        f"gain over its second half {pm(gain)}; best expert arm ({best}) − RL {cell} | {'yes' if ok else 'no'} |"
     )
-    ok = [p["fall"] >= 0.05 or p["nll_rise"] >= 0.20 for p in sft]
-    falls = ", ".join(f"{p['fall']:.3f}/{p['nll_rise'] * 100:.0f}%" for p in sft)
-    lines.append(
-        f"| SFT overfits: accuracy falls ≥ 0.05 below its best, or held-out expert NLL rises ≥ 20% | "
-        f"fall {pm([p['fall'] for p in sft])}, NLL rise {pm([p['nll_rise'] for p in sft])} "
-        f"(per seed fall/rise: {falls}) | {'yes' if all(ok) else f'no ({sum(ok)}/{len(ok)} seeds)'} |"
-    )
-    cost = [p["gen_cost"] for p in sft]
-    lines.append(
-        per_seed_row("SFT costs the general skill (by ≥ 0.10)", cost, [v >= 0.10 for v in cost], "{:.3f}")
-    )
-    finals = {a: [final(r) for _, r in sorted(s.items())] for a, s in runs.items()}
-    gens = {a: [final(r, GEN) for _, r in sorted(s.items())] for a, s in runs.items()}
-    if "rl" in runs:
-        gain = [second_half_gain(r) for _, r in sorted(runs["rl"].items())]
-        best = max((a for a in EXPERT_ARMS if a in finals), key=lambda a: np.mean(finals[a]))
-        cell, above = diff_cell(finals[best], finals["rl"])
-        ok = np.mean(gain) < 0.05 and bool(above)
-        lines.append(
-            f"| RL alone plateaus below the expert's reach | RL final {pm(finals['rl'])}, gain over its "
-            f"second half {pm(gain)}; best expert arm ({best}) − RL {cell} | {'yes' if ok else 'no'} |"
-        )
-    for a, b, what in (
-        ("sft_then_rl", "rl", "SFT-then-RL beats RL"),
-        ("sft_light_then_rl", "rl", "SFT-light-then-RL beats RL"),
-        ("chord_mu", "sft_then_rl", "CHORD-μ beats SFT-then-RL"),
-        ("chord_mu", "rl", "CHORD-μ beats RL"),
-        ("chord_phi", "sft_then_rl", "CHORD-φ beats SFT-then-RL"),
-        ("chord_phi", "rl", "CHORD-φ beats RL"),
-    ):
-        if a in finals and b in finals:
-            cell, ok = diff_cell(finals[a], finals[b])
-            lines.append(
-                f"| {what} (final accuracy) | {a} {pm(finals[a])} vs {b} {pm(finals[b])}: {cell} | "
-                f"{'yes' if ok else 'no'} |"
-            )
-    for b in ("sft_then_rl", "chord_mu"):
-        if "chord_phi" in gens and b in gens:
-            cell, ok = diff_cell(gens["chord_phi"], gens[b])
-            lines.append(
-                f"| CHORD-φ keeps the general skill better than {b} (final general accuracy) | "
-                f"chord_phi {pm(gens['chord_phi'])} vs {b} {pm(gens[b])}: {cell} | {'yes' if ok else 'no'} |"
-            )
+
+
+def card(runs: dict, found: dict) -> list[str]:
+    """The card's rows: the SFT arm's phases and RL's plateau (selection criteria), then every
+    comparison whose two arms are present (independent results)."""
+    lines = ["| finding (paper) | kind | this world | reproduced |", "|---|---|---|---|"]
+    acc = found.get(ACC)
+    if "sft" in runs:
+        lines += sft_rows(runs, acc.eval_n if acc else None)
+    if acc is not None and (row := rl_row(runs, acc)):
+        lines.append(row)
+    for metric, a, b, what in COMPARISONS:
+        if metric in found and (row := comparison_row(found[metric], a, b, what)):
+            lines.append(row)
     return lines
+
+
+def header(found: dict) -> list[str]:
+    """What the comparisons were matched on and how many tests Holm corrected for."""
+    out = []
+    for metric, an in found.items():
+        c = an.comparison
+        out.append(
+            f"{metric}: matched budget {c.get('matched_budget')} on `{c.get('budget_axis')}`; Holm over "
+            f"the {c['multiplicity']['m']} tests of this metric (every pair × final, peak, matched budget)."
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", action="store_true", help="run the default experiment into EXP first")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--world-seeds", type=int, default=3, help="world draws per seed (with --run)")
-    ap.add_argument("--json", action="store_true", help="also print the per-seed SFT measures as JSON")
+    ap.add_argument("--json", action="store_true", help="also print the per-replicate SFT measures as JSON")
     ap.add_argument(
         "--write", metavar="DOC.md", help="write the stamped tables into DOC.md's world-card section"
     )
@@ -276,28 +416,23 @@ def main(argv: list[str] | None = None) -> int:
     exp = Path(args.exp)
     if args.run:
         cmd = [sys.executable, "-m", "phasescope.cli", "run", "--seeds", str(args.seeds)]
-        cmd += [
-            "--world-seeds",
-            str(args.world_seeds),
-            "--out",
-            str(exp.parent),
-            "--name",
-            exp.name,
-            "--overwrite",
-        ]
-        subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        cmd += ["--world-seeds", str(args.world_seeds), "--out", str(exp.parent), "--name", exp.name]
+        subprocess.run([*cmd, "--overwrite"], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     runs = load(exp)
-    if "sft" not in runs:
-        print(f"{exp}: no sft arm runs found", file=sys.stderr)
+    found = analyses(exp) if runs else {}
+    if ACC not in found:
+        print(f"{exp}: no runs with {ACC} found", file=sys.stderr)
         return 2
-    print(f"{exp}: arms {', '.join(sorted(runs))}; (world draw, seed) replicates {sorted(runs['sft'])}")
-    table, rows = arm_table(runs), card(runs)
-    print("\n".join([*table, "", *rows]))
+    reps = sorted({k for r in runs.values() for k in r})
+    print(f"{exp}: arms {', '.join(sorted(runs))}; (world draw, seed) replicates {reps}")
+    body = [*arm_table(found[ACC].comparison), "", worlds_line(found[ACC].comparison), ""]
+    body += [*header(found), "", *card(runs, found)]
+    print("\n".join(body))
     if args.write:
         command = f"python benchmarks/world_card.py {args.exp} --write {args.write}"
-        write_section(Path(args.write), exp, [*table, "", *rows], command)
+        write_section(Path(args.write), exp, body, command)
         print(f"wrote the world-card section of {args.write}")
-    if args.json:
+    if args.json and "sft" in runs:
         measures = {f"world{w}-seed{s}": sft_phases(r) for (w, s), r in sorted(runs["sft"].items())}
         print(json.dumps(measures, indent=1))
     return 0
