@@ -412,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--write", metavar="DOC.md", help="write the stamped tables into DOC.md's world-card section"
     )
+    ap.add_argument("--section", default="world-card", help="the name of the section --write replaces")
     args = ap.parse_args(argv)
     exp = Path(args.exp)
     if args.run:
@@ -430,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(body))
     if args.write:
         command = f"python benchmarks/world_card.py {args.exp} --write {args.write}"
-        write_section(Path(args.write), exp, body, command)
+        if args.section != "world-card":
+            command += f" --section {args.section}"
+        write_section(Path(args.write), exp, body, command, markers(args.section, "benchmarks/world_card.py"))
         print(f"wrote the world-card section of {args.write}")
     if args.json and "sft" in runs:
         measures = {f"world{w}-seed{s}": sft_phases(r) for (w, s), r in sorted(runs["sft"].items())}
