@@ -94,7 +94,7 @@ def replicate_points(
         picks = {"final": len(values) - 1, "best": int(np.argmax(good)), "at_matched": None}
         if matched_budget is not None:
             rows = frame if axis == "step" or WORLD not in frame.columns else frame[worlds == key[0]]
-            budget = budget_of(rows, run[lo], key[1], steps, axis)
+            budget = budget_of(rows, run[lo], key[1], steps, axis, key[0])
             idx = np.flatnonzero(budget <= matched_budget + 1e-9)
             picks["at_matched"] = int(idx[-1]) if len(idx) else None
         out.setdefault(str(run[lo]), []).append(
