@@ -238,6 +238,8 @@ def second_half_gain(rows: list[dict]) -> float:
 
 def pm(x) -> str:
     x = np.asarray(x, float)
+    if not len(x):
+        return "–"
     return f"{x.mean():.3f} ± {x.std(ddof=1):.3f}" if len(x) > 1 else f"{x.mean():.3f}"
 
 

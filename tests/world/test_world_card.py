@@ -171,19 +171,20 @@ def _bits(rate: float) -> list[bool]:
     return [i < k for i in range(N)]
 
 
-def _problem_experiment(root: Path, curves: dict = CURVES, seeds: tuple = (0, 1, 2)) -> Path:
+def _problem_experiment(root: Path, curves: dict = CURVES, keys: tuple = ((0, 0), (0, 1), (0, 2))) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     config = {"experiment": {"name": "card", "arms": list(curves)}, "world": {"n_eval": N}, "model": {}}
     (root / "experiment.json").write_text(json.dumps({"name": "card", "config": config}))
     for arm, (acc, gen, nll) in curves.items():
-        for seed in seeds:
-            out = arm_dir(root, arm, seed, 0)
+        for world, seed in keys:
+            out = arm_dir(root, arm, seed, world)
             out.mkdir(parents=True)
             writer, rows = ProblemsWriter(out), []
             for i, (a, g, x) in enumerate(zip(acc, gen, nll, strict=True)):
                 step = 25 * i
-                writer.write(step, "eval", [f"e{j:03d}" for j in range(N)], _bits(a))
-                writer.write(step, "general", [f"g{j:03d}" for j in range(N)], _bits(g))
+                # each world draw has its own eval sets
+                writer.write(step, "eval", [f"w{world}-e{j:03d}" for j in range(N)], _bits(a))
+                writer.write(step, "general", [f"w{world}-g{j:03d}" for j in range(N)], _bits(g))
                 row = {"step": step, "budget/updates": step, "eval/accuracy": round(a * N) / N}
                 rows.append(row | {"eval/general_accuracy": round(g * N) / N, "eval/expert_nll": x})
             writer.close()
@@ -265,3 +266,32 @@ def test_the_overfit_row_names_its_metric_and_the_eval_sets_noise(card, problem_
     # no NLL rise, no fall beyond the noise: no overfit; no eval-set size: the noise is said to be unknown
     assert card.overfit_row([m | {"fall": 0.06, "nll_rise": 0.1}] * 2, N).endswith("| no |")
     assert "eval-set size unknown" in card.overfit_row([m | {"fall": 0.06}] * 2, None)
+
+
+def test_world_draws_are_replicates_and_any_arm_present_is_listed(card, tmp_path):
+    # an arm the card has no finding for (luffy) is still in the per-arm table; its runs live in
+    # <arm>/seed<k> (draw 0) and <arm>/world<w>-seed<k>
+    curves = {"rl": CURVES["rl"], "sft_then_rl": CURVES["sft_then_rl"], "luffy": CURVES["chord_phi"]}
+    exp = _problem_experiment(tmp_path / "exp", curves, keys=((0, 0), (0, 1), (1, 0), (1, 1)))
+    assert (exp / "luffy" / "world1-seed1" / "problems.jsonl").is_file()
+    runs, found = card.load(exp), card.analyses(exp)
+    comparison = found[card.ACC].comparison
+    assert {p["test"] for p in comparison["pairwise"]} == {
+        "paired hierarchical bootstrap ((world, seed) x problems)"
+    }
+    luffy = _row(card.arm_table(comparison), "luffy |")
+    assert luffy.startswith("| luffy | 4 | 0.450 ± 0.000 |") and "w0 0.450, w1 0.450" in luffy
+    assert card.worlds_line(comparison).startswith("Between world draws (2 draws;")
+    lines = card.card(runs, found)
+    row = _row(lines, "SFT-then-RL beats RL")
+    assert "Test: paired hierarchical bootstrap ((world, seed) x problems)" in row
+    assert row.endswith("| matched budget: **no**; end: yes |")
+    # no sft arm: no SFT rows; no chord arms: no CHORD rows
+    assert not any(line.startswith("| SFT ") or "CHORD" in line for line in lines)
+
+
+def test_a_log_without_per_problem_results_names_the_test_over_seeds(card, tmp_path):
+    exp = _experiment(tmp_path)
+    row = _row(card.card(card.load(exp), card.analyses(exp)), "RL alone plateaus")
+    # sft (4 replicates) against rl (2): no problems.jsonl, so Welch over seeds
+    assert "best expert arm (sft) − RL end: +0.135, 95% [" in row and "paired" not in row
