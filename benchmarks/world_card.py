@@ -226,10 +226,6 @@ def sft_phases(rows: list[dict]) -> dict[str, float]:
     return out
 
 
-def final(rows: list[dict], key: str = ACC) -> float:
-    return float(series(rows, key)[1][-1])
-
-
 def second_half_gain(rows: list[dict]) -> float:
     steps, acc = series(rows, ACC)
     mid = int(np.searchsorted(steps, steps[-1] / 2))
