@@ -10,11 +10,11 @@ import os
 import sys
 import time
 import warnings
-from enum import Enum
 from pathlib import Path
 
 import typer
 
+from phasescope.cli_options import Direction, WandbMode, _eval_n, _value
 from phasescope.cli_tune import tune
 from phasescope.config import load_config
 from phasescope.errors import PhasescopeError
@@ -29,40 +29,6 @@ app = typer.Typer(
 
 
 _WANDB_HELP = "wandb:entity/project/run_id or wandb:entity/project/group"
-
-
-def _eval_n(text: str | None) -> int | None:
-    """--eval-n as a positive integer (a one-line usage error otherwise)."""
-    from phasescope.errors import UsageError
-
-    if text is None:
-        return None
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise UsageError(f"--eval-n must be a whole number of problems >= 1, not {text!r}")
-    return n
-
-
-class Direction(str, Enum):
-    """Which way a metric is better (the choices `--help` shows)."""
-
-    higher = "higher"
-    lower = "lower"
-
-
-class WandbMode(str, Enum):
-    """`--wandb` choices (see runlog/wandb_mirror.py)."""
-
-    off = "off"
-    offline = "offline"
-    online = "online"
-
-
-def _value(choice: Enum | None) -> str | None:
-    return None if choice is None else choice.value
 
 
 def _print_version(flag: bool) -> None:

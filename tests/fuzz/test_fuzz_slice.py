@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import time
 
 import pytest
 
@@ -27,9 +26,8 @@ def corpus(tmp_path_factory):
 
 def test_the_seeded_slice_finds_nothing(corpus, tmp_path):
     root, seeds, metrics = corpus
-    t0 = time.perf_counter()
+    # No wall-time assertion: on a loaded machine it failed with no defect found; benchmarks/fuzz.py times it.
     verdicts = [harness.run_case(c, seeds, root, tmp_path, metrics) for c in SLICE]
-    assert time.perf_counter() - t0 < 60
     assert {v.seed for v in verdicts} >= {"runs/toy", "tb/events"}
     assert not [v for v in verdicts if v.failure], harness.summary(verdicts)
 

@@ -65,7 +65,10 @@ def test_sft_light_bar_counts_one_pass_over_the_expert_set_not_a_full_sft_stage(
     from phasescope.config import load_config
     from phasescope.train.runner import _axis_length
 
-    cfg = load_config(None, ["world.n_expert=100", "train.expert_batch_size=32", "train.max_steps=50"])
+    base = ["world.n_expert=100", "train.expert_batch_size=32", "train.max_steps=50"]
+    cfg = load_config(None, [*base, 'train.stage_budget="added"'])
     assert _axis_length(cfg, "sft_light_then_rl") == 50 + 4  # ⌈100 / 32⌉ SFT updates, then 50 RL
     assert _axis_length(cfg, "sft_then_rl") == 100  # best: at most a full SFT stage, then 50 RL
     assert _axis_length(cfg, "rl") == 50
+    within = load_config(None, base)  # the default: every arm's SFT stage comes out of its 50 updates
+    assert [_axis_length(within, a) for a in ("sft_light_then_rl", "sft_then_rl", "rl")] == [50, 50, 50]
