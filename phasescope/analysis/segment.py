@@ -257,8 +257,8 @@ class PhaseSegmenter:
         def bic(sse: float, knots, width: float) -> float:
             # Zhang & Siegmund's (2007) mBIC term sum log(n / n_i) makes a knot that cuts off a
             # few points pay more than one that splits the curve evenly (noise at an edge).
-            sizes = np.diff(np.searchsorted(xn, [-np.inf, *knots, np.inf]))
-            short = float(np.sum(np.log(len(xn) / np.maximum(sizes, 1))))
+            cuts = [0, *np.searchsorted(xn, knots).tolist(), len(xn)]  # scalar maths: a few terms
+            short = sum(math.log(len(xn) / max(b - a, 1)) for a, b in zip(cuts[:-1], cuts[1:]))
             return sse / sigma**2 + (self.penalty * len(knots) + (width > 0)) * logn + short
 
         bics: dict[int, float] = {}
