@@ -96,18 +96,17 @@ def fit_batch(x: np.ndarray, y: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, 
     size, so stacking them replaces B small ``solve`` calls (each mostly numpy overhead) by one
     batched call; the arithmetic is that of ``_solve``, so results agree to rounding."""
     B, k, n = H.shape
-    X = np.empty((B, n, k + 2))
-    X[:, :, 0] = 1.0
-    X[:, :, 1] = x - x[0]
-    X[:, :, 2:] = H.transpose(0, 2, 1)
-    scale = np.maximum(X[:, -1, :], 1e-300)  # columns are non-decreasing: the last row is the max
-    X /= scale[:, None, :]
-    Xt = X.transpose(0, 2, 1)
+    Xt = np.empty((B, k + 2, n))  # transposed designs: the hinge rows are copied, not transposed
+    Xt[:, 0] = 1.0
+    Xt[:, 1] = x - x[0]
+    Xt[:, 2:] = H
+    scale = np.maximum(Xt[:, :, -1], 1e-300)  # columns are non-decreasing: the last value is the max
+    Xt /= scale[:, :, None]
     try:
-        beta = np.linalg.solve(Xt @ X, (Xt @ y)[:, :, None])[:, :, 0]
+        beta = np.linalg.solve(Xt @ Xt.transpose(0, 2, 1), (Xt @ y)[:, :, None])[:, :, 0]
     except np.linalg.LinAlgError:  # one singular design: solve each as ``_solve`` does
-        beta = np.array([_solve(X[b], np.ones(k + 2), y)[1] for b in range(B)])
-    fitted = (X @ beta[:, :, None])[:, :, 0]
+        beta = np.array([_solve(Xt[b].T, np.ones(k + 2), y)[1] for b in range(B)])
+    fitted = (beta[:, None, :] @ Xt)[:, 0]
     r = y - fitted
     return fitted, beta / scale, np.einsum("bi,bi->b", r, r)
 

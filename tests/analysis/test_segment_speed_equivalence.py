@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from phasescope.analysis import eased
 from phasescope.analysis.phases import label_phases
 from phasescope.analysis.segment import PhaseSegmenter
 from phasescope.analysis.synthetic import FAMILIES, VARIANTS, family_curve, planted_curve, random_planted
@@ -108,3 +109,26 @@ if __name__ == "__main__" and "--write" in sys.argv:
     out = {name: summarise(s, v, kw, d) for name, s, v, kw, d in reference_cases()}
     REFERENCE.write_text(json.dumps(out, separators=(",", ":")) + "\n")
     print(f"wrote {len(out)} cases to {REFERENCE}")
+
+
+def test_batched_fits_equal_one_at_a_time():
+    """``eased.fit_batch`` over stacked ``eased.hinges`` gives what ``eased.fit`` gives for each
+    width alone, a singular design (two equal knots) included, and the hinge columns are
+    ``smoothed_hinge``'s."""
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.uniform(0, 1, 300))
+    x = (x - x[0]) / (x[-1] - x[0])
+    y = np.where(x < 0.4, -x, x - 0.8) + rng.normal(0, 0.05, len(x))
+    widths = [0.0, 0.005, 0.02, 0.035]
+    for knots in ([0.4], [0.3, 0.6], [0.45, 0.45], []):
+        H = eased.hinges(x, knots, widths)
+        for i, w in enumerate(widths):
+            for j, k in enumerate(knots):
+                np.testing.assert_allclose(H[i, j], eased.smoothed_hinge(x, k, w), rtol=0, atol=1e-15)
+        fitted, coef, sse = eased.fit_batch(x, y, H)
+        for i, w in enumerate(widths):
+            f1, c1, s1 = eased.fit(x, y, knots, w)
+            assert sse[i] == pytest.approx(s1, rel=1e-9)
+            np.testing.assert_allclose(fitted[i], f1, atol=1e-9)
+            if len(set(knots)) == len(knots):  # coefficients of a singular design are not unique
+                np.testing.assert_allclose(coef[i], c1, rtol=1e-7, atol=1e-9)
