@@ -157,6 +157,13 @@ def best_width(x: np.ndarray, y: np.ndarray, knots, widths=WIDTHS) -> tuple[floa
     return min(zip(sse.tolist(), widths))[::-1]
 
 
+def plain_and_best_width(x: np.ndarray, y: np.ndarray, knots, widths) -> tuple[float, float, float]:
+    """(SSE of the plain fit, ``best_width``'s width and SSE), all fitted in one batch."""
+    sse = fit_batch(x, y, hinges(x, knots, [0.0, *widths]))[2].tolist()
+    best, width = min(zip(sse[1:], widths))
+    return sse[0], width, best
+
+
 def slope_at(x: np.ndarray, coef: np.ndarray, knots, width: float) -> np.ndarray:
     """Derivative of the fitted eased curve at ``x``."""
     d = np.full_like(np.asarray(x, float), coef[1])

@@ -269,12 +269,8 @@ class PhaseSegmenter:
             if not (len(knots) and rounded):
                 fits.append((bic(hinge_sse(xn, yn, knots), knots, 0.0), knots, 0.0))
                 continue
-            # The plain fit and every rounded width in one batch (the widths' hinges differ, the
-            # design's size does not); the best rounded width is ``eased.best_width``'s choice.
-            sse = eased.fit_batch(xn, yn, eased.hinges(xn, knots, [0.0, *rounded]))[2].tolist()
-            fits.append((bic(sse[0], knots, 0.0), knots, 0.0))
-            sse_w, width = min(zip(sse[1:], rounded))
-            fits.append((bic(sse_w, knots, width), knots, width))
+            plain, width, sse = eased.plain_and_best_width(xn, yn, knots, rounded)
+            fits += [(bic(plain, knots, 0.0), knots, 0.0), (bic(sse, knots, width), knots, width)]
         # Refining a rounded fit is the costly step: do it for the most promising rounded fit, and
         # for the runner-up when it has fewer knots (a rounded corner that the grid's knots fit
         # poorly can pass for two sharp ones).
