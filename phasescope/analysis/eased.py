@@ -75,15 +75,17 @@ def hinges(x: np.ndarray, knots, widths) -> np.ndarray:
     sharp = w[:, 0, 0] <= 0
     if sharp.all():
         return np.broadcast_to(np.maximum(x - k, 0.0), (w.shape[0], k.shape[1], len(x))).copy()
-    out = np.empty((w.shape[0], k.shape[1], len(x)))
-    if sharp.any():
-        out[sharp] = np.maximum(x - k, 0.0)
     ws = w[~sharp]
     z = (x - k) / ws
-    h = np.where(z >= _LINEAR_Z, ws * z, 0.0)
-    mid = (z > _ZERO_Z) & (z < _LINEAR_Z)
+    h = np.maximum(ws * z, 0.0)  # right for z >= _LINEAR_Z and z <= _ZERO_Z; the rest is overwritten
+    mid = np.abs(z) < _LINEAR_Z  # _ZERO_Z == -_LINEAR_Z
     zm = z[mid]
-    h[mid] = np.broadcast_to(ws, z.shape)[mid] * (zm * ndtr(zm) + np.exp(-0.5 * zm * zm) * _INV_SQRT_2PI)
+    wm = ws.ravel()[0] if ws.size == 1 else np.broadcast_to(ws, z.shape)[mid]
+    h[mid] = wm * (zm * ndtr(zm) + np.exp(-0.5 * zm * zm) * _INV_SQRT_2PI)
+    if not sharp.any():
+        return h
+    out = np.empty((w.shape[0], k.shape[1], len(x)))
+    out[sharp] = np.maximum(x - k, 0.0)
     out[~sharp] = h
     return out
 
