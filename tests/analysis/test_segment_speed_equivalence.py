@@ -3,7 +3,7 @@ knots, rounding width, BIC per knot count, fitted values and phase labels equal 
 code gave before it was made faster, stored in tests/fixtures/segment_reference.json.
 
 The curves are drawn from the planted generators with fixed seeds (so they are not stored); the
-reference was written by the code of commit "benchmarks/segment_speed.py" (before any speed change) with
+reference was written by the code of commit 056ee80 (before any speed change) with
 
     PYTHONPATH=. python tests/analysis/test_segment_speed_equivalence.py --write
 """
