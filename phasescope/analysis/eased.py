@@ -242,7 +242,7 @@ def refine(
                 continue
             cands = all_cands[j][inside]
             H = np.repeat(cols[None], len(cands), axis=0)
-            H[:, j] = all_cols[len(ks) + 6 * j : len(ks) + 6 * (j + 1)][inside]
+            H[:, j] = all_cols[len(ks) :].reshape(len(ks), len(steps), -1)[j][inside]
             sse = fit_batch(x, y, H)[2]
             i = int(np.argmin(sse))
             if sse[i] < best:
