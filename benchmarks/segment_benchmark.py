@@ -14,7 +14,8 @@ Per family, direction and overall, averaged over several benchmark seeds (± the
 - false+/curve: found changepoints that match no true one, per curve (the ``no_phase`` family's
   measure: with nothing planted its F1 is 0 at the first false alarm, so it is not shown).
 
-Then timings (1,000 curves of 500 points; one 100,000-point curve), both with bootstrap CIs.
+Then timings (1,000 curves of 500 points; one 100,000-point curve), both with bootstrap CIs, as
+``segment_speed.py`` prints them.
 
     OMP_NUM_THREADS=1 python benchmarks/segment_benchmark.py [--curves 60] [--seeds 0 1 2]
 """
@@ -22,15 +23,16 @@ Then timings (1,000 curves of 500 points; one 100,000-point curve), both with bo
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
 
 from phasescope.analysis.phases import NAMED, label_phases
 from phasescope.analysis.segment import PhaseSegmenter
-from phasescope.analysis.synthetic import FAMILIES, VARIANTS, family_curve, match_changepoints, planted_curve
+from phasescope.analysis.synthetic import FAMILIES, family_curve, match_changepoints
 
 
 def score_curve(c, direction: str, segmenter: PhaseSegmenter) -> dict:
@@ -123,27 +125,6 @@ def print_table(per_seed: list[dict], n_curves: int) -> None:
         )
 
 
-def timings(rng: np.random.Generator) -> None:
-    """Wall and CPU seconds: on a shared machine the CPU time is the one that says what it costs."""
-    curves = [planted_curve(VARIANTS[i % 5], n_points=500, spacing="random", rng=rng) for i in range(1000)]
-    t0, c0 = time.perf_counter(), time.process_time()
-    for c in curves:
-        label_phases(PhaseSegmenter().fit(c.steps, c.values).predict())
-    t_1000, c_1000 = time.perf_counter() - t0, time.process_time() - c0
-    big = planted_curve("full", n_points=100_000, span=1e7, spacing="random", noise=0.04, ease=0.01, rng=rng)
-    t0, c0 = time.perf_counter(), time.process_time()
-    seg = PhaseSegmenter().fit(big.steps, big.values).predict()
-    label_phases(seg)
-    t_big, c_big = time.perf_counter() - t0, time.process_time() - c0
-    print(
-        f"speed: 1,000 curves x 500 points in {t_1000:.2f}s wall, {c_1000:.2f}s CPU (budget 10s); "
-        f"one {len(big.steps):,}-point curve in {t_big:.2f}s wall, {c_big:.2f}s CPU (budget 5s); "
-        f"both with bootstrap CIs; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
-        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
-    )
-    print(f"  100k curve: true {np.round(big.changepoints)}, found {np.round(seg.changepoints)}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--curves", type=int, default=60, help="curves per family and direction, per seed")
@@ -164,6 +145,10 @@ def main() -> None:
             print(f"  {n:>3} × {f}, {d}: {planted} → {found}")
     print(f"\n(accuracy pass took {time.perf_counter() - t0:.1f}s)")
     if not args.no_speed:
+        # The timings live in segment_speed.py (same curves, same rng stream as before).
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from segment_speed import timings
+
         timings(np.random.default_rng(args.seeds[0]))
 
 

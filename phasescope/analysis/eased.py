@@ -14,6 +14,11 @@ asymmetric rounded dip the worst point lies on the gentler side of the corner, s
 between a falling and a rising piece is reported at the fitted curve's turning point, i.e. where
 its slope b + sum_j c_j Phi((x - k_j)/w) crosses zero. This is a departure from Muggeo-style
 segmented regression (which reports k_j) chosen because the phases are named by their extremes.
+
+Speed: the candidate fits of one knot count (every width; every moved knot of a refinement step)
+have designs of the same size, so they are stacked and solved in one batch (``fit_batch``), and a
+hinge column evaluates ndtr only within 8.4 widths of its knot (``hinges``); results equal the
+one-at-a-time fits to rounding (tests/analysis/test_segment_speed_equivalence.py).
 """
 
 from __future__ import annotations
@@ -59,6 +64,60 @@ def _solve(X: np.ndarray, scale: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
     return fitted, beta / scale, float(r @ r)
 
 
+_LINEAR_Z, _ZERO_Z = 8.4, -8.4
+"""Beyond these z the smoothed hinge is ``width * z`` and ``0.0``. Above 8.4 that is exact bit for
+bit (ndtr(z) rounds to 1 and phi(z) is below half an ulp of z; checked on a fine grid of z for
+several widths); below -8.4 the true value, about width * phi(z) / z^2, is under 1e-18 * width,
+which moves an SSE by far less than its rounding. Only the points between need ndtr (which costs
+more than everything else in a fit), about 17 widths' worth of the curve per knot."""
+
+
+def hinges(x: np.ndarray, knots, widths) -> np.ndarray:
+    """Hinge columns for every width at once: shape (len(widths), len(knots), len(x)); each row is
+    ``smoothed_hinge(x, knot, width)`` (the same formula where it is not saturated, see ``_ZERO_Z``)."""
+    k = np.asarray(knots, float).reshape(1, -1, 1)
+    w = np.asarray(widths, float).reshape(-1, 1, 1)
+    sharp = w[:, 0, 0] <= 0
+    if sharp.all():
+        return np.broadcast_to(np.maximum(x - k, 0.0), (w.shape[0], k.shape[1], len(x))).copy()
+    ws = w[~sharp]
+    z = (x - k) / ws
+    h = np.maximum(ws * z, 0.0)  # right for z >= _LINEAR_Z and z <= _ZERO_Z; the rest is overwritten
+    mid = np.abs(z) < _LINEAR_Z  # _ZERO_Z == -_LINEAR_Z
+    zm = z[mid]
+    wm = ws.ravel()[0] if ws.size == 1 else np.broadcast_to(ws, z.shape)[mid]
+    h[mid] = wm * (zm * ndtr(zm) + np.exp(-0.5 * zm * zm) * _INV_SQRT_2PI)
+    if not sharp.any():
+        return h
+    out = np.empty((w.shape[0], k.shape[1], len(x)))
+    out[sharp] = np.maximum(x - k, 0.0)
+    out[~sharp] = h
+    return out
+
+
+def fit_batch(x: np.ndarray, y: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``fit`` for B designs at once, given their hinge columns ``H`` of shape (B, k, n): (fitted
+    values (B, n), raw coefficients (B, k + 2), SSEs (B,)).
+
+    The candidate fits (widths, moved knots) differ in one or all hinge columns but have the same
+    size, so stacking them replaces B small ``solve`` calls (each mostly numpy overhead) by one
+    batched call; the arithmetic is that of ``_solve``, so results agree to rounding."""
+    B, k, n = H.shape
+    Xt = np.empty((B, k + 2, n))  # transposed designs: the hinge rows are copied, not transposed
+    Xt[:, 0] = 1.0
+    Xt[:, 1] = x - x[0]
+    Xt[:, 2:] = H
+    scale = np.maximum(Xt[:, :, -1], 1e-300)  # columns are non-decreasing: the last value is the max
+    Xt /= scale[:, :, None]
+    try:
+        beta = np.linalg.solve(Xt @ Xt.transpose(0, 2, 1), (Xt @ y)[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:  # one singular design: solve each as ``_solve`` does
+        beta = np.array([_solve(Xt[b].T, np.ones(k + 2), y)[1] for b in range(B)])
+    fitted = (beta[:, None, :] @ Xt)[:, 0]
+    r = y - fitted
+    return fitted, beta / scale, np.einsum("bi,bi->b", r, r)
+
+
 def fit(x: np.ndarray, y: np.ndarray, knots, width: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
     """Least-squares fit: (fitted values, coefficients in raw units, SSE).
 
@@ -98,12 +157,18 @@ def hinge_fit(
 
 
 def best_width(x: np.ndarray, y: np.ndarray, knots, widths=WIDTHS) -> tuple[float, float]:
-    """The rounding width (from ``widths``) with the smallest SSE, and that SSE."""
+    """The rounding width (from ``widths``) with the smallest SSE, and that SSE (ties: the smaller width)."""
     if not len(knots):
         return 0.0, fit(x, y, knots, 0.0)[2]
-    results = [(fit(x, y, knots, w)[2], w) for w in widths]
-    sse, w = min(results)
-    return w, sse
+    sse = fit_batch(x, y, hinges(x, knots, widths))[2]
+    return min(zip(sse.tolist(), widths))[::-1]
+
+
+def plain_and_best_width(x: np.ndarray, y: np.ndarray, knots, widths) -> tuple[float, float, float]:
+    """(SSE of the plain fit, ``best_width``'s width and SSE), all fitted in one batch."""
+    sse = fit_batch(x, y, hinges(x, knots, [0.0, *widths]))[2].tolist()
+    best, width = min(zip(sse[1:], widths))
+    return sse[0], width, best
 
 
 def slope_at(x: np.ndarray, coef: np.ndarray, knots, width: float) -> np.ndarray:
@@ -153,25 +218,38 @@ def refine(
 ) -> tuple[np.ndarray, float, float]:
     """Knots and width refined jointly from a grid start by coordinate search: each knot over a
     few positions within 1.5 widths of it (never past its neighbours), then the width over a
-    local grid, both finer each round; returns (knots, width, SSE)."""
+    local grid, both finer each round; returns (knots, width, SSE).
+
+    A move is kept when it lowers the SSE; of a knot's (or the width's) candidates the first with
+    the lowest SSE wins, which is what trying them in turn and keeping strict improvements gives,
+    so each knot's candidates (and the widths) are fitted in one batch."""
     ks = np.asarray(knots, float).copy()
     best = fit(x, y, ks, width)[2]
     if width <= 0 or not len(ks):
         return ks, width, best
     for r in range(rounds):
-        cols = [smoothed_hinge(x, k, width) for k in ks]  # only the moved knot's column changes
+        # A knot's candidates depend only on its own position, which no earlier move this round
+        # changes, so every candidate column of the round is computed at once.
+        steps = width * np.array([-1.5, -0.75, -0.25, 0.25, 0.75, 1.5]) * 0.4**r
+        all_cands = ks[:, None] + steps
+        all_cols = hinges(x, np.concatenate([ks, all_cands.ravel()]), [width])[0]
+        cols = all_cols[: len(ks)].copy()  # only the moved knot's column changes
         for j in range(len(ks)):
             lo = ks[j - 1] if j else x[0]
             hi = ks[j + 1] if j + 1 < len(ks) else x[-1]
-            for cand in ks[j] + width * np.array([-1.5, -0.75, -0.25, 0.25, 0.75, 1.5]) * 0.4**r:
-                if not lo < cand < hi:
-                    continue
-                col = smoothed_hinge(x, cand, width)
-                sse = _solve(*_scaled(x, [*cols[:j], col, *cols[j + 1 :]]), y)[2]
-                if sse < best:
-                    best, ks[j], cols[j] = sse, cand, col
-        for w in width * (1 + np.array([-0.4, -0.2, 0.25, 0.6]) * 0.5**r):
-            sse = fit(x, y, ks, float(w))[2]
-            if sse < best:
-                best, width = sse, float(w)
+            inside = (lo < all_cands[j]) & (all_cands[j] < hi)
+            if not inside.any():
+                continue
+            cands = all_cands[j][inside]
+            H = np.repeat(cols[None], len(cands), axis=0)
+            H[:, j] = all_cols[len(ks) :].reshape(len(ks), len(steps), -1)[j][inside]
+            sse = fit_batch(x, y, H)[2]
+            i = int(np.argmin(sse))
+            if sse[i] < best:
+                best, ks[j], cols[j] = float(sse[i]), cands[i], H[i, j]
+        ws = width * (1 + np.array([-0.4, -0.2, 0.25, 0.6]) * 0.5**r)
+        sse = fit_batch(x, y, hinges(x, ks, ws))[2]
+        i = int(np.argmin(sse))
+        if sse[i] < best:
+            best, width = float(sse[i]), float(ws[i])
     return ks, width, best

@@ -257,19 +257,20 @@ class PhaseSegmenter:
         def bic(sse: float, knots, width: float) -> float:
             # Zhang & Siegmund's (2007) mBIC term sum log(n / n_i) makes a knot that cuts off a
             # few points pay more than one that splits the curve evenly (noise at an edge).
-            sizes = np.diff(np.searchsorted(xn, [-np.inf, *knots, np.inf]))
-            short = float(np.sum(np.log(len(xn) / np.maximum(sizes, 1))))
+            cuts = [0, *np.searchsorted(xn, knots).tolist(), len(xn)]  # scalar maths: a few terms
+            short = sum(math.log(len(xn) / max(b - a, 1)) for a, b in zip(cuts[:-1], cuts[1:]))
             return sse / sigma**2 + (self.penalty * len(knots) + (width > 0)) * logn + short
 
         bics: dict[int, float] = {}
         fits = []  # (BIC, knots, width) of the plain and the best-rounded fit per knot count
         for knots in self._candidates():
             knots = xall[sorted(set(knots))]
-            fits.append((bic(hinge_sse(xn, yn, knots), knots, 0.0), knots, 0.0))
             rounded = [w for w in self.widths if w > 0]
-            if len(knots) and rounded:
-                width, sse = eased.best_width(xn, yn, knots, rounded)
-                fits.append((bic(sse, knots, width), knots, width))
+            if not (len(knots) and rounded):
+                fits.append((bic(hinge_sse(xn, yn, knots), knots, 0.0), knots, 0.0))
+                continue
+            plain, width, sse = eased.plain_and_best_width(xn, yn, knots, rounded)
+            fits += [(bic(plain, knots, 0.0), knots, 0.0), (bic(sse, knots, width), knots, width)]
         # Refining a rounded fit is the costly step: do it for the most promising rounded fit, and
         # for the runner-up when it has fewer knots (a rounded corner that the grid's knots fit
         # poorly can pass for two sharp ones).
@@ -296,14 +297,18 @@ class PhaseSegmenter:
         # Only a corner between two clearly sloped pieces is a dip or a peak (the labels' 3 SE).
         t = np.abs(slopes_n) / np.maximum(se_n * sigma, 1e-300) >= 3.0
         turns = t[:-1] & t[1:]
-        events = self._events(kn, width, turns, knots)
         # Where would the events be under any rounding the data cannot tell from the chosen one
         # (SSE within the chi-square(1) 95% bound of the best)? The intervals include those too.
+        # All the roundings are fitted in one batch, and the events read from those fits.
+        ws = list({0.0, width, *self.widths}) if turns.any() else [width]
+        _, coefs, sse_w = eased.fit_batch(xn, yn, eased.hinges(xn, kn, ws))
+        coef = dict(zip(ws, coefs))
+        events = self._events(coef[width], kn, width, turns, knots)
         alt = [events]
         if turns.any():
-            sse = {w: eased.fit(xn, yn, kn, w)[2] for w in {0.0, width, *self.widths}}
+            sse = dict(zip(ws, sse_w.tolist()))
             near = [w for w, v in sse.items() if v <= min(sse.values()) + 3.84 * sigma**2 and w != width]
-            alt += [self._events(kn, w, turns, knots) for w in near]
+            alt += [self._events(coef[w], kn, w, turns, knots) for w in near]
         ci = self._intervals(knots, events, np.array(alt).reshape(len(alt), len(knots)), fitted_n)
         ci = [(max(lo, x[0]), min(hi, x[-1])) for lo, hi in ci]  # a changepoint lies inside the run
         if np.all(x == np.round(x)):  # integer steps: report integers, intervals rounded outwards
@@ -367,10 +372,10 @@ class PhaseSegmenter:
             stages=stages,
         )
 
-    def _events(self, kn: np.ndarray, width: float, turns, knots: list[int]) -> list[float]:
-        """Changepoint steps: the fitted curve's turning point at a dip or peak, else the knot."""
+    def _events(self, coef: np.ndarray, kn: np.ndarray, width: float, turns, knots: list[int]) -> list[float]:
+        """Changepoint steps: the fitted curve's (coefficients ``coef``, from ``eased.fit``) turning
+        point at a dip or peak, else the knot."""
         xn, x = self._xn, self.steps_
-        coef = eased.fit(xn, self._yn, kn, width)[1]
         events_n = eased.turning_points(coef, kn, width, 0.0, 1.0, turns)
         events = [
             float(x[k]) if e == xn[k] else x[0] + e * (x[-1] - x[0])
