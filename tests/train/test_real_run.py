@@ -103,11 +103,7 @@ def test_phasescope_run_on_the_real_path(tiny_model_dir, tmp_path):
         assert data["expert_limit"]["max_expert_tokens"] == 0 and data["expert_limit"]["kept"] == 8
     assert [
         json.loads(x)["stage"] for x in (exp / "sft_then_rl/seed0/metrics.jsonl").read_text().splitlines()
-    ][1:] == [
-        "sft",
-        "rl",
-        "rl",
-    ]
+    ][1:] == ["sft", "rl"]
 
 
 def test_lora_from_config(tiny_model_dir):
