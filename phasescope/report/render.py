@@ -104,7 +104,7 @@ def blocks(rep) -> list[tuple]:
     out += [("verdict", f"{c['metric']}: {c['verdict']}") for c in rep.compares.values()]
     table = matched_table(rep.compare)
     if table is not None:
-        out += [("h2", "Ranking at matched budget"), ("table", table)]
+        out += [("h2", f"Ranking at matched budget: {_head(rep.compare)}"), ("table", table)]
         out += [("list", matched_notes(rep.compare))] if matched_notes(rep.compare) else []
     out.append(("h2", "Figures"))
     out += [("fig", name, p, caption(name, rep.experiment)) for name, p in rep.figures.items()]

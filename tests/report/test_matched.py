@@ -129,3 +129,25 @@ def test_axis_names():
 
 def test_a_comparison_without_budgets_has_no_table():
     assert matched_table({"metric": "m", "direction": "higher", "arms": {}}) is None
+
+
+def test_replicates_ending_at_different_budgets_meet_on_the_budgets_all_reached(tmp_path):
+    # Seed 0 spends 2 budget units per step, seed 1 one (as when a two-stage arm's seeds switch at
+    # different steps); value = budget / 100 on both, so the interpolated mean is exact.
+    from phasescope.analysis import open_experiment
+    from phasescope.analysis.curves import curves_for
+    from phasescope.report.matched import _arm_curve
+
+    for seed, per in ((0, 2), (1, 1)):
+        run = tmp_path / "e" / "rl" / f"seed{seed}"
+        run.mkdir(parents=True)
+        rows = [
+            {"step": s, "budget/updates": per * s, "eval/accuracy": per * s / 100} for s in range(0, 31, 5)
+        ]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    frame = open_experiment(tmp_path / "e").frame
+    (curve,) = curves_for(frame, "eval/accuracy")[0]
+    grid, values = _arm_curve(frame, curve, "budget/updates")
+    assert grid.tolist() == [0, 5, 10, 15, 20, 25, 30]  # seed 1 ends at 30; seed 0 reaches 60
+    assert values.shape == (2, 7)
+    assert values[0].tolist() == pytest.approx(grid / 100) and values[1].tolist() == pytest.approx(grid / 100)
