@@ -29,6 +29,9 @@ app = typer.Typer(
 
 
 _WANDB_HELP = "wandb:entity/project/run_id or wandb:entity/project/group"
+_AXIS_HELP = (
+    "Budget axis arms are matched and plotted on: updates (default), samples, tokens, selection or step."
+)
 
 
 def _print_version(flag: bool) -> None:
@@ -251,11 +254,7 @@ def compare(
         "--json",
         help="compare.json path ('-' for stdout; default <PATH>/analysis/<metric>/compare.json).",
     ),
-    budget_axis: str = typer.Option(
-        "budget/updates",
-        "--budget-axis",
-        help="Budget to match arms on: budget/updates, budget/samples, budget/tokens or budget/selection.",
-    ),
+    budget_axis: str = typer.Option("updates", "--budget-axis", help=_AXIS_HELP),
 ) -> None:
     """Compare arms over seeds: end points, phase statistics with CIs, pairwise tests and a verdict."""
     from pathlib import Path
@@ -265,9 +264,11 @@ def compare(
     from phasescope.analysis.tables import format_compare
     from phasescope.errors import UsageError
     from phasescope.report import compare_path, default_out
+    from phasescope.report.matched import axis_name
 
+    axis = axis_name(budget_axis)
     exp = open_experiment(path)
-    analysis = analyse(exp, metric, budget_axis=budget_axis)
+    analysis = analyse(exp, metric, budget_axis=axis)
     metric, result = analysis.metric, analysis.comparison
     for note in exp.notes + analysis.notes:
         typer.echo(f"note: {note}", err=True)
@@ -299,27 +300,13 @@ def report(
         "eval/general_accuracy, those logged). Each metric's compare.json goes to analysis/<metric>/.",
     ),
     wandb: WandbMode = typer.Option(WandbMode.off, "--wandb", help="Also log the analysis to W&B."),
+    budget_axis: str = typer.Option(None, "--budget-axis", help=_AXIS_HELP),
 ) -> None:
     """Write report.html (self-contained), report.md and figures/*.png for an experiment: every
     phase-bearing metric segmented, a phase timeline, stage switches and base levels on the curves."""
-    from pathlib import Path
+    from phasescope.cli_report import run_report
 
-    from phasescope.report import build_report
-    from phasescope.report.wandb_upload import upload_analysis
-
-    wandb = _value(wandb)
-    rep = build_report(path, out, metric or None)
-    for note in rep.notes:
-        typer.echo(f"note: {note}", err=True)
-    typer.echo(rep.compare["verdict"])
-    typer.echo(
-        f"wrote {rep.html}, {rep.markdown} and {len(rep.figures)} figures in {rep.out_dir / 'figures'}"
-    )
-    name = rep.experiment.get("name") or Path(path).name
-    wdir = path if Path(path).is_dir() else rep.out_dir
-    first = next(iter(rep.analyses.values()))
-    if upload_analysis(first, rep.figures, wandb, group=name, config=rep.experiment.get("config"), dir=wdir):
-        typer.echo("W&B: analysis run logged")
+    run_report(path, out, metric, _value(wandb), budget_axis)
 
 
 @app.command()

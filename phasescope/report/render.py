@@ -21,6 +21,7 @@ from phasescope.analysis.tables import (
     worlds_text,
 )
 from phasescope.arms import ordered
+from phasescope.report.matched import matched_notes, matched_table
 from phasescope.runlog.experiment import eval_sets, is_world_run, report_config
 
 CAPTIONS = {
@@ -33,6 +34,9 @@ CAPTIONS = {
     "bar = the changepoint's 95% CI; dotted: the base level; coloured dashes: stage switches.",
     "endpoints": "Final and best value per arm: seeds as dots, mean with t 95% CI (one seed: the "
     "binomial eval-set 95% interval).",
+    "matched": "Each arm's metric against the budget axis of the comparison (mean over replicates, band "
+    "±1 sd; each replicate interpolated onto the budgets all of the arm's replicates reached); dotted: "
+    "25/50/75/100% of the matched budget, where the ranking table reads the arms.",
     "mu": "μ over training steps: the schedule that defines each arm.",
     "losses": "Training losses: the GRPO surrogate and the SFT NLL (rolling mean).",
     "rollout": "Rollouts (the standard GRPO panels): mean reward, policy entropy and response length; "
@@ -98,6 +102,10 @@ def blocks(rep) -> list[tuple]:
     )
     out.append(("h2", "Verdict"))
     out += [("verdict", f"{c['metric']}: {c['verdict']}") for c in rep.compares.values()]
+    table = matched_table(rep.compare)
+    if table is not None:
+        out += [("h2", f"Ranking at matched budget: {_head(rep.compare)}"), ("table", table)]
+        out += [("list", matched_notes(rep.compare))] if matched_notes(rep.compare) else []
     out.append(("h2", "Figures"))
     out += [("fig", name, p, caption(name, rep.experiment)) for name, p in rep.figures.items()]
     out.append(("h2", "Phases, in words (mean curve of each arm)"))

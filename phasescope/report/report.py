@@ -24,6 +24,7 @@ from phasescope.analysis.tables import Table, num_cell, text_cell
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.report import plots
 from phasescope.report.marks import stage_switches
+from phasescope.report.matched import axis_name, fig_matched
 from phasescope.report.phasefigs import fig_phases, fig_timeline
 from phasescope.report.render import render_html, render_markdown
 from phasescope.runlog.names import is_wandb_source
@@ -144,6 +145,7 @@ def make_figures(frame, compares: dict, snaps: dict, notes: list[str]) -> dict:
     }
     for m, c in compares.items():
         figs[f"phases_{metric_slug(m)}"] = fig_phases(frame, c, switches, c.get("eval_n"))
+    figs["matched"] = fig_matched(frame, first)
     figs["endpoints"] = plots.fig_endpoints(first)
     figs["mu"] = plots.fig_mu(frame)
     figs["rollout"] = plots.fig_rollout(frame, switches)
@@ -166,11 +168,12 @@ def make_figures(frame, compares: dict, snaps: dict, notes: list[str]) -> dict:
     return {k: v for k, v in figs.items() if v is not None}
 
 
-def _analyse_all(exp: Experiment, metrics: list[str], notes: list[str]) -> dict[str, Analysis]:
-    """metric -> its analysis (``analyse``: eval-set size, stage switches as fixed knots)."""
+def _analyse_all(exp: Experiment, metrics: list[str], notes: list[str], axis=None) -> dict[str, Analysis]:
+    """metric -> its analysis (``analyse``: eval-set size, stage switches as fixed knots, arms matched
+    on the budget ``axis``)."""
     out = {}
     for m in metrics:
-        a = analyse(exp, m)
+        a = analyse(exp, m, budget_axis=axis)
         notes += [n if a.metric in n or len(metrics) == 1 else f"{a.metric}: {n}" for n in a.notes]
         out[a.metric] = a
     return out
@@ -189,17 +192,20 @@ def _segmentations(compare: dict) -> list[dict]:
     return [a["segmentation"] for a in compare["arms"].values() if "segmentation" in a]
 
 
-def build_report(source, out=None, metric=None) -> Report:
+def build_report(source, out=None, metric=None, budget_axis: str | None = None) -> Report:
     """Analyse the experiment ``source`` (a path for ``open_experiment``, or an ``Experiment``) and
     write the report files into ``out``. ``metric``: one metric or a list; default every
-    phase-bearing metric the run logged (``PHASE_METRICS``)."""
+    phase-bearing metric the run logged (``PHASE_METRICS``). ``budget_axis``: where arms are matched
+    and the matched-budget figure's x axis (``updates``, ``samples``, ``tokens``, ``selection``,
+    ``step`` or a ``budget/...`` column; default budget/updates)."""
     import matplotlib.pyplot as plt
 
+    axis = axis_name(budget_axis)
     exp = source if isinstance(source, Experiment) else open_experiment(source)
     frame, notes = exp.frame, list(exp.notes)
     metrics, more = report_metrics(frame, metric)
     notes += more
-    analyses = _analyse_all(exp, metrics, notes)
+    analyses = _analyse_all(exp, metrics, notes, axis)
     compares = {m: a.comparison for m, a in analyses.items()}
     out_dir = Path(out) if out else default_out(exp.path)
     fig_dir = out_dir / "figures"

@@ -1,5 +1,5 @@
 """Log the analysis of an experiment to W&B as one more run in its group (``job_type`` = "analysis"):
-the phase, arm and pairwise tables as W&B Tables, the report figures as images and the phase spans
+the phase, arm, pairwise and matched-budget ranking tables as W&B Tables, the report figures as images and the phase spans
 as summary values (``phase/<arm>/<label>/start_step`` ...), so a dashboard can chart and filter them.
 
 (Writing the spans into each training run's own summary would need resuming five-plus runs after the
@@ -15,6 +15,7 @@ from typing import Any
 
 from phasescope.analysis.pipeline import Analysis
 from phasescope.analysis.tables import comparison_tables, span_table
+from phasescope.report.matched import matched_table
 from phasescope.runlog.wandb_mirror import WandbMirror, _warn
 
 
@@ -58,7 +59,8 @@ def upload_analysis(
         import wandb
 
         run = mirror.run
-        for t in [*comparison_tables(compare), span_table(compare)]:
+        matched = matched_table(compare)  # None for a comparison written before budgets existed
+        for t in [*comparison_tables(compare), span_table(compare), *([matched] if matched else [])]:
             run.log({f"tables/{t.name}": wandb.Table(columns=t.columns, data=t.values())})
         run.log({f"figures/{name}": wandb.Image(str(path), caption=name) for name, path in figures.items()})
         run.summary.update(summary_values(compare))

@@ -22,7 +22,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 ARMS = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
 # The figures of a report on this experiment without probes; with probes it adds the token heat map.
-FIGURES = {"heldout", "timeline", "endpoints", "mu", "rollout", "losses", "divergence", "general"}
+FIGURES = {"heldout", "timeline", "matched", "endpoints", "mu", "rollout", "losses", "divergence", "general"}
 FIGURES |= {"phases_eval-accuracy", "phases_eval-expert_nll", "phases_eval-general_accuracy"}
 # variant, planted-curve overrides, μ(step) as a function of the fraction of training done
 _PLAN = {

@@ -53,6 +53,7 @@ def test_offline_training_run_and_analysis_run_are_readable(offline, toy_exp):
         "tables/phases/_type",
         "tables/pairwise/_type",
         "tables/arms/_type",
+        "tables/matched/_type",  # the ranking at 25/50/75/100% of the matched budget
         "figures/phases/_type",
     } <= keys
     summary = wandb_records.logged_keys(run_file, "summary")
