@@ -8,7 +8,7 @@ import pytest
 from phasescope.analysis.curves import infer_direction
 from phasescope.analysis.phases import DIP, segment_labels
 from phasescope.analysis.segment import PhaseSegmenter
-from phasescope.analysis.segment_results import segment_arrays
+from phasescope.analysis.segment_results import describe_phases, segment_arrays
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,14 @@ def test_a_level_held_over_many_evaluations_is_a_phase_below_the_single_point_fl
     assert [p["label"] for p in r["phases"] if p["label"] != "plateau"] == ["improve"]
     flat = segment_arrays(steps, 0.39 + noise, "higher", PhaseSegmenter(n_bootstrap=0), eval_n=200)
     assert [p["label"] for p in flat["phases"]] == ["plateau"]
+
+
+def test_a_recovered_dip_is_worded_as_such():
+    steps = np.arange(0, 201) * 5.0
+    y = np.interp(steps, [0, 400, 600, 800, 1000], [0.3, 0.7, 0.5, 0.75, 0.75]) + 1e-3 * (-1.0) ** np.arange(
+        201
+    )
+    r = segment_arrays(steps, y, "higher", PhaseSegmenter(n_bootstrap=0)) | {"metric": "acc"}
+    words = describe_phases(r)
+    assert any(w.startswith("plateau (steps 4") and DIP in w for w in words), words
+    assert not any(w.startswith("overfit") for w in words)
