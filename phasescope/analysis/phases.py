@@ -16,8 +16,11 @@ best point; the labels and fields are the same words for both directions):
   levels held over many evaluations: the mean of the points from the previous segment's start to
   the segment's middle against the mean from there to the next segment's end differ by at least
   ``SEPARABLE_Z`` standard errors *of those means* (``noise.mean_change_z``: the floor's sd over
-  √m, m discounted for the points' lag-1 correlation). On a fixed eval set a step that holds for 20
-  evaluations is real below one evaluation's noise; a one-point excursion is not.
+  √m, m discounted for the points' lag-1 correlation) *and* one move between consecutive
+  evaluations in or at the edges of the segment exceeds ``SEPARABLE_Z`` sd of a first difference
+  (a step, not a drift: a correlated curve wanders as far one small move at a time). On a fixed
+  eval set a step that holds for 20 evaluations is real below one evaluation's noise; a one-point
+  excursion, or a slow wander, is not.
 - An improvement counts as reaching a best point only when it gains more than ``SEPARABLE_Z``
   noise (the floor or the residual noise, the larger): a small early rise followed by the fall is
   a plateau and a shift, not improve and overfit.
@@ -54,7 +57,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from phasescope.analysis.noise import SEPARABLE_Z, mean_change_z, residual_lag1
+from phasescope.analysis.noise import SEPARABLE_Z, first_difference_sd, mean_change_z, residual_lag1
 from phasescope.analysis.segment import Segmentation
 
 PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
@@ -181,7 +184,15 @@ def _level_held(seg: Segmentation, bounds: list[float], i: int, sign: float, noi
     )
     r = max(residual_lag1(seg.values - seg.fitted), residual_lag1(levels))
     z = mean_change_z(before, after, noise, r)
-    return bool(np.sign(z) == np.sign(sign * seg.slopes[i]) and abs(z) >= SEPARABLE_Z)
+    if not (np.sign(z) == np.sign(sign * seg.slopes[i]) and abs(z) >= SEPARABLE_Z):
+        return False
+    # A step, not a drift: slow wander moves a correlated curve's level as far, one small move at a
+    # time, so one move between consecutive evaluations (the segment's, and those into and out of
+    # it) must exceed SEPARABLE_Z sd of a first difference.
+    k = np.nonzero((x >= bounds[i]) & (x <= bounds[i + 1]))[0]
+    moves = np.sign(z) * np.diff(seg.values[max(k[0] - 1, 0) : k[-1] + 2]) if len(k) else np.zeros(0)
+    step_sd = first_difference_sd(seg.values) * np.sqrt(2.0)
+    return bool(len(moves) and step_sd > 0 and moves.max() >= SEPARABLE_Z * step_sd)
 
 
 def _falls_below_start(seg: Segmentation, bounds: list[float], sign: float, trends, beyond) -> list[bool]:
