@@ -99,6 +99,11 @@ def test_a_level_held_over_many_evaluations_is_a_phase_below_the_single_point_fl
     assert [p["label"] for p in r["phases"] if p["label"] != "plateau"] == ["improve"]
     flat = segment_arrays(steps, 0.39 + noise, "higher", PhaseSegmenter(n_bootstrap=0), eval_n=200)
     assert [p["label"] for p in flat["phases"]] == ["plateau"]
+    # The same 0.06 as a wander over 6 evaluations (0.01 each, within the point-to-point noise of
+    # this draw) passes the means test but holds no step: a plateau.
+    drift = np.interp(np.arange(30), [0, 10, 16, 29], [0.36, 0.36, 0.42, 0.42]) + noise
+    r = segment_arrays(steps, drift, "higher", PhaseSegmenter(n_bootstrap=0), eval_n=200)
+    assert [p["label"] for p in r["phases"]] == ["plateau"]
 
 
 def test_a_recovered_dip_is_worded_as_such():
