@@ -33,7 +33,10 @@ time, so consecutive points are correlated and a curve wanders slowly; the resid
    which noise was used.
 
 The floor never lowers the noise: a phase's change must exceed ``SEPARABLE_Z`` floors (two
-independent evaluations' difference) *and* pass the residual-noise tests of ``phases``.
+independent evaluations' difference) *and* pass the residual-noise tests of ``phases``. A level
+change held over many evaluations is tested on the noise of the segment *means* instead
+(``mean_change_z``: sd·√(1/m₁ + 1/m₂), each m discounted by the points' lag-1 correlation,
+``residual_lag1``), at the same ``SEPARABLE_Z``.
 """
 
 from __future__ import annotations
@@ -168,3 +171,29 @@ def noise_floor(seed_values, eval_n: int | None = None, rate: bool | None = None
         spread = float(np.sqrt(np.mean(V.var(axis=0, ddof=1))))
         return NoiseFloor("seeds", max(spread, first_difference_sd(y)), None, V.shape[0])
     return NoiseFloor("first-difference", first_difference_sd(y))
+
+
+def residual_lag1(residuals, max_r: float = 0.95) -> float:
+    """The lag-1 autocorrelation of a fit's residuals, clipped to [0, ``max_r``]: how much each
+    evaluation repeats the last one's luck (a fixed eval set's problems, a slowly wandering model).
+    0 for fewer than 4 points or constant residuals."""
+    e = np.asarray(residuals, dtype=float)
+    if len(e) < 4:
+        return 0.0
+    e = e - e.mean()
+    ss = float(e @ e)
+    return float(np.clip(e[1:] @ e[:-1] / ss, 0.0, max_r)) if ss > 0 else 0.0
+
+
+def mean_change_z(before, after, sd: float, r: float = 0.0) -> float:
+    """A level change measured on segment means: (mean(after) − mean(before)) in units of its
+    standard error sd·√(1/m₁ + 1/m₂) (with one point each side, a change of ``SEPARABLE_Z`` sd is
+    ``Z95`` here: the single-point floor). A level held over m evaluations is known about m times
+    better in variance, but only for independent points: with lag-1 correlation ``r`` (AR(1)), m
+    points are worth m·(1 − r)/(1 + r). 0 when a side is empty or ``sd`` is not positive."""
+    a, b = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    if len(a) == 0 or len(b) == 0 or not sd > 0:
+        return 0.0
+    worth = (1.0 - r) / (1.0 + r)
+    m1, m2 = max(len(a) * worth, 1.0), max(len(b) * worth, 1.0)
+    return float((b.mean() - a.mean()) / (sd * np.sqrt(1.0 / m1 + 1.0 / m2)))

@@ -12,6 +12,15 @@ best point; the labels and fields are the same words for both directions):
   is a ``plateau``. A segment that passed the first two tests but not the floor is listed as *not
   separable from noise*. With one curve of unknown size the floor is the first-difference noise,
   which only replaces the residual noise in the first two tests where it is larger.
+- A change the single-point floor hides is still a phase when it moves the curve between two
+  levels held over many evaluations: the mean of the points from the previous segment's start to
+  the segment's middle against the mean from there to the next segment's end differ by at least
+  ``SEPARABLE_Z`` standard errors *of those means* (``noise.mean_change_z``: the floor's sd over
+  √m, m discounted for the points' lag-1 correlation) *and* one move between consecutive
+  evaluations in or at the edges of the segment exceeds ``SEPARABLE_Z`` sd of a first difference
+  (a step, not a drift: a correlated curve wanders as far one small move at a time). On a fixed
+  eval set a step that holds for 20 evaluations is real below one evaluation's noise; a one-point
+  excursion, or a slow wander, is not.
 - An improvement counts as reaching a best point only when it gains more than ``SEPARABLE_Z``
   noise (the floor or the residual noise, the larger): a small early rise followed by the fall is
   a plateau and a shift, not improve and overfit.
@@ -24,6 +33,9 @@ best point; the labels and fields are the same words for both directions):
   curve's best point. Also, on a curve that does not start at step 0 (most trainers evaluate first
   after some training), a worsening from the start that no improvement ever follows: the best may
   have come before the first evaluation, so it is not a shift; its ``note`` is ``EARLY_BEST``.
+  A worsening that a later improvement regains (the fitted curve comes back to at least the level
+  it fell from) had no best point at its start: it is a transient dip, read as a ``plateau`` with
+  the ``note`` ``DIP``, not an overfit.
 - Adjacent plateaus are merged. Adjacent phases with the same label are *not*: the segmenter
   only keeps a knot that BIC pays for, so a loss that falls steeply and then slowly has two
   ``improve`` phases and a changepoint between them.
@@ -45,7 +57,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from phasescope.analysis.noise import SEPARABLE_Z
+from phasescope.analysis.noise import SEPARABLE_Z, first_difference_sd, mean_change_z, residual_lag1
 from phasescope.analysis.segment import Segmentation
 
 PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
@@ -142,7 +154,7 @@ def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, m
         tr = _trend(sign * seg.slopes[i], se, duration, seg.sigma * inflate, t_min, min_change)
         a, b = seg.value_at(bounds[i]), seg.value_at(bounds[i + 1])
         noise = _floor_sd(seg, 0.5 * (a + b)) if sized else 0.0
-        if tr and abs(b - a) < SEPARABLE_Z * noise:
+        if tr and abs(b - a) < SEPARABLE_Z * noise and not _level_held(seg, bounds, i, sign, noise):
             hidden.append(
                 {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
             )
@@ -151,6 +163,36 @@ def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, m
         beyond.append(bool(sign * (b - a) > SEPARABLE_Z * max(_floor_sd(seg, 0.5 * (a + b)), seg.sigma)))
         trends.append(tr)
     return trends, _falls_below_start(seg, bounds, sign, trends, beyond), hidden
+
+
+def _level_held(seg: Segmentation, bounds: list[float], i: int, sign: float, noise: float) -> bool:
+    """Whether segment i's trend moves the curve between two levels that its neighbours hold: the
+    mean of the points from the previous segment's start to segment i's middle against the mean from
+    there to the next segment's end (the curve's ends for the first and last segment), tested on the
+    means' noise (``noise.mean_change_z``: m points worth fewer by their lag-1 correlation, the
+    larger of the fit's residuals' and of the points around their own level's mean) at
+    ``SEPARABLE_Z``, not ``Z95``: consecutive evaluations of one fixed eval set are correlated
+    beyond what an AR(1) estimate from a few dozen points can show."""
+    x = seg.steps
+    lo, hi = bounds[max(i - 1, 0)], bounds[min(i + 2, len(bounds) - 1)]
+    mid = 0.5 * (bounds[i] + bounds[i + 1])
+    before, after = seg.values[(x >= lo) & (x < mid)], seg.values[(x >= mid) & (x <= hi)]
+    # The points' correlation, the larger of the fit's residuals' and the two levels' own (a fit
+    # with knots follows part of a slow wander, which its residuals then cannot show).
+    levels = (
+        np.concatenate([before - before.mean(), after - after.mean()]) if len(before) and len(after) else []
+    )
+    r = max(residual_lag1(seg.values - seg.fitted), residual_lag1(levels))
+    z = mean_change_z(before, after, noise, r)
+    if not (np.sign(z) == np.sign(sign * seg.slopes[i]) and abs(z) >= SEPARABLE_Z):
+        return False
+    # A step, not a drift: slow wander moves a correlated curve's level as far, one small move at a
+    # time, so one move between consecutive evaluations (the segment's, and those into and out of
+    # it) must exceed SEPARABLE_Z sd of a first difference.
+    k = np.nonzero((x >= bounds[i]) & (x <= bounds[i + 1]))[0]
+    moves = np.sign(z) * np.diff(seg.values[max(k[0] - 1, 0) : k[-1] + 2]) if len(k) else np.zeros(0)
+    step_sd = first_difference_sd(seg.values) * np.sqrt(2.0)
+    return bool(len(moves) and step_sd > 0 and moves.max() >= SEPARABLE_Z * step_sd)
 
 
 def _falls_below_start(seg: Segmentation, bounds: list[float], sign: float, trends, beyond) -> list[bool]:
@@ -194,15 +236,11 @@ def label_phases(
     untrained = float(x[0]) == 0.0 if from_untrained is None else from_untrained
     early = not untrained and _is_early_best(labels)
     labels = ["overfit" if early and lab == "shift" else lab for lab in labels]
-    runs: list[tuple[str, int, int]] = []  # label, first segment, last segment
-    for i, lab in enumerate(labels):
-        if runs and runs[-1][0] == lab == "plateau":
-            runs[-1] = (lab, runs[-1][1], i)
-        else:
-            runs.append((lab, i, i))
+    dips = _recovered_dips(seg, bounds, sign, labels)
+    labels = ["plateau" if i in dips else lab for i, lab in enumerate(labels)]
     initial = seg.value_at(bounds[0])
     phases = []
-    for lab, a, b in runs:
+    for lab, a, b in _runs(labels):
         s, e = bounds[a], bounds[b + 1]
         inside = (x >= s) & (x <= e)
         xs, fs = x[inside], seg.fitted[inside]
@@ -222,8 +260,21 @@ def label_phases(
         ph.extra = _phase_stats(ph, seg, sign, initial)
         if early and lab == "overfit":
             ph.extra["note"] = EARLY_BEST
+        if dips.intersection(range(a, b + 1)):
+            ph.extra["note"] = DIP
         phases.append(ph)
     return phases
+
+
+def _runs(labels: list[str]) -> list[tuple[str, int, int]]:
+    """(label, first segment, last segment) per phase: adjacent plateaus merged, nothing else."""
+    runs: list[tuple[str, int, int]] = []
+    for i, lab in enumerate(labels):
+        if runs and runs[-1][0] == lab == "plateau":
+            runs[-1] = (lab, runs[-1][1], i)
+        else:
+            runs.append((lab, i, i))
+    return runs
 
 
 def _label_stages(seg, direction, t_min, min_change, from_untrained) -> list[Phase]:
@@ -236,6 +287,30 @@ def _label_stages(seg, direction, t_min, min_change, from_untrained) -> list[Pha
             phases.append(ph)
         seg.not_separable += st.not_separable
     return phases
+
+
+DIP = "a worsening that a later improvement regains: a transient dip, not an overfit"
+"""The note on a plateau that holds a recovered dip (``_recovered_dips``)."""
+
+
+def _recovered_dips(seg: Segmentation, bounds: list[float], sign: float, labels: list[str]) -> set[int]:
+    """Segments of an overfit that the curve regains: an overfit is the decline from the curve's best
+    point, so a run of overfit (and plateau) segments after which the fitted curve comes back to at
+    least the level the run fell from had no best point at its start; it is a transient dip."""
+    dips: set[int] = set()
+    i = 0
+    while i < len(labels):
+        if labels[i] != "overfit":
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(labels) and labels[j + 1] in ("overfit", "plateau"):
+            j += 1
+        top = sign * seg.value_at(bounds[i])
+        if any(sign * seg.value_at(b) >= top for b in bounds[j + 2 :]):
+            dips.update(k for k in range(i, j + 1) if labels[k] == "overfit")
+        i = j + 1
+    return dips
 
 
 EARLY_BEST = "declining from the first evaluation: overfit, or an early best before logging started"

@@ -253,6 +253,8 @@ def describe_phases(result: dict) -> list[str]:
             )
         elif p["label"] == "improve":
             out.append(f"improve ({span}): {name} {better} by {p['gain']:.4g}")
+        elif p.get("note"):  # a plateau holding a recovered dip (``phases.DIP``)
+            out.append(f"{p['label']} ({span}): {p['note']}")
     out += _caveats(result)
     if result.get("no_phases") and not out:
         out.append(f"no phases: {result['no_phases']}")

@@ -9,7 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phasescope.analysis.noise import binomial_se, first_difference_sd, grid_n, noise_floor
+from phasescope.analysis.noise import (
+    SEPARABLE_Z,
+    Z95,
+    binomial_se,
+    first_difference_sd,
+    grid_n,
+    mean_change_z,
+    noise_floor,
+    residual_lag1,
+)
 from phasescope.analysis.online import OnlineDetector
 from phasescope.analysis.phases import EARLY_BEST, NAMED, label_phases
 from phasescope.analysis.segment import PhaseSegmenter
@@ -114,3 +123,16 @@ def test_a_decline_from_a_first_evaluation_after_step_0_is_an_early_best_overfit
     back = _curve(x, [5, 150, 400], [0.6, 0.3, 0.7])
     labels = [p.label for p in label_phases(PhaseSegmenter(n_bootstrap=0).fit(x, back).predict())]
     assert labels[:2] == ["shift", "readapt"]
+
+
+def test_mean_change_z_is_the_difference_of_means_in_its_standard_errors_worth_fewer_when_correlated():
+    # 4 points at 0, 4 at 1, sd 1: se = sqrt(1/4 + 1/4), z = sqrt(2).
+    assert mean_change_z([0.0] * 4, [1.0] * 4, 1.0) == pytest.approx(2**0.5)
+    # One point each side: a change of SEPARABLE_Z sd is Z95, the single-point floor.
+    assert mean_change_z([0.0], [SEPARABLE_Z], 1.0) == pytest.approx(Z95)
+    # r = 1/3: each point is worth (1 - r)/(1 + r) = 1/2, so 4 points count as 2 and z = 1.
+    assert mean_change_z([0.0] * 4, [1.0] * 4, 1.0, r=1 / 3) == pytest.approx(1.0)
+    assert mean_change_z([], [1.0], 1.0) == 0.0 and mean_change_z([0.0], [1.0], 0.0) == 0.0
+    assert residual_lag1((-1.0) ** np.arange(50)) == 0.0  # negative correlation clips to 0
+    walk = np.cumsum(np.random.default_rng(4).standard_normal(400))
+    assert residual_lag1(walk) > 0.9  # a random walk repeats its last value's luck

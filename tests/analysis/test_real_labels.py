@@ -107,9 +107,9 @@ def test_agreement_counts_events_and_their_windows():
 
 
 @pytest.mark.xfail(
-    reason="today's segmenter agrees with 30 of 37 labels (0.81): eval_g1/g2_accuracy, the dllm GRPO reward, "
-    "ppo_hopper 08-26, slm v5's flat loss, rl and chord_phi seed 0 (see the failure message); "
-    "issue 22 items 1 and 5",
+    reason="the segmenter agrees with 33 of 37 labels (0.89): eval_g1/g2_accuracy and the dllm GRPO reward "
+    "need knots the segmenter's BIC does not pay for; eval_g3_accuracy's fall (0.05) is within the "
+    "eval set's noise by single points and by level means (see the failure message); issue 22 items 1 and 5",
     strict=False,
 )
 def test_the_segmenter_agrees_with_at_least_90_percent_of_the_real_labels():
