@@ -121,7 +121,7 @@ def test_the_detector_and_the_follower_do_not_import_torch():
 
 
 def test_plateau_z_known_answers():
-    from phasescope.analysis.online import plateau_z
+    from phasescope.analysis.online_rules import plateau_z
 
     x = np.linspace(0, 1000, 201)
     rise = 0.5 + 0.0004 * np.minimum(x - 400, 0)
