@@ -39,7 +39,7 @@ noise known (``glr``: a sustained decline after the best point, a sustained rise
 against "never declines" / "never rises"), at ``glr_threshold`` (default ``GLR_THRESHOLDS``,
 calibrated at 2% false alarms on no-event curves). It is also tested at every point, without a
 refit, once the phase before is confirmed (``GLR_NEXT``). ``benchmarks/families_online.py`` measures
-both against an oracle; "refit" stays the default (the GLR measured no better: see its docstring).
+both against an oracle; "refit" stays the default: the GLR was slower at every threshold tried.
 
 Plateaus are not reported (see ``_candidate``): the events are the offline trend phases, and
 ``phase`` stays at the last trend through a plateau. The confirmed ``start_step`` is the start that

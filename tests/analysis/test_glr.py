@@ -109,3 +109,12 @@ def test_correlated_residuals_shrink_the_statistic():
     # Independent noise around an exact step: r is clipped at 0 and nothing changes.
     z = np.r_[np.zeros(10), -np.ones(10)]
     assert decline_glr(np.arange(20.0), z, 0.5, correlated=True).stat == pytest.approx(10.0)
+
+
+def test_winsorise_pulls_a_far_point_to_its_local_median_plus_c_sigma():
+    from phasescope.analysis.online_rules import winsorise  # noqa: PLC0415 - the detector's helper
+
+    y = np.r_[np.zeros(4), 10.0, -0.5, np.zeros(3)]
+    out = winsorise(y, sigma=1.0, c=2.5)
+    assert out[4] == pytest.approx(2.5) and out[5] == pytest.approx(-0.5)
+    assert np.array_equal(out[[0, 1, 2, 3, 6, 7, 8]], np.zeros(7))
