@@ -32,10 +32,10 @@ families, both directions; lag and oracle in % of the run, median; false: on cur
 
     event    confirm             lag  oracle  ratio  missed  false
     readapt  refit (default)     9.2    2.6    3.54   11.8    1.9
-    readapt  glr, h 53.1        13.4    2.6    5.17   14.1    0.0
+    readapt  glr, h 53.1        13.4    2.6    5.17   14.1    0.6
     readapt  glr, h 15          10.1    2.6    3.88   12.9    2.6
     overfit  refit (default)    15.7    9.0    1.74   20.0    8.0
-    overfit  glr, h 42.0        35.8    9.0    3.97   33.3    4.7
+    overfit  glr, h 42.0        36.9    9.0    4.09   34.4    4.7
     overfit  glr, h 15          19.1    9.0    2.12   17.8    6.0
 
 The GLR is slower at every threshold tried, so "refit" stays the default. The calibrated thresholds
@@ -43,7 +43,7 @@ are set by the heavy-tailed and the correlated (fixed eval set, no eval_n) flat 
 maxima reach 40-90 where the Gaussian flat curves stay under 17; and its null ("never declines",
 any non-decreasing curve) is flexible enough that a decline must go on for a while to beat it.
 
-    python benchmarks/families_online.py --glr 15 --cases 8 --river /tmp/river_pkgs
+    python benchmarks/families_online.py [--glr 15] --cases 8 --river /tmp/river_pkgs
 """
 
 from __future__ import annotations
