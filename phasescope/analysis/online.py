@@ -6,11 +6,10 @@ confirmed (``confirmed_step``; the difference is the lag) and the fitted value w
 an overfit, the best value reached). ``detector.phase`` is the label of the last confirmed phase.
 It is causal: an event, once returned, is never revised or withdrawn.
 
-How it decides, and why it is built on the offline segmenter rather than a classic online
-changepoint test (CUSUM, Bayesian online changepoint detection): the phases are changes of *trend*
-with labels that depend on what came before (a decline is a shift before any improvement and an
-overfit after one), and at the end of the run the events must agree with what ``phasescope
-segment`` says about the whole curve. So once ``min_points`` points are in (20: shorter prefixes
+Why it is built on the offline segmenter rather than a classic online changepoint test alone: the
+phases are changes of *trend* with labels that depend on what came before (a decline is a shift
+before any improvement, an overfit after one), and at the end of the run the events must agree with
+``phasescope segment`` on the whole curve. So once ``min_points`` points are in (20: shorter prefixes
 fit knots to noise), after each new point (every ``refit_fraction`` of the points so far on long
 curves) the prefix is segmented and labelled exactly as offline (``PhaseSegmenter`` without
 bootstrap, ``label_phases``), and the first trend phase after the last confirmed one becomes a
@@ -19,12 +18,10 @@ bootstrap, ``label_phases``), and the first trend phase after the last confirmed
 - the last ``confirmations`` (2) prefix fits all have it (same label, start within ``tolerance`` of
   the span seen so far, or in the plateau just before it): a wiggle at the end of the prefix is
   labelled as a phase by one fit and absorbed by the next. Every trend phase of a fit counts, so
-  an overfit is agreed on while the improve before it still waits for its own test (with the
-  direction-aware segmenter's turning-point knots, waiting for the improve first delayed the
-  overfit on the tiny-Qwen2 test run past step 100);
+  an overfit is agreed on while the improve before it still waits for its own test;
 - at least ``min_phase_points`` points lie inside it;
-- its fitted change is at least ``min_effect`` of the fitted curve's range: with little noise a
-  knot placed a little late makes a plateau look like a significant, tiny decline;
+- its fitted change is at least ``min_effect`` of the fitted curve's range (a late knot makes a
+  plateau look like a significant, tiny decline);
 - its trend, measured from the level where the phase before it ends (``_trend_t``), has the sign
   of its label at ``t_confirm`` standard errors, and a line through its own points at ``t_own``.
   This is the test that sets the lag. The segmenter's own slope test is not enough on its own:
@@ -35,8 +32,14 @@ bootstrap, ``label_phases``), and the first trend phase after the last confirmed
   phase before it began must fit a rise that turns into a decline better than a rise that levels
   off, each with its best corner, by ``t_plateau`` (2) noise units (``plateau_z``). The anchored
   test leans on a line through the improvement, which overshoots the level of a rise that only
-  levels off when the knot sits after the turn: those false overfits are what the lower threshold
-  let through, and the plateau alternative removes most of them.
+  levels off when the knot sits after the turn.
+
+``confirm="glr"`` swaps the last test, for an overfit and a readapt, for a sequential GLR with the
+noise known (``glr``: a sustained decline after the best point, a sustained rise after the lowest,
+against "never declines" / "never rises"), at ``glr_threshold`` (default ``GLR_THRESHOLDS``,
+calibrated at 2% false alarms on no-event curves). It is also tested at every point, without a
+refit, once the phase before is confirmed (``GLR_NEXT``). ``benchmarks/families_online.py`` measures
+both against an oracle; "refit" stays the default: the GLR was slower at every threshold tried.
 
 Plateaus are not reported (see ``_candidate``): the events are the offline trend phases, and
 ``phase`` stays at the last trend through a plateau. The confirmed ``start_step`` is the start that
@@ -58,8 +61,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from phasescope.analysis import online_rules as rules
 from phasescope.analysis.curves import infer_direction
-from phasescope.analysis.online_rules import despike, offline_reference, plateau_z  # noqa: F401  (re-exported)
+from phasescope.analysis.online_rules import despike, offline_reference, plateau_z
 from phasescope.analysis.phases import label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter, noise_sigma
 from phasescope.errors import UsageError
@@ -120,7 +124,11 @@ class OnlineDetector:
         t_confirm_overfit: float = 3.5,
         t_plateau: float = 2.0,
         eval_n: int | None = None,
+        confirm: str = "refit",
+        glr_threshold: float | None = None,
     ):
+        if confirm not in ("refit", "glr"):
+            raise UsageError(f"confirm must be 'refit' or 'glr', got {confirm!r}")
         self.metric = metric
         self.direction = direction_for(metric, direction)
         self.confirmations = confirmations
@@ -135,6 +143,8 @@ class OnlineDetector:
         self.t_confirm_overfit = t_confirm_overfit
         self.t_plateau = t_plateau
         self.eval_n = eval_n
+        self.confirm, self.glr_threshold = confirm, glr_threshold
+        self._spike_sd = 0.0
         self._fit_sd = self._fit_range = self._floor_sd = 0.0
         self._clean = np.zeros(0)  # the values of the latest fit, lone outliers replaced (``despike``)
         self.noise = "none yet"  # which noise floor the latest fit used (``noise.NoiseFloor.describe``)
@@ -167,9 +177,10 @@ class OnlineDetector:
         self.values.append(value)
         n = len(self.steps)
         if n < self._next_fit:
-            return []
+            return self._glr_confirm() if self.confirm == "glr" else []
         self._next_fit = n + max(1, int(self.refit_fraction * n))
-        return self._confirm(self._fit_phases())
+        out = self._confirm(self._fit_phases())
+        return out + self._glr_confirm() if self.confirm == "glr" else out
 
     def state_dict(self) -> dict:
         """What the detector has seen and decided, JSON-ready (a checkpoint's callback state);
@@ -216,7 +227,8 @@ class OnlineDetector:
         # Lone outliers are replaced before fitting (``despike``): one outlying evaluation must
         # never confirm a phase, and a segmenter fits a spike as a peak or a dip.
         x, y = np.asarray(self.steps), np.asarray(self.values)
-        self._clean = despike(y, noise_sigma((x - x[0]) / max(x[-1] - x[0], 1e-12), y))
+        self._spike_sd = noise_sigma((x - x[0]) / max(x[-1] - x[0], 1e-12), y)
+        self._clean = despike(y, self._spike_sd)
         seg = PhaseSegmenter(n_bootstrap=0, eval_n=self.eval_n).fit(x, self._clean).predict()
         resid = seg.values - seg.fitted
         self._fit_sd = float(np.sqrt(resid @ resid / max(1, len(resid) - 2 - 2 * len(seg.changepoints))))
@@ -228,12 +240,9 @@ class OnlineDetector:
         return label_phases(seg, direction=self.direction, t_min=self.label_t_min)
 
     def _candidate(self, phases: list):
-        """The first fitted trend phase after the last confirmed one, with a different label.
-
-        Plateaus are never candidates: "plateau" is also what every phase looks like before it has
-        enough points to be significant, so a confirmed plateau would mostly be the first points
-        of an overfit or a readapt, and would hide it.
-        """
+        """The first fitted trend phase after the last confirmed one, with a different label. Never a
+        plateau: every phase looks like one before it is significant, so a confirmed plateau would
+        mostly be the first points of an overfit or a readapt, and would hide it."""
         last = self.events[-1] if self.events else None
         for ph in phases:
             if ph.label == "plateau":
@@ -243,14 +252,10 @@ class OnlineDetector:
         return None
 
     def _trend_t(self, cand, before) -> tuple[float, float]:
-        """t statistics of the candidate's trend in goodness units: (own, anchored).
-
-        own: the slope of a line through the candidate's points alone. anchored: the slope of its
-        points measured from the level where the phase before it ends, that level estimated from a
-        line through the points of that phase alone (so a knot placed late cannot lift it), with
-        that estimate's uncertainty included. Anchoring is what lets a slow decline be confirmed in
-        about two-thirds of the time the own test needs.
-        """
+        """t statistics of the candidate's trend in goodness units: (own, anchored). own: a line
+        through its points alone; anchored: its slope from the level where the phase before ends (a
+        line through that phase's points alone, so a late knot cannot lift it; its uncertainty
+        included), which confirms a slow decline in about two-thirds of the own test's time."""
         x, y = np.asarray(self.steps), self._clean * (1.0 if self.direction == "higher" else -1.0)
         # The larger of two noise estimates: the robust one (MAD of pseudo-residuals) often comes
         # out low on a short prefix, and among many looks the detector would pick those moments.
@@ -273,14 +278,13 @@ class OnlineDetector:
         return own, c / math.sqrt(var_c)
 
     def _trend_agrees(self, cand, before) -> bool:
-        """The candidate's trend has its label's sign: anchored at ``t_confirm`` standard errors, and
-        its own points at least at ``t_own`` (a check that does not lean on the phase before).
-
-        An overfit is tested at ``t_confirm_overfit`` instead, and must also beat a plateau reached
-        at a corner of its own choosing by ``t_plateau`` (``plateau_z``): the anchor comes from a
-        line through the improvement, which overshoots the level when the segmenter puts the knot
-        after the turn of a rise that only levels off, and that bias, not noise, was what the
-        lower threshold let through."""
+        """The candidate's trend has its label's sign: anchored at ``t_confirm`` standard errors, its
+        own points at ``t_own``. An overfit: at ``t_confirm_overfit``, and beating a plateau at a
+        corner of its choosing by ``t_plateau`` (``plateau_z``; module docstring). With
+        ``confirm="glr"`` an overfit or readapt passes on its GLR alone (``_glr``)."""
+        if self.confirm == "glr" and cand.label in ("overfit", "readapt") and not _from_start(cand, before):
+            since = before.start_step if before is not None else cand.start_step
+            return self._glr(cand.label, since).stat >= self._glr_h(cand.label)
         own, anchored = self._trend_t(cand, before)
         if cand.label == "overfit" and not _from_start(cand, before):
             return (
@@ -292,6 +296,26 @@ class OnlineDetector:
         # turn from, so it is tested as a shift is.
         sign = 1.0 if cand.label in ("readapt", "improve") else -1.0
         return sign * anchored >= self.t_confirm and sign * own >= self.t_own
+
+    def _glr(self, label: str, since: float):
+        sd = max(self._fit_sd, self._floor_sd)
+        return rules.glr_test(self.steps, self.values, self.direction, label, since, sd, self._spike_sd)
+
+    def _glr_confirm(self) -> list[Event]:
+        """``confirm="glr"``, at every point: the phase after the last confirmed one (``GLR_NEXT``)
+        once its GLR on the points since that one began reaches the threshold; it starts at the
+        GLR fit's best (lowest) point."""
+        last = self.events[-1] if self.events else None
+        label = rules.GLR_NEXT.get(last.label) if last is not None else None
+        r = self._glr(label, last.start_step) if label is not None else None
+        if r is None or r.best_step is None or r.best_step <= last.start_step or r.stat < self._glr_h(label):
+            return []
+        level = r.best_level * (1.0 if self.direction == "higher" else -1.0)
+        self.events.append(Event(label, r.best_step, self.steps[-1], float(level), self.metric))
+        return self.events[-1:]
+
+    def _glr_h(self, label: str) -> float:
+        return self.glr_threshold if self.glr_threshold is not None else rules.GLR_THRESHOLDS[label]
 
     def _plateau_z(self, since) -> float:
         """``plateau_z`` of the points from the start of ``since`` on, in goodness units."""

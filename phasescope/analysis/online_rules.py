@@ -1,6 +1,7 @@
 """Rules the online detector checks a candidate phase against, as pure functions: what the
 offline reading of a whole curve says the online events should have been (``offline_reference``),
-and whether a curve since a phase began turns into a decline or only levels off (``plateau_z``).
+whether a curve since a phase began turns into a decline or only levels off (``plateau_z``), and
+the GLR confirmation of an overfit or a shift's end (``glr_test``, ``OnlineDetector(confirm="glr")``).
 Split from ``online`` so the detector's class reads on its own.
 """
 
@@ -9,6 +10,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from phasescope.analysis.glr import GLRResult, decline_glr, rise_glr
+from phasescope.analysis.search import noise_sigma
+
+GLR_NEXT = {"improve": "overfit", "readapt": "overfit", "shift": "readapt"}
+"""The phase a GLR test looks for after each confirmed phase: a decline after an improvement is an
+overfit, a rise after a shift is its end."""
+
+GLR_THRESHOLDS = {"overfit": 42.0, "readapt": 53.1}
+"""The log-GLR alarm thresholds at a 2% false-alarm rate per curve, calibrated on the no-event
+families (``curve_families.NO_EVENT``, both directions) with seed 7, not the benchmark's 0:
+``python benchmarks/families_online.py --calibrate-glr``."""
 
 
 def offline_reference(phases: list) -> list[tuple[str, float, float]]:
@@ -81,3 +94,33 @@ def despike(values, sigma: float, z: float = 5.0) -> np.ndarray:
     if abs(y[-1] - y[-2]) > z * sigma:
         y[-1] = y[-2]
     return y
+
+
+def glr_test(
+    steps, values, direction: str, label: str, since: float, floor_sd=0.0, spike_sd=0.0
+) -> GLRResult:
+    """The GLR statistic for ``label`` ("overfit": a sustained decline after the best point;
+    "readapt": a sustained rise after the lowest) on the points from step ``since`` on. Lone
+    outliers are replaced first (``despike`` at ``spike_sd``), as for the detector's fits; the noise
+    is the larger of the robust estimate and ``floor_sd`` (the eval set's binomial sd, the fit's),
+    and the statistic is corrected for correlated residuals (``decline_glr(correlated=True)``).
+    Heavy-tailed noise is pulled in first (``winsorise``): the GLR assumes Gaussian noise, and a
+    few points far out would otherwise be read as a change."""
+    x = np.asarray(steps, dtype=float)
+    g = despike(values, spike_sd) * (1.0 if direction == "higher" else -1.0)
+    sigma = max(noise_sigma(x, g), floor_sd)
+    g = winsorise(g, noise_sigma(x, g))
+    w = x >= since
+    return (decline_glr if label == "overfit" else rise_glr)(x[w], g[w], sigma, correlated=True)
+
+
+def winsorise(values, sigma: float, c: float = 2.5) -> np.ndarray:
+    """``values`` with each point's distance from the median of the five around it clipped to
+    ``c`` ``sigma`` (at the ends the edge point stands in for the missing neighbours)."""
+    y = np.asarray(values, dtype=float)
+    if len(y) < 5 or not sigma > 0:
+        return y
+    med = np.median(
+        np.lib.stride_tricks.sliding_window_view(np.r_[y[:1], y[:1], y, y[-1:], y[-1:]], 5), axis=1
+    )
+    return med + np.clip(y - med, -c * sigma, c * sigma)

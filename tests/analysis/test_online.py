@@ -121,7 +121,7 @@ def test_the_detector_and_the_follower_do_not_import_torch():
 
 
 def test_plateau_z_known_answers():
-    from phasescope.analysis.online import plateau_z
+    from phasescope.analysis.online_rules import plateau_z
 
     x = np.linspace(0, 1000, 201)
     rise = 0.5 + 0.0004 * np.minimum(x - 400, 0)
@@ -170,3 +170,31 @@ def test_eval_n_travels_in_the_state_and_sets_the_floor():
     again = OnlineDetector("eval/accuracy")
     again.load_state_dict(det.state_dict())
     assert again.eval_n == 200
+
+
+def test_glr_confirmation_finds_the_planted_phases_and_is_causal():
+    c = _full(noise=0.02, seed=2)
+    events = OnlineDetector(confirm="glr").run(c.steps, c.values)
+    assert [e.label for e in events] == ["shift", "readapt", "overfit"]
+    for ev, true in zip(events[1:], c.changepoints, strict=True):
+        assert ev.start_step == pytest.approx(true, abs=40)
+        assert true < ev.confirmed_step <= true + 350  # the calibrated threshold is slow: see families_online
+    cut = int(np.searchsorted(c.steps, events[2].confirmed_step))  # the overfit's confirming point
+    assert OnlineDetector(confirm="glr").run(c.steps[:cut], c.values[:cut]) == events[:2]
+
+
+def test_glr_threshold_trades_lag_and_a_bad_confirm_is_a_usage_error():
+    c = _full(noise=0.02, seed=2)
+    lags = [
+        next(
+            e.confirmed_step
+            for e in OnlineDetector(confirm="glr", glr_threshold=h).run(c.steps, c.values)
+            if e.label == "overfit"
+        )
+        for h in (10.0, 80.0)
+    ]
+    assert lags[0] < lags[1]
+    from phasescope.errors import UsageError  # noqa: PLC0415 - as above
+
+    with pytest.raises(UsageError, match="confirm must be"):
+        OnlineDetector(confirm="cusum")
