@@ -38,6 +38,20 @@ def grpo_loss(
     logp, old_logp, mask: (B, T); advantages: (B,) or (B, T); is_ratio: the sampler-correction
     ratio, (B, T) per token or (B, 1) per sequence, or None. Returns (loss, clip_fraction).
     """
+    per_token, was_clipped = ppo_per_token(logp, old_logp, advantages, clip_range, is_ratio)
+    clip_frac = masked_mean(was_clipped.float(), mask).detach()
+    return masked_mean(per_token, mask), clip_frac
+
+
+def ppo_per_token(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    clip_range: float,
+    is_ratio: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO's clipped surrogate per token (B, T) and whether each token was clipped (the ratio moved
+    past the clip in the advantage's direction); shapes as `grpo_loss`."""
     ratio = torch.exp(logp - old_logp)
     adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
     unclipped = ratio * adv
@@ -45,8 +59,7 @@ def grpo_loss(
     per_token = -torch.minimum(unclipped, clipped)
     if is_ratio is not None:
         per_token = per_token * is_ratio
-    clip_frac = masked_mean((unclipped > clipped).float(), mask).detach()
-    return masked_mean(per_token, mask), clip_frac
+    return per_token, unclipped > clipped
 
 
 def sft_loss(logp: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

@@ -37,24 +37,7 @@ from __future__ import annotations
 import torch
 
 from phasescope.arms.mixing import LUFFY_GAMMA, row_entropy, srft_rollout_coef, srft_weight
-
-
-def ppo_per_token(
-    logp: torch.Tensor,
-    old_logp: torch.Tensor,
-    advantages: torch.Tensor,
-    clip_range: float,
-    is_ratio: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """PPO's clipped surrogate per token (B, T) and whether each token was clipped (as `losses.grpo_loss`)."""
-    ratio = torch.exp(logp - old_logp)
-    adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
-    unclipped = ratio * adv
-    clipped = torch.clamp(ratio, 1.0 - clip_range, 1.0 + clip_range) * adv
-    per_token = -torch.minimum(unclipped, clipped)
-    if is_ratio is not None:
-        per_token = per_token * is_ratio
-    return per_token, unclipped > clipped
+from phasescope.train.losses import ppo_per_token
 
 
 def shaped_off_policy(
