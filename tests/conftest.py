@@ -7,6 +7,11 @@ import pytest
 # Tests never reach a network, and parallel torch threads on a 2-core CI machine slow everything down.
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Set before any test module imports datasets or huggingface_hub, which read it once at import: a test
+# that reaches for a hub id then fails at once instead of waiting on a network the CI machine lacks
+# (the fuzzer's `check` of the Qwen config waited past its 30 s limit when datasets was imported first).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 # A world small enough that its base builds in seconds: for wiring tests, not for science.
 TINY_WORLD = [
