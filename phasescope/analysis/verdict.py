@@ -36,7 +36,8 @@ def verdict(result: dict, quantity: str = "final") -> str:
     m = result["metric"] + (" at matched budget" if quantity == "at_matched" else "")
     top = order[0]
     s = arms[top][quantity]
-    lines = [f"Highest {what}{m}: {top}, {_pm(s)} ({s['n']} seed{'s' if s['n'] != 1 else ''})."]
+    unit = "replicate" if result.get("worlds") else "seed"  # several world draws: (world, seed) pairs
+    lines = [f"Highest {what}{m}: {top}, {_pm(s)} ({s['n']} {unit}{'s' if s['n'] != 1 else ''})."]
     if result["direction"] == "lower":
         lines[0] = lines[0].replace("Highest", "Lowest (best)")
     if len(order) == 1:

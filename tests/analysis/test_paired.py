@@ -117,6 +117,7 @@ def test_world_draws_are_replicates_and_their_spread_is_reported(tmp_path):
     assert by == pytest.approx(want)
     assert w["arms"]["a"]["final"]["sd"] == pytest.approx(abs(want["0"] - want["1"]) / np.sqrt(2))
     assert "between worlds (2 draws" in format_compare(result)
+    assert "(4 replicates)" in result["verdict"] and "(4 seeds)" not in result["verdict"]
 
 
 def test_one_world_has_no_world_spread_and_the_pipeline_pairs(tmp_path):
@@ -130,6 +131,7 @@ def test_one_world_has_no_world_spread_and_the_pipeline_pairs(tmp_path):
     assert all(p["diff"] == pytest.approx(0.15) for p in result["pairwise"])
     text = format_compare(result)
     assert TEST in text and "between worlds" not in text and "p (Holm)" in text
+    assert "(2 seeds)" in result["verdict"]  # one world draw: a replicate is a seed
 
 
 def test_the_peak_is_found_again_in_every_draw(tmp_path):
