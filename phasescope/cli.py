@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from phasescope.cli_options import Direction, WandbMode, _eval_n, _value
+from phasescope.cli_options import Direction, WandbMode, _eval_n, _value, arm_list
 from phasescope.cli_tune import tune
 from phasescope.config import load_config
 from phasescope.errors import PhasescopeError
@@ -137,7 +137,7 @@ def run(
     from phasescope.runlog.experiment import resume_config
 
     wandb = _value(wandb)
-    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
+    chosen = arm_list(arms)
     # What to train (--arms, --seeds) and how (--workers, --wandb): not config values, never TOML text.
     selection = dict(arms=chosen, seeds=seeds, world_seeds=world_seeds, workers=workers, wandb=wandb)
     where = {"out": out, "name": name}
@@ -201,7 +201,7 @@ def check(
     sets are disjoint, expert lengths fit, the evaluation cost. Prints a summary; trains nothing."""
     from phasescope.preflight import check_command
 
-    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
+    chosen = arm_list(arms)
     code = check_command(config, overrides, chosen, out=typer.echo, err=lambda t: typer.echo(t, err=True))
     if code:
         sys.exit(

@@ -38,3 +38,8 @@ class WandbMode(str, Enum):
 
 def _value(choice: Enum | None) -> str | None:
     return None if choice is None else choice.value
+
+
+def arm_list(text: str | None) -> list[str] | None:
+    """--arms a,b as a list of names (None: the config's arms)."""
+    return [a.strip() for a in text.split(",") if a.strip()] if text is not None else None

@@ -12,6 +12,8 @@ from enum import Enum
 
 import typer
 
+from phasescope.cli_options import arm_list
+
 
 class Sampler(str, Enum):
     """`--sampler` choices (tune/study.py)."""
@@ -53,7 +55,7 @@ def tune(
     from phasescope.tune import TuneRequest
     from phasescope.tune import tune as run_tune
 
-    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
+    chosen = arm_list(arms)
     req = TuneRequest(
         config=config,
         arms=chosen,

@@ -152,20 +152,7 @@ def _gaussian(family: str, rng: np.random.Generator, direction: str) -> FamilyCu
     values = clean + err
     if direction == "lower":  # a loss: the goodness mirrored about its start
         clean, values = 2 * p["initial"] - clean, 2 * p["initial"] - values
-    return FamilyCurve(
-        family,
-        direction,
-        steps,
-        values,
-        clean,
-        traj.changepoints,
-        traj.phases,
-        float(noise),
-        traj.neutral,
-        None,
-        variant,
-        traj.windows,
-    )
+    return _from_trajectory(family, direction, steps, values, clean, traj, float(noise), None, variant)
 
 
 def _eval_set(family: str, rng: np.random.Generator, direction: str) -> FamilyCurve:
@@ -184,10 +171,8 @@ def _eval_set(family: str, rng: np.random.Generator, direction: str) -> FamilyCu
     return _scored(family, direction, steps, theta, traj, n, variant, rng)
 
 
-def _scored(family, direction, steps, theta, traj, n, variant, rng) -> FamilyCurve:
-    lower = direction == "lower"
-    rho = rng.uniform(0.7, 0.98)
-    values, clean, noise = curve_noise.fixed_eval_set(theta, n, rho, lower, rng, spread=rng.uniform(0.5, 1.5))
+def _from_trajectory(family, direction, steps, values, clean, traj, noise, eval_n, variant) -> FamilyCurve:
+    """A curve whose ground truth (changepoints, phases, neutral bends, windows) is its trajectory's."""
     return FamilyCurve(
         family,
         direction,
@@ -198,9 +183,18 @@ def _scored(family, direction, steps, theta, traj, n, variant, rng) -> FamilyCur
         traj.phases,
         noise,
         traj.neutral,
-        None if lower else n,
+        eval_n,
         variant,
         traj.windows,
+    )
+
+
+def _scored(family, direction, steps, theta, traj, n, variant, rng) -> FamilyCurve:
+    lower = direction == "lower"
+    rho = rng.uniform(0.7, 0.98)
+    values, clean, noise = curve_noise.fixed_eval_set(theta, n, rho, lower, rng, spread=rng.uniform(0.5, 1.5))
+    return _from_trajectory(
+        family, direction, steps, values, clean, traj, noise, None if lower else n, variant
     )
 
 
@@ -246,20 +240,7 @@ def _rollout(family: str, rng: np.random.Generator, direction: str) -> FamilyCur
     values, noise = curve_noise.rollout_rewards(clean, int(rng.choice([8, 16, 32, 64])), graded, rng)
     if direction == "lower":
         clean, values = 2 * p["initial"] - clean, 2 * p["initial"] - values
-    return FamilyCurve(
-        family,
-        direction,
-        steps,
-        values,
-        clean,
-        traj.changepoints,
-        traj.phases,
-        noise,
-        traj.neutral,
-        None,
-        variant,
-        traj.windows,
-    )
+    return _from_trajectory(family, direction, steps, values, clean, traj, noise, None, variant)
 
 
 def _planted(family: str, rng: np.random.Generator, direction: str) -> FamilyCurve:
