@@ -23,6 +23,19 @@ class Sampler(str, Enum):
     grid = "grid"
 
 
+_GRID_POINTS = typer.Option(
+    None,
+    "--grid-points",
+    help="With --sampler grid: the N half-decades around each configured rate (default: all five).",
+)
+_KNOBS = typer.Option(
+    None,
+    "--knobs",
+    help="Comma-separated knobs to search (learning_rate, sft_lr, mu, mu_peak, mu_decay_steps, "
+    "expert_data_ratio); the others keep their config values.",
+)
+
+
 def tune(
     config: str = typer.Argument(
         None, help="Experiment TOML (default: the embedded world, experiments/default.toml)."
@@ -49,17 +62,8 @@ def tune(
     sampler: Sampler = typer.Option(
         Sampler.tpe, "--sampler", help="tpe (default), random, or grid (the learning rate(s) on a grid)."
     ),
-    grid_points: int = typer.Option(
-        None,
-        "--grid-points",
-        help="With --sampler grid: the N half-decades around each configured rate (default: all five).",
-    ),
-    knobs: str = typer.Option(
-        None,
-        "--knobs",
-        help="Comma-separated knobs to search (learning_rate, sft_lr, mu, mu_peak, mu_decay_steps, "
-        "expert_data_ratio); the others keep their config values.",
-    ),
+    grid_points: int = _GRID_POINTS,
+    knobs: str = _KNOBS,
 ) -> None:
     """Tune each arm's learning rate(s) and own knobs (μ, its decay, the expert ratio) with Optuna, scored
     on the dev split only; writes summary.md/json, a figure per arm and best.toml (docs/tuning.md)."""
