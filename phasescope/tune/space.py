@@ -65,7 +65,7 @@ class Knob:
         return self.low <= value <= self.high
 
 
-def _half_decades(low: float, high: float) -> tuple[float, ...]:
+def half_decades(low: float, high: float) -> tuple[float, ...]:
     """low, ~3·low, 10·low, ... up to high (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)."""
     out, v = [], low
     while v <= high * (1 + 1e-9):
@@ -91,7 +91,7 @@ def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Kno
     knobs = []
     if any(m < 1.0 for m in mus):
         knobs.append(
-            Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=_half_decades(*LR_RANGE))
+            Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=half_decades(*LR_RANGE))
         )
     if any(m == 1.0 for m in mus):
         knobs.append(_sft_lr_knob(name))
@@ -110,14 +110,14 @@ def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Kno
 def _per_prompt_space(name: str, arm) -> list[Knob]:
     """A per-prompt arm (LUFFY, SRFT, HPT, ReLIFT): its learning rate; ReLIFT's SFT pass runs at
     `train.sft_lr`, so it is searched too. No expert ratio: every prompt brings its own demonstration."""
-    knobs = [Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=_half_decades(*LR_RANGE))]
+    knobs = [Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=half_decades(*LR_RANGE))]
     if arm.mix == "buffer":
         knobs.append(_sft_lr_knob(name))
     return knobs
 
 
 def _sft_lr_knob(name: str) -> Knob:
-    return Knob(f"arms.{name}.sft_lr", "sft_lr", *SFT_LR_RANGE, log=True, grid=_half_decades(*SFT_LR_RANGE))
+    return Knob(f"arms.{name}.sft_lr", "sft_lr", *SFT_LR_RANGE, log=True, grid=half_decades(*SFT_LR_RANGE))
 
 
 def centred_grid(knob: Knob, value: float, points: int) -> Knob:
@@ -139,7 +139,7 @@ def at_grid_edge(knobs: list[Knob], values: dict[str, Any]) -> list[str]:
         v = values.get(k.key)
         if not k.grid or v is None:
             continue
-        full = _half_decades(k.low, k.high)
+        full = half_decades(k.low, k.high)
         if (v == min(k.grid) and v > min(full)) or (v == max(k.grid) and v < max(full)):
             edge.append(k.label)
     return edge
