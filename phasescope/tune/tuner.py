@@ -64,8 +64,8 @@ def check_request(req: TuneRequest) -> tuple[Config, Path]:
         raise UsageError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {req.sampler!r}")
     if req.arms is not None and not req.arms:
         raise UsageError("--arms names no arm")
-    if req.grid_points is not None and (req.sampler != "grid" or req.grid_points < 2):
-        raise UsageError(f"--grid-points needs --sampler grid and a count >= 2, got {req.grid_points}")
+    if req.grid_points is not None and (req.sampler != "grid" or req.grid_points < 1):
+        raise UsageError(f"--grid-points needs --sampler grid and a count >= 1, got {req.grid_points}")
     cfg = load_config(req.config, req.overrides, {"experiment.arms": req.arms} if req.arms else {})
     check_dev_split(cfg)
     for arm in cfg.experiment.arms:
