@@ -8,10 +8,11 @@ best point; the labels and fields are the same words for both directions):
   from zero **and** it moves the curve by at least ``min_change`` noise standard deviations over
   the segment **and** by more than the noise floor could (``noise.noise_floor``: the eval set's
   binomial noise when its size is given or read from the values' 1/n grid, else the spread between
-  seeds; ``noise.SEPARABLE_Z`` floors, the difference of two independent evaluations); otherwise it
-  is a ``plateau``. A segment that passed the first two tests but not the floor is listed as *not
-  separable from noise*. With one curve of unknown size the floor is the first-difference noise,
-  which only replaces the residual noise in the first two tests where it is larger.
+  seeds; for a short smooth [0, 1] curve of unknown size, an assumed eval set's; ``noise.SEPARABLE_Z``
+  floors, the difference of two independent evaluations); otherwise it is a ``plateau``. A segment
+  that passed the first two tests but not the floor is listed as *not separable from noise*. With
+  any other curve of unknown size the floor is the first-difference noise, which only replaces the
+  residual noise in the first two tests where it is larger.
 - A change the single-point floor hides is still a phase when it moves the curve between two
   levels held over many evaluations: the mean of the points from the previous segment's start to
   the segment's middle against the mean from there to the next segment's end differ by at least
