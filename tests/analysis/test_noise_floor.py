@@ -210,3 +210,28 @@ def test_mean_change_z_is_the_difference_of_means_in_its_standard_errors_worth_f
     assert residual_lag1((-1.0) ** np.arange(50)) == 0.0  # negative correlation clips to 0
     walk = np.cumsum(np.random.default_rng(4).standard_normal(400))
     assert residual_lag1(walk) > 0.9  # a random walk repeats its last value's luck
+
+
+def _peak_then_steps(end: float, seed: int, lower: bool = False):
+    """31 evaluations of a 400-problem set (floor: 2.77 se = 0.064 near 0.3): a rise of 0.08 to a
+    best at step 1200, then falls of 0.04 and, after a small rise, of 0.045 to ``end``."""
+    x = np.linspace(0, 12000, 31)
+    y = _curve(x, [0, 1200, 3600, 8800, 12000], [0.26, 0.34, 0.30, 0.31, end], sd=0.003, seed=seed)
+    seg = PhaseSegmenter(eval_n=400, n_bootstrap=0).fit(x, 1 - y if lower else y).predict()
+    return label_phases(seg, "lower" if lower else "higher"), seg
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("lower", [False, True])
+def test_an_overfit_is_the_decline_from_the_best_measured_as_a_whole(seed, lower):
+    """Each fall after the best is within the floor, the whole decline (0.075) is not: the first fall
+    starts an overfit at the best. A decline of 0.05 in all, or one the curve regains, is none."""
+    phases, seg = _peak_then_steps(0.265, seed, lower)
+    named = [p for p in phases if p.label in NAMED]
+    assert [p.label for p in named] == ["improve", "overfit"]
+    assert 1000 <= named[1].start_step <= 1500
+    assert all(h["start_step"] != named[1].start_step for h in seg.not_separable)
+    for end in (0.29, 0.35):
+        phases, seg = _peak_then_steps(end, seed, lower)
+        assert [p.label for p in phases if p.label in NAMED] == ["improve"], end
+        assert seg.not_separable  # the falls are listed as within the noise
