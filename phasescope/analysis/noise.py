@@ -199,18 +199,25 @@ def noise_floor(seed_values, eval_n: int | None = None, rate: bool | None = None
         # spread cannot show, so the mean is no surer than one seed by more than that spread says.
         spread = float(np.sqrt(np.mean(V.var(axis=0, ddof=1))))
         return NoiseFloor("seeds", max(spread, first_difference_sd(y)), None, V.shape[0])
-    if rate and looks_like_eval_series(y):
+    # Only where the size is unknown: values on a 1/n grid that are not smoother than n problems'
+    # evaluations are independent ones (fresh rollouts), whose first differences are their noise.
+    if rate and n is None and looks_like_eval_series(y):
         return NoiseFloor("binomial-assumed", binomial_se(p, ASSUMED_N), ASSUMED_N, 1)
     return NoiseFloor("first-difference", first_difference_sd(y))
 
 
 def looks_like_eval_series(values) -> bool:
     """Whether one [0, 1] curve of unknown eval-set size reads as evaluations of one fixed eval set:
-    ``MIN_SERIES``..``EVAL_MAX_POINTS`` points, smoother than independent evaluations of
+    ``MIN_SERIES``..``EVAL_MAX_POINTS`` points with at least 5 distinct values, smoother than
+    independent evaluations of
     ``ASSUMED_N`` problems could be (the grid's test at the assumed size: its first-difference noise
     under ``SMOOTHER`` binomial standard errors; consecutive points share their problems)."""
     y = np.asarray(values, dtype=float)
     if not MIN_SERIES <= len(y) <= EVAL_MAX_POINTS or y.min() < 0 or y.max() > 1:
+        return False
+    # Under 5 distinct values ``grid_n`` cannot tell a 1/n grid from chance: such a curve (k of n,
+    # still at its first few counts) may have a size its later values will show.
+    if len(np.unique(np.round(y, 9))) < 5:
         return False
     return first_difference_sd(y) < SMOOTHER * binomial_se(float(y.mean()), ASSUMED_N)
 
