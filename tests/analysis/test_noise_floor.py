@@ -105,6 +105,13 @@ def test_a_short_smooth_rate_of_unknown_size_gets_the_assumed_binomial_floor():
     assert noise_floor(wander + 1.0).kind == "first-difference"  # outside [0, 1]: no rate
     assert noise_floor(wander, rate=False).kind == "first-difference"
     assert noise_floor(wander, eval_n=1000).kind == "binomial"  # a known size wins
+    # Independent evaluations of 1,000 problems, logged as k/1000: the grid gives the size, and the
+    # points are independent (not smoother than that size's noise), so first differences stay.
+    on_grid = rng.binomial(1000, 0.5, 30) / 1000
+    assert grid_n(on_grid) == 1000 and looks_like_eval_series(on_grid)
+    assert noise_floor(on_grid).kind == "first-difference"
+    # Under 5 distinct values no grid can be told from chance: no size is assumed either.
+    assert not looks_like_eval_series(np.resize([0.45, 0.46, 0.47, 0.46], 30))
 
 
 def _jittered_flat_curves(seed: int):
