@@ -11,7 +11,8 @@ confirmed::
 
 ``eval_n``: the metric is a rate on an eval set of that many problems; no phase is confirmed that
 its binomial noise could make (``analysis/noise.py``; without it, an accuracy logged as k/n has n
-read from its values, and any other metric gets a floor from its first differences).
+read from its values, a short smooth rate off any grid is read on an assumed eval set of 200, and
+any other metric, a loss included, gets a floor from its first differences).
 
 An overfit is also what a decline from the first evaluation is when that evaluation is not the
 untrained model (a trainer that evaluates first at step ``eval_steps``: its best may come before

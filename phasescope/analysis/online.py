@@ -67,6 +67,7 @@ from phasescope.analysis.online_rules import despike, offline_reference, plateau
 from phasescope.analysis.phases import label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter, noise_sigma
 from phasescope.errors import UsageError
+from phasescope.runlog.names import rate_hint
 
 PHASE_CODES = {"shift": 1, "readapt": 2, "improve": 3, "overfit": 4}
 """A number per phase label, for loggers that only take scalars (``phase/code``; 0 = none yet)."""
@@ -229,7 +230,8 @@ class OnlineDetector:
         x, y = np.asarray(self.steps), np.asarray(self.values)
         self._spike_sd = noise_sigma((x - x[0]) / max(x[-1] - x[0], 1e-12), y)
         self._clean = despike(y, self._spike_sd)
-        seg = PhaseSegmenter(n_bootstrap=0, eval_n=self.eval_n).fit(x, self._clean).predict()
+        seg = PhaseSegmenter(n_bootstrap=0, eval_n=self.eval_n, rate=rate_hint(self.metric))
+        seg = seg.fit(x, self._clean).predict()
         resid = seg.values - seg.fitted
         self._fit_sd = float(np.sqrt(resid @ resid / max(1, len(resid) - 2 - 2 * len(seg.changepoints))))
         self._fit_range = float(np.ptp(seg.fitted))

@@ -87,6 +87,15 @@ def resolve_eval_n(
     )
 
 
+def _noise_words(phases: list[dict], n: int | None) -> str:
+    """The noise the phases were read against: the eval set's when known, else the floor each
+    curve's segmentation chose (``noise`` of its result), named once when all agree."""
+    if n:
+        return f"binomial, eval set of {n}"
+    kinds = sorted({p.get("noise") for p in phases if p.get("noise")})
+    return kinds[0] if len(kinds) == 1 else ("per curve: " + "; ".join(kinds) if kinds else "none")
+
+
 def analyse(
     experiment: Experiment | str,
     metric: str,
@@ -129,5 +138,5 @@ def analyse(
         problems=load_problem_bits(frame, name, notes),
     )
     notes += [m for m in more if m.startswith("no budget/") or "per-problem" in m]
-    noise = f"binomial, eval set of {n}" if n else "residual"
+    noise = _noise_words(phases, n)
     return Analysis(name, direction, n, noise, phases, comparison, comparison["verdict"], notes, error)

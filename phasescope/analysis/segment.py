@@ -170,6 +170,7 @@ class PhaseSegmenter:
         widths=eased.WIDTHS,
         resolution: float = 0.05,
         ci_scale: float = 1.5,
+        rate: bool | None = None,
     ):
         self.max_changepoints = max_changepoints
         self.penalty = penalty
@@ -182,6 +183,7 @@ class PhaseSegmenter:
         self.widths = widths
         self.resolution = resolution
         self.ci_scale = ci_scale
+        self.rate = rate
 
     def get_params(self) -> dict:
         """The constructor's arguments (as scikit-learn estimators give them)."""
@@ -212,7 +214,7 @@ class PhaseSegmenter:
         self._yscale = yscale
         self._ymean = float(y.mean())
         self.sigma_ = 0.0 if self.constant_ else noise_sigma(self._xn, self._yn)
-        self.floor_ = None if self.constant_ else noise_floor(V, self.eval_n)
+        self.floor_ = None if self.constant_ else noise_floor(V, self.eval_n, self.rate)
         return self
 
     def _stage_starts(self, x: np.ndarray) -> list[int]:

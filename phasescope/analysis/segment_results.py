@@ -23,6 +23,7 @@ from phasescope.analysis.phasepoints import recovery_step
 from phasescope.analysis.phases import NAMED, label_phases
 from phasescope.analysis.segment import MIN_POINTS, PhaseSegmenter
 from phasescope.errors import PhasescopeError, UsageError
+from phasescope.runlog.names import rate_hint
 
 
 def _num(x):
@@ -44,11 +45,14 @@ def segment_arrays(
     segmenter: PhaseSegmenter | None = None,
     eval_n: int | None = None,
     fixed_knots=None,
+    rate: bool | None = None,
 ) -> dict:
     """Segment one curve (values 1-D, or 2-D seeds x steps) into the per-curve JSON dict
-    (without ``metric``/``source``). ``eval_n`` and ``fixed_knots`` override the segmenter's."""
+    (without ``metric``/``source``). ``eval_n``, ``fixed_knots`` and ``rate`` (whether the values
+    are shares of problems, from the metric's name) override the segmenter's."""
     segmenter = segmenter or PhaseSegmenter()
-    overrides = {k: v for k, v in (("eval_n", eval_n), ("fixed_knots", fixed_knots)) if v is not None}
+    given = (("eval_n", eval_n), ("fixed_knots", fixed_knots), ("rate", rate))
+    overrides = {k: v for k, v in given if v is not None}
     if overrides:
         segmenter = PhaseSegmenter(**(segmenter.get_params() | overrides))
     seg = segmenter.fit(steps, values).predict()
@@ -109,14 +113,17 @@ def segment_curve(
     """The JSON dict for one run's curve: its mean over replicates (world draw, seed), plus each
     replicate's own result under "seeds" (with its "seed" and "world")."""
     out = {"metric": curve.metric, "source": curve.source, "run": curve.run}
-    out.update(segment_arrays(curve.steps, curve.values, direction, segmenter, eval_n, fixed_knots))
+    rate = rate_hint(curve.metric)
+    out.update(segment_arrays(curve.steps, curve.values, direction, segmenter, eval_n, fixed_knots, rate))
     worlds = curve.worlds or [0] * len(curve.seeds)
     if len(curve.seeds) > 1:
         out["seeds"] = [
             {
                 "seed": s,
                 "world": w,
-                **segment_arrays(curve.steps, curve.values[i], direction, segmenter, eval_n, fixed_knots),
+                **segment_arrays(
+                    curve.steps, curve.values[i], direction, segmenter, eval_n, fixed_knots, rate
+                ),
             }
             for i, (s, w) in enumerate(zip(curve.seeds, worlds))
         ]

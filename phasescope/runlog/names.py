@@ -62,6 +62,17 @@ def is_rate_name(metric: str) -> bool:
     return any(k in metric.lower() for k in RATE_WORDS)
 
 
+def rate_hint(metric: str | None) -> bool | None:
+    """Whether a metric is a share of problems, as far as its name says: True for a rate name, False
+    for a lower-is-better name (a loss, an NLL, a KL: values in [0, 1] are no eval set's share), None
+    when the name does not say (then the values decide)."""
+    if not metric:
+        return None
+    if is_rate_name(metric):
+        return True
+    return False if infer_direction(metric) == "lower" else None
+
+
 def is_wandb_source(spec) -> bool:
     """Whether a path argument names a W&B run or group (``wandb:...`` or a wandb.ai URL)."""
     spec = str(spec)

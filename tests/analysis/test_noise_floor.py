@@ -242,3 +242,35 @@ def test_an_overfit_is_the_decline_from_the_best_measured_as_a_whole(seed, lower
         phases, seg = _peak_then_steps(end, seed, lower)
         assert [p.label for p in phases if p.label in NAMED] == ["improve"], end
         assert seg.not_separable  # the falls are listed as within the noise
+
+
+def test_a_loss_in_0_1_is_no_share_of_problems_the_name_says_which_floor():
+    # An NLL of 0.3 falling and rising by 0.06, smoothly: on the assumed 200-problem floor (se ≈ 0.032)
+    # that is noise; read as what it is, a loss, its own point-to-point noise is the floor.
+    from phasescope.analysis.curves import Curve
+    from phasescope.analysis.segment_results import segment_curve
+    from phasescope.runlog.names import rate_hint
+
+    assert (rate_hint("eval/accuracy"), rate_hint("eval/expert_nll"), rate_hint("train/loss")) == (
+        True,
+        False,
+        False,
+    )
+    assert rate_hint("val_score") is None and rate_hint(None) is None
+    x = np.arange(30.0) * 10
+    rng = np.random.default_rng(3)
+    y = np.where(x < 150, 0.30 - 0.06 * x / 150, 0.24 + 0.06 * (x - 150) / 140) + rng.normal(0, 0.002, 30)
+    assert looks_like_eval_series(y)
+    kinds = {}
+    for metric, direction in (
+        ("eval/expert_nll", "lower"),
+        ("eval/accuracy", "higher"),
+        ("val_score", "higher"),
+    ):
+        out = segment_curve(Curve("run", metric, "src", x, y[None, :], [0]), direction)
+        kinds[metric] = out["noise"]
+    assert kinds["eval/expert_nll"].startswith("first differences")
+    assert (
+        kinds["eval/accuracy"].startswith("binomial, assumed")
+        and kinds["val_score"] == kinds["eval/accuracy"]
+    )

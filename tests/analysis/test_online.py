@@ -51,13 +51,13 @@ def test_phase_is_the_last_confirmed_label_and_updates_return_only_new_events():
     assert seen == det.events and det.phase == "overfit"
 
 
-def test_a_loss_gives_the_same_events_as_the_accuracy_it_mirrors():
+def test_a_lower_is_better_rate_gives_the_same_events_as_the_accuracy_it_mirrors():
     c = _full(noise=0.02, seed=1)
     acc = OnlineDetector("eval/accuracy").run(c.steps, c.values)
-    loss_det = OnlineDetector("eval_loss")
+    loss_det = OnlineDetector("eval/error_rate")
     assert loss_det.direction == "lower"
-    # Mirrored inside [0, 1] (1 - accuracy, an error rate), so that both curves get the same noise
-    # floor: a short smooth [0, 1] curve is read on an assumed eval set, a curve outside it is not.
+    # Mirrored inside [0, 1] (1 - accuracy, an error rate: a share of problems too), so that both
+    # curves get the same noise floor: a short smooth rate is read on an assumed eval set, a loss is not.
     assert c.values.min() >= 0 and c.values.max() <= 1
     loss = loss_det.run(c.steps, 1.0 - c.values)
     assert [(e.label, e.start_step, e.confirmed_step) for e in loss] == [
