@@ -109,8 +109,13 @@ class CostStepLinear(rpt.base.BaseCost):
 
 
 class _Sums:
-    """Prefix sums of 1, x, x^2, y and xy over a curve (y may be B replicates), built once so that
-    every window's profile is a handful of vector operations on slices."""
+    """Prefix sums of 1, x and x^2 over a curve and, for one curve (``Y`` of one row), of y and xy,
+    built once so that every window's profile is a handful of vector operations on slices.
+
+    For B replicates the y sums are taken per window instead (``_moments``): prefix sums of a
+    (B, n) array cost a sequential pass over all of it (numpy's cumsum does not vectorise), while a
+    relocation needs running sums only over its few candidates and plain (vectorised) sums over
+    the rest of the window."""
 
     def __init__(self, x: np.ndarray, Y: np.ndarray):
         def c0(a: np.ndarray) -> np.ndarray:
@@ -118,9 +123,26 @@ class _Sums:
             np.cumsum(a, axis=-1, out=out[..., 1:])
             return out
 
-        self.x = x
+        self.x, self.Y = x, Y
         self.x1, self.x2 = c0(x), c0(x * x)
-        self.y, self.xy = c0(Y), c0(Y * x)
+        self.index = np.arange(len(x) + 1, dtype=float)
+        self.prefix = Y.shape[0] == 1
+        if self.prefix:
+            self.y, self.xy = c0(Y), c0(Y * x)
+
+
+def _moments(S: _Sums, lo: int, E: int, t: slice, k: np.ndarray, cm: float):
+    """For B replicates: the window's sums sum(y), sum((x - cm) y) (B,) and, per candidate t, the
+    sum over i >= t of (x_i - x_t) y_i (B, T), from running sums over the candidates plus plain
+    sums over the rest of the window."""
+    Y, x = S.Y, S.x
+    mid, tail, head = Y[:, t], Y[:, t.stop : E], Y[:, lo : t.start]
+    # Sums from each candidate to the window's end: a reversed running sum plus the tail's sum.
+    sy = np.cumsum(mid[:, ::-1], axis=1)[:, ::-1] + tail.sum(axis=1)[:, None]
+    sxy = np.cumsum((mid * k)[:, ::-1], axis=1)[:, ::-1] + (tail @ x[t.stop : E])[:, None]
+    r0 = sy[:, 0] + head.sum(axis=1)
+    r1 = sxy[:, 0] + head @ x[lo : t.start] - cm * r0
+    return r0, r1, sxy - k * sy
 
 
 def _local_profile(
@@ -137,14 +159,14 @@ def _local_profile(
     first = lo + 1 if first is None else first
     last = hi - 1 if last is None else last
     if last < first:
-        return np.arange(0), np.zeros((S.y.shape[0], 0))
+        return np.arange(0), np.zeros((S.Y.shape[0], 0))
     t = slice(first, last + 1)
     k = S.x[t]
     n1 = float(E - lo)
-    x1 = S.x1[E] - S.x1[lo]
+    x1 = float(S.x1[E] - S.x1[lo])
     cm = x1 / n1  # centring x on the window keeps the Gram matrices well-conditioned
-    x2 = S.x2[E] - S.x2[lo] - cm * x1
-    s_n = E - np.arange(first, last + 1, dtype=float)
+    x2 = float(S.x2[E] - S.x2[lo]) - cm * x1
+    s_n = E - S.index[t]
     s_x = S.x1[E] - S.x1[t]  # sums over i >= t (uncentred; the hinge is shift-invariant)
     s_xx = S.x2[E] - S.x2[t]
     h1 = s_x - k * s_n
@@ -157,14 +179,23 @@ def _local_profile(
     i11, i12, i22 = a * f - c * c, -a * e, a * d
     det = a * i00 + c * i02
     det = np.where(np.abs(det) > 1e-300, det, 1e-300)
-    r0 = S.y[:, E] - S.y[:, lo]
-    r1 = S.xy[:, E] - S.xy[:, lo] - cm * r0
-    r2 = (S.xy[:, E : E + 1] - S.xy[:, t]) - k * (S.y[:, E : E + 1] - S.y[:, t])
-    # r'G^-1 r with r = (r0, r1, r2): the r0/r1 terms as small matrix products over replicates.
-    fixed = np.column_stack([r0 * r0, 2 * r0 * r1, r1 * r1]) @ (np.vstack([i00, i01, i11]) / det)
-    cross = np.column_stack([r0, r1]) @ (np.vstack([i02, i12]) * (2 / det))
-    quad = fixed + r2 * (cross + r2 * (i22 / det))
-    return np.arange(first, last + 1), -quad
+    w00, w01, w11, w22, two = i00 / det, i01 / det, i11 / det, i22 / det, 2 / det
+    w02, w12 = i02 * two, i12 * two
+    # r'G^-1 r with r = (r0, r1, r2). For one curve r0 and r1 are numbers and the terms are written
+    # out in the order the replicates' matrix products sum them (which gives the same bits), so a
+    # tie between candidates (a noiseless curve) is broken as it always was.
+    if S.prefix:
+        y, xy = S.y[0], S.xy[0]
+        r0 = float(y[E] - y[lo])
+        r1 = float(xy[E] - xy[lo]) - cm * r0
+        r2 = (xy[E] - xy[t]) - k * (y[E] - y[t])
+        fixed = (r0 * r0) * w00 + (2 * r0 * r1) * w01 + (r1 * r1) * w11
+        cross = r0 * w02 + r1 * w12
+        return np.arange(first, last + 1), -(fixed + r2 * (cross + r2 * w22))[None]
+    r0, r1, r2 = _moments(S, lo, E, t, k, cm)
+    fixed = np.column_stack([r0 * r0, 2 * r0 * r1, r1 * r1]) @ np.stack([w00, w01, w11])
+    cross = np.column_stack([r0, r1]) @ np.stack([w02, w12])
+    return np.arange(first, last + 1), -(fixed + r2 * (cross + r2 * w22))
 
 
 def _refine(x: np.ndarray, y: np.ndarray, knots: list[int], max_rounds: int = 3) -> list[int]:
