@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasescope.analysis.search import median
 from phasescope.runlog.names import is_rate_name
 
 Z95 = 1.959963984540054
@@ -117,10 +118,10 @@ def first_difference_sd(values, max_phi: float = 0.0) -> float:
     d = np.diff(np.asarray(values, dtype=float))
     if len(d) < 3:
         return 0.0
-    c = d - np.median(d)
+    c = d - median(d)
     r = float(c[1:] @ c[:-1] / (c @ c)) if c @ c > 0 else -0.5
     phi = min(max(1.0 + 2.0 * r, 0.0), max_phi)
-    return float(1.4826 * np.median(np.abs(c)) / np.sqrt(2) / np.sqrt(1.0 - phi))
+    return float(1.4826 * median(np.abs(c)) / np.sqrt(2) / np.sqrt(1.0 - phi))
 
 
 @dataclass(frozen=True)
