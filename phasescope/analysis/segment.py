@@ -78,6 +78,7 @@ from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public
     CostStepLinear,
     _local_profile,
     _refine,
+    _refine_many,
     _Sums,
     dp_segment,
     noise_sigma,
@@ -240,7 +241,7 @@ class PhaseSegmenter:
             bx = np.add.reduceat(xn, edges[:-1]) / counts
             by = np.add.reduceat(yn, edges[:-1]) / counts
             found = [[int(edges[c]) for c in cps] for cps in dp_segment(bx, by, max_k, 2, counts)]
-        return [_refine(xn, yn, cps) if cps else [] for cps in found]
+        return _refine_many(xn, yn, found)  # every knot count's refinement in lockstep
 
     def _select(self) -> tuple[np.ndarray, float, dict[int, float]]:
         """Knots (normalised steps) and rounding width by BIC; rounding costs one parameter, each
