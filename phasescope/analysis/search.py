@@ -143,20 +143,20 @@ class _Sums:
         self.prefix = Y.shape[0] == 1
         if self.prefix:
             self.y, self.xy = c0(Y), c0(Y * x)
+        else:
+            self.one = np.ones_like(x)
 
 
 def _moments(S: _Sums, lo: int, E: int, t: slice, k: np.ndarray, cm: float):
     """For B replicates: the window's sums sum(y), sum((x - cm) y) (B,) and, per candidate t, the
-    sum over i >= t of (x_i - x_t) y_i (B, T), from running sums over the candidates plus plain
-    sums over the rest of the window."""
-    Y, x = S.Y, S.x
-    mid, tail, head = Y[:, t], Y[:, t.stop : E], Y[:, lo : t.start]
-    # Sums from each candidate to the window's end: a reversed running sum plus the tail's sum.
-    sy = np.cumsum(mid[:, ::-1], axis=1)[:, ::-1] + tail.sum(axis=1)[:, None]
-    sxy = np.cumsum((mid * k)[:, ::-1], axis=1)[:, ::-1] + (tail @ x[t.stop : E])[:, None]
-    r0 = sy[:, 0] + head.sum(axis=1)
-    r1 = sxy[:, 0] + head @ x[lo : t.start] - cm * r0
-    return r0, r1, sxy - k * sy
+    sum over i >= t of (x_i - x_t) y_i (B, T): matrix-vector products with 1 and x over the window
+    and its tail, and one matrix product with the hinges (x_i - x_t)+ among the candidates."""
+    Y, x, one = S.Y, S.x, S.one
+    window, tail = Y[:, lo:E], Y[:, t.stop : E]
+    r0 = window @ one[lo:E]
+    r1 = window @ x[lo:E] - cm * r0
+    hinge = np.maximum(k[:, None] - k[None, :], 0.0)  # (x_i - x_t)+ for candidates i, t
+    return r0, r1, Y[:, t] @ hinge + ((tail @ x[t.stop : E])[:, None] - k * (tail @ one[t.stop : E])[:, None])
 
 
 def _local_profile(
@@ -207,8 +207,9 @@ def _local_profile(
         cross = r0 * w02 + r1 * w12
         return np.arange(first, last + 1), -(fixed + r2 * (cross + r2 * w22))[None]
     r0, r1, r2 = _moments(S, lo, E, t, k, cm)
-    fixed = np.column_stack([r0 * r0, 2 * r0 * r1, r1 * r1]) @ np.stack([w00, w01, w11])
-    cross = np.column_stack([r0, r1]) @ np.stack([w02, w12])
+    left = np.stack([r0 * r0, 2 * r0 * r1, r1 * r1, r0, r1], axis=1)
+    right = np.stack([w00, w01, w11, w02, w12])
+    fixed, cross = left[:, :3] @ right[:3], left[:, 3:] @ right[3:]
     return np.arange(first, last + 1), -(fixed + r2 * (cross + r2 * w22))
 
 
