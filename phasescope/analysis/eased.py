@@ -82,21 +82,23 @@ def hinges(x: np.ndarray, knots, widths) -> np.ndarray:
     """Hinge columns for every width at once: shape (len(widths), len(knots), len(x)); each row is
     ``smoothed_hinge(x, knot, width)`` (the same formula where it is not saturated, see ``_ZERO_Z``)."""
     k = np.asarray(knots, float).reshape(1, -1, 1)
-    w = np.asarray(widths, float).reshape(-1, 1, 1)
-    sharp = w[:, 0, 0] <= 0
-    if sharp.all():
-        return np.broadcast_to(np.maximum(x - k, 0.0), (w.shape[0], k.shape[1], len(x))).copy()
-    ws = w[~sharp]
-    z = (x - k) / ws
+    w = np.asarray(widths, float).ravel()
+    sharp = w <= 0
+    n_sharp = int(np.count_nonzero(sharp))
+    d = x - k
+    if n_sharp == len(w):
+        return np.broadcast_to(np.maximum(d, 0.0), (len(w), k.shape[1], len(x))).copy()
+    ws = w[~sharp].reshape(-1, 1, 1) if n_sharp else w.reshape(-1, 1, 1)
+    z = d / ws
     h = np.maximum(ws * z, 0.0)  # right for z >= _LINEAR_Z and z <= _ZERO_Z; the rest is overwritten
     mid = np.abs(z) < _LINEAR_Z  # _ZERO_Z == -_LINEAR_Z
     zm = z[mid]
-    wm = ws.ravel()[0] if ws.size == 1 else np.broadcast_to(ws, z.shape)[mid]
+    wm = float(ws[0, 0, 0]) if ws.size == 1 else np.broadcast_to(ws, z.shape)[mid]
     h[mid] = wm * (zm * ndtr(zm) + np.exp(-0.5 * zm * zm) * _INV_SQRT_2PI)
-    if not sharp.any():
+    if not n_sharp:
         return h
-    out = np.empty((w.shape[0], k.shape[1], len(x)))
-    out[sharp] = np.maximum(x - k, 0.0)
+    out = np.empty((len(w), k.shape[1], len(x)))
+    out[sharp] = np.maximum(d, 0.0)
     out[~sharp] = h
     return out
 
