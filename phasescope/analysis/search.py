@@ -224,40 +224,45 @@ def _best_knots(S: _Sums, windows: list[tuple[int, int]]) -> list[int | None]:
     if len(windows) == 1:
         cand, score = _local_profile(S, *windows[0])
         return [int(cand[int(np.argmin(score[0]))]) if len(cand) else None]
-    lo = np.array([w[0] for w in windows])
-    E = np.array([w[1] for w in windows]) + 1
-    T = np.maximum(E - lo - 2, 0)
-    y, xy = S.y[0], S.xy[0]
-    n1 = (E - lo).astype(float)
-    x1 = S.x1[E] - S.x1[lo]
-    cm = x1 / n1
-    x2 = (S.x2[E] - S.x2[lo]) - cm * x1
-    r0 = y[E] - y[lo]
-    r1 = (xy[E] - xy[lo]) - cm * r0
-    per_window = [E.astype(float), S.x1[E], S.x2[E], y[E], xy[E], n1, -n1, cm, x2, 1e-12 * (1.0 + x2)]
-    per_window += [n1 * x2, r0 * r0, 2 * r0 * r1, r1 * r1, r0, r1]
-    Ef, x1E, x2E, yE, xyE, a, na, cm, d, reg, i22, r00, r01, r11, r0, r1 = np.repeat(per_window, T, axis=1)
-    t = np.concatenate([np.arange(lo_ + 1, E_ - 1) for lo_, E_ in zip(lo.tolist(), E.tolist())])
+    y, xy, x1s, x2s = S.y[0], S.xy[0], S.x1, S.x2
+    table, starts, T = [], [], []
+    for lo, hi in windows:  # each window's numbers, in Python floats (as _local_profile has them)
+        E = hi + 1
+        n1 = float(E - lo)
+        x1 = float(x1s[E] - x1s[lo])
+        cm = x1 / n1
+        x2 = float(x2s[E] - x2s[lo]) - cm * x1
+        r0 = float(y[E] - y[lo])
+        r1 = float(xy[E] - xy[lo]) - cm * r0
+        table.append([E, x1s[E], x2s[E], y[E], xy[E], n1, -n1, cm, x2, 1e-12 * (1.0 + x2)])
+        table[-1] += [n1 * x2, r0 * r0, 2 * r0 * r1, r1 * r1, r0, r1]
+        starts.append(lo + 1)
+        T.append(max(E - lo - 2, 0))
+    Ef, x1E, x2E, yE, xyE, a, na, cm, d, reg, i22, r00, r01, r11, r0, r1 = np.repeat(
+        np.array(table).T, T, axis=1
+    )
+    t = np.concatenate([np.arange(first, first + m) for first, m in zip(starts, T)])
     k = S.x[t]
     s_n = Ef - S.index[t]
-    s_x = x1E - S.x1[t]
-    s_xx = x2E - S.x2[t]
+    s_x = x1E - x1s[t]
+    s_xx = x2E - x2s[t]
     c = s_x - k * s_n
     f = s_xx - 2 * k * s_x + k * k * s_n + reg
     e = s_xx - k * s_x - cm * c
     i00 = d * f - e * e
-    det = a * i00 + c * (-c * d)
+    i02 = -c * d
+    det = a * i00 + c * i02
     det = np.where(np.abs(det) > 1e-300, det, 1e-300)
     two = 2 / det
     r2 = (xyE - xy[t]) - k * (yE - y[t])
     fixed = r00 * (i00 / det) + r01 * ((c * e) / det) + r11 * ((a * f - c * c) / det)
-    cross = r0 * ((-c * d) * two) + r1 * ((na * e) * two)
+    cross = r0 * (i02 * two) + r1 * ((na * e) * two)
     score = -(fixed + r2 * (cross + r2 * (i22 / det)))
-    ends = np.cumsum(T).tolist()
-    return [
-        int(lo_ + 1 + np.argmin(score[end - m : end])) if m else None
-        for lo_, m, end in zip(lo.tolist(), T.tolist(), ends)
-    ]
+    out, end = [], 0
+    for first, m in zip(starts, T):
+        out.append(first + int(np.argmin(score[end : end + m])) if m else None)
+        end += m
+    return out
 
 
 def _refine_many(
