@@ -90,12 +90,16 @@ def grid_n(values, max_n: int = GRID_MAX_N, tol: float = 0.02) -> int | None:
     are tried, each fitting a random value with probability 0.04, so 5 values fit by chance 2e-4 of
     the time)."""
     v = np.unique(np.round(np.asarray(values, dtype=float), 9))
-    if len(v) < 5 or v.min() < 0 or v.max() > 1:
+    if len(v) < 5 or v[0] < 0 or v[-1] > 1:  # v is sorted
         return None
     n = np.arange(10, max_n + 1)
     # Sizes that fit 32 of the values (spread over their range) are then checked on all of them:
-    # a long curve would otherwise cost sizes x values.
-    probe = v[np.unique(np.linspace(0, len(v) - 1, min(32, len(v))).round().astype(int))]
+    # a long curve would otherwise cost sizes x values. The probe's indices are
+    # np.linspace(0, len(v) - 1, m).round() by linspace's own arithmetic (distinct: steps >= 1).
+    m = min(32, len(v))
+    at = np.arange(m) * ((len(v) - 1) / (m - 1))
+    at[-1] = len(v) - 1
+    probe = v[at.round().astype(int)]
     # Two probe values one at a time over every size first (a random value fits a size with
     # probability 0.04, so few sizes are left), then the rest of the probe on those: the same sizes
     # as checking all 32 at once, without the slow all(axis=1) over ~2,000 rows.
