@@ -143,6 +143,9 @@ class _Sums:
         self.prefix = Y.shape[0] == 1
         if self.prefix:
             self.y, self.xy = c0(Y), c0(Y * x)
+            # Whole-window profiles by (lo, hi), kept: the bootstrap re-profiles the final knots'
+            # windows on the data, every one of which the refinement has already scored.
+            self.profiles: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         else:
             self.one = np.ones_like(x)
 
@@ -167,8 +170,18 @@ def _local_profile(
 
     Model: y = a + b x + c (x - x_t)+ on the window. Returns the candidate indices and a (B, T)
     array of -r'G^-1 r (the SSE up to a per-replicate constant), so argmin over axis 1 is the best
-    knot for each replicate.
+    knot for each replicate. A whole window of one curve is scored once (``_Sums.profiles``);
+    the arrays returned are then shared, not to be written to.
     """
+    if not (S.prefix and first is None and last is None):
+        return _profile(S, lo, hi, first, last)
+    if (lo, hi) not in S.profiles:
+        S.profiles[lo, hi] = _profile(S, lo, hi)
+    return S.profiles[lo, hi]
+
+
+def _profile(S: _Sums, lo: int, hi: int, first: int | None = None, last: int | None = None):
+    """``_local_profile`` without the store."""
     E = hi + 1
     first = lo + 1 if first is None else first
     last = hi - 1 if last is None else last
@@ -221,9 +234,20 @@ def _best_knots(S: _Sums, windows: list[tuple[int, int]]) -> list[int | None]:
     about 40 small numpy calls whatever its length): each window's numbers are repeated over its
     candidates, so every candidate goes through the same operations as in ``_local_profile``, on
     the same values, and gets the same bits."""
-    if len(windows) == 1:
-        cand, score = _local_profile(S, *windows[0])
-        return [int(cand[int(np.argmin(score[0]))]) if len(cand) else None]
+    todo = [w for w in dict.fromkeys(windows) if w not in S.profiles]
+    if len(todo) == 1:
+        _local_profile(S, *todo[0])
+    elif todo:
+        _profile_windows(S, todo)
+    out = []
+    for w in windows:
+        cand, score = S.profiles[w]
+        out.append(int(cand[int(np.argmin(score[0]))]) if len(cand) else None)
+    return out
+
+
+def _profile_windows(S: _Sums, windows: list[tuple[int, int]]) -> None:
+    """Whole-window profiles of one curve for several windows in one pass, into ``S.profiles``."""
     y, xy, x1s, x2s = S.y[0], S.xy[0], S.x1, S.x2
     table, starts, T = [], [], []
     for lo, hi in windows:  # each window's numbers, in Python floats (as _local_profile has them)
@@ -258,21 +282,21 @@ def _best_knots(S: _Sums, windows: list[tuple[int, int]]) -> list[int | None]:
     fixed = r00 * (i00 / det) + r01 * ((c * e) / det) + r11 * ((a * f - c * c) / det)
     cross = r0 * (i02 * two) + r1 * ((na * e) * two)
     score = -(fixed + r2 * (cross + r2 * (i22 / det)))
-    out, end = [], 0
-    for first, m in zip(starts, T):
-        out.append(first + int(np.argmin(score[end : end + m])) if m else None)
+    end = 0
+    for w, first, m in zip(windows, starts, T):
+        S.profiles[w] = (np.arange(first, first + m), score[None, end : end + m])
         end += m
-    return out
 
 
 def _refine_many(
-    x: np.ndarray, y: np.ndarray, knot_sets: list[list[int]], max_rounds: int = 3
+    x: np.ndarray, y: np.ndarray, knot_sets: list[list[int]], max_rounds: int = 3, S: _Sums | None = None
 ) -> list[list[int]]:
     """``_refine`` for several knot sets of one curve (the segmenter's candidates for each knot
     count), in lockstep: each round takes the next pending knot of every set and scores their
-    windows in one ``_best_knots`` pass. Each set's moves are those ``_refine`` makes alone."""
+    windows in one ``_best_knots`` pass. Each set's moves are those ``_refine`` makes alone.
+    ``S``: the curve's ``_Sums``, when the caller keeps it for later profiles of the same curve."""
     n = len(x)
-    S = _Sums(x, y[None, :])
+    S = _Sums(x, y[None, :]) if S is None else S
     knots = [list(ks) for ks in knot_sets]
     pending = [list(range(len(ks))) for ks in knots]
     budget = [max_rounds * len(ks) for ks in knots]

@@ -241,7 +241,10 @@ class PhaseSegmenter:
             bx = np.add.reduceat(xn, edges[:-1]) / counts
             by = np.add.reduceat(yn, edges[:-1]) / counts
             found = [[int(edges[c]) for c in cps] for cps in dp_segment(bx, by, max_k, 2, counts)]
-        return _refine_many(xn, yn, found)  # every knot count's refinement in lockstep
+        # Every knot count's refinement in lockstep; the curve's sums (and the windows they scored)
+        # are kept for the bootstrap's profiles on the data (``_relocate``).
+        self._curve_sums = _Sums(xn, yn[None, :])
+        return _refine_many(xn, yn, found, S=self._curve_sums)
 
     def _select(self) -> tuple[np.ndarray, float, dict[int, float]]:
         """Knots (normalised steps) and rounding width by BIC; rounding costs one parameter, each
@@ -430,7 +433,7 @@ class PhaseSegmenter:
         """Each knot's index in every replicate, by the local profile with the other knots held at
         their estimates (conditional on k); None where the window leaves no candidate."""
         xn, n = self._xn, len(self._xn)
-        S, S0 = _Sums(xn, Yb), _Sums(xn, self._yn[None, :])
+        S, S0 = _Sums(xn, Yb), self._curve_sums
         out: list[np.ndarray | None] = []
         for j in range(len(knots)):
             lo = knots[j - 1] if j > 0 else 0
