@@ -7,6 +7,8 @@ Pure numpy on normalised curves; everything is vectorised over candidates (and r
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import ruptures as rpt
 
@@ -67,6 +69,17 @@ def _linear_sse(sums: tuple[np.ndarray, ...], i, j) -> np.ndarray:
     return np.maximum(sse, 0.0)
 
 
+@functools.lru_cache(maxsize=32)
+def _band(m: int, min_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index pairs (i, j) of an m x m matrix with j - i >= min_size, and their flat indices
+    (read-only: shared between calls)."""
+    i, j = np.triu_indices(m, k=min_size)
+    flat = i * m + j
+    for a in (i, j, flat):
+        a.setflags(write=False)
+    return i, j, flat
+
+
 def dp_segment(x: np.ndarray, y: np.ndarray, max_k: int, min_size: int = 3, weights=None) -> list[list[int]]:
     """Best discontinuous segmented-linear partition for each k = 0..max_k.
 
@@ -77,8 +90,10 @@ def dp_segment(x: np.ndarray, y: np.ndarray, max_k: int, min_size: int = 3, weig
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     sums = _prefix(x, y, w)
     idx = np.arange(n + 1)
-    cost = _linear_sse(sums, idx[:, None], idx[None, :])
-    cost[idx[None, :] - idx[:, None] < min_size] = np.inf
+    # Segments of fewer than min_size points cost inf; the others' SSEs are computed only there.
+    i, j, flat = _band(n + 1, min_size)
+    cost = np.full((n + 1, n + 1), np.inf)
+    cost.ravel()[flat] = _linear_sse(sums, i, j)
     best = [cost[0].copy()]
     back = []
     for _ in range(max_k):
