@@ -426,8 +426,9 @@ class PhaseSegmenter:
         block = max(1, round(n ** (1 / 3)))
         n_blocks = -(-n // block)
         starts = rng.integers(0, n - block + 1, size=(B, n_blocks))
-        idx = (starts[:, :, None] + np.arange(block)).reshape(B, -1)[:, :n]
-        return fitted_n[None, :] + resid[idx]
+        # Whole blocks copied as rows of a sliding window: the values of indexing point by point.
+        blocks = np.lib.stride_tricks.sliding_window_view(resid, block)[starts]
+        return fitted_n[None, :] + blocks.reshape(B, -1)[:, :n]
 
     def _relocate(self, knots: list[int], Yb: np.ndarray) -> list[np.ndarray | None]:
         """Each knot's index in every replicate, by the local profile with the other knots held at
