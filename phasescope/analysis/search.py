@@ -71,10 +71,10 @@ def _linear_sse(sums: tuple[np.ndarray, ...], i, j) -> np.ndarray:
 
 @functools.lru_cache(maxsize=32)
 def _band(m: int, min_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Index pairs (i, j) of an m x m matrix with j - i >= min_size, and their flat indices
-    (read-only: shared between calls)."""
+    """Index pairs (i, j) of an m x m matrix with j - i >= min_size, and the flat indices of
+    (j, i), their places in the transposed matrix (read-only: shared between calls)."""
     i, j = np.triu_indices(m, k=min_size)
-    flat = i * m + j
+    flat = j * m + i
     for a in (i, j, flat):
         a.setflags(write=False)
     return i, j, flat
@@ -90,16 +90,17 @@ def dp_segment(x: np.ndarray, y: np.ndarray, max_k: int, min_size: int = 3, weig
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     sums = _prefix(x, y, w)
     idx = np.arange(n + 1)
-    # Segments of fewer than min_size points cost inf; the others' SSEs are computed only there.
+    # cost_t[j, i]: the cost of points i..j-1 (transposed, so that the minimum over i runs along
+    # rows); segments of fewer than min_size points cost inf, the others' SSEs are computed only there.
     i, j, flat = _band(n + 1, min_size)
-    cost = np.full((n + 1, n + 1), np.inf)
-    cost.ravel()[flat] = _linear_sse(sums, i, j)
-    best = [cost[0].copy()]
+    cost_t = np.full((n + 1, n + 1), np.inf)
+    cost_t.ravel()[flat] = _linear_sse(sums, i, j)
+    best = [cost_t[:, 0].copy()]
     back = []
     for _ in range(max_k):
-        total = best[-1][:, None] + cost
-        arg = np.argmin(total, axis=0)
-        best.append(total[arg, idx])
+        total = cost_t + best[-1]
+        arg = np.argmin(total, axis=1)
+        best.append(total[idx, arg])
         back.append(arg)
     out: list[list[int]] = []
     for k in range(max_k + 1):
