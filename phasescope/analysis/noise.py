@@ -106,6 +106,8 @@ def grid_n(values, max_n: int = GRID_MAX_N, tol: float = 0.02) -> int | None:
     for value in probe[:2]:
         c = n * value
         n = n[np.abs(c - np.round(c)) <= tol]
+    if not len(n):
+        return None
     counts = probe[2:][None, :] * n[:, None]  # candidate sizes x probe values
     for size in n[np.all(np.abs(counts - np.round(counts)) <= tol, axis=1)]:
         c = v * size
