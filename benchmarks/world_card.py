@@ -45,11 +45,20 @@ are printed beside it as description. Each is ranked twice: at the matched budge
 the largest `budget/updates` all arms reached, quantity `at_matched`) and at each arm's own end
 (`final`). Rows that need an arm the experiment lacks are skipped. Nothing here is tuned to an arm's
 win: the card reports whatever ordering the world gives.
+
+**Families.** The tests form three families, each Holm-corrected on its own (`FAMILIES`): the paper's
+six arms (the rows above; any arm no family names joins them), CHORD-φ's controls (`sft_scaled`,
+`chord_phi_mu03`, `chord_phi_mu1` against `chord_phi` and RL: does φ's token shape matter, or its
+size?), and the other published mixes (LUFFY, SRFT, HPT, ReLIFT, DFT, DFT-then-RL, each against RL,
+SFT-best + RL and CHORD-μ). Each family answers its own question, so running more arms does not
+loosen or tighten another family's correction; within a family every pair × quantity is corrected,
+including the pairs no row prints. The per-arm table lists every arm of the experiment once.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -83,6 +92,39 @@ COMPARISONS = (
 )
 """(metric, a, b, finding): the paper says a is better than b on the metric."""
 
+PAPER_ARMS = ("sft", "rl", "sft_then_rl", "sft_light_then_rl", "chord_mu", "chord_phi")
+PHI_ARMS = ("rl", "chord_phi", "sft_scaled", "chord_phi_mu03", "chord_phi_mu1")
+PHI_COMPARISONS = (
+    (
+        ACC,
+        "chord_phi",
+        "sft_scaled",
+        "φ's token shape beats a flat weight of φ's mean size (same μ, same lr)",
+    ),
+    (ACC, "sft_scaled", "rl", "A flat expert term of φ's mean size beats RL"),
+    (ACC, "chord_phi_mu03", "chord_phi", "CHORD-φ at μ = 0.3 beats μ = 0.1"),
+    (ACC, "chord_phi_mu1", "chord_phi", "CHORD-φ at μ = 1 beats μ = 0.1"),
+    (ACC, "chord_phi_mu03", "rl", "CHORD-φ at μ = 0.3 beats RL"),
+    (ACC, "chord_phi_mu1", "rl", "CHORD-φ at μ = 1 beats RL"),
+)
+"""CHORD-φ's controls (docs/arms.md): does φ's shape over tokens matter, or only its overall size?"""
+MIX_NEW = (("luffy", "LUFFY"), ("srft", "SRFT"), ("hpt", "HPT"), ("relift", "ReLIFT"), ("dft", "DFT"))
+MIX_NEW += (("dft_then_rl", "DFT-then-RL"),)
+MIX_ARMS = ("rl", "sft_then_rl", "chord_mu", *(a for a, _ in MIX_NEW))
+MIX_COMPARISONS = tuple(
+    (ACC, arm, ref, f"{name} beats {ref_name}")
+    for arm, name in MIX_NEW
+    for ref, ref_name in (("rl", "RL"), ("sft_then_rl", "SFT-best + RL"), ("chord_mu", "CHORD-μ"))
+)
+"""Each other published mix against RL, SFT-best + RL and CHORD-μ (its paper claims the first two)."""
+FAMILIES = (
+    ("paper", "The CHORD paper's arms", PAPER_ARMS, COMPARISONS),
+    ("phi_controls", "CHORD-φ's controls: its token shape or its size?", PHI_ARMS, PHI_COMPARISONS),
+    ("mixes", "The other published mixes", MIX_ARMS, MIX_COMPARISONS),
+)
+"""(name, title, arms, comparisons): each a family of tests with its own Holm correction. The paper
+family also takes any arm no other family names."""
+
 
 def markers(name: str, script: str) -> tuple[str, str]:
     """The begin and end lines of a generated section of a markdown file."""
@@ -107,16 +149,34 @@ def load(exp: Path) -> dict[str, dict[tuple[int, int], list[dict]]]:
     return out
 
 
-def analyses(exp: Path) -> dict:
-    """metric → the project's ``Analysis`` (phases, comparison) for the card's two metrics; a metric
-    the experiment does not log is left out."""
-    opened = phasescope.open_experiment(exp)
+def analyses(exp: Path, arms: tuple[str, ...] | None = None, opened=None) -> dict:
+    """metric → the project's ``Analysis`` (phases, comparison) for the card's two metrics, over
+    `arms` only when given; a metric the experiment does not log is left out."""
+    opened = opened or phasescope.open_experiment(exp)
+    if arms is not None:
+        opened = dataclasses.replace(opened, frame=opened.frame[opened.frame["run"].isin(arms)])
     out = {}
     for metric in (ACC, GEN):
         try:
             out[metric] = phasescope.analyse(opened, metric)
         except PhasescopeError as exc:
             print(f"{exp}: {metric} not compared ({exc})", file=sys.stderr)
+    return out
+
+
+def family_analyses(exp: Path, present: set[str]) -> dict[str, dict]:
+    """family name → ``analyses`` over the family's arms that the experiment holds (two at least).
+    A family is its own Holm family: the paper's 6 arms keep their 45 tests per metric however many
+    other arms the experiment also ran."""
+    opened = phasescope.open_experiment(exp)
+    named = {a for _, _, arms, _ in FAMILIES for a in arms}
+    out = {}
+    for name, _, arms, _ in FAMILIES:
+        chosen = [a for a in arms if a in present]
+        if name == "paper":
+            chosen += sorted(present - named)
+        if len(chosen) >= 2 and (name == "paper" or any(a not in PAPER_ARMS for a in chosen)):
+            out[name] = analyses(exp, tuple(chosen), opened)
     return out
 
 
@@ -172,24 +232,32 @@ def write_section(
     doc.write_text(text, encoding="utf-8")
 
 
-def arm_table(comparison: dict) -> list[str]:
-    """Every arm the comparison holds: replicates, final and matched-budget accuracy over them, the
-    interquartile mean (≥ 4 replicates), and the mean final per world draw with their spread."""
-    worlds = (comparison.get("worlds") or {}).get("arms", {})
+def arm_table(*comparisons: dict) -> list[str]:
+    """Every arm the comparisons hold (each once, from the first that has it): replicates, final and
+    matched-budget accuracy over them, the interquartile mean (≥ 4 replicates), the mean final per
+    world draw with their spread, and how many replicates were still rising at their end."""
     lines = [
         "| arm | replicates | final accuracy | at matched budget | IQM final | per world draw (mean final) "
-        "| sd between draws |",
-        "|---|---|---|---|---|---|---|",
+        "| sd between draws | still rising at its end |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for arm, entry in comparison["arms"].items():
+    seen = {}
+    for comparison in comparisons:
+        worlds = (comparison.get("worlds") or {}).get("arms", {})
+        for arm, entry in comparison["arms"].items():
+            seen.setdefault(arm, (entry, worlds.get(arm, {})))
+    for arm, (entry, by_world) in sorted(seen.items(), key=lambda kv: -kv[1][0]["final"]["mean"]):
         fin = entry["final"]
-        by = worlds.get(arm, {}).get("final", {})
+        by = by_world.get("final", {})
         per = ", ".join(f"w{w} {m:.3f}" for w, m in by.get("by_world", {}).items()) or "one draw"
         between = f"{by['sd']:.3f}" if by.get("sd") is not None else "one draw"
         iqm = f"{fin['iqm']:.3f}" if fin.get("iqm") is not None else "–"
+        rising = f"{entry.get('rising_seeds', 0)}/{fin['n']}" + (
+            " (flagged)" if entry.get("still_rising") else ""
+        )
         lines.append(
             f"| {arm} | {fin['n']} | {pm(fin['values'])} | {pm(entry['at_matched']['values'])} | {iqm} "
-            f"| {per} | {between} |"
+            f"| {per} | {between} | {rising} |"
         )
     return lines
 
@@ -280,7 +348,7 @@ def pair_cell(p: dict, label: str, direction: str = "higher") -> tuple[str, bool
     return text, ok
 
 
-def comparison_row(analysis, a: str, b: str, what: str) -> str | None:
+def comparison_row(analysis, a: str, b: str, what: str, kind: str = INDEPENDENT) -> str | None:
     """A finding "a beats b" ranked at the matched budget and at each arm's end; None when either arm
     is absent."""
     comp = analysis.comparison
@@ -297,7 +365,7 @@ def comparison_row(analysis, a: str, b: str, what: str) -> str | None:
         return None
     test = "; ".join(sorted(set(tests)))
     return (
-        f"| {what} ({analysis.metric}) | {INDEPENDENT} | {a} − {b}: {'; '.join(cells)}. Test: {test} "
+        f"| {what} ({analysis.metric}) | {kind} | {a} − {b}: {'; '.join(cells)}. Test: {test} "
         f"| {'; '.join(verdicts)} |"
     )
 
@@ -388,6 +456,21 @@ def card(runs: dict, found: dict) -> list[str]:
     return lines
 
 
+def family_table(found: dict, comparisons: tuple) -> list[str]:
+    """A family's comparison rows (independent results; "separated" when the Holm interval excludes 0
+    on a's side), its own Holm correction said in its header."""
+    lines = [
+        *header(found),
+        "",
+        "| comparison | kind | this world | separated (a > b) |",
+        "|---|---|---|---|",
+    ]
+    for metric, a, b, what in comparisons:
+        if metric in found and (row := comparison_row(found[metric], a, b, what)):
+            lines.append(row)
+    return lines
+
+
 def header(found: dict) -> list[str]:
     """What the comparisons were matched on and how many tests Holm corrected for."""
     out = []
@@ -418,14 +501,19 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--world-seeds", str(args.world_seeds), "--out", str(exp.parent), "--name", exp.name]
         subprocess.run([*cmd, "--overwrite"], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     runs = load(exp)
-    found = analyses(exp) if runs else {}
+    families = family_analyses(exp, set(runs)) if runs else {}
+    found = families.get("paper", {})
     if ACC not in found:
         print(f"{exp}: no runs with {ACC} found", file=sys.stderr)
         return 2
     reps = sorted({k for r in runs.values() for k in r})
     print(f"{exp}: arms {', '.join(sorted(runs))}; (world draw, seed) replicates {reps}")
-    body = [*arm_table(found[ACC].comparison), "", worlds_line(found[ACC].comparison), ""]
+    comps = [f[ACC].comparison for f in families.values() if ACC in f]
+    body = [*arm_table(*comps), "", worlds_line(found[ACC].comparison), ""]
     body += [*header(found), "", *card(runs, found)]
+    for name, title, _, comparisons in FAMILIES[1:]:
+        if name in families:
+            body += ["", f"**{title}**", "", *family_table(families[name], comparisons)]
     print("\n".join(body))
     if args.write:
         command = f"python benchmarks/world_card.py {args.exp} --write {args.write}"

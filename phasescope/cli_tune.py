@@ -23,6 +23,19 @@ class Sampler(str, Enum):
     grid = "grid"
 
 
+_GRID_POINTS = typer.Option(
+    None,
+    "--grid-points",
+    help="With --sampler grid: the N half-decades around each configured rate (default: all five).",
+)
+_KNOBS = typer.Option(
+    None,
+    "--knobs",
+    help="Comma-separated knobs to search (learning_rate, sft_lr, mu, mu_peak, mu_decay_steps, "
+    "expert_data_ratio); the others keep their config values.",
+)
+
+
 def tune(
     config: str = typer.Argument(
         None, help="Experiment TOML (default: the embedded world, experiments/default.toml)."
@@ -49,6 +62,8 @@ def tune(
     sampler: Sampler = typer.Option(
         Sampler.tpe, "--sampler", help="tpe (default), random, or grid (the learning rate(s) on a grid)."
     ),
+    grid_points: int = _GRID_POINTS,
+    knobs: str = _KNOBS,
 ) -> None:
     """Tune each arm's learning rate(s) and own knobs (μ, its decay, the expert ratio) with Optuna, scored
     on the dev split only; writes summary.md/json, a figure per arm and best.toml (docs/tuning.md)."""
@@ -66,6 +81,8 @@ def tune(
         overrides=list(overrides or []),
         workers=workers,
         sampler=sampler.value,
+        grid_points=grid_points,
+        knobs=[k.strip() for k in knobs.split(",") if k.strip()] if knobs else None,
         command="phasescope " + shlex.join(_argv_after("tune")),
     )
     result = run_tune(req, log=typer.echo)

@@ -124,8 +124,8 @@ TRAIN = Group(
         ),
         M(
             "train/lr",
-            "Learning rate of this update (`train.sft_lr` for pure-SFT updates, else `train.learning_rate`, "
-            "or the arm's `lr`, times the linear warm-up factor).",
+            "Learning rate of this update (for pure-SFT updates the arm's `sft_lr`, else `train.sft_lr`; "
+            "otherwise the arm's `lr`, else `train.learning_rate`; times the linear warm-up factor).",
         ),
         M("train/grad_norm", "Global gradient L2 norm before clipping to `train.max_grad_norm`."),
         M(

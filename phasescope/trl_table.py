@@ -24,7 +24,7 @@ from phasescope.errors import UsageError
 OWNED: dict[str, str] = {
     "output_dir": "the run directory (--out/--name)",
     "max_steps": "train.max_steps",
-    "learning_rate": "train.learning_rate (and train.sft_lr, arms.<arm>.lr)",
+    "learning_rate": "train.learning_rate (and train.sft_lr, arms.<arm>.lr, arms.<arm>.sft_lr)",
     "warmup_steps": "train.warmup_steps",
     "max_grad_norm": "train.max_grad_norm",
     "epsilon": "train.epsilon",

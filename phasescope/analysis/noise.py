@@ -20,17 +20,35 @@ time, so consecutive points are correlated and a curve wanders slowly; the resid
 3. ``seeds``: several seeds on one step grid: the spread between seeds at a step (pooled over
    steps), not divided by √seeds (seeds scored on one fixed eval set share its noise, which their
    spread cannot show), and at least the first-difference floor of their mean.
-4. ``first-difference``: one curve of unknown noise: 1.4826·MAD(Δy)/√2 (``first_difference_sd``),
-   the noise sd when points are independent. It is the weakest of the four, and it does not hold
-   on correlated curves: on the default run's 9 flat ``eval/general_accuracy`` curves moved off
-   their 1/200 grid it is 0.005-0.01 against the eval set's 0.035, and one curve alone still gets
-   a phase on 9 of 9 offline (5 of 9 online). So it only stands in for the residual noise in the
+4. ``binomial-assumed``: one curve of a rate (values in [0, 1]) of unknown eval-set size that looks
+   like an evaluation series: at most ``EVAL_MAX_POINTS`` points (evaluations are costly; per-step
+   metrics have hundreds to thousands), and smoother than independent evaluations of
+   ``ASSUMED_N`` problems could be (the test of 2 at that size: first-difference noise under
+   ``SMOOTHER`` binomial standard errors): consecutive points share their problems, so their
+   differences say little about the eval set's noise. The floor is then the binomial noise of ``ASSUMED_N``
+   problems, the small end of held-out sets (this project's default eval set, the benchmark's
+   200-500; MBPP and MATH-500 hold 500): conservative, as a larger set only makes the true floor
+   smaller. On the default run's 9 flat ``eval/general_accuracy`` curves moved off their 1/200
+   grid, the first-difference noise is 0.005-0.01 against the eval set's 0.035; with it alone a
+   curve got a phase on 9 of 9 offline (5 of 9 online), with this floor on none (issue 22; their
+   eval set really has 200 problems, so they do not show the choice of 200 is right: with 300 they
+   still get none, with 500 4 of 27 jittered copies get one). What it costs: a real change under
+   2.77 standard errors of 200 problems (0.1 at a rate of 0.5) on a smooth, short [0, 1] curve of
+   unknown size is not called; ``eval_n`` given or a 1/n grid lifts it. On the families benchmark
+   (60 curves per family and direction, seed 0) phase presence on event curves went from 0.887 to
+   0.877 (``early_peak``'s NLL copies, in [0, 1] and correlated: 0.833 to 0.717) and false phases
+   on no-event curves from 0.263 to 0.250 (``flat_eval_set``'s NLL copies: 1.0 to 0.92).
+5. ``first-difference``: one curve of unknown noise: 1.4826·MAD(Δy)/√2 (``first_difference_sd``),
+   the noise sd when points are independent. It is the weakest of them, and it does not hold
+   on correlated curves (hence 4). So it only stands in for the residual noise in the
    trend tests of ``phases`` where it is larger, and is not a floor on each change: on independent
    noise a floor of 2.77 sd cost the planted benchmark 2.5 points of phase presence. Scaling it by
    the differences' lag-1 autocorrelation (``max_phi``, as for AR(1) noise) brought the flat curves
    to 8 of 9 offline and 2 of 9 online but read the early improve of the ``early_peak`` family's
-   NLL copies as a plateau (presence 1.0 to 0.25), so it is off by default. The output says
-   which noise was used.
+   NLL copies as a plateau (presence 1.0 to 0.25), so it is off by default.
+
+Which noise was used is on the output: ``NoiseFloor.kind`` and, in words, ``NoiseFloor.describe``
+(the ``noise`` field of ``phasescope segment --json`` and ``Segmentation.noise``).
 
 The floor never lowers the noise: a phase's change must exceed ``SEPARABLE_Z`` floors (two
 independent evaluations' difference) *and* pass the residual-noise tests of ``phases``. A level
@@ -59,7 +77,13 @@ decimals makes)."""
 SMOOTHER = 0.5
 """A curve on a 1/n grid whose point-to-point noise is under this share of the binomial standard
 error at n is read as a fixed eval set (its problems shared by every evaluation)."""
-KINDS = ("binomial", "binomial-inferred", "seeds", "first-difference", "none")
+ASSUMED_N = 200
+"""The eval-set size a ``binomial-assumed`` floor assumes: the small end of held-out sets."""
+MIN_SERIES = 6
+"""The fewest points whose first differences say anything about how smooth a curve is."""
+EVAL_MAX_POINTS = 60
+"""The most points a curve of unknown eval-set size may have to be read as an evaluation series."""
+KINDS = ("binomial", "binomial-inferred", "seeds", "binomial-assumed", "first-difference", "none")
 
 
 def binomial_se(p, n: int):
@@ -155,8 +179,13 @@ class NoiseFloor:
             return f"binomial, eval set of {self.eval_n} inferred from the values' 1/{self.eval_n} grid"
         if self.kind == "seeds":
             return f"seed replicates ({self.seeds} seeds)"
+        if self.kind == "binomial-assumed":
+            return (
+                f"binomial, assumed eval set of {self.eval_n} (size unknown; a smooth [0, 1] curve of "
+                "few points: a conservative floor)"
+            )
         if self.kind == "first-difference":
-            return "first differences (eval set size unknown: a conservative floor, weaker than an eval-set size)"
+            return "first differences (eval set size unknown: the curve's own point-to-point noise)"
         return "none"
 
 
@@ -183,7 +212,27 @@ def noise_floor(seed_values, eval_n: int | None = None, rate: bool | None = None
         # spread cannot show, so the mean is no surer than one seed by more than that spread says.
         spread = float(np.sqrt(np.mean(V.var(axis=0, ddof=1))))
         return NoiseFloor("seeds", max(spread, first_difference_sd(y)), None, V.shape[0])
+    # Only where the size is unknown: values on a 1/n grid that are not smoother than n problems'
+    # evaluations are independent ones (fresh rollouts), whose first differences are their noise.
+    if rate and n is None and looks_like_eval_series(y):
+        return NoiseFloor("binomial-assumed", binomial_se(p, ASSUMED_N), ASSUMED_N, 1)
     return NoiseFloor("first-difference", first_difference_sd(y))
+
+
+def looks_like_eval_series(values) -> bool:
+    """Whether one [0, 1] curve of unknown eval-set size reads as evaluations of one fixed eval set:
+    ``MIN_SERIES``..``EVAL_MAX_POINTS`` points with at least 5 distinct values, smoother than
+    independent evaluations of
+    ``ASSUMED_N`` problems could be (the grid's test at the assumed size: its first-difference noise
+    under ``SMOOTHER`` binomial standard errors; consecutive points share their problems)."""
+    y = np.asarray(values, dtype=float)
+    if not MIN_SERIES <= len(y) <= EVAL_MAX_POINTS or y.min() < 0 or y.max() > 1:
+        return False
+    # Under 5 distinct values ``grid_n`` cannot tell a 1/n grid from chance: such a curve (k of n,
+    # still at its first few counts) may have a size its later values will show.
+    if len(np.unique(np.round(y, 9))) < 5:
+        return False
+    return first_difference_sd(y) < SMOOTHER * binomial_se(float(y.mean()), ASSUMED_N)
 
 
 def residual_lag1(residuals, max_r: float = 0.95) -> float:

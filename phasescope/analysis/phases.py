@@ -8,10 +8,11 @@ best point; the labels and fields are the same words for both directions):
   from zero **and** it moves the curve by at least ``min_change`` noise standard deviations over
   the segment **and** by more than the noise floor could (``noise.noise_floor``: the eval set's
   binomial noise when its size is given or read from the values' 1/n grid, else the spread between
-  seeds; ``noise.SEPARABLE_Z`` floors, the difference of two independent evaluations); otherwise it
-  is a ``plateau``. A segment that passed the first two tests but not the floor is listed as *not
-  separable from noise*. With one curve of unknown size the floor is the first-difference noise,
-  which only replaces the residual noise in the first two tests where it is larger.
+  seeds; for a short smooth [0, 1] curve of unknown size, an assumed eval set's; ``noise.SEPARABLE_Z``
+  floors, the difference of two independent evaluations); otherwise it is a ``plateau``. A segment
+  that passed the first two tests but not the floor is listed as *not separable from noise*. With
+  any other curve of unknown size the floor is the first-difference noise, which only replaces the
+  residual noise in the first two tests where it is larger.
 - A change the single-point floor hides is still a phase when it moves the curve between two
   levels held over many evaluations: the mean of the points from the previous segment's start to
   the segment's middle against the mean from there to the next segment's end differ by at least
@@ -24,6 +25,11 @@ best point; the labels and fields are the same words for both directions):
 - An improvement counts as reaching a best point only when it gains more than ``SEPARABLE_Z``
   noise (the floor or the residual noise, the larger): a small early rise followed by the fall is
   a plateau and a shift, not improve and overfit.
+- The decline from such a best point is tested as a whole, as the improvement to it was: when the
+  fitted curve never regains the best and falls more than ``SEPARABLE_Z`` floors below it, the first
+  worsening after the best (with only plateaus between) is an overfit even if the floor hid each of
+  the steps down on its own (``_declines_from_best``; aigoncharov's ``eval_g3_accuracy``: up 0.064
+  to a best at its 4th evaluation, down 0.05, up 0.02, down 0.034).
 - ``shift``: a significant worsening before any significant improvement (at the start, possibly
   after an initial plateau) — the curve falls below (for a loss: rises above) its initial level.
 - ``readapt``: a significant improvement whose last preceding trend was a shift or readapt — the
@@ -143,7 +149,7 @@ def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, m
     if seg.constant:
         n = len(bounds) - 1
         return [0] * n, [True] * n, []
-    trends, beyond, hidden = [], [], []
+    trends, beyond, hidden, held = [], [], [], {}
     # A floor with no eval set or seeds behind it (first differences) only stands in for the
     # residual noise where it is larger; the others are a floor on each phase's change too.
     sized = seg.floor is not None and seg.floor.kind != "first-difference"
@@ -158,11 +164,39 @@ def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, m
             hidden.append(
                 {"start_step": bounds[i], "end_step": bounds[i + 1], "change": abs(b - a), "noise": noise}
             )
-            tr = 0
+            held[i], tr = tr, 0
         # A gain within one evaluation's noise (the floor, or the residual noise) reaches no best.
         beyond.append(bool(sign * (b - a) > SEPARABLE_Z * max(_floor_sd(seg, 0.5 * (a + b)), seg.sigma)))
         trends.append(tr)
+    for i in _declines_from_best(seg, bounds, sign, trends, beyond, held):
+        trends[i] = held[i]
+        hidden = [h for h in hidden if h["start_step"] != bounds[i]]
     return trends, _falls_below_start(seg, bounds, sign, trends, beyond), hidden
+
+
+def _declines_from_best(
+    seg: Segmentation, bounds: list[float], sign: float, trends, beyond, held
+) -> list[int]:
+    """Worsening segments the floor hid that start an overfit all the same: the first one after a
+    best point (the end of an improvement beyond the noise, with only plateaus between), when the
+    fitted curve never regains that best and falls more than ``SEPARABLE_Z`` floors below it. An
+    overfit is the decline from the best point, measured as a whole, as the improvement to it is: a
+    fall from a peak in two or three steps, each within the noise, is one fall beyond it."""
+    out = []
+    for i, (tr, far) in enumerate(zip(trends, beyond, strict=True)):
+        if tr <= 0 or not far or i + 2 > len(trends):
+            continue
+        j = next((k for k in range(i + 1, len(trends)) if trends[k] != 0 or k in held), None)
+        if j is None or trends[j] != 0 or held[j] > 0:
+            continue
+        best = seg.value_at(bounds[i + 1])
+        later = [seg.value_at(b) for b in bounds[i + 2 :]]
+        low = min(later, key=lambda v: sign * v)
+        if max(sign * v for v in later) < sign * best and sign * (best - low) > SEPARABLE_Z * _floor_sd(
+            seg, 0.5 * (best + low)
+        ):
+            out.append(j)
+    return out
 
 
 def _level_held(seg: Segmentation, bounds: list[float], i: int, sign: float, noise: float) -> bool:

@@ -54,7 +54,8 @@ ruptures' Dynp):
    (up to float dust) has no knots and no phases.
 
 9. Noise floor: ``noise.noise_floor`` (the eval set's size, given or read from the values' 1/n
-   grid; else the seeds' spread; else first differences) is kept on the result (``floor``, and in
+   grid; else the seeds' spread; else, for a short smooth [0, 1] curve, an assumed eval set's;
+   else first differences) is kept on the result (``floor``, and in
    words ``noise``); ``phases.label_phases`` calls no phase below it. The residual sigma above sets
    the knots; on a fixed eval set it is several times smaller than the eval noise (consecutive
    evaluations share their problems), which is why the labels need the floor.

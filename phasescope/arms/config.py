@@ -57,6 +57,9 @@ class ArmConfig:
     loss −Â·p/(p + 0.1), mix group) or srft (SFT weight 0.5·sg(e^−H) plus LUFFY's term, mix group)."""
     lr: float | None = None
     """Learning-rate override for this arm (default: train.learning_rate)."""
+    sft_lr: float | None = None
+    """Learning-rate override for this arm's pure-SFT updates (μ = 1: an SFT stage, ReLIFT's SFT pass;
+    default: train.sft_lr), so that arms tuned apart keep their own rate when they run together."""
     tau: float = 0.5
     """adaptive schedule (chord_adaptive): μ = max(0, tau − mean rollout reward)."""
     sft_weight: float = 1.0
@@ -90,6 +93,7 @@ class ArmConfig:
         _check_sft_steps(self.sft_steps, self.schedule)
         _check(self.dev_every > 0, f"dev_every must be > 0, got {self.dev_every}")
         _check(self.lr is None or self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(self.sft_lr is None or self.sft_lr > 0, f"sft_lr must be > 0, got {self.sft_lr}")
         _check(0.0 <= self.tau <= 1.0, f"tau must be in [0, 1], got {self.tau}")
         _check(self.sft_weight > 0, f"sft_weight must be > 0, got {self.sft_weight}")
         _check(self.mix in MIXES, f"mix {self.mix!r} is unknown; choose one of {tuple(MIXES)}")

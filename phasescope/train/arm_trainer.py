@@ -52,7 +52,7 @@ def build_trainer(cfg: Config, arm_name: str, setup, args, logs: Logs, stage=Non
         expert=setup.expert,
         on_row=logs.on_row,
         divergent_threshold=tc.divergent_threshold,
-        sft_lr=tc.sft_lr,
+        sft_lr=arm.sft_lr or tc.sft_lr,
         on_nonfinite=tc.on_nonfinite,
         **setup.trainer_kwargs,
     )

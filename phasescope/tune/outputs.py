@@ -10,10 +10,10 @@
 The chosen values go into a complete experiment file rather than a list of overrides, because that is
 what `phasescope run CONFIG` takes and what a TRL or W&B user keeps next to a result: one file that
 reruns it. Its header lists the same values as `--set` lines, for layering them on another config.
-A per-arm value is an `[arms.<arm>]` key (`lr`, `mu`, ...). `train.sft_lr` and
-`train.expert_data_ratio` are shared by every arm of a run: the joint file sets one when every arm of
-the file it changes tuned it to the same value, and otherwise keeps the config's value and says so in
-its header (each arm's own best.toml has all its values).
+A per-arm value is an `[arms.<arm>]` key (`lr`, `sft_lr`, `mu`, ...). `train.expert_data_ratio` is
+shared by every arm of a run: the joint file sets it when every arm of the file it changes tuned it to
+the same value, and otherwise keeps the config's value and says so in its header (each arm's own
+best.toml has all its values).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from phasescope.tune.objective import SCORE_TEXT
-from phasescope.tune.space import Knob, as_overrides
+from phasescope.tune.space import Knob, as_overrides, at_grid_edge
 from phasescope.tune.tomlfile import toml_text
 
 
@@ -52,11 +52,16 @@ def arm_summary(arm: str, trials: list, knobs: list[Knob], budget: dict[str, Any
             best=dict(best.params),
             spread={"min": min(scores), "median": statistics.median(scores), "max": max(scores)},
         )
+        edge = at_grid_edge(knobs, row["best"])
+        if edge:  # a narrowed grid (--grid-points) whose best is at one end: widen it
+            row["grid_edge"] = edge
     return row
 
 
 def _knob_record(k: Knob) -> dict[str, Any]:
     rec: dict[str, Any] = {"key": k.key, "label": k.label}
+    if k.grid:
+        rec["grid"] = list(k.grid)
     if k.choices:
         rec["choices"] = list(k.choices)
     else:
@@ -79,6 +84,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         s = r["spread"]
         seeds = ", ".join(f"{v:.3f}" for v in r["best_seed_scores"])
         values = ", ".join(f"{k.rsplit('.', 1)[-1]} = {_short(v)}" for k, v in r["best"].items())
+        if r.get("grid_edge"):
+            values += f" (at the grid's edge: {', '.join(r['grid_edge'])})"
         lines.append(
             f"| {r['arm']} | {r['trials']} | {r['failed']} | {config} | {r['best_score']:.3f} | {seeds} | "
             f"{s['min']:.3f} / {s['median']:.3f} / {s['max']:.3f} | {values} |"

@@ -6,8 +6,10 @@ knobs its schedule has):
 - `arms.<arm>.lr`, the learning rate of updates with an RL term (μ < 1), log-uniform on [1e-5, 1e-3]
   around the default 1e-4, when the arm has such updates. It is `train.learning_rate` for that arm
   alone: tuned arms keep their own rate when they run together (`arms.<arm>.lr` overrides it).
-- `train.sft_lr`, the learning rate of pure-SFT updates (μ = 1), log-uniform on [1e-4, 1e-2] around
-  the default 1e-3, when the arm has such updates (sft, the SFT stage of sft_then_rl, μ = 1 arms).
+- `arms.<arm>.sft_lr`, the learning rate of pure-SFT updates (μ = 1), log-uniform on [1e-4, 1e-2]
+  around the default `train.sft_lr` = 1e-3, when the arm has such updates (sft, the SFT stage of
+  sft_then_rl, μ = 1 arms). Per arm, as `lr`: SFT alone and the SFT stage of SFT-then-RL may want
+  different rates, and both keep theirs in one run.
 - CHORD-μ (`warmup_cosine`): `mu_peak` on [0.1, 0.95] (below 1, so that no update switches to
   `sft_lr`) and `mu_decay_steps` on [0, train.max_steps] (the decay cannot outlast the budget).
 - A constant μ strictly between 0 and 1 (CHORD-φ, sft_scaled, chord_phi_mu03): `mu` on [0.02, 0.95].
@@ -17,15 +19,18 @@ knobs its schedule has):
   RL updates (some update with 0 < μ < 1). Pure SFT's batch size is its own question, left out. A
   ratio that rounds to no expert row for this run's rollouts per update is not offered.
 - A per-prompt arm (`mix` group, gate or buffer: LUFFY, SRFT, HPT, ReLIFT): its learning rate, and
-  `train.sft_lr` for ReLIFT's buffered SFT pass; each prompt brings its own demonstration, so no ratio.
+  `sft_lr` for ReLIFT's buffered SFT pass; each prompt brings its own demonstration, so no ratio.
 
 `grid` on each learning-rate knob is what `--sampler grid` walks (the other knobs keep their config
 values then): the learning rate is the knob every method needs, and a grid of five half-decades is
-what a user would try by hand.
+what a user would try by hand. `centred_grid` narrows it to the N half-decades around the configured
+value (`--grid-points N`), the cheap first pass; the summary flags a best value at the grid's edge.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +65,7 @@ class Knob:
         return self.low <= value <= self.high
 
 
-def _half_decades(low: float, high: float) -> tuple[float, ...]:
+def half_decades(low: float, high: float) -> tuple[float, ...]:
     """low, ~3·low, 10·low, ... up to high (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)."""
     out, v = [], low
     while v <= high * (1 + 1e-9):
@@ -86,12 +91,10 @@ def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Kno
     knobs = []
     if any(m < 1.0 for m in mus):
         knobs.append(
-            Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=_half_decades(*LR_RANGE))
+            Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=half_decades(*LR_RANGE))
         )
     if any(m == 1.0 for m in mus):
-        knobs.append(
-            Knob("train.sft_lr", "sft_lr", *SFT_LR_RANGE, log=True, grid=_half_decades(*SFT_LR_RANGE))
-        )
+        knobs.append(_sft_lr_knob(name))
     if arm.schedule == "warmup_cosine":
         knobs.append(Knob(f"arms.{name}.mu_peak", "mu_peak", *MU_PEAK_RANGE))
         knobs.append(Knob(f"arms.{name}.mu_decay_steps", "mu_decay_steps", 0, max_steps, integer=True))
@@ -107,22 +110,48 @@ def search_space(name: str, arm, max_steps: int, rollouts: int = 32) -> list[Kno
 def _per_prompt_space(name: str, arm) -> list[Knob]:
     """A per-prompt arm (LUFFY, SRFT, HPT, ReLIFT): its learning rate; ReLIFT's SFT pass runs at
     `train.sft_lr`, so it is searched too. No expert ratio: every prompt brings its own demonstration."""
-    knobs = [Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=_half_decades(*LR_RANGE))]
+    knobs = [Knob(f"arms.{name}.lr", "learning_rate", *LR_RANGE, log=True, grid=half_decades(*LR_RANGE))]
     if arm.mix == "buffer":
-        knobs.append(
-            Knob("train.sft_lr", "sft_lr", *SFT_LR_RANGE, log=True, grid=_half_decades(*SFT_LR_RANGE))
-        )
+        knobs.append(_sft_lr_knob(name))
     return knobs
+
+
+def _sft_lr_knob(name: str) -> Knob:
+    return Knob(f"arms.{name}.sft_lr", "sft_lr", *SFT_LR_RANGE, log=True, grid=half_decades(*SFT_LR_RANGE))
+
+
+def centred_grid(knob: Knob, value: float, points: int) -> Knob:
+    """`knob` with its grid cut to the `points` half-decades nearest `value` (the configured one),
+    centred on it where the range allows (an even count leans upwards)."""
+    if not knob.grid or points >= len(knob.grid):
+        return knob
+    ladder = list(knob.grid)
+    at = min(range(len(ladder)), key=lambda i: abs(math.log(ladder[i] / value)))
+    start = min(max(at - (points - 1) // 2, 0), len(ladder) - points)
+    return dataclasses.replace(knob, grid=tuple(ladder[start : start + points]))
+
+
+def at_grid_edge(knobs: list[Knob], values: dict[str, Any]) -> list[str]:
+    """Labels of the grid knobs whose value is an end of their grid that is not an end of their range:
+    the optimum may lie beyond what was searched."""
+    edge = []
+    for k in knobs:
+        v = values.get(k.key)
+        if not k.grid or v is None:
+            continue
+        full = half_decades(k.low, k.high)
+        if (v == min(k.grid) and v > min(full)) or (v == max(k.grid) and v < max(full)):
+            edge.append(k.label)
+    return edge
 
 
 def shared_keys(arm, max_steps: int) -> set[str]:
     """The run-wide (train.*) knobs that change this arm's training, whether or not it tunes them:
-    `train.sft_lr` when it has a μ = 1 update, `train.expert_data_ratio` when it has expert rows."""
+    `train.expert_data_ratio` when it has expert rows (the learning rates are per arm)."""
     if getattr(arm, "mix", "step") != "step":
-        return {"train.sft_lr"} if arm.mix == "buffer" else set()
+        return set()
     mus = mu_values(arm, max_steps)
-    keys = {"train.sft_lr"} if 1.0 in mus else set()
-    return keys | ({"train.expert_data_ratio"} if any(m > 0.0 for m in mus) else set())
+    return {"train.expert_data_ratio"} if any(m > 0.0 for m in mus) else set()
 
 
 def config_values(name: str, cfg, knobs: list[Knob]) -> dict[str, Any]:
@@ -134,7 +163,7 @@ def config_values(name: str, cfg, knobs: list[Knob]) -> dict[str, Any]:
         ratio = tc.expert_batch_size / (tc.prompts_per_step * tc.num_generations)
     known = {
         f"arms.{name}.lr": arm.lr or tc.learning_rate,
-        "train.sft_lr": tc.sft_lr,
+        f"arms.{name}.sft_lr": arm.sft_lr or tc.sft_lr,
         f"arms.{name}.mu_peak": arm.mu_peak,
         f"arms.{name}.mu_decay_steps": arm.mu_decay_steps,
         f"arms.{name}.mu": arm.mu,

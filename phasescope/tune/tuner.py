@@ -21,7 +21,7 @@ from phasescope.errors import UsageError
 from phasescope.tune.figure import knob_figure
 from phasescope.tune.objective import check_dev_split, run_trial, with_values
 from phasescope.tune.outputs import arm_summary, best_toml, chosen_values, write_summary
-from phasescope.tune.space import config_values, search_space, shared_keys
+from phasescope.tune.space import Knob, centred_grid, config_values, search_space, shared_keys
 from phasescope.tune.study import SAMPLERS, ArmPlan, tune_arm
 
 
@@ -39,6 +39,10 @@ class TuneRequest:
     workers: int | None = None
     sampler: str = "tpe"
     command: str = "phasescope tune"
+    grid_points: int | None = None
+    """--grid-points: with the grid sampler, the N half-decades around each configured rate."""
+    knobs: list[str] | None = None
+    """--knobs: search only these (labels: learning_rate, sft_lr, mu, ...); the rest keep config values."""
 
 
 @dataclass
@@ -60,8 +64,12 @@ def check_request(req: TuneRequest) -> tuple[Config, Path]:
         raise UsageError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {req.sampler!r}")
     if req.arms is not None and not req.arms:
         raise UsageError("--arms names no arm")
+    if req.grid_points is not None and (req.sampler != "grid" or req.grid_points < 1):
+        raise UsageError(f"--grid-points needs --sampler grid and a count >= 1, got {req.grid_points}")
     cfg = load_config(req.config, req.overrides, {"experiment.arms": req.arms} if req.arms else {})
     check_dev_split(cfg)
+    for arm in cfg.experiment.arms:
+        _knobs(req, cfg, arm)  # an arm left with no knob to search is refused before any trial runs
     tune_dir = Path(req.out or cfg.experiment.out) / (req.name or f"{cfg.experiment.name}-tune")
     if (tune_dir / "experiment.json").exists():
         raise UsageError(f"{tune_dir} is a run directory of phasescope run; give the tune another --name")
@@ -88,9 +96,24 @@ def tune(req: TuneRequest, log=print, train=run_trial) -> TuneResult:
     return TuneResult(tune_dir, rows, files + shared)
 
 
-def _plan(req: TuneRequest, cfg: Config, tune_dir: Path, arm: str) -> ArmPlan:
+def _knobs(req: TuneRequest, cfg: Config, arm: str) -> list[Knob]:
+    """The arm's search space, cut to `--knobs` and its grid narrowed by `--grid-points`."""
     rollouts = cfg.train.prompts_per_step * cfg.train.num_generations
     knobs = search_space(arm, cfg.arms[arm], cfg.train.max_steps, rollouts)
+    if req.knobs:
+        knobs = [k for k in knobs if k.label in req.knobs]
+    on_grid = [k for k in knobs if k.grid] if req.sampler == "grid" else knobs
+    if not on_grid:
+        has = ", ".join(k.label for k in search_space(arm, cfg.arms[arm], cfg.train.max_steps, rollouts))
+        raise UsageError(f"{arm}: nothing to search with these options (its knobs: {has or 'none'})")
+    if req.grid_points:
+        values = config_values(arm, cfg, knobs)
+        knobs = [centred_grid(k, values[k.key], req.grid_points) if k.key in values else k for k in knobs]
+    return knobs
+
+
+def _plan(req: TuneRequest, cfg: Config, tune_dir: Path, arm: str) -> ArmPlan:
+    knobs = _knobs(req, cfg, arm)
     return ArmPlan(
         arm,
         knobs,

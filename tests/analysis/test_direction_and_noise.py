@@ -92,7 +92,9 @@ def test_one_problem_flipping_on_a_40_problem_eval_is_not_a_phase():
     steps = np.arange(0, 400, 10.0)
     y = np.where(steps < 200, 20, 21) / 40 + 1e-17 * np.sin(steps)
     naive = _result(steps, y, "higher")
-    assert any(p["label"] in NAMED for p in naive["phases"])  # without n, a step looks like a phase
+    # Without n, a step looks like a phase: 2 distinct values tell no grid, nor an assumed eval set.
+    assert any(p["label"] in NAMED for p in naive["phases"])
+    assert naive["noise"].startswith("first differences")
     r = _result(steps, y, "higher", eval_n=40)
     assert r["no_phases"] == "not separable from noise"
     assert [p["label"] for p in r["phases"]] == ["plateau"]

@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 
 from phasescope.analysis.noise import (
+    ASSUMED_N,
+    EVAL_MAX_POINTS,
     SEPARABLE_Z,
     Z95,
     binomial_se,
     first_difference_sd,
     grid_n,
+    looks_like_eval_series,
     mean_change_z,
     noise_floor,
     residual_lag1,
@@ -66,7 +69,9 @@ def test_noise_floor_prefers_the_eval_set_then_its_grid_then_seeds_then_differen
     off = rates + rng.uniform(-1e-3, 1e-3, rates.shape)
     seeds = noise_floor(off)
     assert seeds.kind == "seeds" and seeds.sd >= np.sqrt(off.var(axis=0, ddof=1).mean()) - 1e-12
-    assert noise_floor(off[0]).kind == "first-difference"
+    # One such curve off its grid: smoother than independent evaluations could be, so a fixed eval
+    # set of unknown size (the conservative assumed floor), unless it is no rate.
+    assert noise_floor(off[0]).kind == "binomial-assumed"
     assert noise_floor(100 * off[0]).kind == "first-difference"  # not a rate: no grid read
 
 
@@ -78,6 +83,82 @@ def test_the_nine_flat_default_run_curves_have_no_phase_offline(eval_n):
         seg = PhaseSegmenter(eval_n=eval_n, n_bootstrap=0).fit(x, y).predict()
         assert not [p.label for p in label_phases(seg) if p.label in NAMED], name
         assert seg.noise.startswith("binomial, eval set of 200")
+
+
+def test_a_short_smooth_rate_of_unknown_size_gets_the_assumed_binomial_floor():
+    """A [0, 1] curve of at most EVAL_MAX_POINTS points whose consecutive values differ by less than
+    independent evaluations of ASSUMED_N problems could (a fixed eval set: the same problems every
+    time) is tested against ASSUMED_N problems' binomial noise; independent noise, a long curve or a
+    curve outside [0, 1] keeps the first-difference noise."""
+    rng = np.random.default_rng(5)
+    wander = 0.5 + np.cumsum(rng.normal(0, 0.004, 30))  # moves ~0.004 per point; se at 200 is 0.035
+    assert looks_like_eval_series(wander)
+    floor = noise_floor(wander)
+    assert (floor.kind, floor.eval_n) == ("binomial-assumed", ASSUMED_N)
+    assert floor.sd == pytest.approx(binomial_se(wander.mean(), ASSUMED_N))
+    assert floor.sd_at(0.2) == pytest.approx(np.sqrt(0.2 * 0.8 / ASSUMED_N))
+    assert floor.describe().startswith(f"binomial, assumed eval set of {ASSUMED_N}")
+    fresh = 0.5 + rng.normal(0, binomial_se(0.5, ASSUMED_N), 30)  # independent evaluations of 200
+    assert not looks_like_eval_series(fresh) and noise_floor(fresh).kind == "first-difference"
+    long = 0.5 + np.cumsum(rng.normal(0, 0.004, EVAL_MAX_POINTS + 1))
+    assert not looks_like_eval_series(long) and noise_floor(long).kind == "first-difference"
+    assert noise_floor(wander + 1.0).kind == "first-difference"  # outside [0, 1]: no rate
+    assert noise_floor(wander, rate=False).kind == "first-difference"
+    assert noise_floor(wander, eval_n=1000).kind == "binomial"  # a known size wins
+    # Independent evaluations of 1,000 problems, logged as k/1000: the grid gives the size, and the
+    # points are independent (not smoother than that size's noise), so first differences stay.
+    on_grid = rng.binomial(1000, 0.5, 30) / 1000
+    assert grid_n(on_grid) == 1000 and looks_like_eval_series(on_grid)
+    assert noise_floor(on_grid).kind == "first-difference"
+    # Under 5 distinct values no grid can be told from chance: no size is assumed either.
+    assert not looks_like_eval_series(np.resize([0.45, 0.46, 0.47, 0.46], 30))
+
+
+def _jittered_flat_curves(seed: int):
+    """The 9 flat curves moved off their 1/200 grid (as a foreign log without eval_n might be)."""
+    rng = np.random.default_rng(seed)
+    return [(name, x, y + rng.uniform(-1e-3, 1e-3, len(y))) for name, x, y in _flat_curves()]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_nine_flat_curves_off_their_grid_have_no_phase_by_the_assumed_floor(seed):
+    """Before the assumed floor: a phase on 9 of 9 offline and 5 of 9 online (first differences)."""
+    for name, x, y in _jittered_flat_curves(seed):
+        seg = PhaseSegmenter(n_bootstrap=0).fit(x, y).predict()
+        assert not [p.label for p in label_phases(seg) if p.label in NAMED], name
+        assert seg.noise.startswith(f"binomial, assumed eval set of {ASSUMED_N}"), name
+        assert seg.floor.kind == "binomial-assumed"
+        for min_points in (20, 10):
+            assert OnlineDetector(FLAT["metric"], min_points=min_points).run(x, y) == [], (name, min_points)
+
+
+@pytest.mark.parametrize("label, size", [("shift", -0.2), ("improve", 0.2)])
+def test_a_planted_change_well_above_the_assumed_floor_is_still_found_offline(label, size):
+    """The same curves with a lasting change of 0.2 (twice the assumed floor on one change, 2.77 se of
+    200 problems = 0.1) over steps 300-350: found, where it is. (The change's two large differences
+    can lift a curve's first-difference noise over the smoothness bound: then it is read on that.)"""
+    assumed = 0
+    for name, x, y in _jittered_flat_curves(2):
+        planted = y + size * np.clip((x - 300) / 50, 0, 1)
+        seg = PhaseSegmenter(n_bootstrap=0).fit(x, planted).predict()
+        assumed += seg.floor.kind == "binomial-assumed"
+        named = [p for p in label_phases(seg) if p.label in NAMED]
+        # Adjacent phases of one name are one phase here (a knot BIC pays for inside the change).
+        assert {p.label for p in named} == {label}, name
+        assert any(p.start_step <= 325 <= p.end_step for p in named), name  # the change is in one
+    assert assumed >= 7  # the test is of the assumed floor
+
+
+def test_a_planted_decline_well_above_the_assumed_floor_is_confirmed_online():
+    """A decline of 0.3 from step 100 to the end (the online detector confirms trends, not steps):
+    confirmed as one shift on every curve, starting inside the decline, and just as the eval set's
+    true size (200) would have it."""
+    for name, x, y in _jittered_flat_curves(2):
+        planted = y - 0.3 * np.clip((x - 100) / 500, 0, 1)
+        events = OnlineDetector(FLAT["metric"]).run(x, planted)
+        assert [e.label for e in events] == ["shift"], name
+        assert 100 <= events[0].start_step <= 300, name
+        assert events == OnlineDetector(FLAT["metric"], eval_n=200).run(x, planted), name
 
 
 def test_the_flat_curves_mean_over_seeds_off_the_grid_has_no_phase_by_the_seed_floor():
@@ -136,3 +217,28 @@ def test_mean_change_z_is_the_difference_of_means_in_its_standard_errors_worth_f
     assert residual_lag1((-1.0) ** np.arange(50)) == 0.0  # negative correlation clips to 0
     walk = np.cumsum(np.random.default_rng(4).standard_normal(400))
     assert residual_lag1(walk) > 0.9  # a random walk repeats its last value's luck
+
+
+def _peak_then_steps(end: float, seed: int, lower: bool = False):
+    """31 evaluations of a 400-problem set (floor: 2.77 se = 0.064 near 0.3): a rise of 0.08 to a
+    best at step 1200, then falls of 0.04 and, after a small rise, of 0.045 to ``end``."""
+    x = np.linspace(0, 12000, 31)
+    y = _curve(x, [0, 1200, 3600, 8800, 12000], [0.26, 0.34, 0.30, 0.31, end], sd=0.003, seed=seed)
+    seg = PhaseSegmenter(eval_n=400, n_bootstrap=0).fit(x, 1 - y if lower else y).predict()
+    return label_phases(seg, "lower" if lower else "higher"), seg
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("lower", [False, True])
+def test_an_overfit_is_the_decline_from_the_best_measured_as_a_whole(seed, lower):
+    """Each fall after the best is within the floor, the whole decline (0.075) is not: the first fall
+    starts an overfit at the best. A decline of 0.05 in all, or one the curve regains, is none."""
+    phases, seg = _peak_then_steps(0.265, seed, lower)
+    named = [p for p in phases if p.label in NAMED]
+    assert [p.label for p in named] == ["improve", "overfit"]
+    assert 1000 <= named[1].start_step <= 1500
+    assert all(h["start_step"] != named[1].start_step for h in seg.not_separable)
+    for end in (0.29, 0.35):
+        phases, seg = _peak_then_steps(end, seed, lower)
+        assert [p.label for p in phases if p.label in NAMED] == ["improve"], end
+        assert seg.not_separable  # the falls are listed as within the noise

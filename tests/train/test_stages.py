@@ -75,6 +75,21 @@ def test_fresh_optimizer_and_schedule_at_the_switch_and_rl_stage_as_long_as_rl(
     assert sum(r["stage"] == "rl" for r in rows) == len(rl_updates) == 3
 
 
+def test_an_arms_own_rates_override_the_run_wide_ones_in_each_stage(
+    tmp_path, tiny_cache, tiny_world, monkeypatch
+):
+    from phasescope.train.train_one import train_one
+
+    calls = _record_optimizer_steps(monkeypatch)
+    sets = ["train.warmup_steps=2", "arms.sft_then_rl.sft_steps=2", 'train.stage_budget="added"']
+    rates = ["arms.sft_then_rl.sft_lr=2e-3", "arms.sft_then_rl.lr=3e-4"]  # tuned apart (phasescope tune)
+    cfg = load_config(None, [*tiny_world, *sets, *rates])
+    train_one(cfg, "sft_then_rl", 0, tmp_path / "stl", threads=1)
+    assert [c[3] for c in calls] == pytest.approx([0.0, 1e-3, 0.0, 1.5e-4, 3e-4])
+    lrs = [r["train/lr"] for r in _rows(tmp_path / "stl") if r["step"] > 0]
+    assert lrs == pytest.approx([0.0, 1e-3, 0.0, 1.5e-4, 3e-4])  # the rate each update ran at
+
+
 def test_best_switches_at_the_dev_best_and_rl_starts_from_its_weights(
     tmp_path, tiny_cache, tiny_world, monkeypatch
 ):

@@ -58,7 +58,7 @@ def fake_training(monkeypatch):
         exp_dir.mkdir(parents=True, exist_ok=True)
         lr = cfg.arms[arm].lr or cfg.train.learning_rate
         if arm == "sft":
-            lr = cfg.train.sft_lr / 10
+            lr = (cfg.arms[arm].sft_lr or cfg.train.sft_lr) / 10
         rows = fake_rows(known_score(lr))
         return [SimpleNamespace(arm=arm, seed=s, ok=True, rows=rows) for s in range(cfg.experiment.seeds)]
 

@@ -19,6 +19,11 @@ from phasescope.runlog.reader import read_metrics
         (["--arms", ","], "--arms names no arm"),
         (["--arms", "rl", "--sampler", "bayes"], "--sampler"),
         (["--arms", "rl", "--set", "train.max_steps=0"], "train.max_steps must be > 0"),
+        (["--arms", "rl", "--grid-points", "3"], "--grid-points needs --sampler grid"),
+        (
+            ["--arms", "sft", "--knobs", "learning_rate"],
+            "sft: nothing to search with these options (its knobs: sft_lr)",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, says):
@@ -55,6 +60,25 @@ def test_tune_writes_the_table_figures_and_best_toml(cli, tmp_path, fake_trainin
     assert "| rl | 2 | 0 |" in got.stdout and "| chord_mu | 2 | 0 |" in got.stdout
     best = (tune_dir / "best.toml").read_text()
     assert "--set arms.rl.lr=" in best and "--set arms.chord_mu.mu_peak=" in best
+
+
+def test_a_narrowed_grid_over_chosen_knobs(cli, tmp_path, fake_training):
+    # sft_then_rl's SFT stage keeps the rate given; its RL rate walks the 3 half-decades around 3e-5.
+    got = cli(
+        "tune", "--arms", "sft_then_rl", "--sampler", "grid", "--grid-points", "3", "--knobs", "learning_rate",
+        "--trials", "9", "--seeds", "1", "--out", tmp_path,
+        "--set", "arms.sft_then_rl.sft_lr=3e-3", "--set", "arms.sft_then_rl.lr=3e-5",
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    (row,) = json.loads((tmp_path / "default-tune" / "summary.json").read_text())["arms"]
+    assert [k["key"] for k in row["knobs"]] == ["arms.sft_then_rl.lr"]
+    assert row["knobs"][0]["grid"] == [1e-5, 3e-5, 1e-4] and row["trials"] == 3
+    tried = sorted(c[1].arms["sft_then_rl"].lr for c in fake_training)
+    assert tried == [1e-5, 3e-5, 1e-4]
+    assert {c[1].arms["sft_then_rl"].sft_lr for c in fake_training} == {3e-3}
+    # the fake score peaks at 1e-4 (conftest.known_score): the narrowed grid's upper edge, flagged
+    assert row["best"] == {"arms.sft_then_rl.lr": 1e-4} and row["grid_edge"] == ["learning_rate"]
+    assert "(at the grid's edge: learning_rate)" in got.stdout
 
 
 @pytest.mark.slow

@@ -39,36 +39,45 @@ def test_arm_summary_has_the_known_best_and_spread():
 
 
 def test_shared_values_tuned_apart_keep_the_config_value_and_say_so():
+    # Learning rates are per arm (arms.<arm>.lr / sft_lr): SFT alone and SFT-then-RL keep their own.
     rows = [
-        {"arm": "sft", "best": {"train.sft_lr": 3e-3}},
-        {"arm": "sft_then_rl", "best": {"arms.sft_then_rl.lr": 2e-5, "train.sft_lr": 5e-4}},
+        {"arm": "sft", "best": {"arms.sft.sft_lr": 3e-3}},
+        {"arm": "sft_then_rl", "best": {"arms.sft_then_rl.lr": 2e-5, "arms.sft_then_rl.sft_lr": 5e-4}},
         {"arm": "chord_mu", "best": {"arms.chord_mu.lr": 1e-4, "train.expert_data_ratio": 0.25}},
+        {"arm": "chord_phi", "best": {"arms.chord_phi.lr": 3e-4, "train.expert_data_ratio": 0.5}},
     ]
     values, notes = chosen_values(rows)
-    assert values == {"arms.sft_then_rl.lr": 2e-5, "arms.chord_mu.lr": 1e-4, "train.expert_data_ratio": 0.25}
+    assert values == {
+        "arms.sft.sft_lr": 3e-3,
+        "arms.sft_then_rl.lr": 2e-5,
+        "arms.sft_then_rl.sft_lr": 5e-4,
+        "arms.chord_mu.lr": 1e-4,
+        "arms.chord_phi.lr": 3e-4,
+    }
     assert notes == [
-        "train.sft_lr is shared by all arms and was tuned apart (sft 0.003, sft_then_rl 0.0005): "
+        "train.expert_data_ratio is shared by all arms and was tuned apart (chord_mu 0.25, chord_phi 0.5): "
         "the config's value is kept"
     ]
 
 
 def test_a_shared_value_that_would_change_an_untuned_arm_is_not_set():
     rows = [
-        {"arm": "sft", "best": {"train.sft_lr": 3e-3}},
+        {"arm": "sft", "best": {"arms.sft.sft_lr": 3e-3}},
         {"arm": "chord_phi", "best": {"train.expert_data_ratio": 0.25}},
     ]
-    users = {"train.sft_lr": ["sft"], "train.expert_data_ratio": ["sft", "chord_phi"]}
+    users = {"train.expert_data_ratio": ["sft", "chord_phi"]}
     values, notes = chosen_values(rows, users)
-    assert values == {"train.sft_lr": 3e-3}
+    assert values == {"arms.sft.sft_lr": 3e-3}
     assert notes == [
         "train.expert_data_ratio (chord_phi 0.25) would also change sft, which did not tune it: "
         "the config's value is kept"
     ]
     arms = default_arms()
-    assert shared_keys(arms["sft"], 600) == {"train.sft_lr", "train.expert_data_ratio"}
+    assert shared_keys(arms["sft"], 600) == {"train.expert_data_ratio"}
     assert shared_keys(arms["rl"], 600) == set()
     assert shared_keys(arms["chord_mu"], 600) == {"train.expert_data_ratio"}
-    assert shared_keys(arms["sft_then_rl"], 600) == {"train.sft_lr", "train.expert_data_ratio"}
+    assert shared_keys(arms["sft_then_rl"], 600) == {"train.expert_data_ratio"}
+    assert shared_keys(arms["relift"], 600) == set()
 
 
 def test_best_toml_runs_as_an_experiment_file_with_the_chosen_values(tmp_path):

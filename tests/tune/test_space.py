@@ -6,7 +6,15 @@ import optuna
 import pytest
 
 from phasescope.config import default_arms, load_config
-from phasescope.tune.space import as_overrides, config_values, grid_space, search_space, suggest
+from phasescope.tune.space import (
+    as_overrides,
+    at_grid_edge,
+    centred_grid,
+    config_values,
+    grid_space,
+    search_space,
+    suggest,
+)
 
 ARMS = default_arms()
 
@@ -54,7 +62,7 @@ def test_each_arm_gets_the_knobs_its_schedule_has(arm, labels):
 def test_learning_rate_bounds_and_mu_bounds():
     space = _space("sft_then_rl")
     assert space["learning_rate"][1:4] == (1e-5, 1e-3, True)
-    assert space["sft_lr"] == ("train.sft_lr", 1e-4, 1e-2, True, False, ())
+    assert space["sft_lr"] == ("arms.sft_then_rl.sft_lr", 1e-4, 1e-2, True, False, ())
     assert _space("chord_phi")["mu"] == ("arms.chord_phi.mu", 0.02, 0.95, False, False, ())
 
 
@@ -69,7 +77,7 @@ def test_grid_is_half_decades_of_the_learning_rates_only():
     knobs = search_space("sft_then_rl", ARMS["sft_then_rl"], 600)
     assert grid_space(knobs) == {
         "arms.sft_then_rl.lr": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3],
-        "train.sft_lr": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
+        "arms.sft_then_rl.sft_lr": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
     }
     assert grid_space(search_space("chord_mu", ARMS["chord_mu"], 600)) == {
         "arms.chord_mu.lr": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
@@ -116,3 +124,22 @@ def test_the_configs_own_values_are_the_first_trial_when_in_range():
     assert config_values("chord_phi", odd, knobs) == {
         "arms.chord_phi.lr": 5e-5
     }  # 12/32 and μ 0.01: out of range
+
+
+def test_grid_points_centre_the_grid_on_the_configured_rate_within_its_range():
+    (lr,) = [k for k in search_space("rl", ARMS["rl"], 600) if k.grid]
+    assert centred_grid(lr, 1e-4, 3).grid == (3e-5, 1e-4, 3e-4)
+    assert centred_grid(lr, 1e-4, 4).grid == (3e-5, 1e-4, 3e-4, 1e-3)  # an even count leans upwards
+    assert centred_grid(lr, 1e-3, 3).grid == (1e-4, 3e-4, 1e-3)  # the range's end: shifted, not cut
+    assert centred_grid(lr, 2.5e-4, 1).grid == (3e-4,)  # the nearest half-decade in log distance
+    assert centred_grid(lr, 1e-4, 9).grid == lr.grid
+
+
+def test_a_best_value_at_a_narrowed_grids_edge_is_flagged_not_at_the_ranges_end():
+    (lr,) = [k for k in search_space("rl", ARMS["rl"], 600) if k.grid]
+    narrow = centred_grid(lr, 1e-4, 3)
+    assert at_grid_edge([narrow], {"arms.rl.lr": 3e-4}) == ["learning_rate"]
+    assert at_grid_edge([narrow], {"arms.rl.lr": 3e-5}) == ["learning_rate"]
+    assert at_grid_edge([narrow], {"arms.rl.lr": 1e-4}) == []
+    assert at_grid_edge([lr], {"arms.rl.lr": 1e-3}) == []  # the whole range was searched
+    assert at_grid_edge([centred_grid(lr, 1e-3, 3)], {"arms.rl.lr": 1e-3}) == []

@@ -295,3 +295,30 @@ def test_a_log_without_per_problem_results_names_the_test_over_seeds(card, tmp_p
     row = _row(card.card(card.load(exp), card.analyses(exp)), "RL alone plateaus")
     # sft (4 replicates) against rl (2): no problems.jsonl, so Welch over seeds
     assert "best expert arm (sft) − RL end: +0.135, 95% [" in row and "paired" not in row
+
+
+def test_each_family_of_arms_is_its_own_holm_family(card, tmp_path):
+    # CHORD-φ's controls and the other mixes are tested apart from the paper's arms: adding arms to an
+    # experiment does not change the paper family's correction
+    curves = {**CURVES, "sft_scaled": CURVES["rl"], "luffy": CURVES["sft_then_rl"]}
+    exp = _problem_experiment(tmp_path / "exp", curves)
+    families = card.family_analyses(exp, set(curves))
+    arms = {name: set(f[card.ACC].comparison["arms"]) for name, f in families.items()}
+    assert arms == {
+        "paper": {"sft", "rl", "sft_then_rl", "chord_phi"},
+        "phi_controls": {"rl", "chord_phi", "sft_scaled"},
+        "mixes": {"rl", "sft_then_rl", "luffy"},
+    }
+    tests = {name: f[card.ACC].comparison["multiplicity"]["m"] for name, f in families.items()}
+    assert tests == {"paper": 6 * 3, "phi_controls": 3 * 3, "mixes": 3 * 3}  # pairs × final, peak, matched
+    controls = card.family_table(families["phi_controls"], card.PHI_COMPARISONS)
+    assert "Holm over the 9 tests" in controls[0]
+    row = _row(controls, "φ's token shape beats a flat weight")
+    assert "chord_phi − sft_scaled: matched budget: +0.010" in row  # two problems: within the noise
+    assert row.endswith("| matched budget: **no**; end: **no** |")
+    mixes = card.family_table(families["mixes"], card.MIX_COMPARISONS)
+    row = _row(mixes, "LUFFY beats RL")
+    assert "end: +0.360" in row and row.endswith("| matched budget: **no**; end: yes |")
+    assert not any("SRFT" in line for line in mixes)  # an arm the experiment lacks gives no row
+    table = card.arm_table(*(f[card.ACC].comparison for f in families.values()))
+    assert sum(line.startswith("| rl |") for line in table) == 1 and len(table) == 2 + 6
