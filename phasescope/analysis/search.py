@@ -154,7 +154,8 @@ class _Sums:
             return out
 
         self.x, self.Y = x, Y
-        self.x1, self.x2 = c0(x), c0(x * x)
+        self.xx = x * x
+        self.x1, self.x2 = c0(x), c0(self.xx)
         self.index = np.arange(len(x) + 1, dtype=float)
         self.prefix = Y.shape[0] == 1
         if self.prefix:
@@ -212,13 +213,16 @@ def _profile(S: _Sums, lo: int, hi: int, first: int | None = None, last: int | N
     s_n = E - S.index[t]
     s_x = S.x1[E] - S.x1[t]  # sums over i >= t (uncentred; the hinge is shift-invariant)
     s_xx = S.x2[E] - S.x2[t]
+    # h2 = s_xx - 2 k s_x + k^2 s_n and xh = s_xx - k s_x - cm h1, with k s_x once and k^2 read
+    # (scaling by 2 and negating are exact, so the bits are those of the formulas as written).
+    ks_x = k * s_x
     h1 = s_x - k * s_n
-    h2 = s_xx - 2 * k * s_x + k * k * s_n
-    xh = s_xx - k * s_x - cm * h1
+    h2 = s_xx - 2 * ks_x + S.xx[t] * s_n
+    xh = s_xx - ks_x - cm * h1
     # Closed-form inverse of each symmetric 3x3 Gram matrix [[a, b, c], [b, d, e], [c, e, f]]
     # (with b = sum of centred x = 0); batched np.linalg.inv was the bottleneck of the segmenter.
     a, d, c, e, f = n1, x2, h1, xh, h2 + 1e-12 * (1.0 + x2)
-    i00, i01, i02 = d * f - e * e, c * e, -c * d
+    i00, i01, i02 = d * f - e * e, c * e, c * -d
     i11, i12, i22 = a * f - c * c, -a * e, a * d
     det = a * i00 + c * i02
     det = np.where(np.abs(det) > 1e-300, det, 1e-300)
@@ -286,9 +290,10 @@ def _profile_windows(S: _Sums, windows: list[tuple[int, int]]) -> None:
     s_n = Ef - S.index[t]
     s_x = x1E - x1s[t]
     s_xx = x2E - x2s[t]
+    ks_x = k * s_x
     c = s_x - k * s_n
-    f = s_xx - 2 * k * s_x + k * k * s_n + reg
-    e = s_xx - k * s_x - cm * c
+    f = s_xx - 2 * ks_x + k * k * s_n + reg
+    e = s_xx - ks_x - cm * c
     i00 = d * f - e * e
     i02 = -c * d
     det = a * i00 + c * i02
