@@ -78,7 +78,6 @@ from phasescope.analysis.noise import NoiseFloor, noise_floor
 from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public search API)
     CostStepLinear,
     _local_profile,
-    _refine,
     _refine_many,
     _Sums,
     dp_segment,
@@ -242,9 +241,7 @@ class PhaseSegmenter:
             bx = np.add.reduceat(xn, edges[:-1]) / counts
             by = np.add.reduceat(yn, edges[:-1]) / counts
             found = [[int(edges[c]) for c in cps] for cps in dp_segment(bx, by, max_k, 2, counts)]
-        # Every knot count's refinement in lockstep; the curve's sums (and the windows they scored)
-        # are kept for the bootstrap's profiles on the data (``_relocate``).
-        self._curve_sums = _Sums(xn, yn[None, :])
+        self._curve_sums = _Sums(xn, yn[None, :])  # kept: _relocate re-scores windows it has scored
         return _refine_many(xn, yn, found, S=self._curve_sums)
 
     def _select(self) -> tuple[np.ndarray, float, dict[int, float]]:
@@ -427,8 +424,7 @@ class PhaseSegmenter:
         block = max(1, round(n ** (1 / 3)))
         n_blocks = -(-n // block)
         starts = rng.integers(0, n - block + 1, size=(B, n_blocks))
-        # Whole blocks copied as rows of a sliding window: the values of indexing point by point.
-        blocks = np.lib.stride_tricks.sliding_window_view(resid, block)[starts]
+        blocks = np.lib.stride_tricks.sliding_window_view(resid, block)[starts]  # whole blocks at once
         return fitted_n[None, :] + blocks.reshape(B, -1)[:, :n]
 
     def _relocate(self, knots: list[int], Yb: np.ndarray) -> list[np.ndarray | None]:
