@@ -18,7 +18,10 @@ segmented regression (which reports k_j) chosen because the phases are named by 
 Speed: the candidate fits of one knot count (every width; every moved knot of a refinement step)
 have designs of the same size, so they are stacked and solved in one batch (``fit_batch``), and a
 hinge column evaluates ndtr only within 8.4 widths of its knot (``hinges``); results equal the
-one-at-a-time fits to rounding (tests/analysis/test_segment_speed_equivalence.py).
+one-at-a-time fits to rounding (tests/analysis/test_segment_speed_equivalence.py). The single fits
+(``smoothed_hinge``, ``hinge_fit``, ``turning_points``) skip only work whose result is known to the
+bit (a saturated hinge, np.linspace's and the dot products' own arithmetic), so they give what they
+always gave.
 """
 
 from __future__ import annotations

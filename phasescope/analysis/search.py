@@ -3,6 +3,12 @@ estimate, the exact dynamic programme over segmented linear regression, and the 
 two-piece profile that refines knots and re-locates them in bootstrap replicates.
 
 Pure numpy on normalised curves; everything is vectorised over candidates (and replicates).
+A profile is some 50 small numpy operations per window, so the speed comes from making fewer of
+them: the refinements of every knot count advance in lockstep and score their windows in one pass
+(``_refine_many``, ``_best_knots``), a curve's whole-window profiles are kept and reused by the
+bootstrap (``_Sums.profiles``), and replicates take plain sums per window rather than prefix sums
+of every replicate. Every change of this kind keeps the arithmetic of each candidate as it was, so
+the segmenter's output is the same to the bit (tests/analysis/test_segment_speed_equivalence.py).
 """
 
 from __future__ import annotations
