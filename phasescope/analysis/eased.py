@@ -18,12 +18,13 @@ segmented regression (which reports k_j) chosen because the phases are named by 
 Speed: the candidate fits of one knot count (every width; every moved knot of a refinement step)
 have designs of the same size, so they are stacked and solved in one batch (``fit_batch``), and a
 hinge column evaluates ndtr only within 8.4 widths of its knot (``hinges``); results equal the
-one-at-a-time fits to rounding (tests/analysis/test_segment_speed_equivalence.py).
+one-at-a-time fits to rounding (tests/analysis/test_segment_speed_equivalence.py). The single fits
+(``smoothed_hinge``, ``hinge_fit``, ``turning_points``) skip only work whose result is known to the
+bit (a saturated hinge, np.linspace's and the dot products' own arithmetic), so they give what they
+always gave.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from scipy.special import ndtr
@@ -39,7 +40,13 @@ def smoothed_hinge(x: np.ndarray, knot: float, width: float) -> np.ndarray:
     if width <= 0:
         return np.maximum(x - knot, 0.0)
     z = (x - knot) / width
-    return width * (z * ndtr(z) + np.exp(-0.5 * z * z) * _INV_SQRT_2PI)
+    # The formula is evaluated where it is not saturated; outside, max(w z, 0) is the same bits
+    # (see ``_LINEAR_Z``; below z = -40, ndtr and the exponential are both 0.0 in floating point).
+    out = np.maximum(width * z, 0.0)
+    mid = (z > _FLOOR_Z) & (z < _LINEAR_Z)
+    zm = z[mid]
+    out[mid] = width * (zm * ndtr(zm) + np.exp(-0.5 * zm * zm) * _INV_SQRT_2PI)
+    return out
 
 
 def design(x: np.ndarray, knots, width: float) -> tuple[np.ndarray, np.ndarray]:
@@ -64,33 +71,37 @@ def _solve(X: np.ndarray, scale: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
     return fitted, beta / scale, float(r @ r)
 
 
-_LINEAR_Z, _ZERO_Z = 8.4, -8.4
+_LINEAR_Z, _ZERO_Z, _FLOOR_Z = 8.4, -8.4, -40.0
 """Beyond these z the smoothed hinge is ``width * z`` and ``0.0``. Above 8.4 that is exact bit for
 bit (ndtr(z) rounds to 1 and phi(z) is below half an ulp of z; checked on a fine grid of z for
 several widths); below -8.4 the true value, about width * phi(z) / z^2, is under 1e-18 * width,
 which moves an SSE by far less than its rounding. Only the points between need ndtr (which costs
-more than everything else in a fit), about 17 widths' worth of the curve per knot."""
+more than everything else in a fit), about 17 widths' worth of the curve per knot. Below -40 (ndtr
+and the exponential both underflow to 0.0) the exact formula gives 0.0 too, which is what lets
+``smoothed_hinge`` skip that side and keep every bit (checked for widths 1e-3 to 7)."""
 
 
 def hinges(x: np.ndarray, knots, widths) -> np.ndarray:
     """Hinge columns for every width at once: shape (len(widths), len(knots), len(x)); each row is
     ``smoothed_hinge(x, knot, width)`` (the same formula where it is not saturated, see ``_ZERO_Z``)."""
     k = np.asarray(knots, float).reshape(1, -1, 1)
-    w = np.asarray(widths, float).reshape(-1, 1, 1)
-    sharp = w[:, 0, 0] <= 0
-    if sharp.all():
-        return np.broadcast_to(np.maximum(x - k, 0.0), (w.shape[0], k.shape[1], len(x))).copy()
-    ws = w[~sharp]
-    z = (x - k) / ws
+    w = np.asarray(widths, float).ravel()
+    sharp = w <= 0
+    n_sharp = int(np.count_nonzero(sharp))
+    d = x - k
+    if n_sharp == len(w):
+        return np.broadcast_to(np.maximum(d, 0.0), (len(w), k.shape[1], len(x))).copy()
+    ws = w[~sharp].reshape(-1, 1, 1) if n_sharp else w.reshape(-1, 1, 1)
+    z = d / ws
     h = np.maximum(ws * z, 0.0)  # right for z >= _LINEAR_Z and z <= _ZERO_Z; the rest is overwritten
     mid = np.abs(z) < _LINEAR_Z  # _ZERO_Z == -_LINEAR_Z
     zm = z[mid]
-    wm = ws.ravel()[0] if ws.size == 1 else np.broadcast_to(ws, z.shape)[mid]
+    wm = float(ws[0, 0, 0]) if ws.size == 1 else np.broadcast_to(ws, z.shape)[mid]
     h[mid] = wm * (zm * ndtr(zm) + np.exp(-0.5 * zm * zm) * _INV_SQRT_2PI)
-    if not sharp.any():
+    if not n_sharp:
         return h
-    out = np.empty((w.shape[0], k.shape[1], len(x)))
-    out[sharp] = np.maximum(x - k, 0.0)
+    out = np.empty((len(w), k.shape[1], len(x)))
+    out[sharp] = np.maximum(d, 0.0)
     out[~sharp] = h
     return out
 
@@ -142,15 +153,13 @@ def hinge_fit(
     X, scale = design(x, knot_steps, width)
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     XtX_inv = np.linalg.pinv(X.T @ X)
-    slopes, ses = [], []
-    for seg in range(len(knot_steps) + 1):
-        # The slope of segment `seg` is the sum of the linear and the first `seg` hinge
-        # coefficients, each divided by its column scale.
-        c = np.zeros(X.shape[1])
-        c[1 : 2 + seg] = 1.0 / scale[1 : 2 + seg]
-        slopes.append(float(c @ beta))
-        ses.append(float(math.sqrt(max(c @ XtX_inv @ c, 0.0))))
-    return X @ beta, np.array(slopes), np.array(ses)
+    # Row `seg` of C: the slope of segment `seg` is the sum of the linear and the first `seg` hinge
+    # coefficients, each divided by its column scale. Row sums of products are the dot products
+    # (in the same order, for these few columns); c @ XtX_inv stays one product per row.
+    col = np.arange(X.shape[1])
+    C = np.where((col >= 1) & (col <= col[:-1, None] + 1), 1.0 / scale, 0.0)
+    quad = (np.array([c @ XtX_inv for c in C]) * C).sum(axis=1)
+    return X @ beta, (C * beta).sum(axis=1), np.sqrt(np.maximum(quad, 0.0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,10 +182,32 @@ def plain_and_best_width(x: np.ndarray, y: np.ndarray, knots, widths) -> tuple[f
 
 def slope_at(x: np.ndarray, coef: np.ndarray, knots, width: float) -> np.ndarray:
     """Derivative of the fitted eased curve at ``x``."""
-    d = np.full_like(np.asarray(x, float), coef[1])
+    x = np.asarray(x, float)
+    d = np.full_like(x, coef[1])
+    if width > 0 and len(knots):  # every knot's ndtr in one call; the sum in the same order
+        steps = ndtr((x - np.asarray(knots, float)[:, None]) / width)
+        for c, step in zip(coef[2:], steps, strict=True):
+            d = d + c * step
+        return d
     for c, k in zip(coef[2:], knots, strict=True):
-        d = d + c * (ndtr((x - k) / width) if width > 0 else (x >= k))
+        d = d + c * (x >= k)
     return d
+
+
+def _linspace(a: float, b: float, num: int) -> np.ndarray:
+    """``np.linspace(a, b, num)`` (num >= 2) by its own arithmetic (the same values), without the
+    overhead that made it a tenth of ``turning_points``."""
+    delta = b - a
+    step = delta / (num - 1)
+    y = np.arange(num, dtype=float)
+    if step == 0:  # as np.linspace does for denormal steps
+        y /= num - 1
+        y *= delta
+    else:
+        y *= step
+    y += a
+    y[-1] = b
+    return y
 
 
 MAX_OFFSET = 2.5
@@ -191,18 +222,22 @@ def turning_points(coef: np.ndarray, knots, width: float, lo: float, hi: float, 
     knots = list(knots)
     out = []
     for j, k in enumerate(knots):
+        if width <= 0 or (turns is not None and not turns[j]):
+            out.append(float(k))
+            continue
         left = coef[1] + coef[2 : 2 + j].sum()
         right = left + coef[2 + j]
-        if width <= 0 or left * right >= 0 or (turns is not None and not turns[j]):
+        if left * right >= 0:
             out.append(float(k))
             continue
         # Search between the neighbouring knots (no further than 4 widths: beyond that the
         # smoothing of this corner is complete and the slope has the far side's sign).
         a = max(knots[j - 1] if j else lo, k - MAX_OFFSET * width, lo)
         b = min(knots[j + 1] if j + 1 < len(knots) else hi, k + MAX_OFFSET * width, hi)
-        grid = np.linspace(a, b, 801)
+        grid = _linspace(float(a), float(b), 801)
         d = slope_at(grid, coef, knots, width)
-        sign_change = np.nonzero(np.sign(d[:-1]) != np.sign(d[1:]))[0]
+        sign = np.sign(d)
+        sign_change = np.flatnonzero(sign[:-1] != sign[1:])
         if len(sign_change) == 0:
             out.append(float(k))
             continue

@@ -78,7 +78,7 @@ from phasescope.analysis.noise import NoiseFloor, noise_floor
 from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public search API)
     CostStepLinear,
     _local_profile,
-    _refine,
+    _refine_many,
     _Sums,
     dp_segment,
     noise_sigma,
@@ -243,7 +243,8 @@ class PhaseSegmenter:
             bx = np.add.reduceat(xn, edges[:-1]) / counts
             by = np.add.reduceat(yn, edges[:-1]) / counts
             found = [[int(edges[c]) for c in cps] for cps in dp_segment(bx, by, max_k, 2, counts)]
-        return [_refine(xn, yn, cps) if cps else [] for cps in found]
+        self._curve_sums = _Sums(xn, yn[None, :])  # kept: _relocate re-scores windows it has scored
+        return _refine_many(xn, yn, found, S=self._curve_sums)
 
     def _select(self) -> tuple[np.ndarray, float, dict[int, float]]:
         """Knots (normalised steps) and rounding width by BIC; rounding costs one parameter, each
@@ -425,14 +426,14 @@ class PhaseSegmenter:
         block = max(1, round(n ** (1 / 3)))
         n_blocks = -(-n // block)
         starts = rng.integers(0, n - block + 1, size=(B, n_blocks))
-        idx = (starts[:, :, None] + np.arange(block)).reshape(B, -1)[:, :n]
-        return fitted_n[None, :] + resid[idx]
+        blocks = np.lib.stride_tricks.sliding_window_view(resid, block)[starts]  # whole blocks at once
+        return fitted_n[None, :] + blocks.reshape(B, -1)[:, :n]
 
     def _relocate(self, knots: list[int], Yb: np.ndarray) -> list[np.ndarray | None]:
         """Each knot's index in every replicate, by the local profile with the other knots held at
         their estimates (conditional on k); None where the window leaves no candidate."""
         xn, n = self._xn, len(self._xn)
-        S, S0 = _Sums(xn, Yb), _Sums(xn, self._yn[None, :])
+        S, S0 = _Sums(xn, Yb), self._curve_sums
         out: list[np.ndarray | None] = []
         for j in range(len(knots)):
             lo = knots[j - 1] if j > 0 else 0
