@@ -100,10 +100,9 @@ UNCERTAIN_SPAN = 0.5
 class Segmentation:
     """What ``PhaseSegmenter.predict`` returns. Steps are in the curve's own units.
 
-    ``changepoints`` are the events: a knot between a falling and a rising piece is reported at
-    the fitted curve's turning point (its worst or best point), any other knot where it is. With
-    fixed knots the curve is cut into ``stages``, each segmented in its own right; the top-level
-    fields then concatenate the stages' and the stage boundaries are changepoints with ``fixed``.
+    ``changepoints`` are the events: a knot between a fall and a rise is reported at the fitted
+    turning point (worst or best point), any other knot where it is. Fixed knots cut the curve into
+    ``stages``, each segmented alone; the top fields concatenate theirs (boundaries: ``fixed``).
     """
 
     steps: np.ndarray
@@ -139,8 +138,7 @@ class Segmentation:
 
 
 def _is_uncertain(ci: tuple[float, float], span: float) -> bool:
-    width = ci[1] - ci[0]
-    return bool(width <= 0 or width > UNCERTAIN_SPAN * span)
+    return bool(ci[1] - ci[0] <= 0 or ci[1] - ci[0] > UNCERTAIN_SPAN * span)
 
 
 class PhaseSegmenter:
@@ -153,8 +151,9 @@ class PhaseSegmenter:
     ``fixed_knots``: known changepoints (a ``stage`` change, the SFT->RL switch), as the first step
     of each new stage; each stage is segmented on its own (the curve may jump there). ``eval_n``:
     the metric is a rate on that many problems; ``label_phases`` then calls no phase that the
-    binomial noise of such an eval set could make. ``widths``: candidate rounding widths of the
-    corners, as fractions of the span (``(0.0,)`` for the plain piecewise-linear model).
+    binomial noise of such an eval set could make. ``rate``: whether the values are shares of
+    problems (the metric's name; None: the values decide), for the floor when ``eval_n`` is unknown.
+    ``widths``: rounding widths of the corners, fractions of the span (``(0.0,)``: piecewise-linear).
     """
 
     def __init__(
