@@ -67,6 +67,8 @@ class Knob:
 
 def half_decades(low: float, high: float) -> tuple[float, ...]:
     """low, ~3·low, 10·low, ... up to high (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)."""
+    if low <= 0:
+        return ()
     out, v = [], low
     while v <= high * (1 + 1e-9):
         out.append(float(f"{v:.0e}"))
@@ -137,7 +139,7 @@ def at_grid_edge(knobs: list[Knob], values: dict[str, Any]) -> list[str]:
     edge = []
     for k in knobs:
         v = values.get(k.key)
-        if not k.grid or v is None:
+        if not k.grid or k.choices or v is None:  # a categorical knob's choices have no "beyond"
             continue
         full = half_decades(k.low, k.high)
         if (v == min(k.grid) and v > min(full)) or (v == max(k.grid) and v < max(full)):

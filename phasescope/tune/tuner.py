@@ -11,6 +11,7 @@ run` never mistakes one for the other; the default name keeps it beside the expe
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,8 @@ def _knobs(req: TuneRequest, cfg: Config, arm: str) -> list[Knob]:
     knobs = search_space(arm, cfg.arms[arm], cfg.train.max_steps, rollouts)
     if req.knobs:
         knobs = [k for k in knobs if k.label in req.knobs]
+        if req.sampler == "grid":  # a categorical knob asked for by name is walked over its choices
+            knobs = [dataclasses.replace(k, grid=k.choices) if k.choices else k for k in knobs]
     on_grid = [k for k in knobs if k.grid] if req.sampler == "grid" else knobs
     if not on_grid:
         has = ", ".join(k.label for k in search_space(arm, cfg.arms[arm], cfg.train.max_steps, rollouts))

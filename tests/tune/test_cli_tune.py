@@ -81,6 +81,19 @@ def test_a_narrowed_grid_over_chosen_knobs(cli, tmp_path, fake_training):
     assert "(at the grid's edge: learning_rate)" in got.stdout
 
 
+def test_a_categorical_knob_named_in_knobs_is_walked_by_the_grid(cli, tmp_path, fake_training):
+    got = cli(
+        "tune", "--arms", "chord_phi", "--sampler", "grid", "--knobs", "expert_data_ratio",
+        "--trials", "9", "--seeds", "1", "--out", tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    ratios = sorted(c[1].train.expert_data_ratio for c in fake_training)
+    assert ratios == [0.125, 0.25, 0.5, 1.0]  # each choice once, the learning rate as configured
+    assert {c[1].arms["chord_phi"].lr or c[1].train.learning_rate for c in fake_training} == {1e-4}
+    (row,) = json.loads((tmp_path / "default-tune" / "summary.json").read_text())["arms"]
+    assert row["trials"] == 4 and "grid_edge" not in row
+
+
 @pytest.mark.slow
 def test_a_real_tiny_tune_reads_only_the_dev_split_and_resumes(cli, tmp_path, tiny_cache, tiny_world):
     sets = [a for s in tiny_world for a in ("--set", s)]
