@@ -59,3 +59,22 @@ def test_trials_are_pooled_and_the_edge_moves_with_the_extra_point(table_mod, tm
 def test_a_directory_without_a_study_is_one_line_and_exit_2(table_mod, tmp_path, capsys):
     assert table_mod.main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().startswith("error: no tune study found in")
+
+
+def test_the_recipe_steps_one_half_decade_past_an_edge_and_stops_at_the_ranges_end():
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("tune_defaults", BENCH / "tune_defaults.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(BENCH))
+    trial = lambda values, score: {"values": values, "score": score}  # noqa: E731
+    up = [trial({"arms.rl.lr": 1e-4}, 0.5), trial({"arms.rl.lr": 3e-4}, 0.7)]
+    assert mod.next_steps(up) == [("arms.rl.lr", 1e-3, {"arms.rl.lr": 3e-4})]
+    down = [trial({"arms.sft.sft_lr": 3e-4}, 0.7), trial({"arms.sft.sft_lr": 1e-3}, 0.5)]
+    assert mod.next_steps(down) == [("arms.sft.sft_lr", 1e-4, {"arms.sft.sft_lr": 3e-4})]
+    inside = [*up, trial({"arms.rl.lr": 1e-3}, 0.4)]
+    assert mod.next_steps(inside) == []
+    at_end = [trial({"arms.rl.lr": 3e-4}, 0.5), trial({"arms.rl.lr": 1e-3}, 0.7)]
+    assert mod.next_steps(at_end) == []  # 1e-3 is the range's end
