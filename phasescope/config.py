@@ -24,6 +24,7 @@ from typing import Any
 import tomllib
 
 from phasescope.arms import SCHEDULES, is_two_stage, needs_expert
+from phasescope.arms.world_rates import with_world_rates
 from phasescope.config_sections import (
     ArmConfig,
     DataConfig,
@@ -82,6 +83,8 @@ class Config:
             self.train.eval_early_every is None
         ):  # dense early evaluation: cheap in the world, not on a real model
             self.train.eval_early_every = 0 if self.model.model_name_or_path else 5
+        if not self.model.model_name_or_path and self.world.tuned_rates:  # the world's, not a real model's
+            self.arms = with_world_rates(self.arms)
         if self.model.model_name_or_path:
             _check(
                 bool(self.data.rl_prompts or self.data.expert),

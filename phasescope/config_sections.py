@@ -91,6 +91,9 @@ class WorldConfig:
     """Width of the tiny GPT-2."""
     n_head: int = 4
     """Attention heads of the tiny GPT-2."""
+    tuned_rates: bool = True
+    """Each built-in arm learns at its rate tuned on this world's dev split (phasescope/arms/world_rates.py)
+    unless its own `lr`/`sft_lr` is set; false: every arm at train.learning_rate / train.sft_lr."""
 
     def __post_init__(self):
         for name in (

@@ -35,6 +35,8 @@ TINY_WORLD = [
     # 3 updates cannot hold a 2-step SFT stage and an RL stage "within" one budget: the tests of
     # two-stage arms read "2 SFT steps, then 3 RL steps"; test_stages tests "within" on its own.
     'train.stage_budget="added"',
+    # The tuned rates are the default world's (phasescope/arms/world_rates.py); the tests pin train.*'s.
+    "world.tuned_rates=false",
 ]
 
 

@@ -88,3 +88,21 @@ def test_typed_values_are_applied_as_they_are():
     )
     with pytest.raises(UsageError, match="experiment.seeds must be >= 1"):
         load_config(None, None, {"experiment.seeds": 0})
+
+
+def test_the_world_rates_apply_to_the_embedded_world_only_and_never_over_an_arms_own():
+    from phasescope.arms.world_rates import WORLD_RATES
+
+    cfg = load_config(None)
+    assert (cfg.arms["rl"].lr, cfg.arms["sft"].sft_lr, cfg.arms["sft_then_rl"].sft_lr) == (3e-4, 3e-3, 3e-3)
+    assert cfg.arms["chord_adaptive"].lr is None and cfg.arms["chord_phase"].lr is None  # not tuned
+    assert (cfg.arms["hpt"].lr, cfg.arms["relift"].lr, cfg.arms["relift"].sft_lr) == (1e-4, 1e-4, 3e-3)
+    assert all(getattr(cfg.arms[a], k) == v for a, r in WORLD_RATES.items() for k, v in r.items())
+    assert load_config(None, ["arms.rl.lr=1e-5"]).arms["rl"].lr == 1e-5  # an arm's own rate wins
+    off = load_config(None, ["world.tuned_rates=false"])
+    assert off.arms["rl"].lr is None and off.arms["sft"].sft_lr is None
+    real = load_config(None, ['model.model_name_or_path="gpt2"', 'data.rl_prompts="p.jsonl"'])
+    assert real.arms["rl"].lr is None and real.arms["sft"].sft_lr is None  # a real model: train.* rates
+    # recorded as resolved: an experiment.json's config reloads to the same rates
+    again = load_config(None, [f"arms.rl.lr={cfg.to_dict()['arms']['rl']['lr']!r}"])
+    assert again.to_dict() == cfg.to_dict()

@@ -112,7 +112,7 @@ def test_the_configs_own_values_are_the_first_trial_when_in_range():
     cfg = load_config(None, ["train.max_steps=300", "arms.chord_mu.mu_decay_steps=250"])
     knobs = search_space("chord_mu", cfg.arms["chord_mu"], 300)
     assert config_values("chord_mu", cfg, knobs) == {
-        "arms.chord_mu.lr": 1e-4,
+        "arms.chord_mu.lr": 3e-4,  # the embedded world's tuned rate (arms/world_rates.py)
         "arms.chord_mu.mu_peak": 0.9,
         "arms.chord_mu.mu_decay_steps": 250,
         "train.expert_data_ratio": 1.0,  # 32 expert rows per 4 × 8 rollouts

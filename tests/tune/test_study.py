@@ -45,8 +45,8 @@ def test_trials_train_without_held_out_evaluation_and_never_read_eval_metrics(tm
         assert t.user_attrs["seed_scores"] == [pytest.approx(t.value)] * 2
     assert result.rows[0]["best_score"] == max(t.value for t in _study(tmp_path).get_trials())
     first = _study(tmp_path).get_trials()[0]  # the config's own values come first, for comparison
-    assert first.params == {"arms.rl.lr": 1e-4} and first.user_attrs["baseline"] is True
-    assert result.rows[0]["config_score"] == pytest.approx(1.0)
+    assert first.params == {"arms.rl.lr": 3e-4} and first.user_attrs["baseline"] is True  # the world's rate
+    assert result.rows[0]["config_score"] == pytest.approx(known_score(3e-4))
 
 
 def test_failed_trainings_are_recorded_and_three_in_a_row_stop(tmp_path, fake_training):
