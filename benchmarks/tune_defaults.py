@@ -71,8 +71,11 @@ class Recipe:
 
 
 def next_steps(trials: list[dict]) -> list[tuple[str, float, dict]]:
-    """(key, next value, best values) for each rate whose best is the highest or lowest tried."""
-    best = max(trials, key=lambda t: t["score"])["values"]
+    """(key, next value, the best trial's values and given rates) for each rate whose best is the
+    highest or lowest tried."""
+    top = max(trials, key=lambda t: t["score"])
+    best = top["values"]
+    keep = {**top.get("given", {}), **best}  # a rate given to the best trial (an SFT stage's) goes along
     steps = []
     for key, v in best.items():
         if not key.endswith("lr"):
@@ -81,9 +84,9 @@ def next_steps(trials: list[dict]) -> list[tuple[str, float, dict]]:
         ladder = list(half_decades(*(SFT_LR_RANGE if key.endswith(".sft_lr") else LR_RANGE)))
         i = ladder.index(v)
         if v == max(tried) and i + 1 < len(ladder):
-            steps.append((key, ladder[i + 1], best))
+            steps.append((key, ladder[i + 1], keep))
         elif v == min(tried) and i > 0:
-            steps.append((key, ladder[i - 1], best))
+            steps.append((key, ladder[i - 1], keep))
     return steps
 
 

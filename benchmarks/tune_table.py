@@ -42,9 +42,21 @@ def trials_of(tune_dir: Path) -> dict[str, list[dict]]:
                     "score": t.value,
                     "seeds": t.user_attrs.get("seed_scores", []),
                     "dir": t.user_attrs.get("dir"),
+                    "given": _given_rates(t.user_attrs.get("dir"), arm, t.params),
                 }
             )
     return out
+
+
+def _given_rates(trial_dir: str | None, arm: str, params: dict) -> dict[str, float]:
+    """The arm's rates the trial ran at without searching them (a --set, e.g. the SFT stage's rate
+    of a two-stage arm), read from the trial's experiment.json."""
+    path = Path(trial_dir or "") / "experiment.json"
+    if not trial_dir or not path.is_file():
+        return {}
+    arm_cfg = json.loads(path.read_text())["config"]["arms"].get(arm, {})
+    keys = {k: f"arms.{arm}.{k}" for k in ("lr", "sft_lr")}
+    return {key: arm_cfg[k] for k, key in keys.items() if arm_cfg.get(k) is not None and key not in params}
 
 
 def pooled(dirs: list[Path]) -> dict[str, list[dict]]:
@@ -91,12 +103,14 @@ def table(arms: dict[str, list[dict]]) -> tuple[list[str], list[str]]:
             for t in sorted(trials, key=lambda t: sorted(t["values"].items()))
         )
         chosen = ", ".join(_short(k, v) for k, v in sorted(best["values"].items()))
+        if best.get("given"):
+            chosen += " (given: " + ", ".join(_short(k, v) for k, v in sorted(best["given"].items())) + ")"
         seeds = ", ".join(f"{s:.3f}" for s in best["seeds"])
         at_edge = ", ".join(edge(trials, best)) or "no"
         lines.append(
             f"| {arm} | {len(trials)} | {tried} | {chosen} | {best['score']:.3f} ({seeds}) | {at_edge} |"
         )
-        sets += [f"{k}={v!r}" for k, v in sorted(best["values"].items())]
+        sets += [f"{k}={v!r}" for k, v in sorted({**best.get("given", {}), **best["values"]}.items())]
     return lines, sets
 
 
@@ -113,10 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     arms = pooled(dirs)
     lines, sets = table(arms)
-    commands = [
-        json.loads((d / "summary.json").read_text())["command"] for d in dirs if (d / "summary.json").exists()
-    ]
-    body = ["Made by:", "", *(f"    {c}" for c in commands), "", *lines, "", "Chosen values:", ""]
+    body = [f"Trials pooled from {', '.join(d.name for d in dirs)} (each trial's command and config: its",
+            "experiment.json).", "", *lines, "", "Chosen values:", ""]  # fmt: skip
     body += [f"    --set {s}" for s in sets]
     print("\n".join(body))
     if args.write:

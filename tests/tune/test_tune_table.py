@@ -76,5 +76,10 @@ def test_the_recipe_steps_one_half_decade_past_an_edge_and_stops_at_the_ranges_e
     assert mod.next_steps(down) == [("arms.sft.sft_lr", 1e-4, {"arms.sft.sft_lr": 3e-4})]
     inside = [*up, trial({"arms.rl.lr": 1e-3}, 0.4)]
     assert mod.next_steps(inside) == []
+    given = [{**t, "given": {"arms.relift.sft_lr": 3e-3}} for t in (trial({"arms.relift.lr": 1e-4}, 0.7),)]
+    given.append(trial({"arms.relift.lr": 3e-4}, 0.6))  # the SFT pass's rate goes along with the lowest rate
+    assert mod.next_steps(given) == [
+        ("arms.relift.lr", 3e-5, {"arms.relift.lr": 1e-4, "arms.relift.sft_lr": 3e-3})
+    ]
     at_end = [trial({"arms.rl.lr": 3e-4}, 0.5), trial({"arms.rl.lr": 1e-3}, 0.7)]
     assert mod.next_steps(at_end) == []  # 1e-3 is the range's end
