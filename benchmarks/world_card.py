@@ -348,6 +348,14 @@ def pair_cell(p: dict, label: str, direction: str = "higher") -> tuple[str, bool
     return text, ok
 
 
+def _reversed(p: dict, direction: str, b: str) -> str:
+    """ " (b better)" when the Holm interval excludes 0 on b's side: the opposite of the finding holds."""
+    ci = p.get("ci_holm")
+    if ci is None:
+        return ""
+    return f" ({b} better)" if (ci[1] < 0 if direction == "higher" else ci[0] > 0) else ""
+
+
 def comparison_row(analysis, a: str, b: str, what: str, kind: str = INDEPENDENT) -> str | None:
     """A finding "a beats b" ranked at the matched budget and at each arm's end; None when either arm
     is absent."""
@@ -359,7 +367,7 @@ def comparison_row(analysis, a: str, b: str, what: str, kind: str = INDEPENDENT)
             continue
         text, ok = pair_cell(p, label, analysis.direction)
         cells.append(text)
-        verdicts.append(f"{label}: {'yes' if ok else '**no**'}")
+        verdicts.append(f"{label}: {'yes' if ok else '**no**'}{_reversed(p, analysis.direction, b)}")
         tests.append(p.get("test") or "none")
     if not cells:
         return None

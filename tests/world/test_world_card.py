@@ -218,7 +218,7 @@ def test_a_comparison_is_reproduced_only_when_the_holm_interval_excludes_0(probl
     assert "end: +0.010" in row and row.endswith("| matched budget: **no**; end: **no** |")
     # the wrong direction is no reproduction either, however clear: chord_phi is 0.35 behind at the end
     row = _row(lines, "CHORD-φ beats SFT-then-RL")
-    assert "end: -0.350" in row and row.endswith("end: **no** |")
+    assert "end: -0.350" in row and row.endswith("end: **no** (sft_then_rl better) |")
     # the general skill: chord_phi keeps 0.46, sft_then_rl ends at 0.20 (0.25 at the matched budget)
     row = _row(lines, "CHORD-φ keeps the general skill better than sft_then_rl")
     assert "matched budget: +0.210" in row and "end: +0.260" in row
