@@ -88,8 +88,8 @@ def test_a_trl_field_reaches_grpo_config(tmp_path):
     )
     args = _args(cfg, tmp_path)
     assert (args.weight_decay, args.top_k, args.scale_rewards, args.beta) == (0.01, 50, "batch", 0.0)
-    # phasescope's own settings are still its own, under TRL's names
-    assert (args.max_steps, args.learning_rate, args.epsilon) == (600, 1e-4, 0.2)
+    # phasescope's own settings are still its own, under TRL's names (rl's rate: the world's tuned 3e-4)
+    assert (args.max_steps, args.learning_rate, args.epsilon) == (600, 3e-4, 0.2)
     default = _args(load_config(None), tmp_path)
     assert (default.weight_decay, default.top_k, default.scale_rewards) == (0.0, 0, "group")
 
