@@ -86,7 +86,8 @@ def edge(trials: list[dict], best: dict) -> list[str]:
 
 
 def _short(key: str, v) -> str:
-    return f"{key.rsplit('.', 1)[-1]} {v:.0e}" if isinstance(v, float) else f"{key.rsplit('.', 1)[-1]} {v}"
+    name = key.rsplit(".", 1)[-1]
+    return f"{name} {v:.0e}" if isinstance(v, float) and name.endswith("lr") else f"{name} {v:g}"
 
 
 def table(arms: dict[str, list[dict]]) -> tuple[list[str], list[str]]:
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     arms = pooled(dirs)
     lines, sets = table(arms)
     body = [f"Trials pooled from {', '.join(d.name for d in dirs)} (each trial's command and config: its",
-            "experiment.json).", "", *lines, "", "Chosen values:", ""]  # fmt: skip
+            "experiment.json).", "", *lines, "", "Each arm's best values, as --set lines:", ""]  # fmt: skip
     body += [f"    --set {s}" for s in sets]
     print("\n".join(body))
     if args.write:
