@@ -13,16 +13,21 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def table_mod():
-    sys.path.insert(0, str(BENCH))  # it imports world_card as a sibling script
+def _script(name: str):
+    """A benchmarks/ script as a module (they import each other as sibling scripts)."""
+    sys.path.insert(0, str(BENCH))
     try:
-        spec = importlib.util.spec_from_file_location("tune_table", BENCH / "tune_table.py")
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
     finally:
         sys.path.remove(str(BENCH))
     return mod
+
+
+@pytest.fixture(scope="module")
+def table_mod():
+    return _script("tune_table")
 
 
 def _study(tune_dir: Path, arm: str, key: str, scores: dict[float, float]) -> None:
@@ -62,13 +67,7 @@ def test_a_directory_without_a_study_is_one_line_and_exit_2(table_mod, tmp_path,
 
 
 def test_the_recipe_steps_one_half_decade_past_an_edge_and_stops_at_the_ranges_end():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("tune_defaults", BENCH / "tune_defaults.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(BENCH))
+    mod = _script("tune_defaults")
     trial = lambda values, score: {"values": values, "score": score}  # noqa: E731
     up = [trial({"arms.rl.lr": 1e-4}, 0.5), trial({"arms.rl.lr": 3e-4}, 0.7)]
     assert mod.next_steps(up) == [("arms.rl.lr", 1e-3, {"arms.rl.lr": 3e-4})]
