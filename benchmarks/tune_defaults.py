@@ -31,8 +31,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import tune_table  # noqa: E402
 
-from phasescope.tune.space import LR_RANGE, SFT_LR_RANGE, half_decades  # noqa: E402
-
 STAGE1 = ("sft", "dft", "rl", "chord_mu", "chord_phi", "luffy", "srft", "hpt")
 STAGE2 = ("sft_then_rl", "sft_light_then_rl", "dft_then_rl", "relift")
 
@@ -70,24 +68,7 @@ class Recipe:
             self.dirs.append(self.out / name)
 
 
-def next_steps(trials: list[dict]) -> list[tuple[str, float, dict]]:
-    """(key, next value, the best trial's values and given rates) for each rate whose best is the
-    highest or lowest tried."""
-    top = max(trials, key=lambda t: t["score"])
-    best = top["values"]
-    keep = {**top.get("given", {}), **best}  # a rate given to the best trial (an SFT stage's) goes along
-    steps = []
-    for key, v in best.items():
-        if not key.endswith("lr"):
-            continue
-        tried = {t["values"][key] for t in trials if key in t["values"]}
-        ladder = list(half_decades(*(SFT_LR_RANGE if key.endswith(".sft_lr") else LR_RANGE)))
-        i = ladder.index(v)
-        if v == max(tried) and i + 1 < len(ladder):
-            steps.append((key, ladder[i + 1], keep))
-        elif v == min(tried) and i > 0:
-            steps.append((key, ladder[i - 1], keep))
-    return steps
+next_steps = tune_table.past_edge  # (key, the next value to try, the values that go along)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,4 +104,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except subprocess.CalledProcessError as exc:  # the tune command printed its own one-line error
+        print(
+            f"error: {' '.join(map(str, exc.cmd[3:6]))} ... stopped with exit {exc.returncode}",
+            file=sys.stderr,
+        )
+        raise SystemExit(exc.returncode) from None

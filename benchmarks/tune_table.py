@@ -72,16 +72,22 @@ def _ladder(key: str) -> tuple[float, ...]:
     return half_decades(*(SFT_LR_RANGE if key.endswith(".sft_lr") else LR_RANGE))
 
 
-def edge(trials: list[dict], best: dict) -> list[str]:
-    """The rate keys whose chosen value is the lowest or highest tried but not an end of the range."""
+def past_edge(trials: list[dict]) -> list[tuple[str, float, dict]]:
+    """For each rate whose best value is the highest or lowest tried and not an end of its range: (key,
+    the next half-decade beyond it, the best trial's values with the rates it was given). The recipe
+    (tune_defaults.py) tries that value next; the table flags the rate."""
+    top = max(trials, key=lambda t: t["score"])
+    keep = {**top.get("given", {}), **top["values"]}  # a rate given to the best trial goes along
     out = []
-    for key, v in best["values"].items():
+    for key, v in top["values"].items():
         if not key.endswith("lr"):
             continue
         tried = {t["values"][key] for t in trials if key in t["values"]}
         ladder = _ladder(key)
-        if (v == min(tried) and v > min(ladder)) or (v == max(tried) and v < max(ladder)):
-            out.append(key.rsplit(".", 1)[-1])
+        if v == max(tried) and v < max(ladder):
+            out.append((key, min(x for x in ladder if x > v), keep))
+        elif v == min(tried) and v > min(ladder):
+            out.append((key, max(x for x in ladder if x < v), keep))
     return out
 
 
@@ -107,7 +113,7 @@ def table(arms: dict[str, list[dict]]) -> tuple[list[str], list[str]]:
         if best.get("given"):
             chosen += " (given: " + ", ".join(_short(k, v) for k, v in sorted(best["given"].items())) + ")"
         seeds = ", ".join(f"{s:.3f}" for s in best["seeds"])
-        at_edge = ", ".join(edge(trials, best)) or "no"
+        at_edge = ", ".join(key.rsplit(".", 1)[-1] for key, _, _ in past_edge(trials)) or "no"
         lines.append(
             f"| {arm} | {len(trials)} | {tried} | {chosen} | {best['score']:.3f} ({seeds}) | {at_edge} |"
         )

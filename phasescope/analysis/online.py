@@ -131,6 +131,7 @@ class OnlineDetector:
         if confirm not in ("refit", "glr"):
             raise UsageError(f"confirm must be 'refit' or 'glr', got {confirm!r}")
         self.metric = metric
+        self._rate = rate_hint(metric)  # read once: the segmenter is refitted at every new point
         self.direction = direction_for(metric, direction)
         self.confirmations = confirmations
         self.min_phase_points = min_phase_points
@@ -230,7 +231,7 @@ class OnlineDetector:
         x, y = np.asarray(self.steps), np.asarray(self.values)
         self._spike_sd = noise_sigma((x - x[0]) / max(x[-1] - x[0], 1e-12), y)
         self._clean = despike(y, self._spike_sd)
-        seg = PhaseSegmenter(n_bootstrap=0, eval_n=self.eval_n, rate=rate_hint(self.metric))
+        seg = PhaseSegmenter(n_bootstrap=0, eval_n=self.eval_n, rate=self._rate)
         seg = seg.fit(x, self._clean).predict()
         resid = seg.values - seg.fitted
         self._fit_sd = float(np.sqrt(resid @ resid / max(1, len(resid) - 2 - 2 * len(seg.changepoints))))
