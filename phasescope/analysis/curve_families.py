@@ -20,7 +20,8 @@ drawn from full, no_overfit, no_shift, rise_only unless said otherwise):
 - ``rollout``: per-step group-mean rewards (8-64 rollouts, Bernoulli or graded), 1,000-2,000 steps;
   the shift is a shallow dip (0.04-0.12 in reward) of the kind GRPO shows before a sustained rise.
 - ``early_peak``: 20-40 evaluations of a fixed eval set, no step-0 evaluation, the best point at
-  the 3rd-8th evaluation, then a decline: improve -> overfit.
+  the 3rd-8th evaluation, at least ``VISIBLE_RISE`` noise sd above the first, then a decline:
+  improve -> overfit (the decline's end bend neutral).
 - ``early_rise``: a small rise (1-2 noise sd, peaking at 2-5% of the run) just before the shift; it is
   no phase: the truth is shift -> readapt (-> overfit), the hump a neutral zone.
 - ``heavy_tail``: transitions with Student-t noise (3-5 degrees of freedom) and 1-3 one-step
@@ -62,6 +63,11 @@ EVENT_FAMILIES = (
 NO_EVENT = ("flat", "flat_drift", "flat_heavy", "flat_eval_set", "flat_rollout")
 FAMILIES = EVENT_FAMILIES + NO_EVENT
 PHASE_VARIANTS = ("full", "no_overfit", "no_shift", "rise_only")
+VISIBLE_RISE = 4.0
+"""``early_peak``: the least rise, in noise sd, from the first evaluation to the best (a difference
+of two evaluations 2.8 of its own sd away: p 0.005 one-sided). A curve whose best is less than that
+above its first evaluation reads as "worse from the start": its best may as well have come before
+the first evaluation (``phases.EARLY_BEST``), and no reader could call the rise an improvement."""
 
 
 @dataclass
@@ -199,7 +205,17 @@ def _scored(family, direction, steps, theta, traj, n, variant, rng) -> FamilyCur
 
 
 def _early_peak(family: str, rng: np.random.Generator, direction: str) -> FamilyCurve:
-    """20-40 evaluations every ``every`` steps from ``every`` on; best at the 3rd-8th of them."""
+    """20-40 evaluations every ``every`` steps from ``every`` on; best at the 3rd-8th of them, at
+    least ``VISIBLE_RISE`` noise sd above the first evaluation (drawn again until it is)."""
+    for _ in range(100):
+        curve = _early_peak_draw(family, rng, direction)
+        good = curve.clean if direction == "higher" else -curve.clean
+        if good.max() - good[0] >= VISIBLE_RISE * curve.noise:
+            break
+    return curve
+
+
+def _early_peak_draw(family: str, rng: np.random.Generator, direction: str) -> FamilyCurve:
     n_eval = int(rng.integers(20, 41))
     every = float(rng.choice([5, 10, 50, 100]))
     span = every * n_eval
@@ -214,12 +230,16 @@ def _early_peak(family: str, rng: np.random.Generator, direction: str) -> Family
     }
     kind = str(rng.choice(["exponential", "two_speed", "power_law"]))
     t = np.linspace(0.0, span, curve_shapes.GRID)
-    theta = p["initial"] + p["gain"] * curve_shapes.transition(kind, t, 0.0, peak_at * every * 0.9)
+    rise = curve_shapes.transition(kind, t, 0.0, peak_at * every * 0.9)
     over_kind = str(rng.choice(["eased", "exponential", "logistic"]))
-    over = curve_shapes.transition(over_kind, t, peak_at * every * 0.6, span - peak_at * every * 0.6)
-    theta = theta - p["drop"] * over
+    onset = peak_at * every * 0.6
+    over = curve_shapes.transition(over_kind, t, onset, span - onset)
+    theta = p["initial"] + p["gain"] * rise - p["drop"] * over
     best = float(t[int(np.argmax(theta))])
-    traj = curve_shapes.Trajectory(t, theta, [best], ["improve", "overfit"], [])
+    # Bends are neutral ground, as in every other family: the rise levelling off into a rounded top
+    # and an exponential decline levelling off by the end may be read as plateaus there.
+    neutral = curve_shapes.bends(rise, t, 0.0)[1:] + curve_shapes.bends(over, t, onset)
+    traj = curve_shapes.Trajectory(t, theta, [best], ["improve", "overfit"], neutral)
     steps = every * np.arange(1, n_eval + 1)
     return _scored(
         family, direction, steps, traj.at(steps), traj, int(rng.choice([200, 300, 500])), "no_shift", rng

@@ -103,7 +103,7 @@ def _hinge(x: np.ndarray, w: float) -> np.ndarray:
     return w * (z * ndtr(z) + np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi))
 
 
-def _bends(shape: np.ndarray, t: np.ndarray, onset: float) -> list[tuple[float, float]]:
+def bends(shape: np.ndarray, t: np.ndarray, onset: float) -> list[tuple[float, float]]:
     """The neutral zones of one transition: its start bend and its end bend."""
 
     def first(level):
@@ -131,7 +131,7 @@ def build(variant: str, kind: str, span: float, p: dict, rng: np.random.Generato
 
     def add(sign, size, onset, duration):
         shape = transition(kind, t, onset, duration, alpha)
-        neutral.extend(_bends(shape, t, onset))
+        neutral.extend(bends(shape, t, onset))
         return sign * size * shape
 
     shift = variant in ("full", "no_overfit")

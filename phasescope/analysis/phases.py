@@ -30,6 +30,11 @@ best point; the labels and fields are the same words for both directions):
   worsening after the best (with only plateaus between) is an overfit even if the floor hid each of
   the steps down on its own (``_declines_from_best``; aigoncharov's ``eval_g3_accuracy``: up 0.064
   to a best at its 4th evaluation, down 0.05, up 0.02, down 0.034).
+- A rise to a best point in several segments is tested as a whole too (``_rises_as_a_whole``): two or
+  more improving segments in a row (significant, or hidden by the floor) whose gain together exceeds
+  ``SEPARABLE_Z`` noise are one improvement (an early peak reached in a steep and a slow step).
+- A final segment with fewer than ``MIN_FINAL`` evaluations past its knot is no phase: nothing after
+  it says the move holds (listed as not separable).
 - ``shift``: a significant worsening before any significant improvement (at the start, possibly
   after an initial plateau) — the curve falls below (for a loss: rises above) its initial level.
 - ``readapt``: a significant improvement whose last preceding trend was a shift or readapt — the
@@ -71,6 +76,9 @@ PHASES = ("shift", "readapt", "overfit", "improve", "plateau")
 was ``rise`` (which read backwards for a loss)."""
 NAMED = PHASES[:4]
 """The labels that name a phase; a plateau is the absence of one."""
+MIN_FINAL = 3
+"""The fewest evaluations past its knot a final span needs to be a phase (a shorter one is the last
+values' luck until more follow)."""
 
 
 @dataclass
@@ -168,10 +176,43 @@ def _trends(seg: Segmentation, bounds: list[float], sign: float, t_min: float, m
         # A gain within one evaluation's noise (the floor, or the residual noise) reaches no best.
         beyond.append(bool(sign * (b - a) > SEPARABLE_Z * max(_floor_sd(seg, 0.5 * (a + b)), seg.sigma)))
         trends.append(tr)
+    for i in _rises_as_a_whole(seg, bounds, sign, trends, held):
+        trends[i], beyond[i] = 1, True
+        hidden = [h for h in hidden if h["start_step"] != bounds[i]]
     for i in _declines_from_best(seg, bounds, sign, trends, beyond, held):
         trends[i] = held[i]
         hidden = [h for h in hidden if h["start_step"] != bounds[i]]
+    # A final span of one or two new evaluations past its knot is the last value's luck until more
+    # follow: nothing after it says the move holds, as the rest of the curve does for any other span.
+    last = int(np.sum(seg.steps > bounds[-2]))
+    if trends[-1] and len(trends) > 1 and last < MIN_FINAL:
+        a, b = seg.value_at(bounds[-2]), seg.value_at(bounds[-1])
+        noise = max(_floor_sd(seg, 0.5 * (a + b)), seg.sigma)
+        hidden.append(
+            {"start_step": bounds[-2], "end_step": bounds[-1], "change": abs(b - a), "noise": noise}
+        )
+        trends[-1] = 0
     return trends, _falls_below_start(seg, bounds, sign, trends, beyond), hidden
+
+
+def _rises_as_a_whole(seg: Segmentation, bounds: list[float], sign: float, trends, held) -> list[int]:
+    """Segments of a run of two or more improving ones (each a significant trend, or one the floor
+    hid) whose gain as a whole exceeds ``SEPARABLE_Z`` noise (the floor or the residual noise, the
+    larger): a rise to a best point in a steep and a slow step, each within the noise on its own, is
+    one improvement beyond it, as a decline from the best is one decline (``_declines_from_best``)."""
+    out: list[int] = []
+    run: list[int] = []
+    for i in range(len(trends) + 1):
+        if i < len(trends) and (trends[i] > 0 or held.get(i, 0) > 0):
+            run.append(i)
+            continue
+        if len(run) >= 2:
+            a, b = seg.value_at(bounds[run[0]]), seg.value_at(bounds[run[-1] + 1])
+            noise = max(_floor_sd(seg, 0.5 * (a + b)), seg.sigma)
+            if sign * (b - a) > SEPARABLE_Z * noise:
+                out += run
+        run = []
+    return out
 
 
 def _declines_from_best(

@@ -13,6 +13,9 @@ ruptures' Dynp):
 1. Noise: sigma is estimated robustly from Gasser et al.'s (1986) pseudo-residuals (each point
    against the line through its two neighbours, which is exact for uneven spacing), via the MAD.
    Penalties are then in units of sigma^2, so one setting works for accuracy, loss and reward.
+   One-step spikes (a point beyond both neighbours and both one-sided extrapolations by 4 sigma,
+   ``outliers``) are fitted as the line through their neighbours, and listed (``spikes``): least
+   squares would buy knots for them. The raw values are what the result reports.
 2. Search: an exact dynamic programme over *discontinuous* segmented linear regression (ruptures'
    ``linear`` cost model on the design [1, step]) for each k in 0..3, with segment costs in O(1)
    from prefix sums and the recursion vectorised in numpy. ruptures' own ``Dynp`` gives the same
@@ -55,7 +58,8 @@ ruptures' Dynp):
 
 9. Noise floor: ``noise.noise_floor`` (the eval set's size, given or read from the values' 1/n
    grid; else the seeds' spread; else, for a short smooth [0, 1] curve, an assumed eval set's;
-   else first differences) is kept on the result (``floor``, and in
+   else first differences, raised to one point's marginal noise when the fit's residuals are
+   autocorrelated, ``noise.correlated_floor``) is kept on the result (``floor``, and in
    words ``noise``); ``phases.label_phases`` calls no phase below it. The residual sigma above sets
    the knots; on a fixed eval set it is several times smaller than the eval noise (consecutive
    evaluations share their problems), which is why the labels need the floor.
@@ -68,13 +72,16 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from phasescope.analysis import eased
 from phasescope.analysis.eased import hinge_fit, hinge_sse  # noqa: F401  (re-exported)
-from phasescope.analysis.noise import NoiseFloor, noise_floor
+from phasescope.analysis.noise import (
+    correlated_floor,
+    noise_floor,
+)
+from phasescope.analysis.outliers import despiked, one_step_spikes
 from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public search API)
     CostStepLinear,
     _local_profile,
@@ -83,6 +90,7 @@ from phasescope.analysis.search import (  # noqa: F401  (re-exported: the public
     dp_segment,
     noise_sigma,
 )
+from phasescope.analysis.segmentation import Segmentation  # the result (re-exported)
 
 MIN_POINTS = 6
 """The fewest points a curve needs: two are needed per line and one knot needs a line on each side."""
@@ -94,47 +102,6 @@ themselves are located on all points)."""
 
 UNCERTAIN_SPAN = 0.5
 """A changepoint whose interval covers more than this share of the run says little about where it is."""
-
-
-@dataclass
-class Segmentation:
-    """What ``PhaseSegmenter.predict`` returns. Steps are in the curve's own units.
-
-    ``changepoints`` are the events: a knot between a fall and a rise is reported at the fitted
-    turning point (worst or best point), any other knot where it is. Fixed knots cut the curve into
-    ``stages``, each segmented alone; the top fields concatenate theirs (boundaries: ``fixed``).
-    """
-
-    steps: np.ndarray
-    values: np.ndarray  # the curve that was segmented (mean over seeds when there are several)
-    changepoints: list[float]  # event steps, sorted
-    ci: list[tuple[float, float]]  # one (low, high) 95% step interval per changepoint
-    fitted: np.ndarray
-    slopes: np.ndarray  # per segment, metric units per step
-    slope_se: np.ndarray  # per segment
-    sigma: float  # estimated noise standard deviation, metric units
-    bic: dict[int, float] = field(default_factory=dict)
-    n_seeds: int = 1
-    knot_index: list[int] = field(default_factory=list)
-    ease: float = 0.0  # rounding width (Gaussian sd) of the fitted corners, in steps
-    uncertain: list[bool] = field(default_factory=list)  # per changepoint: CI degenerate or too wide
-    fixed: list[bool] = field(default_factory=list)  # per changepoint: a known stage boundary
-    eval_n: int | None = None  # eval-set size, when the metric is a rate on that many problems
-    constant: bool = False  # every value is the same: no phases
-    floor: NoiseFloor | None = None  # the noise no phase is called below (``noise.noise_floor``)
-    stages: list[Segmentation] = field(default_factory=list)
-    not_separable: list[dict] = field(default_factory=list)  # filled by ``label_phases``
-
-    @property
-    def noise(self) -> str:
-        """Which noise the phases were tested against, in words (per stage, when they differ)."""
-        if self.stages:
-            return "; ".join(dict.fromkeys(st.noise for st in self.stages))
-        return self.floor.describe() if self.floor is not None else "none (constant curve)"
-
-    def value_at(self, step: float) -> float:
-        """The fitted value at any step inside the curve's range (linear between logged steps)."""
-        return float(np.interp(step, self.steps, self.fitted))
 
 
 def _is_uncertain(ci: tuple[float, float], span: float) -> bool:
@@ -170,6 +137,7 @@ class PhaseSegmenter:
         resolution: float = 0.05,
         ci_scale: float = 1.5,
         rate: bool | None = None,
+        despike: bool = True,
     ):
         self.max_changepoints = max_changepoints
         self.penalty = penalty
@@ -183,6 +151,7 @@ class PhaseSegmenter:
         self.resolution = resolution
         self.ci_scale = ci_scale
         self.rate = rate
+        self.despike = despike
 
     def get_params(self) -> dict:
         """The constructor's arguments (as scikit-learn estimators give them)."""
@@ -210,9 +179,17 @@ class PhaseSegmenter:
         yscale = 1.0 if self.constant_ else float(np.std(y))
         self._xn = (x - x[0]) / span
         self._yn = (y - y.mean()) / yscale
+        self.sigma_ = 0.0 if self.constant_ else noise_sigma(self._xn, self._yn)
+        # One-step spikes are fitted as the line through their neighbours (``outliers``): a single
+        # outlying evaluation buys knots by least squares, and no phase may rest on it.
+        self.spikes_ = one_step_spikes(x, y, self.sigma_ * yscale) if self.despike else np.zeros(len(x), bool)
+        if self.spikes_.any():
+            y = despiked(x, y, self.spikes_)
+            yscale = float(np.std(y)) or yscale
+            self._yn = (y - y.mean()) / yscale
+            self.sigma_ = noise_sigma(self._xn, self._yn)
         self._yscale = yscale
         self._ymean = float(y.mean())
-        self.sigma_ = 0.0 if self.constant_ else noise_sigma(self._xn, self._yn)
         self.floor_ = None if self.constant_ else noise_floor(V, self.eval_n, self.rate)
         return self
 
@@ -297,6 +274,9 @@ class PhaseSegmenter:
         # The data point at or after each knot, for the bootstrap (which works on indices).
         knots = [int(min(np.searchsorted(xn, k), len(xn) - 1)) for k in kn]
         fitted_n, slopes_n, se_n = hinge_fit(xn, yn, kn, width)
+        floor = self.floor_
+        if floor is not None:  # a first-difference floor on a wandering curve is far too low
+            floor = correlated_floor(floor, yn - fitted_n, sigma * self._yscale)
         # Only a corner between two clearly sloped pieces is a dip or a peak (the labels' 3 SE).
         t = np.abs(slopes_n) / np.maximum(se_n * sigma, 1e-300) >= 3.0
         turns = t[:-1] & t[1:]
@@ -334,7 +314,8 @@ class PhaseSegmenter:
             fixed=[False] * len(knots),
             eval_n=self.eval_n,
             constant=self.constant_,
-            floor=self.floor_,
+            floor=floor,
+            spikes=[float(v) for v in x[self.spikes_]],
         )
 
     def _predict_stages(self) -> Segmentation:
@@ -373,6 +354,7 @@ class PhaseSegmenter:
             eval_n=self.eval_n,
             constant=all(st.constant for st in stages),
             stages=stages,
+            spikes=[v for st in stages for v in st.spikes],
         )
 
     def _events(self, coef: np.ndarray, kn: np.ndarray, width: float, turns, knots: list[int]) -> list[float]:

@@ -6,7 +6,8 @@ Seeds of one run are segmented on their mean curve (intervals bootstrapped over 
 seed's own segmentation alongside under ``"seeds"``. Extra keys beyond the stable format (the same
 for both directions): ``run``, ``direction``, ``noise_sigma``, ``eval_n``, ``ease``,
 ``changepoint_ci``, ``changepoint_uncertain``, ``changepoint_fixed``, ``no_phases`` (None, or why
-there is no phase), ``not_separable`` (changes within the eval set's binomial noise) and per-phase
+there is no phase), ``not_separable`` (changes within the eval set's binomial noise), ``spikes``
+(steps fitted as their neighbours' line, ``outliers``) and per-phase
 statistics (see ``phases``).
 """
 
@@ -70,6 +71,7 @@ def segment_arrays(
         "ease": _num(seg.ease),
         "no_phases": _no_phases(seg, phases),
         "not_separable": [{k: _num(v) for k, v in d.items()} for d in seg.not_separable],
+        "spikes": [_num(v) for v in seg.spikes],
         "phases": [
             {k: v if isinstance(v, str | bool) else _num(v) for k, v in p.to_dict().items()} for p in phases
         ],
