@@ -18,8 +18,9 @@ it, so at least one extrapolation passes through it. A rounded bottom lies above
 into it while being below its neighbours, so the two tests disagree in sign. A level step is met
 by the extrapolation from its own side. Only a point that leaves the curve and comes straight back
 to it passes both. The first two points are never tested (a fall at the start may rest on them),
-nor the last (it has one side); the last but one is carried back to flat from the last. Two
-consecutive outliers are not one-step spikes and are left to the fit.
+nor the last (it has one side); the last but one is carried back to flat from the last. Spikes
+are taken strongest first and never beside one already taken (the point between two spikes sticks
+out the other way). Two consecutive outliers are not one-step spikes and are left to the fit.
 
 A robust fit (Huber weights by IRLS) would down-weight spikes too, but it would have to run inside
 every dynamic-programming cost and every refinement. This test is O(n), runs once, and leaves the
@@ -52,20 +53,36 @@ def _carried(x, y, i: np.ndarray, side: int) -> np.ndarray:
     return y[near[0]] + s * (x[i] - x[near[0]])
 
 
-def one_step_spikes(x, y, sigma: float, z: float = SPIKE_Z) -> np.ndarray:
-    """Boolean mask of the one-step spikes of the curve (``x``, ``y``) with noise sd ``sigma``."""
+def one_step_spikes(x, y, sigma: float, z: float = SPIKE_Z, passes: int = 3) -> np.ndarray:
+    """Boolean mask of the one-step spikes of the curve (``x``, ``y``) with noise sd ``sigma``.
+    Up to ``passes`` passes, each on the curve with the spikes found so far replaced: a spike two
+    points from another bends the line carried from that side until the other is gone."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     out = np.zeros(len(y), dtype=bool)
     if len(y) < 5 or not sigma > 0:
         return out
+    for _ in range(passes):
+        found = _one_pass(x, despiked(x, y, out), sigma * z, out)
+        if not found.any():
+            break
+        out |= found
+    return out
+
+
+def _one_pass(x: np.ndarray, y: np.ndarray, cut: float, taken: np.ndarray) -> np.ndarray:
     i = np.arange(2, len(y) - 1)  # the first two are kept for a fall at the start; the last has one side
     left, right = _carried(x, y, i, -1), _carried(x, y, i, +1)
     gaps = [y[i] - y[i - 1], y[i] - y[i + 1], y[i] - left, y[i] - right]
-    cut = z * sigma
-    out[i] = (np.minimum.reduce(gaps) > cut) | (np.maximum.reduce(gaps) < -cut)
-    both = out.copy()  # two in a row are no one-step spike (and could not replace each other)
-    out[1:] &= ~both[:-1]
-    out[:-1] &= ~both[1:]
+    strength = np.maximum(np.minimum.reduce(gaps), -np.maximum.reduce(gaps))
+    out = np.zeros(len(y), dtype=bool)
+    # Strongest first, and never beside one already taken: a point between two spikes sticks out
+    # the other way, and a spike's replacement needs its neighbours as they are.
+    for k in np.argsort(-strength):
+        if strength[k] <= cut:
+            break
+        j = i[k]
+        if not (out[j - 1] or out[j + 1] or taken[j - 1] or taken[j + 1] or taken[j]):
+            out[j] = True
     return out
 
 

@@ -306,12 +306,15 @@ def label_phases(
     bounds = [float(x[0]), *seg.changepoints, float(x[-1])]
     bound_ci = [(bounds[0], bounds[0]), *seg.ci, (bounds[-1], bounds[-1])]
     uncertain = [False, *seg.uncertain, False]
-    trends, beyond, seg.not_separable = _trends(seg, bounds, sign, t_min, min_change)
+    # Changes are measured between the fit's own events (its turning points), where the fitted
+    # curve has its extremes; the phases start where the data have them (``seg.changepoints``).
+    fit_bounds = [bounds[0], *(seg.fit_events or seg.changepoints), bounds[-1]]
+    trends, beyond, seg.not_separable = _trends(seg, fit_bounds, sign, t_min, min_change)
     labels = segment_labels(trends, beyond)
     untrained = float(x[0]) == 0.0 if from_untrained is None else from_untrained
     early = not untrained and _is_early_best(labels)
     labels = ["overfit" if early and lab == "shift" else lab for lab in labels]
-    dips = _recovered_dips(seg, bounds, sign, labels)
+    dips = _recovered_dips(seg, fit_bounds, sign, labels)
     labels = ["plateau" if i in dips else lab for i, lab in enumerate(labels)]
     initial = seg.value_at(bounds[0])
     phases = []
@@ -399,19 +402,13 @@ def _is_early_best(labels: list[str]) -> bool:
 
 
 def _phase_stats(ph: Phase, seg: Segmentation, sign: float, initial: float) -> dict:
-    x, f = seg.steps, seg.fitted
-    inside = (x >= ph.start_step) & (x <= ph.end_step)
     if ph.label == "shift":
-        if not inside.any():  # a span between two observations (extreme values): its ends are all it has
-            xs, fs = np.array([ph.start_step, ph.end_step]), np.array([ph.start_value, ph.end_value])
-        else:
-            xs, fs = x[inside], f[inside]
-        i = int(np.argmin(sign * fs))
-        worst = float(fs[i])
+        # The shift ends at its worst point (the data's extreme, ``extremes``), as an overfit starts
+        # at its best: its worst is read there, on the fitted curve.
         return {
-            "depth": float(sign * (initial - worst)),
-            "worst_step": float(xs[i]),
-            "worst_value": worst,
+            "depth": float(sign * (initial - ph.end_value)),
+            "worst_step": ph.end_step,
+            "worst_value": ph.end_value,
         }
     if ph.label == "overfit":
         return {

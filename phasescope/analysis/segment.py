@@ -40,8 +40,11 @@ ruptures' Dynp):
    ``resolution`` buys no knot, so a near-noiseless smooth bend is not cut into pieces. 0 knots
    is always a candidate. Curves over ``MAX_SELECT`` points are compared on every m-th point.
 6. Events: a knot between two clearly sloped pieces of opposite sign (a dip or a peak) is
-   reported at the fitted curve's turning point (its worst or best point, ``eased.turning_points``)
-   rather than where the two lines meet; other knots are reported where they are.
+   reported where the data have their extreme between the neighbouring knots (a running mean over
+   a window set by the noise, ``extremes.data_extremes``), not at the fit's corner: real curves are not
+   piecewise linear, and on saturating or power-law shapes the fit's turning point (kept as
+   ``fit_events``, where the labels measure each phase's change) sits well before the best value.
+   Other knots are reported where they are.
 7. Uncertainty: each knot's location is re-estimated over bootstrap replicates by the same local
    profile with the other knots held at their estimates (conditional on k); replicates resample
    seeds when there are several, else moving blocks of residuals of the fit (blocks keep the
@@ -77,6 +80,7 @@ import numpy as np
 
 from phasescope.analysis import eased
 from phasescope.analysis.eased import hinge_fit, hinge_sse  # noqa: F401  (re-exported)
+from phasescope.analysis.extremes import data_extremes
 from phasescope.analysis.noise import (
     correlated_floor,
     noise_floor,
@@ -287,6 +291,8 @@ class PhaseSegmenter:
         _, coefs, sse_w = eased.fit_batch(xn, yn, eased.hinges(xn, kn, ws))
         coef = dict(zip(ws, coefs))
         events = self._events(coef[width], kn, width, turns, knots)
+        fit_events = list(events)
+        events = data_extremes(x, xn, yn, sigma, events, knots, turns, slopes_n)
         alt = [events]
         if turns.any():
             sse = dict(zip(ws, sse_w.tolist()))
@@ -315,6 +321,7 @@ class PhaseSegmenter:
             eval_n=self.eval_n,
             constant=self.constant_,
             floor=floor,
+            fit_events=[float(round(e)) if np.all(x == np.round(x)) else e for e in fit_events],
             spikes=[float(v) for v in x[self.spikes_]],
         )
 

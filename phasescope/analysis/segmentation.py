@@ -40,6 +40,7 @@ class Segmentation:
     constant: bool = False  # every value is the same: no phases
     floor: NoiseFloor | None = None  # the noise no phase is called below (``noise.noise_floor``)
     stages: list[Segmentation] = field(default_factory=list)
+    fit_events: list[float] = field(default_factory=list)  # the fit's own events, before ``data_extremes``
     spikes: list[float] = field(default_factory=list)  # steps fitted as their neighbours' line (``outliers``)
     not_separable: list[dict] = field(default_factory=list)  # filled by ``label_phases``
 

@@ -144,3 +144,41 @@ def test_early_peak_curves_rise_visibly_before_their_best():
             good = c.clean if direction == "higher" else -c.clean
             assert good.max() - good[0] >= VISIBLE_RISE * c.noise
             assert c.neutral  # the bends of the rise and of the decline
+
+
+def test_the_point_between_two_spikes_is_not_taken_for_one():
+    """Up, down, up: the middle point sticks out below its two neighbours, but the spikes are taken
+    strongest first and never beside one already taken."""
+    y = np.zeros(40)
+    y[[20, 22]] = [7.0, 7.5]
+    assert np.flatnonzero(one_step_spikes(X, y, sigma=1.0)).tolist() == [20, 22]
+
+
+def test_a_peak_is_placed_at_the_datas_best_not_at_the_fits_corner():
+    """A rise that keeps climbing slowly after its bend, to a best at 0.87 of the run, then a
+    collapse (a PPO reward's policy collapse). Told the fit's corner at the bend (0.6), the event
+    moves to the data's best; the fit's own corner is kept in ``fit_events``."""
+    from phasescope.analysis.extremes import data_extremes
+
+    x = np.arange(0.0, 1001.0)
+    xn = x / 1000
+    clean = np.where(xn <= 0.87, 0.6 * (1 - np.exp(-xn / 0.1)) + 0.3 * xn, 0.0)
+    clean = np.where(xn > 0.87, clean[870] - 4.0 * (xn - 0.87), clean)
+    yn = clean + np.random.default_rng(0).normal(0, 0.01, len(x))
+    moved = data_extremes(x, xn, yn, 0.01, [600.0], [600], [True], [0.9, -4.0])
+    assert abs(moved[0] - 870) <= 10
+
+
+def test_a_sharp_corner_on_a_long_noisy_curve_stays_where_the_fit_puts_it():
+    from phasescope.analysis.extremes import data_extremes
+
+    x = np.arange(2001.0)
+    xn = x / 2000
+    yn = np.abs(xn - 0.5) + np.random.default_rng(1).normal(0, 0.05, len(x))
+    # one knot at the corner, pieces of slope -1 and +1: the running mean's best cannot beat the
+    # corner's by more than noise, so the event stays
+    assert data_extremes(x, xn, yn, 0.05, [1000.0], [1000], [True], [-1.0, 1.0]) == [1000.0]
+    shifted = data_extremes(
+        x, xn, yn - 0.3 * np.exp(-(((xn - 0.7) / 0.01) ** 2)), 0.05, [1000.0], [1000], [True], [-1.0, 1.0]
+    )
+    assert abs(shifted[0] - 1400) <= 20  # a deeper dip elsewhere between the knots is found

@@ -4,8 +4,8 @@ code gave before it was made faster, stored in tests/fixtures/segment_reference.
 
 The curves are drawn from the planted generators with fixed seeds (so they are not stored); the
 reference was written by the code of commit 056ee80 (before any speed change), and rewritten when
-a change of behaviour (not of speed) moved results (issue 22's one-step spikes moved changepoints of
-4 of the 52 curves by a few steps; no label changed), with
+a change of behaviour (not of speed) moved results (issue 22's one-step spikes and events at the
+data's extreme moved changepoints of 5 of the 52 curves, by 1-93 steps; no label changed), with
 
     PYTHONPATH=. python tests/analysis/test_segment_speed_equivalence.py --write
 """
