@@ -237,6 +237,41 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_table(doc: Path, rows: list[dict], argv) -> None:
+    """The offline table as the stamped ``families`` section of ``doc`` (``world_card.write_section``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from world_card import code_stamp_line, markers, write_section  # noqa: PLC0415 - a sibling script
+
+    lines = [
+        "| family | direction | curves | F1 | presence | coverage | false phase | ≤ (95%) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ev = "-" if r["no_event"] else None
+        cells = [ev or f"{r[k]:.3f}" for k in ("F1", "presence", "coverage")]
+        fp = (
+            [f"{r['false phase']:.3f}", f"{r['upper95']:.3f}"]
+            if r["no_event"] or r["family"] in ("all", "all no-event")
+            else ["-", "-"]
+        )
+        bold = "**" if r["family"].startswith("all") else ""
+        lines.append(
+            f"| {bold}{r['family']}{bold} | {r['direction']} | {r['curves']} | "
+            + " | ".join(cells + fp)
+            + " |"
+        )
+    args = " ".join(a for a in (sys.argv[1:] if argv is None else argv) if not a.endswith(".md"))
+    command = f"python benchmarks/families_benchmark.py {args.replace('--write', '').strip()} --write DOC.md"
+    write_section(
+        doc,
+        None,
+        lines,
+        " ".join(command.split()),
+        markers("families", "benchmarks/families_benchmark.py"),
+        code_stamp_line(),
+    )
+
+
 def load_function(spec: str):
     """``package.module:function`` -> the function (a detector another branch provides)."""
     module, _, name = spec.partition(":")
@@ -263,6 +298,9 @@ def main(argv=None) -> None:
         "--detector", default=None, help="module:function reading a curve (default: offline_detector)"
     )
     ap.add_argument("--online-detector", default=None, help="module:function (curve, use_eval_n) -> events")
+    ap.add_argument(
+        "--write", metavar="DOC.md", help="write the offline table into DOC.md's families section"
+    )
     args = ap.parse_args(argv)
     detector = functools.partial(offline_detector, use_eval_n=not args.hide_eval_n)
     if args.detector:
@@ -283,6 +321,8 @@ def main(argv=None) -> None:
             for w in wrong[: args.errors]:
                 print(f"  {w[0]}, {w[1]}, #{w[2]}: {w[3]} → {w[4]}")
         print(f"\n({time.perf_counter() - t0:.0f}s)")
+        if args.write:
+            write_table(Path(args.write), table_rows(sums), argv)
     if args.online:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from families_online import main_online  # noqa: PLC0415 - a sibling script
