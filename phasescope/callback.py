@@ -49,7 +49,8 @@ import os
 from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
-from phasescope.analysis.online import Event, PhaseTracker
+from phasescope.analysis.online import Event
+from phasescope.analysis.phase_tracker import PhaseTracker
 from phasescope.errors import UsageError
 
 ACTIONS = ("warn", "stop", "save_best")

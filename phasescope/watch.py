@@ -1,7 +1,7 @@
 """Follow a training log as it grows and report each phase change once it is confirmed.
 
 The library half of ``phasescope watch``; it sits above ``analysis`` (it runs the online detector,
-through ``analysis.online.PhaseTracker``) and reads logs through ``runlog``. Supported: a phasescope run or experiment directory
+through ``analysis.phase_tracker.PhaseTracker``) and reads logs through ``runlog``. Supported: a phasescope run or experiment directory
 (every ``metrics.jsonl`` under it, one detector per run), a JSONL or CSV/TSV log with a step column,
 a ``trainer_state.json`` and a TensorBoard event directory.
 
@@ -30,7 +30,8 @@ import pandas as pd
 from phasescope.analysis.curves import resolve_metric
 from phasescope.analysis.jsonsafe import dumps
 from phasescope.analysis.noise import eval_n_for
-from phasescope.analysis.online import PhaseTracker, direction_for
+from phasescope.analysis.online import direction_for
+from phasescope.analysis.phase_tracker import PhaseTracker
 from phasescope.errors import PhasescopeError, UsageError
 from phasescope.runlog.importers import load_curves
 from phasescope.runlog.jsonio import MAX_ABS_VALUE, parse_line

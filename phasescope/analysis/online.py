@@ -34,6 +34,11 @@ bootstrap, ``label_phases``), and the first trend phase after the last confirmed
   test leans on a line through the improvement, which overshoots the level of a rise that only
   levels off when the knot sits after the turn.
 
+Phases are confirmed in order. One exception: an improvement with fewer than ``min_phase_points``
+points (an early peak, reached in three or four evaluations) cannot be tested on its own, so the
+overfit after it may be confirmed on its own tests while the rise waits; the fit only labels that
+decline an overfit when the rise before it gains more than the noise.
+
 ``confirm="glr"`` swaps the last test, for an overfit and a readapt, for a sequential GLR with the
 noise known (``glr``: a sustained decline after the best point, a sustained rise after the lowest,
 against "never declines" / "never rises"), at ``glr_threshold`` (default ``GLR_THRESHOLDS``,
@@ -350,15 +355,15 @@ class OnlineDetector:
         x = np.asarray(self.steps)
         tol = self.tolerance * (x[-1] - x[0])
         while (cand := self._candidate(phases)) is not None:
-            inside = (x >= cand.start_step) & (x <= cand.end_step)
-            if self._agreed(cand, tol) < self.confirmations or inside.sum() < self.min_phase_points:
-                break
-            if abs(cand.end_value - cand.start_value) < self.min_effect * self._fit_range:
-                break  # significant but too small to matter beside the curve's own movement
-            before = max(
-                (p for p in phases if p.end_step <= cand.start_step), key=lambda p: p.end_step, default=None
-            )
-            if not self._trend_agrees(cand, before):
+            why = self._fails(cand, phases, x, tol)
+            if why == "short" and cand.label in ("improve", "readapt"):
+                # An early peak: a rise of a few evaluations, too short to be tested alone, then the
+                # decline. The fit only labels that decline an overfit after an improvement beyond
+                # the noise, so the overfit may be confirmed on its own tests while the rise waits.
+                after = [p for p in phases if p.start_step > cand.start_step and p.label != "plateau"]
+                if after and after[0].label == "overfit" and self._fails(after[0], phases, x, tol) is None:
+                    cand, why = after[0], None
+            if why is not None:
                 break
             note = cand.extra.get("note")
             ev = Event(
@@ -368,82 +373,22 @@ class OnlineDetector:
             out.append(ev)
         return out
 
+    def _fails(self, cand, phases: list, x: np.ndarray, tol: float) -> str | None:
+        """Why ``cand`` is not confirmed yet (None: it is): too few fits agree, too few points
+        ("short"), too small beside the curve's own movement, or its trend test."""
+        inside = (x >= cand.start_step) & (x <= cand.end_step)
+        if self._agreed(cand, tol) < self.confirmations:
+            return "unagreed"
+        if inside.sum() < self.min_phase_points:
+            return "short"
+        if abs(cand.end_value - cand.start_value) < self.min_effect * self._fit_range:
+            return "small"  # significant but too small to matter beside the curve's own movement
+        before = max(
+            (p for p in phases if p.end_step <= cand.start_step), key=lambda p: p.end_step, default=None
+        )
+        return None if self._trend_agrees(cand, before) else "trend"
+
 
 def _from_start(cand, before) -> bool:
     """The candidate is an overfit from the first evaluation (no improvement before it)."""
     return bool(cand.extra.get("note")) and (before is None or before.label == "plateau")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-class PhaseTracker:
-    """The one adapter between a stream of logged rows and an ``OnlineDetector``: the ``phase/*`` values
-    of each row that holds the watched metric (see the module docstring for the names).
-
-    Used by the trainer (chord_phase's μ), ``PhaseCallback``, the two-stage auto switch and
-    ``phasescope watch``. ``update(step, value)`` returns the row's values (empty when ``value`` is not
-    a number); ``new`` holds the events that row confirmed and ``first`` each label's first confirmed
-    event. ``detector`` may be given ready-made (a subclass with another candidate rule); otherwise
-    one is built from ``metric``, ``direction`` and ``detector_kwargs``.
-    """
-
-    def __init__(
-        self,
-        metric: str | None = None,
-        direction: str | None = None,
-        *,
-        detector: OnlineDetector | None = None,
-        **detector_kwargs,
-    ):
-        self.detector = (
-            detector if detector is not None else OnlineDetector(metric, direction, **detector_kwargs)
-        )
-        self.new: list[Event] = []
-        self.first: dict[str, Event] = {}
-
-    @property
-    def metric(self) -> str | None:
-        return self.detector.metric
-
-    @property
-    def direction(self) -> str:
-        return self.detector.direction
-
-    @property
-    def events(self) -> list[Event]:
-        return self.detector.events
-
-    def update(self, step: float, value) -> dict[str, float]:
-        """Feed one logged point; the ``phase/*`` values of its row."""
-        if not _is_number(value):
-            self.new = []
-            return {}
-        self.new = self.detector.update(step, float(value))
-        for ev in self.new:
-            self.first.setdefault(ev.label, ev)
-        return self.row()
-
-    def row(self) -> dict[str, float]:
-        """The ``phase/*`` values as they stand (with the last update's start and lag values)."""
-        d = self.detector
-        out = {"phase/code": float(PHASE_CODES.get(d.phase, 0)), "phase/events": float(len(d.events))}
-        if d.best is not None:
-            out["phase/best_step"], out["phase/best_value"] = (float(x) for x in d.best)
-        for ev in self.new:
-            out[f"phase/{ev.label}_start_step"] = ev.start_step
-            out[f"phase/{ev.label}_lag"] = ev.lag
-        for label, ev in self.first.items():
-            out[f"phase/{label}_confirmed_step"] = ev.confirmed_step
-        return out
-
-    def state_dict(self) -> dict:
-        """JSON-ready (a checkpoint's callback state): the detector's; ``first`` follows from its events."""
-        return {"detector": self.detector.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.detector.load_state_dict(state["detector"])
-        self.new, self.first = [], {}
-        for ev in self.detector.events:
-            self.first.setdefault(ev.label, ev)

@@ -48,7 +48,8 @@ import torch
 from transformers import TrainerCallback
 from transformers.trainer_utils import SaveStrategy
 
-from phasescope.analysis.online import OnlineDetector, PhaseTracker
+from phasescope.analysis.online import OnlineDetector
+from phasescope.analysis.phase_tracker import PhaseTracker
 from phasescope.arms import SELECTING_WORDS
 from phasescope.errors import PhasescopeError
 from phasescope.runlog.writer import write_json_atomic

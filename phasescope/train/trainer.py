@@ -39,7 +39,7 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
-from phasescope.analysis.online import PhaseTracker
+from phasescope.analysis.phase_tracker import PhaseTracker
 from phasescope.arms import expert_weights, mu_at, needs_expert, stage_of, watched_metric
 from phasescope.arms.mixing import is_paired
 from phasescope.config import ArmConfig

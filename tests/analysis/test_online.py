@@ -201,3 +201,16 @@ def test_glr_threshold_trades_lag_and_a_bad_confirm_is_a_usage_error():
 
     with pytest.raises(UsageError, match="confirm must be"):
         OnlineDetector(confirm="cusum")
+
+
+def test_an_early_peak_too_short_to_test_still_confirms_its_overfit():
+    """A rise over the first three evaluations (too few points for its own test), then a long
+    decline: the fit labels the decline an overfit (after an improvement beyond the noise), and
+    the detector confirms that overfit while the rise waits, instead of never confirming anything."""
+    x = 100.0 * np.arange(1, 31)
+    clean = np.interp(x, [100, 300, 3000], [0.40, 0.58, 0.25])
+    y = clean + np.random.default_rng(0).normal(0, 0.01, len(x))
+    events = OnlineDetector("eval/accuracy", eval_n=200).run(x, y)
+    overfit = [e for e in events if e.label == "overfit"]
+    assert overfit and 200 <= overfit[0].start_step <= 500
+    assert overfit[0].confirmed_step < 3000

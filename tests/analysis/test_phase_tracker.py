@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from phasescope.analysis.online import PHASE_CODES, OnlineDetector, PhaseTracker
+from phasescope.analysis.online import PHASE_CODES, OnlineDetector
+from phasescope.analysis.phase_tracker import PhaseTracker
 from phasescope.analysis.synthetic import planted_curve
 from phasescope.errors import UsageError
 
