@@ -34,10 +34,11 @@ bootstrap, ``label_phases``), and the first trend phase after the last confirmed
   test leans on a line through the improvement, which overshoots the level of a rise that only
   levels off when the knot sits after the turn.
 
-Phases are confirmed in order. One exception: an improvement with fewer than ``min_phase_points``
-points (an early peak, reached in three or four evaluations) cannot be tested on its own, so the
-overfit after it may be confirmed on its own tests while the rise waits; the fit only labels that
-decline an overfit when the rise before it gains more than the noise.
+Phases are confirmed in order. One exception: an improvement from the first evaluation with fewer
+than ``min_phase_points`` points (an early peak, reached in three or four evaluations) cannot be
+tested on its own, so the overfit after it may be confirmed on its own tests while the rise waits;
+the fit only labels that decline an overfit when the rise before it gains more than the noise.
+Later in a curve a short rise and fall is more often noise, and waits.
 
 ``confirm="glr"`` swaps the last test, for an overfit and a readapt, for a sequential GLR with the
 noise known (``glr``: a sustained decline after the best point, a sustained rise after the lowest,
@@ -356,7 +357,7 @@ class OnlineDetector:
         tol = self.tolerance * (x[-1] - x[0])
         while (cand := self._candidate(phases)) is not None:
             why = self._fails(cand, phases, x, tol)
-            if why == "short" and cand.label in ("improve", "readapt"):
+            if why == "short" and cand.label == "improve" and not self.events and cand.start_step == x[0]:
                 # An early peak: a rise of a few evaluations, too short to be tested alone, then the
                 # decline. The fit only labels that decline an overfit after an improvement beyond
                 # the noise, so the overfit may be confirmed on its own tests while the rise waits.
