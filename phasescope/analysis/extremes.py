@@ -34,15 +34,14 @@ def data_extremes(x, xn, yn, sigma: float, events, knots, turns, slopes, z: floa
     at the fit's event by ``z`` of its differences' sd. ``x``: steps; ``xn``, ``yn``, ``sigma``,
     ``slopes``: the normalised curve, its noise and the fitted slopes per segment, in those units."""
     out = list(events)
+    dx = float(np.median(np.diff(xn))) if len(knots) else 0.0
     for j in range(len(knots)):
         if not turns[j] or slopes[j] * slopes[j + 1] >= 0:
             continue
         lo = knots[j - 1] if j else 0
         hi = knots[j + 1] if j + 1 < len(knots) else len(x) - 1
         stretch = yn[lo : hi + 1]
-        m = _width(
-            sigma, min(abs(slopes[j]), abs(slopes[j + 1])), float(np.median(np.diff(xn))), len(stretch)
-        )
+        m = _width(sigma, min(abs(slopes[j]), abs(slopes[j + 1])), dx, len(stretch))
         if len(stretch) < m + 2:
             continue
         smooth = np.convolve(stretch, np.ones(m) / m, mode="valid")

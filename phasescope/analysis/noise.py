@@ -169,8 +169,7 @@ def first_difference_sd(values, max_phi: float = 0.0) -> float:
     if len(d) < 3:
         return 0.0
     c = d - median(d)
-    r = float(c[1:] @ c[:-1] / (c @ c)) if c @ c > 0 else -0.5
-    phi = min(max(1.0 + 2.0 * r, 0.0), max_phi)
+    phi = lag1_from_differences(values, max_r=max_phi) if max_phi > 0 else 0.0
     return float(1.4826 * median(np.abs(c)) / np.sqrt(2) / np.sqrt(1.0 - phi))
 
 

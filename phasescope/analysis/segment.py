@@ -300,7 +300,8 @@ class PhaseSegmenter:
             alt += [self._events(coef[w], kn, w, turns, knots) for w in near]
         ci = self._intervals(knots, events, np.array(alt).reshape(len(alt), len(knots)), fitted_n)
         ci = [(max(lo, x[0]), min(hi, x[-1])) for lo, hi in ci]  # a changepoint lies inside the run
-        if np.all(x == np.round(x)):  # integer steps: report integers, intervals rounded outwards
+        integer = bool(np.all(x == np.round(x)))
+        if integer:  # integer steps: report integers, intervals rounded outwards
             events = [float(round(e)) for e in events]
             ci = [(float(math.floor(lo)), float(math.ceil(hi))) for lo, hi in ci]
         return Segmentation(
@@ -321,7 +322,7 @@ class PhaseSegmenter:
             eval_n=self.eval_n,
             constant=self.constant_,
             floor=floor,
-            fit_events=[float(round(e)) if np.all(x == np.round(x)) else e for e in fit_events],
+            fit_events=[float(round(e)) for e in fit_events] if integer else fit_events,
             spikes=[float(v) for v in x[self.spikes_]],
         )
 
